@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ipcd.h - client library of ipcd, the local message broker.
+ *
+ * Every function returns 0 (or a non-negative count) on success and a
+ * negative errno on failure, like libsystemd.  See libipcd-client(3).
+ *
+ * Thread safety: any thread may send and any thread may receive on one
+ * handle; ipcd_close() must not race with other calls on the same handle.
+ * The library installs no signal handler, starts no thread, never prints
+ * and never raises SIGPIPE.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPCD_VERSION_MAJOR 0
+#define IPCD_VERSION_MINOR 1
+#define IPCD_VERSION_PATCH 0
+
+#define IPCD_NAME_MAX 64 /* bytes, NUL included */
+
+/* User message types are 1 ... IPCD_TYPE_MAX; higher values are reserved. */
+#define IPCD_TYPE_MAX ((1L << 30) - 1)
+
+typedef struct ipcd_client ipcd_client;
+
+typedef struct ipcd_msg {
+        long type;                    /* > 0, as the sender gave it */
+        const void *data;             /* valid until ipcd_msg_release() */
+        size_t len;
+        char sender[IPCD_NAME_MAX];   /* "" for an anonymous sender */
+        uint64_t sender_id;           /* never reused while one ipcd runs */
+        uid_t sender_uid;             /* as authenticated by ipcd */
+        pid_t sender_pid;
+        char topic[IPCD_NAME_MAX];    /* set for a published message */
+        uint64_t id;                  /* for ipcd_reply() */
+        uint32_t flags;               /* IPCD_MSG_BULK, IPCD_MSG_REQUEST, ... */
+        uint64_t reserved_[8];        /* library-private */
+} ipcd_msg;
+
+enum {
+        IPCD_NONBLOCK = 1 << 0, /* -EAGAIN instead of waiting */
+        IPCD_ACK = 1 << 1,      /* return once delivered, or the error */
+};
+
+enum {
+        IPCD_MSG_BULK = 1 << 0,    /* data lies in the ring, read in place */
+        IPCD_MSG_REQUEST = 1 << 1, /* sent by ipcd_call: answer with ipcd_reply */
+        IPCD_MSG_NOTICE = 1 << 2,  /* from ipcd itself, e.g. "N messages missed" */
+};
+
+int ipcd_connect(const char *name, ipcd_client **ret); /* NULL: anonymous */
+int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_client **ret);
+void ipcd_close(ipcd_client *c);
+uint64_t ipcd_id(const ipcd_client *c);
+
+int ipcd_send(ipcd_client *c, const char *dst, long type, const void *data, size_t len,
+              int flags);
+int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int timeout_ms);
+void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg);
+
+int ipcd_subscribe(ipcd_client *c, const char *topic);
+int ipcd_unsubscribe(ipcd_client *c, const char *topic);
+int ipcd_publish(ipcd_client *c, const char *topic, long type, const void *data, size_t len,
+                 int flags);
+
+int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_t len,
+              ipcd_msg *reply, int timeout_ms);
+int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, const void *data,
+               size_t len);
+
+int ipcd_set_history(ipcd_client *c, const char *topic, unsigned depth);
+
+int ipcd_fd(ipcd_client *c); /* readable when ipcd_recv() may not block */
+
+int ipcd_buf_alloc(ipcd_client *c, size_t len, int flags, void **buf); /* in the ring */
+int ipcd_send_buf(ipcd_client *c, const char *dst, long type, void *buf, size_t len,
+                  int flags); /* takes buf */
+int ipcd_publish_buf(ipcd_client *c, const char *topic, long type, void *buf, size_t len,
+                     int flags);                  /* takes buf */
+void ipcd_buf_free(ipcd_client *c, void *buf); /* unsent buf */
+
+/* Additions beyond the contract. */
+
+/* The largest payload ipcd_send() moves inline through the queues. */
+size_t ipcd_max_inline(const ipcd_client *c);
+
+/* The name the client registered, or "" when anonymous. */
+const char *ipcd_name(const ipcd_client *c);
+
+/* 1 if name is a valid client or topic name (1-63 bytes of [A-Za-z0-9._/-]). */
+int ipcd_name_is_valid(const char *name);
+
+#ifdef __cplusplus
+}
+#endif

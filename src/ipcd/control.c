@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * control.c - the control FIFO: framing of text lines, registration and
+ * STATUS.  Every byte on the FIFO comes from an untrusted writer: a line
+ * that does not parse costs only itself and is counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ipcd/daemon.h"
+#include "shared/log.h"
+#include "shared/util.h"
+
+#ifndef IPCD_VERSION_STRING
+#define IPCD_VERSION_STRING PACKAGE_VERSION
+#endif
+
+static struct log_ratelimit control_rl = LOG_RATELIMIT_INIT(5000, 10);
+
+struct proc_creds {
+        uid_t ruid, euid;
+        gid_t groups[64];
+        size_t ngroups;
+        gid_t rgid;
+};
+
+/* Read Uid:, Gid: and Groups: of /proc/PID/status. */
+static int proc_creds(pid_t pid, struct proc_creds *pc)
+{
+        char path[64], line[1024];
+        bool have_uid = false;
+        FILE *f;
+
+        memset(pc, 0, sizeof(*pc));
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned a, b;
+
+                if (sscanf(line, "Uid:\t%u\t%u", &a, &b) == 2) {
+                        pc->ruid = a;
+                        pc->euid = b;
+                        have_uid = true;
+                } else if (sscanf(line, "Gid:\t%u", &a) == 1) {
+                        pc->rgid = a;
+                } else if (strncmp(line, "Groups:", 7) == 0) {
+                        char *s = line + 7, *end;
+
+                        while (pc->ngroups < ELEMENTSOF(pc->groups)) {
+                                unsigned long g = strtoul(s, &end, 10);
+
+                                if (end == s)
+                                        break;
+                                pc->groups[pc->ngroups++] = (gid_t)g;
+                                s = end;
+                        }
+                }
+        }
+        fclose(f);
+        return have_uid ? 0 : -ESRCH;
+}
+
+static bool creds_in_group(const struct proc_creds *pc, gid_t g)
+{
+        if (pc->rgid == g)
+                return true;
+        for (size_t i = 0; i < pc->ngroups; i++)
+                if (pc->groups[i] == g)
+                        return true;
+        return false;
+}
+
+static void reply_record(struct daemon *d, int fd, enum wire_rec_kind kind,
+                         const uint8_t nonce[WIRE_NONCE_SIZE], const void *body, size_t len)
+{
+        uint8_t *buf = malloc(WIRE_REC_MAX);
+        int n;
+
+        if (!buf) {
+                safe_close(fd);
+                return;
+        }
+        n = wire_rec_put(buf, WIRE_REC_MAX, kind, nonce, body, len);
+        event_write_reply(d, fd, buf, (size_t)n);
+}
+
+static void reply_error(struct daemon *d, int fd, const uint8_t nonce[WIRE_NONCE_SIZE], int error,
+                        const char *message)
+{
+        struct wire_rec_error e = { .error = error };
+
+        snprintf(e.message, sizeof(e.message), "%s", message);
+        reply_record(d, fd, WIRE_REC_ERROR, nonce, &e, sizeof(e));
+}
+
+/* Open the reply FIFO a request names; fd or -errno.  *uid gets its owner. */
+static int open_reply_fifo(struct daemon *d, const char *fifo, uid_t *uid)
+{
+        struct stat st;
+        int fd;
+
+        /* The basename was validated as 32 hex digits: no '/', no "..". */
+        fd = openat(d->clients_fd, fifo, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                int e = -errno;
+                safe_close(fd);
+                return e;
+        }
+        /* A hard link to someone else's FIFO would lend us their identity. */
+        if (!S_ISFIFO(st.st_mode) || st.st_nlink != 1) {
+                safe_close(fd);
+                return -EPERM;
+        }
+        *uid = st.st_uid;
+        return fd;
+}
+
+static long pidfd_open_(pid_t pid)
+{
+        return syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void handle_register(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
+{
+        struct router *r = &d->router;
+        struct wire_rec_registered reg = { 0 };
+        struct proc_creds pc;
+        struct client *c = NULL;
+        uint64_t ns;
+        uid_t uid;
+        int fd, pidfd = -1, e;
+
+        fd = open_reply_fifo(d, req->fifo, &uid);
+        if (fd < 0) {
+                /* No one to answer (gone, or not a FIFO of its own): count it. */
+                pthread_mutex_lock(&r->lock);
+                r->cnt.refused++;
+                pthread_mutex_unlock(&r->lock);
+                log_ratelimited(&control_rl, LOG_NOTICE, "REGISTER: reply FIFO %s: %s",
+                                req->fifo, strerror(-fd));
+                return;
+        }
+
+        /* The process it names must be of the FIFO owner's uid and in our
+         * IPC namespace.  Take the pidfd first, then check, so that the
+         * process checked is the one watched. */
+        pidfd = (int)pidfd_open_(req->pid);
+        if (pidfd < 0) {
+                e = -errno;
+                goto refuse;
+        }
+        e = proc_creds(req->pid, &pc);
+        if (e < 0)
+                goto refuse;
+        if (pc.ruid != uid && pc.euid != uid) {
+                e = -EPERM;
+                goto refuse;
+        }
+        if (d->have_clients_group && uid != 0 && !creds_in_group(&pc, d->clients_gid)) {
+                e = -EACCES;
+                goto refuse;
+        }
+        e = util_ipc_ns(req->pid, &ns);
+        if (e < 0)
+                goto refuse;
+        if (ns != d->ipc_ns) {
+                e = -EXDEV;
+                goto refuse;
+        }
+
+        pthread_mutex_lock(&r->lock);
+        e = router_client_add(r, uid, req->pid, req->name, &c);
+        if (e == 0) {
+                c->fifo_fd = fd;
+                c->pidfd = pidfd;
+                reg.client_id = c->id;
+                memcpy(reg.token, c->token, sizeof(reg.token));
+                reg.inbound_qid = c->uq->qid;
+                reg.queue_qid = c->qid;
+                reg.semid = c->semid;
+                reg.max_payload = r->lim.max_payload;
+                reg.max_qmsg = (uint32_t)c->qmsg_max;
+                reg.daemon_pid = getpid();
+                reg.ipc_ns = d->ipc_ns;
+                reg.instance = r->instance;
+        } else
+                r->cnt.refused++;
+        pthread_mutex_unlock(&r->lock);
+        if (e < 0)
+                goto refuse;
+
+        e = event_watch_client(d, c);
+        if (e < 0) {
+                pthread_mutex_lock(&r->lock);
+                router_client_remove(r, c);
+                pthread_mutex_unlock(&r->lock);
+                /* fifo_fd and pidfd are closed when the client is reaped. */
+                return;
+        }
+        {
+                uint8_t buf[WIRE_REC_MAX];
+                int n = wire_rec_put(buf, sizeof(buf), WIRE_REC_REGISTERED, nonce, &reg, sizeof(reg));
+
+                /* The FIFO is new and empty: the record fits. */
+                if (write(fd, buf, (size_t)n) != n) {
+                        pthread_mutex_lock(&r->lock);
+                        router_client_remove(r, c);
+                        pthread_mutex_unlock(&r->lock);
+                        return;
+                }
+        }
+        log_info("client %llu registered: name %s, uid %u, pid %d", (unsigned long long)reg.client_id,
+                 req->name[0] ? req->name : "-", (unsigned)uid, (int)req->pid);
+        return;
+
+refuse:
+        safe_close(pidfd);
+        log_ratelimited(&control_rl, LOG_INFO, "REGISTER %s (uid %u, pid %d) refused: %s",
+                        req->name[0] ? req->name : "-", (unsigned)uid, (int)req->pid,
+                        strerror(-e));
+        reply_error(d, fd, nonce, e, strerror(-e));
+}
+
+/* Append a record to a growing buffer. */
+struct outbuf {
+        uint8_t *p;
+        size_t len, cap;
+        bool failed;
+};
+
+static void out_rec(struct outbuf *o, enum wire_rec_kind kind, const uint8_t *nonce,
+                    const void *body, size_t len)
+{
+        size_t need = sizeof(struct wire_rec) + len;
+
+        if (o->failed)
+                return;
+        if (o->len + need > o->cap) {
+                size_t ncap = MAX(o->cap * 2, o->len + need + 4096);
+                uint8_t *np = realloc(o->p, ncap);
+
+                if (!np) {
+                        o->failed = true;
+                        return;
+                }
+                o->p = np;
+                o->cap = ncap;
+        }
+        o->len += (size_t)wire_rec_put(o->p + o->len, o->cap - o->len, kind, nonce, body, len);
+}
+
+static void handle_status(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
+{
+        struct router *r = &d->router;
+        struct outbuf o = { 0 };
+        struct wire_status_daemon sd = { 0 };
+        uid_t uid;
+        int fd;
+
+        fd = open_reply_fifo(d, req->fifo, &uid);
+        if (fd < 0) {
+                log_ratelimited(&control_rl, LOG_NOTICE, "STATUS: reply FIFO %s: %s", req->fifo,
+                                strerror(-fd));
+                return;
+        }
+
+        pthread_mutex_lock(&r->lock);
+        sd.pid = getpid();
+        sd.nclients = r->nclients;
+        sd.uptime_ms = util_now_ms() - r->start_ms;
+        sd.routed = r->cnt.routed;
+        sd.dropped = r->cnt.dropped;
+        sd.accepted = r->cnt.accepted;
+        sd.registrations = r->cnt.registrations;
+        sd.refused = r->cnt.refused;
+        sd.bad_control = r->cnt.bad_control;
+        sd.bad_inbound = r->cnt.bad_inbound;
+        sd.backlog_bytes = r->backlog_total;
+        sd.max_clients = r->lim.max_clients;
+        sd.queue_bytes = r->clients ? (uint32_t)r->clients->qmsg_max : 0;
+        sd.max_payload = r->lim.max_payload;
+        sd.limit_hits = r->cnt.limit_hits;
+        snprintf(sd.version, sizeof(sd.version), "%s", IPCD_VERSION_STRING);
+        {
+                /* The queue size in effect: ask the kernel about one queue. */
+                struct msqid_ds ds;
+
+                if (r->clients && msgctl(r->clients->qid, IPC_STAT, &ds) == 0)
+                        sd.queue_bytes = (uint32_t)ds.msg_qbytes;
+                else
+                        sd.queue_bytes = (uint32_t)r->mq.msgmnb;
+        }
+        out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &sd, sizeof(sd));
+        for (struct uidq *u = r->uidqs; u; u = u->next) {
+                struct wire_status_queue q = { .uid = (uint32_t)u->uid, .qid = u->qid,
+                                               .nclients = u->nclients };
+                struct msqid_ds ds;
+
+                if (msgctl(u->qid, IPC_STAT, &ds) == 0)
+                        q.qnum = (uint32_t)ds.msg_qnum;
+                out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &q, sizeof(q));
+        }
+        for (struct client *c = r->clients; c; c = c->next) {
+                struct wire_status_client sc = {
+                        .id = c->id,
+                        .uid = (uint32_t)c->uid,
+                        .pid = c->pid,
+                        .qid = c->qid,
+                        .inbound_qid = c->uq ? c->uq->qid : -1,
+                        .sent = c->sent,
+                        .received = c->received,
+                        .dropped = c->dropped,
+                        .backlog_bytes = c->bl_bytes,
+                        .connected_ms = util_now_ms() - c->connected_ms,
+                };
+                struct msqid_ds ds;
+
+                /* Waiting in ipcd, plus queue messages (batches) in its queue. */
+                sc.queued = c->bl_records;
+                if (msgctl(c->qid, IPC_STAT, &ds) == 0)
+                        sc.queued += ds.msg_qnum;
+                snprintf(sc.name, sizeof(sc.name), "%s", c->name);
+                out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &sc, sizeof(sc));
+        }
+        pthread_mutex_unlock(&r->lock);
+        out_rec(&o, WIRE_REC_END, nonce, NULL, 0);
+        if (o.failed) {
+                free(o.p);
+                safe_close(fd);
+                return;
+        }
+        event_write_reply(d, fd, o.p, o.len);
+}
+
+static void handle_line(struct daemon *d, const char *line, size_t len)
+{
+        struct wire_ctl req;
+        uint8_t nonce[WIRE_NONCE_SIZE];
+
+        if (wire_ctl_parse(line, len, &req) < 0 ||
+            wire_hex_decode(req.nonce, nonce, sizeof(nonce)) < 0) {
+                pthread_mutex_lock(&d->router.lock);
+                d->router.cnt.bad_control++;
+                pthread_mutex_unlock(&d->router.lock);
+                log_ratelimited(&control_rl, LOG_NOTICE, "ignored an invalid control line (%zu bytes)",
+                                len);
+                return;
+        }
+        switch (req.cmd) {
+        case WIRE_CTL_REGISTER:
+                handle_register(d, &req, nonce);
+                break;
+        case WIRE_CTL_STATUS:
+                handle_status(d, &req, nonce);
+                break;
+        }
+}
+
+void control_feed(struct daemon *d, const char *buf, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                char ch = buf[i];
+
+                if (ch == '\n') {
+                        if (d->line_discard) {
+                                d->line_discard = false;
+                                pthread_mutex_lock(&d->router.lock);
+                                d->router.cnt.bad_control++;
+                                pthread_mutex_unlock(&d->router.lock);
+                        } else if (d->line_len > 0)
+                                handle_line(d, d->line, d->line_len);
+                        d->line_len = 0;
+                        continue;
+                }
+                if (d->line_discard)
+                        continue;
+                if (d->line_len >= sizeof(d->line) - 1) {
+                        /* Longer than PIPE_BUF: not ours; skip to the next newline. */
+                        d->line_discard = true;
+                        d->line_len = 0;
+                        continue;
+                }
+                d->line[d->line_len++] = ch;
+        }
+}
+
+void control_read(struct daemon *d)
+{
+        char buf[65536];
+
+        for (int i = 0; i < 16; i++) {
+                ssize_t n = read(d->control_fd, buf, sizeof(buf));
+
+                if (n <= 0)
+                        return;
+                control_feed(d, buf, (size_t)n);
+        }
+}

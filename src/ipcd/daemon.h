@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * daemon.h - the state of one running ipcd, shared by main.c (start-up,
+ * configuration), control.c (the control FIFO), event.c (the event loop,
+ * the only file that talks to libsystemd) and rundir.c.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcd/router.h"
+#include "shared/wire.h"
+
+struct event_loop; /* event.c */
+
+struct daemon {
+        char *rundir;
+        char *config_path;        /* NULL: the default file, if any */
+        bool config_explicit;
+        int rundir_fd;
+        int clients_fd;           /* RUNDIR/clients */
+        int control_fd;           /* RUNDIR/control, O_RDWR|O_NONBLOCK */
+        bool control_created;     /* we made the FIFO (not systemd): we remove it */
+        int lock_fd;              /* RUNDIR/ipcd.lock, flock()ed */
+        int state_fd;             /* RUNDIR/ipcd.state */
+        gid_t gid;                /* group of every object */
+        gid_t clients_gid;        /* clients_group, if set */
+        bool have_clients_group;
+        uint64_t ipc_ns;
+        struct router router;
+
+        /* control FIFO line framing */
+        char line[WIRE_LINE_MAX];
+        size_t line_len;
+        bool line_discard;        /* inside an over-long line: skip to '\n' */
+
+        struct event_loop *loop;
+        int (*reload)(struct daemon *d); /* SIGHUP: re-read the configuration */
+};
+
+/* rundir.c: create the layout, take the lock, clean up after a crash. */
+int rundir_setup(struct daemon *d, int inherited_fifo_fd);
+void rundir_teardown(struct daemon *d);
+
+/* control.c */
+void control_read(struct daemon *d);
+/* Feed bytes as if read from the control FIFO (unit tests). */
+void control_feed(struct daemon *d, const char *buf, size_t n);
+
+/* event.c */
+int event_run(struct daemon *d);
+int event_watch_client(struct daemon *d, struct client *c);
+/* Write buf to fd without blocking; what does not fit now is written when
+ * fd becomes writable.  Takes fd and buf; closes/frees them when done or
+ * after 5 s. */
+void event_write_reply(struct daemon *d, int fd, void *buf, size_t len);

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * event.c - the event thread: an sd-event loop over the control FIFO,
+ * every client's reply FIFO (EPOLLERR: the client closed it or died) and
+ * pidfd, signals, timers (watchdog, status, backlog retries) and replies
+ * still being written.  The only file of the daemon that talks to
+ * libsystemd (sd-event, sd-daemon).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "ipcd/daemon.h"
+#include "shared/log.h"
+#include "shared/util.h"
+
+#define BACKLOG_RETRY_USEC (10 * 1000ULL)
+#define DEATH_RETRY_USEC (10 * 1000ULL)
+#define STATUS_USEC (5 * 1000 * 1000ULL)
+#define REPLY_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+
+struct event_loop {
+        sd_event *e;
+        int wake_fd;
+        sd_event_source *control_src;
+        sd_event_source *wake_src;
+        sd_event_source *backlog_timer;
+        sd_event_source *death_timer;
+        sd_event_source *status_timer;
+        sd_event_source *watchdog_timer;
+        uint64_t watchdog_usec;
+        uint64_t last_routed;
+        uint64_t last_status_us;
+        bool notify;
+};
+
+struct pending_write {
+        struct daemon *d;
+        int fd;
+        uint8_t *buf;
+        size_t len, off;
+        sd_event_source *io, *timer;
+};
+
+static uint64_t now_usec(void)
+{
+        return util_now_us();
+}
+
+/* Called by the router (lock held, any thread): reap list or backlogs changed. */
+static void wake_event_thread(void *userdata)
+{
+        struct event_loop *l = userdata;
+        uint64_t one = 1;
+
+        if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_debug_errno(-errno, "eventfd write");
+}
+
+static void timer_arm(struct event_loop *l, sd_event_source *s, uint64_t usec)
+{
+        int on = 0;
+
+        sd_event_source_get_enabled(s, &on);
+        if (on)
+                return;
+        sd_event_source_set_time(s, now_usec() + usec);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void)l;
+}
+
+static void client_free_sources(struct client *c)
+{
+        c->fifo_source = sd_event_source_disable_unref(c->fifo_source);
+        c->pid_source = sd_event_source_disable_unref(c->pid_source);
+        c->fifo_fd = safe_close(c->fifo_fd);
+        c->pidfd = safe_close(c->pidfd);
+}
+
+static void reap(struct daemon *d)
+{
+        struct router *r = &d->router;
+        struct client *c, *n;
+        struct uidq *u, *un;
+
+        pthread_mutex_lock(&r->lock);
+        c = r->reap;
+        r->reap = NULL;
+        u = r->dead_uidqs;
+        r->dead_uidqs = NULL;
+        pthread_mutex_unlock(&r->lock);
+
+        for (; c; c = n) {
+                n = c->next;
+                log_info("client %llu left: name %s, uid %u, pid %d", (unsigned long long)c->id,
+                         c->name[0] ? c->name : "-", (unsigned)c->uid, (int)c->pid);
+                client_free_sources(c);
+                free(c);
+        }
+        /* Their inbound queues are gone: the threads exit without waiting. */
+        for (; u; u = un) {
+                un = u->next;
+                if (u->thread_started)
+                        pthread_join(u->thread, NULL);
+                free(u);
+        }
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct event_loop *l = d->loop;
+        uint64_t v;
+        unsigned nb;
+
+        if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_debug_errno(-errno, "eventfd read");
+        reap(d);
+        pthread_mutex_lock(&d->router.lock);
+        nb = d->router.nbacklogged;
+        pthread_mutex_unlock(&d->router.lock);
+        if (nb)
+                timer_arm(l, l->backlog_timer, BACKLOG_RETRY_USEC);
+        return 0;
+}
+
+static int on_backlog_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct daemon *d = userdata;
+        unsigned left;
+
+        pthread_mutex_lock(&d->router.lock);
+        left = router_drain_backlogs(&d->router);
+        pthread_mutex_unlock(&d->router.lock);
+        /* Retry while a destination still has a backlog; idle otherwise. */
+        if (left)
+                timer_arm(d->loop, s, BACKLOG_RETRY_USEC);
+        return 0;
+}
+
+static void client_gone(struct daemon *d, struct client *c)
+{
+        struct router *r = &d->router;
+
+        if (c->fifo_source)
+                sd_event_source_set_enabled(c->fifo_source, SD_EVENT_OFF);
+        if (c->pid_source)
+                sd_event_source_set_enabled(c->pid_source, SD_EVENT_OFF);
+        pthread_mutex_lock(&r->lock);
+        if (!c->removed && !c->dying) {
+                /* Through its inbound queue, so that what it sent before dying
+                 * is routed first. */
+                if (router_client_post_death(r, c) == -EAGAIN) {
+                        c->death_pending = true;
+                        timer_arm(d->loop, d->loop->death_timer, DEATH_RETRY_USEC);
+                }
+        }
+        pthread_mutex_unlock(&r->lock);
+}
+
+static int on_death_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct router *r = &d->router;
+        bool again = false;
+
+        pthread_mutex_lock(&r->lock);
+        for (struct client *c = r->clients; c; c = c->next) {
+                if (!c->death_pending)
+                        continue;
+                if (router_client_post_death(r, c) == -EAGAIN)
+                        again = true;
+                else
+                        c->death_pending = false;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (again)
+                timer_arm(d->loop, s, DEATH_RETRY_USEC);
+        return 0;
+}
+
+static int on_client_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct client *c = userdata;
+
+        /* The reply FIFO is never read: any event on it is EPOLLERR/EPOLLHUP
+         * (its reader closed it).  A readable pidfd: the process exited. */
+        client_gone(c->event_owner, c);
+        return 0;
+}
+
+int event_watch_client(struct daemon *d, struct client *c)
+{
+        sd_event_source *fs = NULL, *ps = NULL;
+        int r;
+
+        c->event_owner = d;
+        r = sd_event_add_io(d->loop->e, &fs, c->fifo_fd, 0, on_client_event, c);
+        if (r < 0)
+                return log_error_errno(r, "watching client %llu", (unsigned long long)c->id);
+        if (c->pidfd >= 0) {
+                r = sd_event_add_io(d->loop->e, &ps, c->pidfd, EPOLLIN, on_client_event, c);
+                if (r < 0) {
+                        sd_event_source_unref(fs);
+                        return log_error_errno(r, "watching pid %d", (int)c->pid);
+                }
+        }
+        c->fifo_source = fs;
+        c->pid_source = ps;
+        return 0;
+}
+
+/* ---- replies written asynchronously ---- */
+
+static void pending_free(struct pending_write *w)
+{
+        sd_event_source_disable_unref(w->io);
+        sd_event_source_disable_unref(w->timer);
+        safe_close(w->fd);
+        free(w->buf);
+        free(w);
+}
+
+static int pending_try(struct pending_write *w)
+{
+        while (w->off < w->len) {
+                ssize_t n = write(w->fd, w->buf + w->off, w->len - w->off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -errno; /* EPIPE: the reader left */
+                }
+                w->off += (size_t)n;
+        }
+        return 1;
+}
+
+static int on_pending_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct pending_write *w = userdata;
+
+        if (pending_try(w) != 0)
+                pending_free(w);
+        return 0;
+}
+
+static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        pending_free(userdata);
+        return 0;
+}
+
+void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
+{
+        struct pending_write *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w) {
+                safe_close(fd);
+                free(buf);
+                return;
+        }
+        w->d = d;
+        w->fd = fd;
+        w->buf = buf;
+        w->len = len;
+        r = pending_try(w);
+        if (r != 0) {
+                pending_free(w);
+                return;
+        }
+        /* The reader is slow (a big STATUS): finish when it has room. */
+        if (sd_event_add_io(d->loop->e, &w->io, fd, EPOLLOUT, on_pending_io, w) < 0 ||
+            sd_event_add_time_relative(d->loop->e, &w->timer, CLOCK_MONOTONIC, REPLY_TIMEOUT_USEC,
+                                       0, on_pending_timeout, w) < 0)
+                pending_free(w);
+}
+
+/* ---- control FIFO, signals, timers ---- */
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        control_read(userdata);
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct daemon *d = userdata;
+
+        log_info("received %s, shutting down", strsignal((int)si->ssi_signo));
+        if (d->loop->notify)
+                sd_notify(0, "STOPPING=1");
+        sd_event_exit(sd_event_source_get_event(s), 0);
+        return 0;
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct daemon *d = userdata;
+        int r;
+
+        if (d->loop->notify)
+                sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_usec());
+        r = d->reload ? d->reload(d) : 0;
+        if (r < 0)
+                log_error_errno(r, "reload failed; keeping the running configuration");
+        else
+                log_info("configuration reloaded");
+        if (d->loop->notify)
+                sd_notify(0, "READY=1");
+        return 0;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct event_loop *l = d->loop;
+        uint64_t routed, now = now_usec();
+        unsigned n;
+        double rate;
+
+        pthread_mutex_lock(&d->router.lock);
+        routed = d->router.cnt.routed;
+        n = d->router.nclients;
+        pthread_mutex_unlock(&d->router.lock);
+        rate = l->last_status_us && now > l->last_status_us
+                       ? (double)(routed - l->last_routed) * 1e6 / (double)(now - l->last_status_us)
+                       : 0.0;
+        l->last_routed = routed;
+        l->last_status_us = now;
+        sd_notifyf(0, "STATUS=%u client%s, %.0f msg/s", n, n == 1 ? "" : "s", rate);
+        sd_event_source_set_time(s, now + STATUS_USEC);
+        return 0;
+}
+
+/*
+ * Feed the watchdog only while every data thread is idle in msgrcv or its
+ * current pass started recently: a stuck data plane gets ipcd restarted.
+ */
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct event_loop *l = d->loop;
+        uint64_t now_ms = util_now_ms(), limit_ms = l->watchdog_usec / 2000;
+        bool healthy = true;
+
+        pthread_mutex_lock(&d->router.lock);
+        for (struct uidq *u = d->router.uidqs; u; u = u->next)
+                if (atomic_load(&u->busy) && now_ms - atomic_load(&u->pass_start_ms) > limit_ms) {
+                        healthy = false;
+                        log_warning("data thread of uid %u is stuck: not feeding the watchdog",
+                                    (unsigned)u->uid);
+                }
+        pthread_mutex_unlock(&d->router.lock);
+        if (healthy)
+                sd_notify(0, "WATCHDOG=1");
+        sd_event_source_set_time(s, now_usec() + l->watchdog_usec / 2);
+        return 0;
+}
+
+static void loop_free(struct event_loop *l)
+{
+        if (!l)
+                return;
+        sd_event_source_disable_unref(l->control_src);
+        sd_event_source_disable_unref(l->wake_src);
+        sd_event_source_disable_unref(l->backlog_timer);
+        sd_event_source_disable_unref(l->death_timer);
+        sd_event_source_disable_unref(l->status_timer);
+        sd_event_source_disable_unref(l->watchdog_timer);
+        safe_close(l->wake_fd);
+        sd_event_unref(l->e);
+        free(l);
+}
+
+static int loop_setup(struct daemon *d)
+{
+        struct event_loop *l = calloc(1, sizeof(*l));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        l->wake_fd = -1;
+        d->loop = l;
+        r = sd_event_new(&l->e);
+        if (r < 0)
+                return log_error_errno(r, "sd_event_new");
+        l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->wake_fd < 0)
+                return log_error_errno(-errno, "eventfd");
+        r = sd_event_add_io(l->e, &l->wake_src, l->wake_fd, EPOLLIN, on_wake, d);
+        if (r < 0)
+                return log_error_errno(r, "sd_event_add_io");
+        r = sd_event_add_io(l->e, &l->control_src, d->control_fd, EPOLLIN, on_control, d);
+        if (r < 0)
+                return log_error_errno(r, "watching the control FIFO");
+        r = sd_event_add_signal(l->e, NULL, SIGTERM, on_exit_signal, d);
+        if (r >= 0)
+                r = sd_event_add_signal(l->e, NULL, SIGINT, on_exit_signal, d);
+        if (r >= 0)
+                r = sd_event_add_signal(l->e, NULL, SIGHUP, on_hup, d);
+        if (r < 0)
+                return log_error_errno(r, "signal handlers");
+        r = sd_event_add_time(l->e, &l->backlog_timer, CLOCK_MONOTONIC, 0, 1000, on_backlog_timer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->backlog_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(l->e, &l->death_timer, CLOCK_MONOTONIC, 0, 1000, on_death_timer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->death_timer, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "timers");
+
+        l->notify = getenv("NOTIFY_SOCKET") != NULL;
+        if (l->notify) {
+                r = sd_event_add_time_relative(l->e, &l->status_timer, CLOCK_MONOTONIC, STATUS_USEC,
+                                               100000, on_status_timer, d);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(l->status_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return log_error_errno(r, "status timer");
+        }
+        if (sd_watchdog_enabled(0, &l->watchdog_usec) > 0 && l->watchdog_usec > 0) {
+                r = sd_event_add_time_relative(l->e, &l->watchdog_timer, CLOCK_MONOTONIC,
+                                               l->watchdog_usec / 2, 10000, on_watchdog_timer, d);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(l->watchdog_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return log_error_errno(r, "watchdog timer");
+        }
+        d->router.wake = wake_event_thread;
+        d->router.wake_userdata = l;
+        return 0;
+}
+
+static void shutdown_all(struct daemon *d)
+{
+        struct router *r = &d->router;
+        struct uidq *threads = NULL;
+
+        /* Remove every inbound queue: the data threads see EIDRM and exit. */
+        pthread_mutex_lock(&r->lock);
+        router_stop_threads(r);
+        threads = r->uidqs;
+        pthread_mutex_unlock(&r->lock);
+        for (struct uidq *u = threads; u; u = u->next)
+                if (u->thread_started) {
+                        pthread_join(u->thread, NULL);
+                        u->thread_started = false;
+                }
+        reap(d);
+        pthread_mutex_lock(&r->lock);
+        for (struct client *c = r->clients; c; c = c->next)
+                client_free_sources(c);
+        pthread_mutex_unlock(&r->lock);
+}
+
+int event_run(struct daemon *d)
+{
+        unsigned n;
+        int r;
+
+        r = loop_setup(d);
+        if (r < 0)
+                goto out;
+        log_info("ready: serving %s (inbound payloads up to %u bytes)", d->rundir,
+                 d->router.lim.max_payload);
+        if (d->loop->notify)
+                sd_notifyf(0, "READY=1\nSTATUS=0 clients\nMAINPID=%d", (int)getpid());
+        r = sd_event_loop(d->loop->e);
+        if (r < 0)
+                log_error_errno(r, "event loop");
+        shutdown_all(d);
+        pthread_mutex_lock(&d->router.lock);
+        n = d->router.nclients;
+        pthread_mutex_unlock(&d->router.lock);
+        log_info("stopped; %u client%s disconnected", n, n == 1 ? "" : "s");
+out:
+        d->router.wake = NULL;
+        loop_free(d->loop);
+        d->loop = NULL;
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,24 @@
+# src/ipcd: the daemon.  The core (router.c, msgq.c) knows nothing of
+# libsystemd or libconfig; event.c alone talks to libsystemd and config.c
+# alone to libconfig.
+sbin_PROGRAMS += src/ipcd/ipcd
+IPCD_CORE_SOURCES = \
+	src/ipcd/msgq.c src/ipcd/msgq.h \
+	src/ipcd/router.c src/ipcd/router.h
+src_ipcd_ipcd_SOURCES = \
+	$(IPCD_CORE_SOURCES) \
+	src/ipcd/config.c src/ipcd/config.h \
+	src/ipcd/control.c \
+	src/ipcd/daemon.h \
+	src/ipcd/event.c \
+	src/ipcd/main.c \
+	src/ipcd/rundir.c
+src_ipcd_ipcd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS)
+src_ipcd_ipcd_LDADD = src/shared/libshared.la $(LIBSYSTEMD_LIBS) $(LIBCONFIG_LIBS)
+
+check_PROGRAMS += src/ipcd/test-router
+TESTS += src/ipcd/test-router
+src_ipcd_test_router_SOURCES = src/ipcd/test-router.c $(IPCD_CORE_SOURCES)
+src_ipcd_test_router_LDADD = src/shared/libshared.la
+
+include src/ipcd/config.mk

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c - ipcd's command line and start-up: read the configuration into a
+ * plain struct, turn it into router limits, set up the runtime directory,
+ * run the event loop, clean up.  ipcd always runs in the foreground.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "ipcd/config.h"
+#include "ipcd/daemon.h"
+#include "shared/log.h"
+#include "shared/util.h"
+
+#define EX_CONFIG 78
+
+#ifndef IPCD_DEFAULT_CONFIG
+#define IPCD_DEFAULT_CONFIG "/etc/ipcd/ipcd.conf"
+#endif
+
+/* Room for the record headers, the destination and the sender's name and
+ * topic around an inline payload in one queue message. */
+#define WIRE_OVERHEAD (sizeof(struct wire_out) + 2 * WIRE_NAME_MAX + 8)
+
+static void help(void)
+{
+        printf("Usage: ipcd [OPTIONS]\n"
+               "\n"
+               "Local message broker over System V message queues.\n"
+               "\n"
+               "  -c, --config FILE        read FILE instead of %s\n"
+               "  -r, --runtime-dir DIR    serve in DIR (default: the config's runtime_dir,\n"
+               "                           or /run/ipcd)\n"
+               "  -l, --log-level LEVEL    error, warning, notice, info or debug\n"
+               "      --check-config       validate the configuration and exit (0, or 78)\n"
+               "  -V, --version            print the version and exit\n"
+               "  -h, --help               print this help and exit\n"
+               "\n"
+               "See ipcd(8) and ipcd.conf(5).\n",
+               IPCD_DEFAULT_CONFIG);
+}
+
+struct options {
+        const char *config;
+        const char *runtime_dir;
+        const char *log_level;
+        bool check;
+};
+
+static int parse_argv(int argc, char **argv, struct options *o)
+{
+        enum { ARG_CHECK = 0x100 };
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "runtime-dir", required_argument, NULL, 'r' },
+                { "log-level", required_argument, NULL, 'l' },
+                { "check-config", no_argument, NULL, ARG_CHECK },
+                { "version", no_argument, NULL, 'V' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:r:l:Vh", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        o->config = optarg;
+                        break;
+                case 'r':
+                        o->runtime_dir = optarg;
+                        break;
+                case 'l':
+                        o->log_level = optarg;
+                        break;
+                case ARG_CHECK:
+                        o->check = true;
+                        break;
+                case 'V':
+                        printf("ipcd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "ipcd: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static void limits_from_config(const struct ipcd_config *cfg, size_t msgmax,
+                               struct router_limits *lim)
+{
+        size_t max_payload = msgmax > WIRE_OVERHEAD ? (msgmax - WIRE_OVERHEAD) & ~(size_t)7 : 0;
+
+        if (cfg->max_message_size && cfg->max_message_size < max_payload)
+                max_payload = cfg->max_message_size;
+        *lim = (struct router_limits){
+                .max_clients = cfg->max_clients,
+                .max_clients_per_uid = cfg->max_clients_per_uid,
+                .max_payload = (uint32_t)max_payload,
+                .backlog_bytes = cfg->backlog_bytes,
+                .backlog_total_bytes = cfg->backlog_total_bytes,
+                .queue_bytes = cfg->queue_bytes,
+                .inbound_queue_bytes = cfg->inbound_queue_bytes,
+                .registration_rate = cfg->registration_rate,
+                .registration_burst = cfg->registration_burst,
+                .garbage_kick = 1000,
+        };
+}
+
+static int load_config(struct ipcd_config *cfg, const struct options *o, char *err, size_t errlen)
+{
+        int r;
+
+        r = config_set_defaults(cfg);
+        if (r < 0) {
+                snprintf(err, errlen, "%s", strerror(-r));
+                return r;
+        }
+        return config_load(cfg, o->config ? o->config : IPCD_DEFAULT_CONFIG, o->config != NULL,
+                           err, errlen);
+}
+
+static struct options opts;
+static const char *runtime_dir_in_use;
+
+/* SIGHUP: re-read limits and log level; what cannot change live is logged. */
+static int reload(struct daemon *d)
+{
+        struct ipcd_config cfg;
+        struct router_limits lim;
+        char err[512];
+        int r;
+
+        r = load_config(&cfg, &opts, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                config_done(&cfg);
+                return r;
+        }
+        if (!opts.runtime_dir && strcmp(cfg.runtime_dir, runtime_dir_in_use) != 0)
+                log_warning("runtime_dir changed to %s: takes effect after a restart",
+                            cfg.runtime_dir);
+        if (!opts.log_level)
+                log_set_max_level(cfg.log_level);
+        pthread_mutex_lock(&d->router.lock);
+        limits_from_config(&cfg, d->router.mq.msgmax, &lim);
+        if (lim.queue_bytes != d->router.lim.queue_bytes ||
+            lim.inbound_queue_bytes != d->router.lim.inbound_queue_bytes)
+                log_notice("queue sizes apply to queues created from now on");
+        router_set_limits(&d->router, &lim);
+        pthread_mutex_unlock(&d->router.lock);
+        log_info("limits: %u clients (%u per uid), backlog %llu bytes per destination",
+                 lim.max_clients, lim.max_clients_per_uid, (unsigned long long)lim.backlog_bytes);
+        config_done(&cfg);
+        return 0;
+}
+
+/* The control FIFO passed by systemd (ipcd.socket, ListenFIFO=), or -1. */
+static int inherited_fifo(const char *rundir)
+{
+        char path[4096];
+        int n = sd_listen_fds(1);
+
+        if (n <= 0)
+                return -1;
+        snprintf(path, sizeof(path), "%s/control", rundir);
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (sd_is_fifo(fd, path) > 0)
+                        return fd;
+        log_warning("systemd passed %d descriptor%s but none is the FIFO %s; creating it", n,
+                    n == 1 ? "" : "s", path);
+        return -1;
+}
+
+int main(int argc, char **argv)
+{
+        struct ipcd_config cfg;
+        struct router_limits lim;
+        struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
+                            .state_fd = -1 };
+        char err[512];
+        sigset_t ss;
+        int r, ret = EXIT_FAILURE;
+
+        log_init("ipcd");
+        r = parse_argv(argc, argv, &opts);
+        if (r <= 0)
+                return r == 0 ? EXIT_SUCCESS : 2;
+
+        r = load_config(&cfg, &opts, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "%s\n", err);
+                config_done(&cfg);
+                return EX_CONFIG;
+        }
+        if (opts.check) {
+                config_done(&cfg);
+                return EXIT_SUCCESS;
+        }
+        log_set_max_level(cfg.log_level);
+        if (opts.log_level) {
+                r = log_level_from_string(opts.log_level);
+                if (r < 0) {
+                        fprintf(stderr, "ipcd: invalid log level '%s'\n", opts.log_level);
+                        config_done(&cfg);
+                        return 2;
+                }
+                log_set_max_level(r);
+        }
+
+        d.rundir = strdup(opts.runtime_dir ? opts.runtime_dir : cfg.runtime_dir);
+        if (!d.rundir)
+                goto out;
+        runtime_dir_in_use = d.rundir;
+        d.gid = getegid();
+        d.reload = reload;
+        if (cfg.clients_group && cfg.clients_group[0]) {
+                struct group *g = getgrnam(cfg.clients_group);
+
+                if (!g) {
+                        log_error("clients_group '%s': no such group", cfg.clients_group);
+                        goto out;
+                }
+                d.clients_gid = g->gr_gid;
+                d.have_clients_group = true;
+        }
+        r = util_ipc_ns(0, &d.ipc_ns);
+        if (r < 0) {
+                log_error_errno(r, "reading /proc/self/ns/ipc");
+                goto out;
+        }
+
+        /* Signals are handled by the event loop; threads inherit the mask.
+         * A reply FIFO whose reader vanished must give EPIPE, not kill us. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &ss, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        umask(0022);
+
+        r = rundir_setup(&d, inherited_fifo(d.rundir));
+        if (r < 0)
+                goto out_rundir;
+
+        r = router_init(&d.router, &(struct router_limits){ 0 }, d.state_fd, d.gid);
+        if (r < 0) {
+                log_error_errno(r, "initialising");
+                goto out_rundir;
+        }
+        limits_from_config(&cfg, d.router.mq.msgmax, &lim);
+        router_set_limits(&d.router, &lim);
+        d.router.ipc_ns = d.ipc_ns;
+
+        r = event_run(&d);
+        router_done(&d.router);
+        if (r >= 0)
+                ret = EXIT_SUCCESS;
+out_rundir:
+        rundir_teardown(&d);
+out:
+        free(d.rundir);
+        config_done(&cfg);
+        return ret;
+}

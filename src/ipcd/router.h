@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * router.h - ipcd's routing state: clients, names, per-uid inbound queues,
+ * backlogs, counters.  Plain C: no libsystemd, no libconfig, so unit tests
+ * drive it directly.
+ *
+ * Lock discipline (the one place it is written down):
+ *
+ *   router->lock protects everything in struct router and every struct
+ *   client and struct uidq reachable from it.  Data threads take it for one
+ *   pass (the messages drained from their inbound queue after one blocking
+ *   msgrcv), the event thread for a registration, a removal, a status
+ *   snapshot or a backlog retry.  Nothing blocks while holding it: every
+ *   msgsnd/msgrcv/semop under the lock uses IPC_NOWAIT, every FIFO is
+ *   O_NONBLOCK.  The blocking msgrcv of a data thread happens with the
+ *   lock released.  Fields marked [event] belong to the event thread alone
+ *   (descriptors and event sources) and need no lock; fields marked
+ *   [atomic] are read by the watchdog without the lock.
+ *
+ * Lifetime: a client leaves the routing tables under the lock (name freed,
+ * queue and semaphore removed) and goes on router->reap; the event thread
+ * then closes its descriptors and frees it.  A uid's inbound queue exists
+ * while the uid has clients; when the last one leaves it is removed, its
+ * data thread sees EIDRM, exits, and is joined by the event thread.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcd/msgq.h"
+#include "shared/wire.h"
+
+struct router;
+
+struct router_limits {
+        uint32_t max_clients;
+        uint32_t max_clients_per_uid;
+        uint32_t max_payload;          /* largest inline payload accepted */
+        uint64_t backlog_bytes;        /* per destination */
+        uint64_t backlog_total_bytes;  /* all destinations */
+        size_t queue_bytes;            /* wished msg_qbytes of a client queue */
+        size_t inbound_queue_bytes;    /* wished msg_qbytes of an inbound queue */
+        uint32_t registration_rate;    /* per uid per second */
+        uint32_t registration_burst;
+        uint32_t garbage_kick;         /* invalid records from one client before it is kicked */
+};
+
+struct backlog_entry {
+        struct backlog_entry *next;
+        uint32_t size;    /* mtext bytes */
+        uint32_t nrec;    /* user records in it (counted as received when delivered) */
+        bool control;     /* ACK or notice: not subject to the byte limit */
+        long msg[];       /* msgsnd(2) buffer: msg[0] is the mtype, the mtext follows */
+};
+
+struct uidq {
+        struct router *router;
+        struct uidq *next;
+        uid_t uid;
+        int qid;                  /* Qu */
+        unsigned nclients;
+        bool removed;             /* Qu removed: the thread is on its way out */
+        pthread_t thread;
+        bool thread_started;
+        atomic_bool busy;         /* [atomic] inside a pass */
+        atomic_uint_fast64_t pass_start_ms; /* [atomic] */
+        atomic_uint_fast64_t passes;        /* [atomic] */
+};
+
+struct client {
+        struct client *id_next;   /* hash chains */
+        struct client *name_next;
+        struct client *next;      /* all clients / reap list */
+        struct client *prev;
+
+        uint64_t id;
+        uint8_t token[WIRE_TOKEN_SIZE];
+        uid_t uid;
+        pid_t pid;
+        char name[WIRE_NAME_MAX]; /* "" = anonymous */
+        int qid;                  /* Qc */
+        int semid;                /* Sc */
+        size_t qmsg_max;          /* largest mtext for its queue */
+        struct uidq *uq;
+
+        bool timed;               /* raise Sc after deliveries */
+        bool removed;             /* out of the tables */
+        bool dying;               /* UNREGISTER posted for it */
+        bool pull_marker;         /* a WIRE_TYPE_PULL marker is in its queue */
+        uint32_t garbage;         /* invalid records seen from it */
+
+        struct backlog_entry *bl_head, *bl_tail;
+        uint64_t bl_bytes;
+        uint64_t bl_records;
+
+        uint64_t sent, received, dropped;
+        uint64_t connected_ms;
+
+        /* [event] */
+        int fifo_fd;
+        int pidfd;
+        void *fifo_source;
+        void *pid_source;
+        void *event_owner;        /* the struct daemon, for callbacks */
+        bool death_pending;       /* UNREGISTER could not be posted yet */
+};
+
+struct router_counters {
+        uint64_t accepted, routed, dropped;
+        uint64_t registrations, refused, limit_hits;
+        uint64_t bad_control, bad_inbound, unroutable;
+};
+
+struct rate_bucket {
+        uid_t uid;
+        double tokens;
+        uint64_t last_ms;
+        bool used;
+};
+
+struct router {
+        pthread_mutex_t lock;
+        struct router_limits lim;
+        struct msgq_ctx mq;
+
+        struct client **id_buckets, **name_buckets;
+        size_t nbuckets;
+        struct client *clients;   /* all, doubly linked */
+        unsigned nclients;
+        struct uidq *uidqs;
+        uint64_t next_id;
+        uint64_t instance;
+        uint64_t ipc_ns;
+        uint64_t start_ms;
+        uint64_t backlog_total;
+        unsigned nbacklogged;     /* clients with a non-empty backlog */
+        struct router_counters cnt;
+        struct rate_bucket rate[256];
+
+        struct client *reap;      /* removed, to be freed by the event thread */
+        struct uidq *dead_uidqs;  /* threads to join */
+        void (*wake)(void *userdata); /* something is on reap/dead_uidqs */
+        void *wake_userdata;
+        bool shutting_down;
+};
+
+int router_init(struct router *r, const struct router_limits *lim, int state_fd, gid_t gid);
+/* Remove every object and free everything (threads must be joined). */
+void router_done(struct router *r);
+
+/* Registration (event thread).  Takes the lock itself.  On success the
+ * client is routable and *ret points at it; expected refusals are
+ * -EADDRINUSE, -EDQUOT, -EAGAIN (rate), -ENOMEM. */
+int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
+                      struct client **ret);
+/* Ask for a client's removal in order with its earlier messages: post an
+ * UNREGISTER record into its inbound queue (lock held by the caller). 0, or
+ * -EAGAIN when that queue is full (the caller retries later). */
+int router_client_post_death(struct router *r, struct client *c);
+/* Remove at once (lock held). */
+void router_client_remove(struct router *r, struct client *c);
+
+struct client *router_client_by_id(struct router *r, uint64_t id);
+struct client *router_client_by_name(struct router *r, const char *name, size_t len);
+
+/* Data-thread entry point. */
+void *router_uidq_thread(void *arg);
+/* Remove every inbound queue so the data threads exit (lock held). */
+void router_stop_threads(struct router *r);
+
+/* Try to deliver backlogs (lock held); returns how many clients still
+ * have one. */
+unsigned router_drain_backlogs(struct router *r);
+
+/* Limits may change on reload (lock held). */
+void router_set_limits(struct router *r, const struct router_limits *lim);
+
+/* Data path, exposed for unit tests: handle one inbound queue message of n
+ * bytes from uid's queue.  Lock held; deliveries are flushed by
+ * router_pass_end(). */
+struct router_pass;
+struct router_pass *router_pass_new(struct router *r, struct uidq *uq);
+void router_pass_free(struct router_pass *p);
+void router_pass_handle(struct router_pass *p, const void *mtext, size_t n);
+void router_pass_end(struct router_pass *p);

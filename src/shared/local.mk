@@ -1,0 +1,23 @@
+# src/shared: code both sides share (never installed).  Two flavours:
+# libshared.la for the daemon and ipcdctl, libshared-pic.la (hidden
+# visibility) linked into the client library.
+SHARED_SOURCES = \
+	src/shared/macro.h \
+	src/shared/log.c src/shared/log.h \
+	src/shared/names.c src/shared/names.h \
+	src/shared/util.c src/shared/util.h \
+	src/shared/wire.c src/shared/wire.h \
+	src/shared/ipcstate.c src/shared/ipcstate.h \
+	src/shared/ctlchan.c src/shared/ctlchan.h
+
+noinst_LTLIBRARIES += src/shared/libshared.la
+src_shared_libshared_la_SOURCES = $(SHARED_SOURCES)
+src_shared_libshared_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+
+# Unit tests beside the code they test.
+check_PROGRAMS += src/shared/test-wire src/shared/test-names
+TESTS += src/shared/test-wire src/shared/test-names
+src_shared_test_wire_SOURCES = src/shared/test-wire.c
+src_shared_test_wire_LDADD = src/shared/libshared.la
+src_shared_test_names_SOURCES = src/shared/test-names.c
+src_shared_test_names_LDADD = src/shared/libshared.la

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shared/util.h"
+
+#ifndef IPCD_DEFAULT_RUNDIR
+#define IPCD_DEFAULT_RUNDIR "/run/ipcd"
+#endif
+
+int util_random_bytes(void *buf, size_t n)
+{
+        uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t r = getrandom(p, n, 0);
+
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += r;
+                n -= (size_t)r;
+        }
+        return 0;
+}
+
+uint64_t util_now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+uint64_t util_now_ms(void)
+{
+        return util_now_us() / 1000ULL;
+}
+
+const char *util_runtime_dir(const char *explicit_dir)
+{
+        const char *e;
+
+        if (explicit_dir && explicit_dir[0])
+                return explicit_dir;
+        e = secure_getenv("IPCD_RUNTIME_DIR");
+        if (e && e[0])
+                return e;
+        return IPCD_DEFAULT_RUNDIR;
+}
+
+int util_ipc_ns(pid_t pid, uint64_t *ret)
+{
+        char path[64];
+        struct stat st;
+
+        if (pid > 0)
+                snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)pid);
+        else
+                snprintf(path, sizeof(path), "/proc/self/ns/ipc");
+        if (stat(path, &st) < 0) {
+                *ret = 0;
+                return -errno;
+        }
+        *ret = (uint64_t)st.st_ino;
+        return 0;
+}
+
+int util_write_all(int fd, const void *buf, size_t n)
+{
+        const uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t r = write(fd, p, n);
+
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += r;
+                n -= (size_t)r;
+        }
+        return 0;
+}
+
+int util_parse_u64(const char *s, uint64_t *ret)
+{
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/names.h"
+#include "shared/wire.h"
+
+/* ---- hex ---- */
+
+void wire_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+        static const char digits[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[in[i] >> 4];
+                out[2 * i + 1] = digits[in[i] & 15];
+        }
+        out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+int wire_hex_decode(const char *in, uint8_t *out, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                int hi = hexval(in[2 * i]), lo;
+
+                if (hi < 0)
+                        return -EINVAL;
+                lo = hexval(in[2 * i + 1]);
+                if (lo < 0)
+                        return -EINVAL;
+                out[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return in[2 * n] == '\0' ? 0 : -EINVAL;
+}
+
+bool wire_token_equal(const uint8_t a[WIRE_TOKEN_SIZE], const uint8_t b[WIRE_TOKEN_SIZE])
+{
+        volatile uint8_t d = 0;
+
+        for (size_t i = 0; i < WIRE_TOKEN_SIZE; i++)
+                d |= a[i] ^ b[i];
+        return d == 0;
+}
+
+/* ---- control lines ---- */
+
+static bool is_hex32(const char *s, size_t n)
+{
+        if (n != WIRE_HEX_LEN)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (hexval(s[i]) < 0)
+                        return false;
+        return true;
+}
+
+int wire_ctl_format(const struct wire_ctl *req, char *buf, size_t size)
+{
+        int n;
+
+        if (!is_hex32(req->nonce, strlen(req->nonce)) || !is_hex32(req->fifo, strlen(req->fifo)))
+                return -EINVAL;
+        switch (req->cmd) {
+        case WIRE_CTL_REGISTER:
+                if (req->pid <= 0 || (req->name[0] && !name_is_valid(req->name)))
+                        return -EINVAL;
+                n = snprintf(buf, size, "REGISTER %d %s %s %d %s\n", WIRE_VERSION, req->nonce,
+                             req->fifo, (int)req->pid, req->name[0] ? req->name : "-");
+                break;
+        case WIRE_CTL_STATUS:
+                n = snprintf(buf, size, "STATUS %d %s %s\n", WIRE_VERSION, req->nonce, req->fifo);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (n < 0 || (size_t)n >= size || n > WIRE_LINE_MAX)
+                return -ENOBUFS;
+        return n;
+}
+
+/* Split line into at most max fields separated by exactly one space. */
+static int split_fields(const char *line, size_t len, const char *f[], size_t fl[], int max)
+{
+        int nf = 0;
+        size_t start = 0;
+
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || line[i] == ' ') {
+                        if (i == start || nf == max)
+                                return -EBADMSG; /* empty field or too many */
+                        f[nf] = line + start;
+                        fl[nf] = i - start;
+                        nf++;
+                        start = i + 1;
+                }
+        }
+        return nf;
+}
+
+static bool field_is(const char *f, size_t fl, const char *s)
+{
+        return fl == strlen(s) && memcmp(f, s, fl) == 0;
+}
+
+int wire_ctl_parse(const char *line, size_t len, struct wire_ctl *req)
+{
+        const char *f[6];
+        size_t fl[6];
+        int nf;
+
+        memset(req, 0, sizeof(*req));
+        if (len == 0 || len >= WIRE_LINE_MAX || memchr(line, '\0', len))
+                return -EBADMSG;
+        nf = split_fields(line, len, f, fl, 6);
+        if (nf < 4)
+                return -EBADMSG;
+        if (!field_is(f[1], fl[1], "1"))
+                return -EBADMSG;
+        if (!is_hex32(f[2], fl[2]) || !is_hex32(f[3], fl[3]))
+                return -EBADMSG;
+        memcpy(req->nonce, f[2], WIRE_HEX_LEN);
+        memcpy(req->fifo, f[3], WIRE_HEX_LEN);
+
+        if (field_is(f[0], fl[0], "STATUS") && nf == 4) {
+                req->cmd = WIRE_CTL_STATUS;
+                return 0;
+        }
+        if (field_is(f[0], fl[0], "REGISTER") && nf == 6) {
+                long pid = 0;
+
+                if (fl[4] > 10 || f[4][0] == '0')
+                        return -EBADMSG;
+                for (size_t i = 0; i < fl[4]; i++) {
+                        if (f[4][i] < '0' || f[4][i] > '9')
+                                return -EBADMSG;
+                        pid = pid * 10 + (f[4][i] - '0');
+                }
+                if (pid <= 0 || pid > 0x3fffffff)
+                        return -EBADMSG;
+                req->pid = (pid_t)pid;
+                if (field_is(f[5], fl[5], "-"))
+                        req->name[0] = '\0';
+                else if (name_is_valid_n(f[5], fl[5]))
+                        memcpy(req->name, f[5], fl[5]);
+                else
+                        return -EBADMSG;
+                req->cmd = WIRE_CTL_REGISTER;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
+/* ---- reply FIFO records ---- */
+
+int wire_rec_put(void *buf, size_t size, enum wire_rec_kind kind,
+                 const uint8_t nonce[WIRE_NONCE_SIZE], const void *body, size_t body_len)
+{
+        struct wire_rec h = {
+                .len = (uint32_t)(sizeof(h) + body_len),
+                .version = WIRE_VERSION,
+                .kind = (uint16_t)kind,
+        };
+
+        if (sizeof(h) + body_len > size || sizeof(h) + body_len > WIRE_REC_MAX)
+                return -ENOBUFS;
+        if (nonce)
+                memcpy(h.nonce, nonce, WIRE_NONCE_SIZE);
+        memcpy(buf, &h, sizeof(h));
+        if (body_len)
+                memcpy((uint8_t *)buf + sizeof(h), body, body_len);
+        return (int)(sizeof(h) + body_len);
+}
+
+int wire_rec_check(const struct wire_rec *h)
+{
+        if (h->version != WIRE_VERSION)
+                return -EBADMSG;
+        if (h->len < sizeof(*h) || h->len > WIRE_REC_MAX)
+                return -EBADMSG;
+        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_DOORBELL)
+                return -EBADMSG;
+        return 0;
+}
+
+void wire_rec_body(void *dst, size_t size, const void *body, size_t body_len)
+{
+        size_t n = body_len < size ? body_len : size;
+
+        memcpy(dst, body, n);
+        if (n < size)
+                memset((uint8_t *)dst + n, 0, size - n);
+}
+
+/* ---- queue records ---- */
+
+int wire_in_put(void *buf, size_t size, size_t *off, const struct wire_in *h, const char *dst,
+                const void *payload)
+{
+        size_t need = wire_in_size(h->dst_len, h->len);
+        uint8_t *p;
+
+        if (*off > size || need > size - *off)
+                return -EMSGSIZE;
+        p = (uint8_t *)buf + *off;
+        memcpy(p, h, sizeof(*h));
+        p += sizeof(*h);
+        if (h->dst_len)
+                memcpy(p, dst, h->dst_len);
+        p += h->dst_len;
+        if (h->len)
+                memcpy(p, payload, h->len);
+        p += h->len;
+        memset(p, 0, (uint8_t *)buf + *off + need - p);
+        *off += need;
+        return 0;
+}
+
+int wire_in_next(const void *buf, size_t n, size_t *off, struct wire_in *h, const char **dst,
+                 const void **payload)
+{
+        const uint8_t *p = (const uint8_t *)buf + *off;
+        size_t left, need;
+
+        if (*off >= n)
+                return 0;
+        left = n - *off;
+        if (left < sizeof(*h))
+                return -EBADMSG;
+        memcpy(h, p, sizeof(*h));
+        if (h->dst_len >= WIRE_NAME_MAX)
+                return -EBADMSG;
+        if (h->len > left)
+                return -EBADMSG;
+        need = wire_in_size(h->dst_len, h->len);
+        if (need > left) {
+                /* The last record may omit its padding. */
+                if (sizeof(*h) + h->dst_len + (size_t)h->len != left)
+                        return -EBADMSG;
+                need = left;
+        }
+        *dst = (const char *)p + sizeof(*h);
+        *payload = p + sizeof(*h) + h->dst_len;
+        *off += need;
+        return 1;
+}
+
+int wire_out_put(void *buf, size_t size, size_t *off, const struct wire_out *h, const char *name,
+                 const char *topic, const void *payload)
+{
+        size_t need = wire_out_size(h->name_len, h->topic_len, h->len);
+        uint8_t *p;
+
+        if (*off > size || need > size - *off)
+                return -EMSGSIZE;
+        p = (uint8_t *)buf + *off;
+        memcpy(p, h, sizeof(*h));
+        p += sizeof(*h);
+        if (h->name_len)
+                memcpy(p, name, h->name_len);
+        p += h->name_len;
+        if (h->topic_len)
+                memcpy(p, topic, h->topic_len);
+        p += h->topic_len;
+        if (h->len)
+                memcpy(p, payload, h->len);
+        p += h->len;
+        memset(p, 0, (uint8_t *)buf + *off + need - p);
+        *off += need;
+        return 0;
+}
+
+int wire_out_next(const void *buf, size_t n, size_t *off, struct wire_out *h, const char **name,
+                  const char **topic, const void **payload)
+{
+        const uint8_t *p = (const uint8_t *)buf + *off;
+        size_t left, need;
+
+        if (*off >= n)
+                return 0;
+        left = n - *off;
+        if (left < sizeof(*h))
+                return -EBADMSG;
+        memcpy(h, p, sizeof(*h));
+        if (h->name_len >= WIRE_NAME_MAX || h->topic_len >= WIRE_NAME_MAX)
+                return -EBADMSG;
+        if (h->len > left)
+                return -EBADMSG;
+        need = wire_out_size(h->name_len, h->topic_len, h->len);
+        if (need > left) {
+                if (sizeof(*h) + h->name_len + h->topic_len + (size_t)h->len != left)
+                        return -EBADMSG;
+                need = left;
+        }
+        *name = (const char *)p + sizeof(*h);
+        *topic = *name + h->name_len;
+        *payload = p + sizeof(*h) + h->name_len + h->topic_len;
+        *off += need;
+        return 1;
+}

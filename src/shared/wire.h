@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * wire.h - every byte format ipcd speaks, defined once and used by the
+ * daemon, the client library and ipcdctl.
+ *
+ * Three channels:
+ *
+ *  1. The control FIFO RUNDIR/control (client -> ipcd): text lines of at
+ *     most PIPE_BUF bytes, so writers never interleave and the reader
+ *     resynchronises at every newline:
+ *        REGISTER 1 <nonce> <fifo> <pid> <name>      (<name> "-": anonymous)
+ *        STATUS 1 <nonce> <fifo>
+ *     <nonce> and <fifo> are 32 lowercase hex digits; <fifo> is the basename
+ *     of the reply FIFO in RUNDIR/clients/.  Fields are separated by one
+ *     space.  Anything else is ignored and counted.
+ *
+ *  2. A reply FIFO (ipcd -> client): binary records, each a struct
+ *     wire_rec header followed by a body; len covers both.  Records echo
+ *     the nonce of the request they answer.
+ *
+ *  3. System V queues.  Inbound (client -> its uid's queue Qu) messages
+ *     have mtype WIRE_MTYPE_IN and carry one or more struct wire_in
+ *     records; delivered (ipcd -> client queue Qc) messages carry one or
+ *     more struct wire_out records, all with the message's mtype.  Every
+ *     record is padded to 8 bytes.
+ *
+ * All integers are in host byte order (one host).  Decoders never trust
+ * lengths: they check every one against the bytes actually received.
+ * Bodies may grow at the end in later versions: readers accept a body
+ * longer than they know and zero-fill one shorter than they know.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WIRE_VERSION 1
+#define WIRE_HEX_LEN 32      /* hex digits of a nonce or a reply FIFO name */
+#define WIRE_NONCE_SIZE 16   /* bytes */
+#define WIRE_TOKEN_SIZE 16   /* bytes */
+#define WIRE_NAME_MAX 64     /* bytes with the NUL, == IPCD_NAME_MAX */
+#define WIRE_LINE_MAX PIPE_BUF
+
+/* ------------------------------------------------------------------ */
+/* System V message types.                                             */
+
+/* User types are 1 ... WIRE_TYPE_USER_MAX (== IPCD_TYPE_MAX). */
+#define WIRE_TYPE_USER_MAX ((1L << 30) - 1)
+/* A notice from ipcd (kind WIRE_OUT_NOTICE): given to the application by
+ * ipcd_recv() with filter 0, flagged IPCD_MSG_NOTICE. */
+#define WIRE_TYPE_NOTICE (1L << 30)
+/* Zero-length marker: ipcd holds a backlog for this client that could not
+ * be delivered because the queue was full.  The library answers with
+ * WIRE_OP_PULL once it has emptied its queue. */
+#define WIRE_TYPE_PULL ((1L << 30) + 1)
+/* Answers to a client's own request (ACK outcomes, call replies) arrive
+ * with type WIRE_TYPE_REPLY_BASE + (cookie & WIRE_COOKIE_SLOT_MASK), so a
+ * waiting thread receives exactly its own answer with msgrcv(2). */
+#define WIRE_TYPE_REPLY_BASE ((1L << 30) + (1L << 29))
+#define WIRE_COOKIE_SLOT_MASK ((1UL << 29) - 1)
+/* Every inbound message uses this mtype. */
+#define WIRE_MTYPE_IN 1L
+
+static inline long wire_reply_type(uint64_t cookie)
+{
+        return WIRE_TYPE_REPLY_BASE + (long)(cookie & WIRE_COOKIE_SLOT_MASK);
+}
+
+static inline bool wire_type_is_user(long t)
+{
+        return t >= 1 && t <= WIRE_TYPE_USER_MAX;
+}
+
+/* ------------------------------------------------------------------ */
+/* 1. Control lines.                                                    */
+
+enum wire_ctl_cmd {
+        WIRE_CTL_REGISTER = 1,
+        WIRE_CTL_STATUS = 2,
+};
+
+struct wire_ctl {
+        enum wire_ctl_cmd cmd;
+        char nonce[WIRE_HEX_LEN + 1]; /* lowercase hex, NUL-terminated */
+        char fifo[WIRE_HEX_LEN + 1];
+        pid_t pid;                   /* REGISTER only */
+        char name[WIRE_NAME_MAX];    /* REGISTER only; "" = anonymous */
+};
+
+/* Format a request as one line with its '\n' into buf; returns its length
+ * or -EINVAL (bad field) / -ENOBUFS. */
+int wire_ctl_format(const struct wire_ctl *req, char *buf, size_t size);
+/* Parse one line (without its '\n'); 0 or -EBADMSG.  Every field is
+ * validated: versions, hex, pid > 0, name syntax. */
+int wire_ctl_parse(const char *line, size_t len, struct wire_ctl *req);
+
+/* ------------------------------------------------------------------ */
+/* 2. Reply FIFO records (ipcd -> client).                              */
+
+enum wire_rec_kind {
+        WIRE_REC_ERROR = 1,         /* body: struct wire_rec_error */
+        WIRE_REC_REGISTERED = 2,    /* body: struct wire_rec_registered */
+        WIRE_REC_STATUS_DAEMON = 3, /* body: struct wire_status_daemon */
+        WIRE_REC_STATUS_QUEUE = 4,  /* body: struct wire_status_queue, one per Qu */
+        WIRE_REC_STATUS_CLIENT = 5, /* body: struct wire_status_client, one per client */
+        WIRE_REC_STATUS_RING = 6,   /* body: struct wire_status_ring, one per ring */
+        WIRE_REC_END = 7,           /* no body: the end of a list reply */
+        WIRE_REC_DOORBELL = 8,      /* no body: ipcd_fd() wake-up */
+};
+
+struct wire_rec {
+        uint32_t len;     /* header + body, at most WIRE_REC_MAX */
+        uint16_t version; /* WIRE_VERSION */
+        uint16_t kind;    /* enum wire_rec_kind */
+        uint8_t nonce[WIRE_NONCE_SIZE];
+};
+#define WIRE_REC_MAX 4096
+
+struct wire_rec_error {
+        int32_t error; /* negative errno */
+        char message[128]; /* NUL-terminated, human-readable, may be "" */
+};
+
+struct wire_rec_registered {
+        uint64_t client_id;
+        uint8_t token[WIRE_TOKEN_SIZE];
+        int32_t inbound_qid; /* Qu: the client sends here */
+        int32_t queue_qid;   /* Qc: ipcd delivers here */
+        int32_t semid;       /* Sc: raised after deliveries once the client asks (WIRE_OP_TIMED) */
+        uint32_t max_payload; /* largest inline payload ipcd accepts */
+        uint32_t max_qmsg;   /* largest mtext ipcd writes to Qc: the receive buffer size */
+        int32_t daemon_pid;
+        uint64_t ipc_ns;     /* inode of ipcd's IPC namespace */
+        uint64_t instance;   /* random per ipcd start: a restart changes it */
+};
+
+struct wire_status_daemon {
+        int32_t pid;
+        uint32_t nclients;
+        uint64_t uptime_ms;
+        uint64_t routed;        /* user messages delivered (into a Qc) */
+        uint64_t dropped;       /* user messages dropped */
+        uint64_t accepted;      /* user messages accepted from senders */
+        uint64_t registrations; /* successful */
+        uint64_t refused;       /* registrations refused */
+        uint64_t bad_control;   /* control lines ignored */
+        uint64_t bad_inbound;   /* inbound records rejected */
+        uint64_t backlog_bytes; /* bytes waiting in ipcd, all destinations */
+        uint32_t max_clients;
+        uint32_t queue_bytes;   /* msg_qbytes of client queues in effect */
+        char version[32];
+        uint32_t max_payload;
+        uint32_t reserved_;
+        uint64_t limit_hits;    /* requests refused by a limit */
+};
+
+struct wire_status_queue {
+        uint32_t uid;
+        int32_t qid;
+        uint32_t nclients;
+        uint32_t qnum;   /* messages waiting in it now */
+};
+
+struct wire_status_client {
+        uint64_t id;
+        uint32_t uid;
+        int32_t pid;
+        int32_t qid;         /* Qc */
+        int32_t inbound_qid; /* its uid's Qu */
+        uint64_t queued;     /* user messages waiting in ipcd or in Qc */
+        uint64_t sent;       /* accepted from it */
+        uint64_t received;   /* delivered to it */
+        uint64_t dropped;    /* for it, dropped */
+        char name[WIRE_NAME_MAX];
+        uint64_t backlog_bytes;
+        uint64_t connected_ms; /* since registration */
+};
+
+struct wire_status_ring {
+        char name[WIRE_NAME_MAX];
+        int32_t shmid;
+        uint32_t lanes;
+        uint64_t size;
+        uint64_t used;
+        uint32_t lanes_used;
+        uint32_t reserved_;
+};
+
+/* Append one record to buf (header + body); returns bytes written or
+ * -ENOBUFS.  body may be NULL when body_len is 0. */
+int wire_rec_put(void *buf, size_t size, enum wire_rec_kind kind,
+                 const uint8_t nonce[WIRE_NONCE_SIZE], const void *body, size_t body_len);
+/* Check a record header read from a FIFO: version, kind, len bounds.
+ * 0 or -EBADMSG. */
+int wire_rec_check(const struct wire_rec *h);
+/* Copy a record body of body_len bytes into a known struct of size
+ * `size`: truncate longer bodies, zero-fill shorter ones. */
+void wire_rec_body(void *dst, size_t size, const void *body, size_t body_len);
+
+/* ------------------------------------------------------------------ */
+/* 3a. Inbound records (client -> Qu).                                  */
+
+enum wire_op {
+        WIRE_OP_SEND = 1,        /* dst = name; payload inline */
+        WIRE_OP_UNREGISTER = 2,  /* the client leaves (ipcd also writes this one for
+                                    a client it saw die, so that the client's earlier
+                                    messages are routed before it is removed) */
+        WIRE_OP_PULL = 3,        /* the client emptied its queue: drain my backlog */
+        WIRE_OP_TIMED = 4,       /* raise Sc after each delivery from now on */
+        WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern; answered on the reply type */
+        WIRE_OP_UNSUBSCRIBE = 6, /* dst = topic pattern; answered on the reply type */
+        WIRE_OP_PUBLISH = 7,     /* dst = topic */
+        WIRE_OP_REPLY = 8,       /* arg = caller's client id, cookie = caller's cookie */
+        WIRE_OP_SET_HISTORY = 9, /* dst = topic, arg = depth; answered */
+        WIRE_OP_DOORBELL = 10,   /* write WIRE_REC_DOORBELL on the reply FIFO after deliveries */
+        WIRE_OP_RELEASE = 11,    /* bulk chunk releases (payload: descriptors) */
+        WIRE_OP_PING = 12,       /* answered with status 0 on the reply type */
+};
+
+enum wire_in_flags {
+        WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */
+        WIRE_IN_REQUEST = 1 << 1, /* a call: deliver with WIRE_OUT_REQUEST */
+        WIRE_IN_MORE = 1 << 2,    /* more follows soon: ipcd may hold it briefly */
+        WIRE_IN_BULK = 1 << 3,    /* payload is a ring descriptor */
+};
+
+struct wire_in {
+        uint64_t client_id;
+        uint8_t token[WIRE_TOKEN_SIZE];
+        uint16_t op;     /* enum wire_op */
+        uint16_t flags;  /* enum wire_in_flags */
+        uint8_t dst_len; /* bytes of destination name/topic that follow, 0..63 */
+        uint8_t reserved_[3];
+        int64_t type;    /* user type, 1..WIRE_TYPE_USER_MAX, for SEND/PUBLISH/REPLY */
+        uint64_t cookie; /* the sender's correlation id (ACK, call) */
+        uint64_t arg;    /* op-specific */
+        uint32_t len;    /* payload bytes following the destination */
+        uint32_t reserved2_;
+};
+/* Followed by dst[dst_len] (no NUL), payload[len], zero padding to 8. */
+
+static inline size_t wire_in_size(size_t dst_len, size_t len)
+{
+        return (sizeof(struct wire_in) + dst_len + len + 7) & ~(size_t)7;
+}
+
+/* Append one inbound record at buf+*off (capacity size).  0, or -EMSGSIZE
+ * when it does not fit (nothing written). */
+int wire_in_put(void *buf, size_t size, size_t *off, const struct wire_in *h, const char *dst,
+                const void *payload);
+
+/* Decode the next inbound record from buf[*off..n).  Returns 1 with *h,
+ * *dst (not NUL-terminated, h->dst_len bytes) and *payload set and *off
+ * advanced, 0 at the end, -EBADMSG for a malformed record (the rest of the
+ * message cannot be trusted and must be skipped).  Checks lengths only;
+ * the caller authenticates and validates the semantics. */
+int wire_in_next(const void *buf, size_t n, size_t *off, struct wire_in *h, const char **dst,
+                 const void **payload);
+
+/* ------------------------------------------------------------------ */
+/* 3b. Delivered records (ipcd -> Qc).                                  */
+
+enum wire_out_kind {
+        WIRE_OUT_MSG = 1,    /* a user message (SEND, PUBLISH, call request) */
+        WIRE_OUT_ACK = 2,    /* outcome of the sender's request: status, cookie */
+        WIRE_OUT_REPLY = 3,  /* a reply to the receiver's call: cookie, payload */
+        WIRE_OUT_NOTICE = 4, /* from ipcd: status = notice code, payload = text */
+};
+
+enum wire_out_flags {
+        WIRE_OUT_REQUEST = 1 << 0, /* answer with WIRE_OP_REPLY */
+        WIRE_OUT_BULK = 1 << 1,    /* payload is a ring descriptor */
+        WIRE_OUT_BACKLOG = 1 << 2, /* more for you waits in ipcd: PULL once empty */
+        WIRE_OUT_HISTORY = 1 << 3, /* replayed from a topic's history */
+};
+
+enum wire_notice_code {
+        WIRE_NOTICE_DROPPED = 1,  /* arg: number of messages dropped for you */
+        WIRE_NOTICE_NAME_LOST = 2,
+};
+
+struct wire_out {
+        uint16_t kind;     /* enum wire_out_kind */
+        uint16_t flags;    /* enum wire_out_flags */
+        uint8_t name_len;  /* sender name bytes that follow, 0 = anonymous */
+        uint8_t topic_len; /* topic bytes that follow the name, 0 = none */
+        uint16_t reserved_;
+        int64_t type;      /* the user type */
+        uint64_t sender_id;
+        uint32_t sender_uid;
+        int32_t sender_pid;
+        uint64_t cookie;   /* MSG+REQUEST: the caller's cookie; ACK/REPLY: the cookie answered */
+        int32_t status;    /* ACK: 0 or a negative errno; NOTICE: the code */
+        uint32_t len;      /* payload bytes */
+};
+/* Followed by name[name_len], topic[topic_len], payload[len], padding to 8. */
+
+static inline size_t wire_out_size(size_t name_len, size_t topic_len, size_t len)
+{
+        return (sizeof(struct wire_out) + name_len + topic_len + len + 7) & ~(size_t)7;
+}
+
+int wire_out_put(void *buf, size_t size, size_t *off, const struct wire_out *h, const char *name,
+                 const char *topic, const void *payload);
+/* As wire_in_next(); *name and *topic point at h->name_len/topic_len bytes. */
+int wire_out_next(const void *buf, size_t n, size_t *off, struct wire_out *h, const char **name,
+                  const char **topic, const void **payload);
+
+/* ------------------------------------------------------------------ */
+/* Small codecs.                                                        */
+
+/* Lowercase hex of n bytes into out (2n+1 with NUL). */
+void wire_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Exactly 2n lowercase hex digits; 0 or -EINVAL. */
+int wire_hex_decode(const char *in, uint8_t *out, size_t n);
+/* Constant-time comparison of two tokens. */
+bool wire_token_equal(const uint8_t a[WIRE_TOKEN_SIZE], const uint8_t b[WIRE_TOKEN_SIZE]);
