@@ -89,6 +89,29 @@ void ipcd_buf_free(ipcd_client *c, void *buf); /* unsent buf */
 
 /* Additions beyond the contract. */
 
+enum {
+        IPCD_MSG_MONITOR = 1 << 3, /* a copy for ipcd_monitor(): topic holds the destination
+                                      name or topic, data the first bytes, id the full length */
+};
+
+/* What ipcd does when a client's backlog (messages waiting in ipcd beyond
+ * its queue) is full. */
+enum {
+        IPCD_OVERFLOW_DROP_NEW = 1, /* drop new messages (the default) */
+        IPCD_OVERFLOW_DROP_OLD = 2, /* drop the oldest waiting messages */
+};
+enum {
+        IPCD_NOTIFY_DROPS = 1 << 0, /* a notice in my stream tells how many I missed */
+};
+/* Set this client's overflow policy, its backlog size (0: the configured
+ * default; capped by the configuration) and IPCD_NOTIFY_DROPS. */
+int ipcd_set_overflow(ipcd_client *c, int policy, size_t backlog_bytes, int flags);
+
+/* Receive a copy (IPCD_MSG_MONITOR) of every message ipcd routes whose
+ * destination name or topic matches pattern ("*" or NULL: everything).
+ * Root and members of ipcd's group only (-EACCES). */
+int ipcd_monitor(ipcd_client *c, const char *pattern);
+
 /* The largest payload ipcd_send() moves inline through the queues. */
 size_t ipcd_max_inline(const ipcd_client *c);
 

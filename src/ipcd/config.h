@@ -30,6 +30,16 @@ struct ipcd_config {
         uint64_t backlog_total_bytes; /* backlog_total_bytes: for all, default 64 MiB */
         uint32_t registration_rate;   /* registration_rate: per uid per second, default 50 */
         uint32_t registration_burst;  /* registration_burst: default 100 */
+        uint32_t max_subscriptions;   /* max_subscriptions: per client, default 256, 1..65536 */
+        uint32_t history_per_topic;   /* history_per_topic: largest history depth a topic may
+                                         have, default 64, 0..65536 (0: no history) */
+        uint32_t history_total;       /* history_total: messages kept as history in all,
+                                         default 65536, 0..16777216 */
+        uint64_t history_total_bytes; /* history_total_bytes: payload bytes kept as history in
+                                         all, default 64 MiB, 0..4 GiB */
+        int overflow_policy;          /* overflow_policy: "drop-new" (default) or "drop-old":
+                                         what happens when a client's backlog is full;
+                                         1 = drop-new, 2 = drop-old (enum wire_overflow) */
 };
 
 /* Fill cfg with the built-in defaults (allocates runtime_dir).  Not

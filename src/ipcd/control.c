@@ -185,6 +185,8 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         if (e == 0) {
                 c->fifo_fd = fd;
                 c->pidfd = pidfd;
+                /* Admin operations: root and members of ipcd's group. */
+                c->privileged = uid == 0 || creds_in_group(&pc, d->gid);
                 reg.client_id = c->id;
                 memcpy(reg.token, c->token, sizeof(reg.token));
                 reg.inbound_qid = c->uq->qid;
@@ -261,6 +263,26 @@ static void out_rec(struct outbuf *o, enum wire_rec_kind kind, const uint8_t *no
         o->len += (size_t)wire_rec_put(o->p + o->len, o->cap - o->len, kind, nonce, body, len);
 }
 
+struct topic_status_ctx {
+        struct outbuf *o;
+        const uint8_t *nonce;
+};
+
+static void topic_status(struct topic *t, void *userdata)
+{
+        struct topic_status_ctx *x = userdata;
+        struct wire_status_topic ts = {
+                .subscribers = t->nexact,
+                .history_depth = t->depth,
+                .history_len = t->hlen,
+                .published = t->published,
+                .delivered = t->delivered,
+        };
+
+        snprintf(ts.name, sizeof(ts.name), "%s", t->name);
+        out_rec(x->o, WIRE_REC_STATUS_TOPIC, x->nonce, &ts, sizeof(ts));
+}
+
 static void handle_status(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
         struct router *r = &d->router;
@@ -292,6 +314,10 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         sd.queue_bytes = r->clients ? (uint32_t)r->clients->qmsg_max : 0;
         sd.max_payload = r->lim.max_payload;
         sd.limit_hits = r->cnt.limit_hits;
+        sd.published = r->cnt.published;
+        sd.unheard = r->cnt.unheard;
+        sd.ntopics = (uint32_t)r->topics.ntopics;
+        sd.nmonitors = r->nmonitors;
         snprintf(sd.version, sizeof(sd.version), "%s", IPCD_VERSION_STRING);
         {
                 /* The queue size in effect: ask the kernel about one queue. */
@@ -324,6 +350,8 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         .dropped = c->dropped,
                         .backlog_bytes = c->bl_bytes,
                         .connected_ms = util_now_ms() - c->connected_ms,
+                        .subscriptions = c->nsubs,
+                        .pending_calls = c->ncalls,
                 };
                 struct msqid_ds ds;
 
@@ -333,6 +361,11 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         sc.queued += ds.msg_qnum;
                 snprintf(sc.name, sizeof(sc.name), "%s", c->name);
                 out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &sc, sizeof(sc));
+        }
+        {
+                struct topic_status_ctx x = { &o, nonce };
+
+                topics_foreach(&r->topics, topic_status, &x);
         }
         pthread_mutex_unlock(&r->lock);
         out_rec(&o, WIRE_REC_END, nonce, NULL, 0);

@@ -118,6 +118,12 @@ static void limits_from_config(const struct ipcd_config *cfg, size_t msgmax,
                 .registration_rate = cfg->registration_rate,
                 .registration_burst = cfg->registration_burst,
                 .garbage_kick = 1000,
+                .max_subscriptions = cfg->max_subscriptions,
+                .history_per_topic = cfg->history_per_topic,
+                .history_total = cfg->history_total,
+                .history_total_bytes = cfg->history_total_bytes,
+                .overflow_policy = cfg->overflow_policy,
+                .max_calls = 4096,
         };
 }
 

@@ -11,6 +11,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <unistd.h>
 
 #include "ipcd/router.h"
 #include "shared/log.h"
@@ -134,6 +135,9 @@ int router_init(struct router *r, const struct router_limits *lim, int state_fd,
         if (!r->id_buckets || !r->name_buckets)
                 return -ENOMEM;
         r->start_ms = util_now_ms();
+        e = topics_init(&r->topics);
+        if (e < 0)
+                return e;
         e = util_random_bytes(&r->instance, sizeof(r->instance));
         if (e < 0)
                 return e;
@@ -185,8 +189,11 @@ void router_done(struct router *r)
         free(r->id_buckets);
         free(r->name_buckets);
         r->id_buckets = r->name_buckets = NULL;
+        topics_done(&r->topics);
         pthread_mutex_destroy(&r->lock);
 }
+
+static void send_verdict(struct router *r, struct client *caller, uint64_t cookie, int status);
 
 /* ------------------------------------------------------------------ */
 /* Registration and removal.                                            */
@@ -345,6 +352,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
         c->uq->nclients++;
         c->id = ++r->next_id;
         c->connected_ms = util_now_ms();
+        c->overflow = r->lim.overflow_policy ? r->lim.overflow_policy : WIRE_OVERFLOW_DROP_NEW;
 
         c->next = r->clients;
         if (r->clients)
@@ -376,6 +384,28 @@ void router_client_remove(struct router *r, struct client *c)
                 c->next->prev = c->prev;
         c->prev = NULL;
         r->nclients--;
+
+        while (c->subs) {
+                struct sub *sb = c->subs;
+
+                c->subs = sb->client_next;
+                topics_unsubscribe(&r->topics, sb);
+        }
+        c->nsubs = 0;
+        if (c->monitor) {
+                c->monitor = false;
+                r->nmonitors--;
+        }
+        /* Callers waiting for its replies learn at once that it is gone. */
+        for (uint32_t i = 0; i < c->ncalls; i++) {
+                struct client *caller = router_client_by_id(r, c->calls[i].caller_id);
+
+                if (caller)
+                        send_verdict(r, caller, c->calls[i].cookie, -ECONNRESET);
+        }
+        free(c->calls);
+        c->calls = NULL;
+        c->ncalls = c->calls_cap = 0;
 
         /* Messages still waiting for it are lost with it: count them. */
         c->dropped += c->bl_records;
@@ -426,6 +456,8 @@ void router_stop_threads(struct router *r)
 /* ------------------------------------------------------------------ */
 /* Delivery.                                                            */
 
+/* Something arrived in c's queue: raise Sc for timed waits, ring the
+ * doorbell for ipcd_fd() users. */
 static void raise_sem(struct client *c)
 {
         struct sembuf op = { .sem_num = 0, .sem_op = 1, .sem_flg = IPC_NOWAIT };
@@ -433,6 +465,13 @@ static void raise_sem(struct client *c)
         /* ERANGE (the count is at SEMVMX) only means wake-ups are pending. */
         if (c->timed)
                 (void)semop(c->semid, &op, 1);
+        if (c->doorbell && c->fifo_fd >= 0) {
+                char b = WIRE_DOORBELL;
+
+                /* EAGAIN: the FIFO is full of doorbells, readable already. */
+                if (write(c->fifo_fd, &b, 1) < 0 && errno != EAGAIN)
+                        c->doorbell = false;
+        }
 }
 
 static void pull_marker(struct client *c)
@@ -451,6 +490,39 @@ static void delivered(struct router *r, struct client *c, uint32_t nrec)
         c->received += nrec;
         r->cnt.routed += nrec;
         raise_sem(c);
+}
+
+static void count_drop(struct router *r, struct client *c, uint32_t nrec)
+{
+        c->dropped += nrec;
+        r->cnt.dropped += nrec;
+        if (c->notify_drops)
+                c->missed += nrec;
+}
+
+/* Tell c how many messages it missed (it asked for it), once nothing
+ * waits before the notice: its place in the stream marks the gap. */
+static void notice_missed(struct router *r, struct client *c)
+{
+        struct {
+                long mtype;
+                uint8_t mtext[sizeof(struct wire_out) + 64];
+        } m = { .mtype = WIRE_TYPE_NOTICE };
+        struct wire_out h = { .kind = WIRE_OUT_NOTICE, .status = WIRE_NOTICE_DROPPED };
+        char text[48];
+        size_t off = 0;
+
+        if (!c->missed || c->bl_head)
+                return;
+        h.cookie = c->missed;
+        h.len = (uint32_t)snprintf(text, sizeof(text), "%llu messages missed",
+                                   (unsigned long long)c->missed);
+        wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, text);
+        if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0) {
+                c->missed = 0;
+                raise_sem(c);
+        }
+        (void)r;
 }
 
 /* Try to empty c's backlog into its queue.  true if it is empty now. */
@@ -483,6 +555,7 @@ static bool backlog_drain(struct router *r, struct client *c)
                         raise_sem(c);
                 free(e);
         }
+        notice_missed(r, c);
         return true;
 }
 
@@ -501,9 +574,38 @@ unsigned router_drain_backlogs(struct router *r)
 static int backlog_append(struct router *r, struct client *c, const long *msg, size_t size,
                           uint32_t nrec, bool control)
 {
+        uint64_t cap = c->backlog_limit && c->backlog_limit < r->lim.backlog_bytes
+                               ? c->backlog_limit
+                               : r->lim.backlog_bytes;
         struct backlog_entry *e;
 
-        if (!control && (c->bl_bytes + size > r->lim.backlog_bytes ||
+        if (!control && c->overflow == WIRE_OVERFLOW_DROP_OLD && size <= cap) {
+                /* Make room by dropping the oldest waiting user messages. */
+                struct backlog_entry **pp = &c->bl_head, *prev = NULL;
+
+                while (*pp && (c->bl_bytes + size > cap ||
+                               r->backlog_total + size > r->lim.backlog_total_bytes)) {
+                        e = *pp;
+                        if (e->control) {
+                                prev = e;
+                                pp = &e->next;
+                                continue;
+                        }
+                        *pp = e->next;
+                        if (c->bl_tail == e)
+                                c->bl_tail = prev;
+                        c->bl_bytes -= e->size;
+                        c->bl_records -= e->nrec;
+                        r->backlog_total -= e->size;
+                        count_drop(r, c, e->nrec);
+                        free(e);
+                }
+                if (!c->bl_head) {
+                        c->bl_tail = NULL;
+                        r->nbacklogged--;
+                }
+        }
+        if (!control && (c->bl_bytes + size > cap ||
                          r->backlog_total + size > r->lim.backlog_total_bytes))
                 return -EAGAIN;
         e = malloc(sizeof(*e) + sizeof(long) + size);
@@ -541,6 +643,8 @@ static int deliver(struct router *r, struct client *c, const long *msg, size_t s
 
         if (c->removed)
                 return -ECONNRESET;
+        if (!control && c->missed)
+                notice_missed(r, c);
         /* Control records (ACKs) have their own type: order does not bind them. */
         if (!c->bl_head || control) {
                 if (msgsnd(c->qid, msg, size, IPC_NOWAIT) == 0) {
@@ -552,33 +656,31 @@ static int deliver(struct router *r, struct client *c, const long *msg, size_t s
                 }
                 if (errno != EAGAIN && errno != EINTR) {
                         /* Queue gone (client leaving) or a kernel limit. */
-                        c->dropped += nrec;
-                        r->cnt.dropped += nrec;
+                        count_drop(r, c, nrec);
                         return -EAGAIN;
                 }
         }
         e = backlog_append(r, c, msg, size, nrec, control);
         if (e < 0) {
-                c->dropped += nrec;
-                r->cnt.dropped += nrec;
+                count_drop(r, c, nrec);
                 return -EAGAIN;
         }
         pull_marker(c);
         return 0;
 }
 
-/* An answer on the sender's own reply type: ACK outcome. */
-static void send_ack(struct router *r, struct client *c, uint64_t cookie, int status)
+/* An answer on the client's own reply type, without payload. */
+static void send_answer(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,
+                        int status)
 {
         struct {
                 long mtype;
                 uint8_t mtext[sizeof(struct wire_out)];
         } m = { .mtype = wire_reply_type(cookie) };
         struct wire_out h = {
-                .kind = WIRE_OUT_ACK,
+                .kind = kind,
                 .cookie = cookie,
                 .status = status,
-                .sender_pid = 0,
         };
         size_t off = 0;
 
@@ -586,6 +688,18 @@ static void send_ack(struct router *r, struct client *c, uint64_t cookie, int st
                 return;
         wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, NULL);
         (void)deliver(r, c, &m.mtype, off, 0, true);
+}
+
+/* The outcome of a request: 0 or -errno (or a count). */
+static void send_ack(struct router *r, struct client *c, uint64_t cookie, int status)
+{
+        send_answer(r, c, WIRE_OUT_ACK, cookie, status);
+}
+
+/* ipcd's verdict on a call: the callee is missing, full, or gone. */
+static void send_verdict(struct router *r, struct client *caller, uint64_t cookie, int status)
+{
+        send_answer(r, caller, WIRE_OUT_REPLY, cookie, status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -673,7 +787,8 @@ void router_pass_end(struct router_pass *p)
  * batch, or NULL when memory ran out (the record is then dropped).
  */
 static struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
-                                  const struct wire_out *h, const char *name, const void *payload)
+                                  const struct wire_out *h, const char *name, const char *topic,
+                                  const void *payload)
 {
         struct router *r = p->r;
         struct batch *b = batch_for(p, dst);
@@ -692,7 +807,7 @@ static struct batch *batch_append(struct router_pass *p, struct client *dst, lon
                 b->cap = dst->qmsg_max;
         }
         b->msg[0] = type;
-        if (wire_out_put((uint8_t *)(b->msg + 1), b->cap, &b->len, h, name, NULL, payload) < 0)
+        if (wire_out_put((uint8_t *)(b->msg + 1), b->cap, &b->len, h, name, topic, payload) < 0)
                 return NULL;
         b->nrec++;
         (void)r;
@@ -728,10 +843,70 @@ static void bad_record(struct router_pass *p, struct client *c, const char *why)
                                 (unsigned)p->uq->uid, why);
 }
 
+/* Copies for monitors of a message routed to dst (a name or a topic). */
+static void monitor_copy(struct router_pass *p, struct client *s, const struct wire_in *h,
+                         const char *dst, bool topic, const void *payload)
+{
+        struct router *r = p->r;
+        char dname[WIRE_NAME_MAX];
+        struct wire_out o = {
+                .kind = WIRE_OUT_MONITOR,
+                .flags = topic ? WIRE_OUT_TOPIC : 0,
+                .name_len = (uint8_t)strlen(s->name),
+                .topic_len = h->dst_len,
+                .type = h->type,
+                .sender_id = s->id,
+                .sender_uid = (uint32_t)s->uid,
+                .sender_pid = s->pid,
+                .cookie = h->len,
+                .len = MIN(h->len, (uint32_t)WIRE_MONITOR_BYTES),
+        };
+
+        memcpy(dname, dst, h->dst_len);
+        dname[h->dst_len] = '\0';
+        for (struct client *m = r->clients; m; m = m->next) {
+                if (!m->monitor || m == s)
+                        continue;
+                if (m->monitor_pattern[0] && !topic_pattern_match(m->monitor_pattern, dname))
+                        continue;
+                /* A monitor that does not keep up loses copies, counted on it. */
+                if (!batch_append(p, m, h->type, &o, s->name, dname, payload))
+                        count_drop(r, m, 1);
+        }
+}
+
+static int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64_t cookie)
+{
+        if (callee->ncalls >= r->lim.max_calls)
+                return -EAGAIN;
+        if (callee->ncalls == callee->calls_cap) {
+                uint32_t ncap = callee->calls_cap ? callee->calls_cap * 2 : 8;
+                struct pending_call *n = realloc(callee->calls, ncap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                callee->calls = n;
+                callee->calls_cap = ncap;
+        }
+        callee->calls[callee->ncalls++] = (struct pending_call){ caller_id, cookie };
+        return 0;
+}
+
+static bool call_take(struct client *callee, uint64_t caller_id, uint64_t cookie)
+{
+        for (uint32_t i = 0; i < callee->ncalls; i++)
+                if (callee->calls[i].caller_id == caller_id && callee->calls[i].cookie == cookie) {
+                        callee->calls[i] = callee->calls[--callee->ncalls];
+                        return true;
+                }
+        return false;
+}
+
 static void handle_send(struct router_pass *p, struct client *s, const struct wire_in *h,
                         const char *dst_name, const void *payload)
 {
         struct router *r = p->r;
+        bool request = h->flags & WIRE_IN_REQUEST;
         struct client *d;
         struct wire_out o;
         struct batch *b;
@@ -740,30 +915,35 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
         if (!wire_type_is_user(h->type)) {
                 bad_record(p, s, "message type out of range");
                 status = -EINVAL;
-                goto ack;
+                goto answer;
         }
         if (!name_is_valid_n(dst_name, h->dst_len)) {
                 bad_record(p, s, "invalid destination name");
                 status = -EINVAL;
-                goto ack;
+                goto answer;
         }
         if (h->len > r->lim.max_payload) {
                 bad_record(p, s, "payload too large");
                 status = -EMSGSIZE;
-                goto ack;
+                goto answer;
         }
         d = router_client_by_name(r, dst_name, h->dst_len);
         if (!d) {
                 r->cnt.unroutable++;
                 status = -ENOENT;
-                goto ack;
+                goto answer;
+        }
+        if (request && d->ncalls >= r->lim.max_calls) {
+                r->cnt.limit_hits++;
+                status = -EAGAIN;
+                goto answer;
         }
 
         s->sent++;
         r->cnt.accepted++;
         o = (struct wire_out){
                 .kind = WIRE_OUT_MSG,
-                .flags = (h->flags & WIRE_IN_REQUEST) ? WIRE_OUT_REQUEST : 0,
+                .flags = request ? WIRE_OUT_REQUEST : 0,
                 .name_len = (uint8_t)strlen(s->name),
                 .type = h->type,
                 .sender_id = s->id,
@@ -772,19 +952,291 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
                 .cookie = h->cookie,
                 .len = h->len,
         };
-        b = batch_append(p, d, h->type, &o, s->name, payload);
+        if (r->nmonitors)
+                monitor_copy(p, s, h, dst_name, false, payload);
+        b = batch_append(p, d, h->type, &o, s->name, NULL, payload);
         if (!b) {
-                d->dropped++;
-                r->cnt.dropped++;
+                count_drop(r, d, 1);
                 status = -ENOMEM;
-                goto ack;
+                goto answer;
         }
         /* The sender waits for the outcome: deliver now, answer with it. */
-        if (h->flags & WIRE_IN_ACK)
+        if ((h->flags & WIRE_IN_ACK) || request)
                 status = batch_flush(p, b);
-ack:
+        if (request && status == 0) {
+                status = call_add(r, d, s->id, h->cookie);
+                if (status == 0)
+                        return; /* the callee answers */
+        }
+answer:
+        if (request)
+                send_verdict(r, s, h->cookie, status);
+        else if (h->flags & WIRE_IN_ACK)
+                send_ack(r, s, h->cookie, status);
+}
+
+static void handle_reply(struct router_pass *p, struct client *s, const struct wire_in *h,
+                         const void *payload)
+{
+        struct router *r = p->r;
+        struct client *caller;
+        struct wire_out o;
+        long *msg;
+        size_t off = 0, size;
+
+        if (!wire_type_is_user(h->type) || h->len > r->lim.max_payload) {
+                bad_record(p, s, "invalid reply");
+                return;
+        }
+        /* Only the callee of a pending call may answer it, once. */
+        if (!call_take(s, h->arg, h->cookie)) {
+                bad_record(p, s, "reply to no pending call");
+                return;
+        }
+        caller = router_client_by_id(r, h->arg);
+        if (!caller)
+                return; /* the caller left; nobody to tell */
+        o = (struct wire_out){
+                .kind = WIRE_OUT_REPLY,
+                .name_len = (uint8_t)strlen(s->name),
+                .type = h->type,
+                .sender_id = s->id,
+                .sender_uid = (uint32_t)s->uid,
+                .sender_pid = s->pid,
+                .cookie = h->cookie,
+                .len = h->len,
+        };
+        size = wire_out_size(o.name_len, 0, o.len);
+        msg = malloc(sizeof(long) + size);
+        if (!msg) {
+                send_verdict(r, caller, h->cookie, -ENOMEM);
+                return;
+        }
+        msg[0] = wire_reply_type(h->cookie);
+        wire_out_put((uint8_t *)(msg + 1), size, &off, &o, s->name, NULL, payload);
+        s->sent++;
+        r->cnt.accepted++;
+        /* Replies bypass the backlog limit: one per call, and calls are bounded. */
+        if (deliver(r, caller, msg, off, 1, true) < 0)
+                send_verdict(r, caller, h->cookie, -EAGAIN);
+        free(msg);
+}
+
+struct publish_ctx {
+        struct router_pass *p;
+        struct client *s;
+        const struct wire_out *o;
+        const char *topic;
+        const void *payload;
+};
+
+static void publish_one(struct client *c, void *userdata)
+{
+        struct publish_ctx *x = userdata;
+
+        if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
+                count_drop(x->p->r, c, 1);
+}
+
+static void handle_publish(struct router_pass *p, struct client *s, const struct wire_in *h,
+                           const char *topic_in, const void *payload)
+{
+        struct router *r = p->r;
+        char topic[WIRE_NAME_MAX];
+        struct publish_ctx x;
+        struct wire_out o;
+        struct topic *t;
+        unsigned n;
+        int status;
+
+        if (!wire_type_is_user(h->type) || !name_is_valid_n(topic_in, h->dst_len)) {
+                bad_record(p, s, "invalid publish");
+                status = -EINVAL;
+                goto answer;
+        }
+        if (h->len > r->lim.max_payload) {
+                bad_record(p, s, "payload too large");
+                status = -EMSGSIZE;
+                goto answer;
+        }
+        memcpy(topic, topic_in, h->dst_len);
+        topic[h->dst_len] = '\0';
+        s->sent++;
+        r->cnt.accepted++;
+        r->cnt.published++;
+        o = (struct wire_out){
+                .kind = WIRE_OUT_MSG,
+                .name_len = (uint8_t)strlen(s->name),
+                .topic_len = h->dst_len,
+                .type = h->type,
+                .sender_id = s->id,
+                .sender_uid = (uint32_t)s->uid,
+                .sender_pid = s->pid,
+                .len = h->len,
+        };
+        x = (struct publish_ctx){ p, s, &o, topic, payload };
+        n = topics_match(&r->topics, topic, h->dst_len, publish_one, &x);
+        if (n == 0)
+                r->cnt.unheard++;
+        t = topics_find(&r->topics, topic, h->dst_len);
+        if (t) {
+                t->published++;
+                t->delivered += n;
+                if (t->depth) {
+                        struct hist_entry e = {
+                                .type = h->type,
+                                .sender_id = s->id,
+                                .sender_uid = (uint32_t)s->uid,
+                                .sender_pid = s->pid,
+                                .name_len = o.name_len,
+                                .len = h->len,
+                        };
+
+                        memcpy(e.name, s->name, o.name_len);
+                        topics_history_add(&r->topics, t, &e, payload, r->lim.history_total,
+                                           r->lim.history_total_bytes);
+                }
+        }
+        if (r->nmonitors)
+                monitor_copy(p, s, h, topic, true, payload);
+        status = (int)MIN(n, (unsigned)INT32_MAX);
+answer:
         if (h->flags & WIRE_IN_ACK)
                 send_ack(r, s, h->cookie, status);
+}
+
+struct replay_ctx {
+        struct router_pass *p;
+        struct client *c;
+};
+
+static void replay_one(struct topic *t, const struct hist_entry *e, void *userdata)
+{
+        struct replay_ctx *x = userdata;
+        struct wire_out o = {
+                .kind = WIRE_OUT_MSG,
+                .flags = WIRE_OUT_HISTORY,
+                .name_len = e->name_len,
+                .topic_len = (uint8_t)strlen(t->name),
+                .type = e->type,
+                .sender_id = e->sender_id,
+                .sender_uid = e->sender_uid,
+                .sender_pid = e->sender_pid,
+                .len = e->len,
+        };
+
+        if (!batch_append(x->p, x->c, e->type, &o, e->name, t->name, e->data))
+                count_drop(x->p->r, x->c, 1);
+}
+
+/* Copy a counted name into a NUL-terminated buffer. */
+static void cstr(char out[WIRE_NAME_MAX], const char *in, size_t n)
+{
+        memcpy(out, in, n);
+        out[n] = '\0';
+}
+
+static int handle_subscribe(struct router_pass *p, struct client *s, const struct wire_in *h,
+                            const char *dst)
+{
+        struct router *r = p->r;
+        char pattern[WIRE_NAME_MAX];
+        struct replay_ctx x = { p, s };
+        struct sub *sb;
+        int e;
+
+        cstr(pattern, dst, h->dst_len);
+        if (!topic_pattern_is_valid(pattern))
+                return -EINVAL;
+        /* Everything, or everything under a first-level name: privileged. */
+        if (topic_pattern_is_broad(pattern) && !s->privileged)
+                return -EACCES;
+        if (s->nsubs >= r->lim.max_subscriptions) {
+                r->cnt.limit_hits++;
+                return -EDQUOT;
+        }
+        e = topics_subscribe(&r->topics, s, pattern, &sb);
+        if (e == -EEXIST)
+                return 0;
+        if (e < 0)
+                return e;
+        sb->client_next = s->subs;
+        s->subs = sb;
+        s->nsubs++;
+        /* Late joiner: the history of what it now hears, oldest first,
+         * ahead of anything published from now on. */
+        topics_history_replay(&r->topics, pattern, replay_one, &x);
+        return 0;
+}
+
+static int handle_unsubscribe(struct router *r, struct client *s, const struct wire_in *h,
+                              const char *dst)
+{
+        char pattern[WIRE_NAME_MAX];
+
+        cstr(pattern, dst, h->dst_len);
+        for (struct sub **pp = &s->subs; *pp; pp = &(*pp)->client_next)
+                if (strcmp((*pp)->pattern, pattern) == 0) {
+                        struct sub *sb = *pp;
+
+                        *pp = sb->client_next;
+                        s->nsubs--;
+                        topics_unsubscribe(&r->topics, sb);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static int handle_set_history(struct router *r, const struct wire_in *h, const char *dst)
+{
+        uint32_t depth;
+        int e;
+
+        if (!name_is_valid_n(dst, h->dst_len))
+                return -EINVAL;
+        depth = (uint32_t)MIN(h->arg, (uint64_t)r->lim.history_per_topic);
+        e = topics_set_history(&r->topics, dst, h->dst_len, depth);
+        return e < 0 ? e : (int)depth;
+}
+
+static int handle_monitor(struct router *r, struct client *s, const struct wire_in *h,
+                          const char *dst)
+{
+        char pattern[WIRE_NAME_MAX];
+
+        if (!s->privileged)
+                return -EACCES;
+        cstr(pattern, dst, h->dst_len);
+        if (pattern[0] && !topic_pattern_is_valid(pattern))
+                return -EINVAL;
+        if (strcmp(pattern, "*") == 0)
+                pattern[0] = '\0';
+        memcpy(s->monitor_pattern, pattern, sizeof(pattern));
+        if (!s->monitor) {
+                s->monitor = true;
+                r->nmonitors++;
+        }
+        return 0;
+}
+
+static int handle_set_overflow(struct router *r, struct client *s, const struct wire_in *h,
+                               const void *payload)
+{
+        int policy = (int)(h->arg & 0xff);
+        uint64_t bytes = 0;
+
+        if ((policy != WIRE_OVERFLOW_DROP_NEW && policy != WIRE_OVERFLOW_DROP_OLD) ||
+            (h->arg & ~(uint64_t)(0xff | WIRE_OVERFLOW_NOTIFY)))
+                return -EINVAL;
+        if (h->len == sizeof(bytes))
+                memcpy(&bytes, payload, sizeof(bytes));
+        else if (h->len != 0)
+                return -EINVAL;
+        s->overflow = policy;
+        s->notify_drops = h->arg & WIRE_OVERFLOW_NOTIFY;
+        s->backlog_limit = MIN(bytes, r->lim.backlog_bytes);
+        (void)r;
+        return 0;
 }
 
 void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
@@ -798,6 +1250,7 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                 const void *payload;
                 struct client *s;
                 int k = wire_in_next(mtext, n, &off, &h, &dst, &payload);
+                int status = 0;
 
                 if (k == 0)
                         return;
@@ -811,30 +1264,73 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                         bad_record(p, NULL, "unknown client or bad token");
                         continue;
                 }
+                if (h.flags & ~(WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE)) {
+                        /* WIRE_IN_BULK: the shared-memory ring is not built yet. */
+                        bad_record(p, s, "unsupported flags");
+                        status = (h.flags & WIRE_IN_BULK) ? -EOPNOTSUPP : -EINVAL;
+                        if (h.flags & WIRE_IN_REQUEST)
+                                send_verdict(r, s, h.cookie, status);
+                        else if (h.flags & WIRE_IN_ACK)
+                                send_ack(r, s, h.cookie, status);
+                        continue;
+                }
                 switch (h.op) {
                 case WIRE_OP_SEND:
                         handle_send(p, s, &h, dst, payload);
-                        break;
+                        continue;
+                case WIRE_OP_PUBLISH:
+                        handle_publish(p, s, &h, dst, payload);
+                        continue;
+                case WIRE_OP_REPLY:
+                        handle_reply(p, s, &h, payload);
+                        continue;
                 case WIRE_OP_UNREGISTER:
                         /* Everything it sent before is routed: flush, then remove. */
                         flush_all(p);
                         router_client_remove(r, s);
-                        break;
+                        continue;
                 case WIRE_OP_PULL:
                         s->pull_marker = false;
                         backlog_drain(r, s);
-                        break;
+                        continue;
                 case WIRE_OP_TIMED:
                         s->timed = true;
                         break;
+                case WIRE_OP_DOORBELL:
+                        s->doorbell = true;
+                        break;
                 case WIRE_OP_PING:
-                        send_ack(r, s, h.cookie, 0);
+                        break;
+                case WIRE_OP_SUBSCRIBE:
+                        status = handle_subscribe(p, s, &h, dst);
+                        break;
+                case WIRE_OP_UNSUBSCRIBE:
+                        status = handle_unsubscribe(r, s, &h, dst);
+                        break;
+                case WIRE_OP_SET_HISTORY:
+                        status = handle_set_history(r, &h, dst);
+                        break;
+                case WIRE_OP_MONITOR:
+                        status = handle_monitor(r, s, &h, dst);
+                        break;
+                case WIRE_OP_SET_OVERFLOW:
+                        status = handle_set_overflow(r, s, &h, payload);
                         break;
                 default:
                         bad_record(p, s, "unknown operation");
-                        if (h.flags & WIRE_IN_ACK)
-                                send_ack(r, s, h.cookie, -EOPNOTSUPP);
+                        status = -EOPNOTSUPP;
                         break;
+                }
+                /* Requests that change state are always answered; the others
+                 * when the client asked. */
+                if (h.op == WIRE_OP_PING || h.op == WIRE_OP_SUBSCRIBE ||
+                    h.op == WIRE_OP_UNSUBSCRIBE || h.op == WIRE_OP_SET_HISTORY ||
+                    h.op == WIRE_OP_MONITOR || h.op == WIRE_OP_SET_OVERFLOW ||
+                    (h.flags & WIRE_IN_ACK)) {
+                        /* The answer follows whatever it caused (history) in its queue. */
+                        if (h.op == WIRE_OP_SUBSCRIBE)
+                                flush_all(p);
+                        send_ack(r, s, h.cookie, status);
                 }
         }
 }

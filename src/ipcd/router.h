@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include "ipcd/msgq.h"
+#include "ipcd/topics.h"
 #include "shared/wire.h"
 
 struct router;
@@ -47,6 +48,12 @@ struct router_limits {
         uint32_t registration_rate;    /* per uid per second */
         uint32_t registration_burst;
         uint32_t garbage_kick;         /* invalid records from one client before it is kicked */
+        uint32_t max_subscriptions;    /* per client */
+        uint32_t history_per_topic;    /* largest depth */
+        uint64_t history_total;        /* messages */
+        uint64_t history_total_bytes;
+        int overflow_policy;           /* enum wire_overflow, the default */
+        uint32_t max_calls;            /* calls waiting for one callee's replies */
 };
 
 struct backlog_entry {
@@ -92,6 +99,21 @@ struct client {
         bool dying;               /* UNREGISTER posted for it */
         bool pull_marker;         /* a WIRE_TYPE_PULL marker is in its queue */
         uint32_t garbage;         /* invalid records seen from it */
+        bool privileged;          /* root or a member of ipcd's group */
+        bool doorbell;            /* write WIRE_DOORBELL on its FIFO after deliveries */
+        bool monitor;             /* receives copies of routed messages */
+        bool notify_drops;        /* wants WIRE_NOTICE_DROPPED notices */
+        int overflow;             /* enum wire_overflow */
+        uint64_t backlog_limit;   /* its backlog bytes, <= limits' */
+        uint64_t missed;          /* drops not yet told (notify_drops) */
+        char monitor_pattern[WIRE_NAME_MAX];
+
+        struct sub *subs;         /* its subscriptions */
+        uint32_t nsubs;
+        uint64_t pub_gen;         /* topics_match() generation */
+
+        struct pending_call *calls; /* calls delivered to it, not yet answered */
+        uint32_t ncalls, calls_cap;
 
         struct backlog_entry *bl_head, *bl_tail;
         uint64_t bl_bytes;
@@ -109,7 +131,13 @@ struct client {
         bool death_pending;       /* UNREGISTER could not be posted yet */
 };
 
+struct pending_call {
+        uint64_t caller_id;
+        uint64_t cookie;
+};
+
 struct router_counters {
+        uint64_t published, unheard; /* publishes, and those nobody subscribed to */
         uint64_t accepted, routed, dropped;
         uint64_t registrations, refused, limit_hits;
         uint64_t bad_control, bad_inbound, unroutable;
@@ -140,6 +168,8 @@ struct router {
         unsigned nbacklogged;     /* clients with a non-empty backlog */
         struct router_counters cnt;
         struct rate_bucket rate[256];
+        struct topics topics;
+        unsigned nmonitors;
 
         struct client *reap;      /* removed, to be freed by the event thread */
         struct uidq *dead_uidqs;  /* threads to join */

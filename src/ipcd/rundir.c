@@ -146,8 +146,12 @@ int rundir_setup(struct daemon *d, int inherited_fifo_fd)
                 return log_error_errno(-errno, "%s/clients", d->rundir);
         if (fstat(d->clients_fd, &st) < 0)
                 return log_error_errno(-errno, "%s/clients", d->rundir);
-        if (st.st_uid == geteuid() && (st.st_mode & 07777) != 01733 && fchmod(d->clients_fd, 01733) < 0)
-                return log_error_errno(-errno, "chmod %s/clients", d->rundir);
+        if (st.st_uid == geteuid() && (st.st_mode & 07777) != 01733) {
+                /* mkdir's mode went through the umask. */
+                if (fchmod(d->clients_fd, 01733) < 0)
+                        return log_error_errno(-errno, "chmod %s/clients", d->rundir);
+                st.st_mode = (st.st_mode & ~(mode_t)07777) | 01733;
+        }
         if ((st.st_mode & 01002) != 01002)
                 log_warning("%s/clients is not world-writable and sticky (mode %04o): "
                             "clients of other users cannot register",

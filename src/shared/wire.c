@@ -188,7 +188,7 @@ int wire_rec_check(const struct wire_rec *h)
                 return -EBADMSG;
         if (h->len < sizeof(*h) || h->len > WIRE_REC_MAX)
                 return -EBADMSG;
-        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_DOORBELL)
+        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_STATUS_TOPIC)
                 return -EBADMSG;
         return 0;
 }

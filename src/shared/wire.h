@@ -108,8 +108,14 @@ enum wire_rec_kind {
         WIRE_REC_STATUS_CLIENT = 5, /* body: struct wire_status_client, one per client */
         WIRE_REC_STATUS_RING = 6,   /* body: struct wire_status_ring, one per ring */
         WIRE_REC_END = 7,           /* no body: the end of a list reply */
-        WIRE_REC_DOORBELL = 8,      /* no body: ipcd_fd() wake-up */
+        WIRE_REC_STATUS_TOPIC = 8,  /* body: struct wire_status_topic, one per topic */
 };
+
+/* After WIRE_REC_REGISTERED, ipcd writes nothing on a client's reply FIFO
+ * but doorbells, and only once the client asked (WIRE_OP_DOORBELL): one
+ * byte, WIRE_DOORBELL, after each delivery into its queue.  A full FIFO
+ * already means "readable", so ipcd ignores EAGAIN. */
+#define WIRE_DOORBELL 0x2a
 
 struct wire_rec {
         uint32_t len;     /* header + body, at most WIRE_REC_MAX */
@@ -155,6 +161,10 @@ struct wire_status_daemon {
         uint32_t max_payload;
         uint32_t reserved_;
         uint64_t limit_hits;    /* requests refused by a limit */
+        uint64_t published;     /* publishes accepted */
+        uint64_t unheard;       /* publishes nobody was subscribed to */
+        uint32_t ntopics;
+        uint32_t nmonitors;
 };
 
 struct wire_status_queue {
@@ -177,6 +187,8 @@ struct wire_status_client {
         char name[WIRE_NAME_MAX];
         uint64_t backlog_bytes;
         uint64_t connected_ms; /* since registration */
+        uint32_t subscriptions;
+        uint32_t pending_calls;  /* calls delivered to it, not answered yet */
 };
 
 struct wire_status_ring {
@@ -187,6 +199,16 @@ struct wire_status_ring {
         uint64_t used;
         uint32_t lanes_used;
         uint32_t reserved_;
+};
+
+struct wire_status_topic {
+        char name[WIRE_NAME_MAX];
+        uint32_t subscribers;    /* exact subscriptions (wildcards not counted) */
+        uint32_t history_depth;
+        uint32_t history_len;
+        uint32_t reserved_;
+        uint64_t published;      /* messages published on it */
+        uint64_t delivered;      /* copies delivered */
 };
 
 /* Append one record to buf (header + body); returns bytes written or
@@ -215,10 +237,29 @@ enum wire_op {
         WIRE_OP_PUBLISH = 7,     /* dst = topic */
         WIRE_OP_REPLY = 8,       /* arg = caller's client id, cookie = caller's cookie */
         WIRE_OP_SET_HISTORY = 9, /* dst = topic, arg = depth; answered */
-        WIRE_OP_DOORBELL = 10,   /* write WIRE_REC_DOORBELL on the reply FIFO after deliveries */
+        WIRE_OP_DOORBELL = 10,   /* write WIRE_DOORBELL bytes on the reply FIFO after deliveries */
         WIRE_OP_RELEASE = 11,    /* bulk chunk releases (payload: descriptors) */
         WIRE_OP_PING = 12,       /* answered with status 0 on the reply type */
+        WIRE_OP_MONITOR = 13,    /* dst = pattern ("" = everything); privileged; answered */
+        WIRE_OP_SET_OVERFLOW = 14, /* arg = policy | notify << 8, payload: optional uint64_t
+                                      backlog bytes (0: the configured default); answered */
 };
+
+/*
+ * Answers.  Operations marked "answered" above, and SEND with WIRE_IN_ACK,
+ * get one WIRE_OUT_ACK record on the sender's type wire_reply_type(cookie)
+ * whose status is 0 (or, for SET_HISTORY, the depth in effect) or a
+ * negative errno.  A call (SEND with WIRE_IN_REQUEST) gets no ACK: its
+ * answer is one WIRE_OUT_REPLY on wire_reply_type(cookie), either the
+ * callee's reply (status 0) or ipcd's verdict (status -ENOENT no such
+ * callee, -EAGAIN dropped: the callee is full, -ECONNRESET the callee went
+ * away before replying).
+ */
+enum wire_overflow {
+        WIRE_OVERFLOW_DROP_NEW = 1, /* backlog full: new messages are dropped (default) */
+        WIRE_OVERFLOW_DROP_OLD = 2, /* backlog full: its oldest messages are dropped */
+};
+#define WIRE_OVERFLOW_NOTIFY 0x100 /* in arg: send WIRE_NOTICE_DROPPED notices */
 
 enum wire_in_flags {
         WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */
@@ -267,7 +308,10 @@ enum wire_out_kind {
         WIRE_OUT_MSG = 1,    /* a user message (SEND, PUBLISH, call request) */
         WIRE_OUT_ACK = 2,    /* outcome of the sender's request: status, cookie */
         WIRE_OUT_REPLY = 3,  /* a reply to the receiver's call: cookie, payload */
-        WIRE_OUT_NOTICE = 4, /* from ipcd: status = notice code, payload = text */
+        WIRE_OUT_NOTICE = 4, /* from ipcd: status = notice code, cookie = count, payload = text */
+        WIRE_OUT_MONITOR = 5, /* a copy for a monitor: name = sender, topic = destination
+                                 name or topic (WIRE_OUT_TOPIC), payload = the first bytes,
+                                 cookie = the full payload length */
 };
 
 enum wire_out_flags {
@@ -275,7 +319,11 @@ enum wire_out_flags {
         WIRE_OUT_BULK = 1 << 1,    /* payload is a ring descriptor */
         WIRE_OUT_BACKLOG = 1 << 2, /* more for you waits in ipcd: PULL once empty */
         WIRE_OUT_HISTORY = 1 << 3, /* replayed from a topic's history */
+        WIRE_OUT_TOPIC = 1 << 4,   /* MONITOR: the destination is a topic */
 };
+
+/* Bytes of payload a monitor record carries. */
+#define WIRE_MONITOR_BYTES 64
 
 enum wire_notice_code {
         WIRE_NOTICE_DROPPED = 1,  /* arg: number of messages dropped for you */
