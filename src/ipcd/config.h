@@ -11,6 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One bulk ring (a libconfig list "rings"; none: one ring "default"). */
+struct ipcd_ring_config {
+        char *name;           /* name: 1-63 bytes of [A-Za-z0-9._-], unique */
+        uint64_t size;        /* size: bytes, default 64 MiB, lane_size..1 TiB */
+        uint64_t lane_size;   /* lane_size: bytes, default 8 MiB, 64 KiB..size, a
+                                 multiple of 4096 (of 2 MiB with hugepages) */
+        char *group;          /* group: the trust domain; NULL = ipcd's own group */
+        bool hugepages;       /* hugepages: SHM_HUGETLB, default false */
+};
+
 struct ipcd_config {
         char *runtime_dir;            /* runtime_dir, default "/run/ipcd" */
         int log_level;                /* log_level, syslog level, default LOG_INFO ("info") */
@@ -37,6 +47,10 @@ struct ipcd_config {
                                          default 65536, 0..16777216 */
         uint64_t history_total_bytes; /* history_total_bytes: payload bytes kept as history in
                                          all, default 64 MiB, 0..4 GiB */
+        uint32_t lanes_per_uid;       /* lanes_per_uid: bulk lanes one uid may hold, default 4,
+                                         1..1024 */
+        struct ipcd_ring_config *rings; /* rings: see above; nrings 0 = the default ring */
+        size_t nrings;
         int overflow_policy;          /* overflow_policy: "drop-new" (default) or "drop-old":
                                          what happens when a client's backlog is full;
                                          1 = drop-new, 2 = drop-old (enum wire_overflow) */

@@ -187,6 +187,10 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                 c->pidfd = pidfd;
                 /* Admin operations: root and members of ipcd's group. */
                 c->privileged = uid == 0 || creds_in_group(&pc, d->gid);
+                /* Which rings it can map: the ring's group is its trust domain. */
+                for (unsigned i = 0; i < r->nrings; i++)
+                        if (uid == 0 || uid == geteuid() || creds_in_group(&pc, r->rings[i]->gid))
+                                c->ring_access |= 1u << i;
                 reg.client_id = c->id;
                 memcpy(reg.token, c->token, sizeof(reg.token));
                 reg.inbound_qid = c->uq->qid;
@@ -352,7 +356,15 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         .connected_ms = util_now_ms() - c->connected_ms,
                         .subscriptions = c->nsubs,
                         .pending_calls = c->ncalls,
+                        .bulk_sent = c->bulk_sent,
+                        .bulk_received = c->bulk_received,
+                        .bulk_held = c->held_bytes,
                 };
+
+                for (unsigned i = 0; i < r->nrings; i++)
+                        for (uint32_t l = 0; l < r->rings[i]->nlanes; l++)
+                                if (r->rings[i]->lanes[l].owner == c)
+                                        sc.lanes++;
                 struct msqid_ds ds;
 
                 /* Waiting in ipcd, plus queue messages (batches) in its queue. */
@@ -361,6 +373,21 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         sc.queued += ds.msg_qnum;
                 snprintf(sc.name, sizeof(sc.name), "%s", c->name);
                 out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &sc, sizeof(sc));
+        }
+        for (unsigned i = 0; i < r->nrings; i++) {
+                struct ring *rg = r->rings[i];
+                struct wire_status_ring sr = {
+                        .shmid = rg->shmid,
+                        .lanes = rg->nlanes,
+                        .size = rg->size,
+                        .used = rg->used,
+                        .lanes_used = rg->lanes_used,
+                        .gid = (uint32_t)rg->gid,
+                        .lane_size = rg->lane_size,
+                };
+
+                snprintf(sr.name, sizeof(sr.name), "%s", rg->name);
+                out_rec(&o, WIRE_REC_STATUS_RING, nonce, &sr, sizeof(sr));
         }
         {
                 struct topic_status_ctx x = { &o, nonce };

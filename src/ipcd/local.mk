@@ -5,6 +5,7 @@ sbin_PROGRAMS += src/ipcd/ipcd
 IPCD_CORE_SOURCES = \
 	src/ipcd/msgq.c src/ipcd/msgq.h \
 	src/ipcd/router.c src/ipcd/router.h \
+	src/ipcd/ring.c src/ipcd/ring.h \
 	src/ipcd/topics.c src/ipcd/topics.h
 src_ipcd_ipcd_SOURCES = \
 	$(IPCD_CORE_SOURCES) \

@@ -124,6 +124,8 @@ static void limits_from_config(const struct ipcd_config *cfg, size_t msgmax,
                 .history_total_bytes = cfg->history_total_bytes,
                 .overflow_policy = cfg->overflow_policy,
                 .max_calls = 4096,
+                .lanes_per_uid = cfg->lanes_per_uid,
+                .max_held_chunks = 4096,
         };
 }
 
@@ -172,6 +174,47 @@ static int reload(struct daemon *d)
         log_info("limits: %u clients (%u per uid), backlog %llu bytes per destination",
                  lim.max_clients, lim.max_clients_per_uid, (unsigned long long)lim.backlog_bytes);
         config_done(&cfg);
+        return 0;
+}
+
+/* The bulk rings of the configuration, or the one ring "default". */
+static int create_rings(struct daemon *d, const struct ipcd_config *cfg)
+{
+        static const struct ipcd_ring_config def = {
+                .name = (char *)"default",
+                .size = 64ULL << 20,
+                .lane_size = 8ULL << 20,
+        };
+        const struct ipcd_ring_config *rc = cfg->nrings ? cfg->rings : &def;
+        size_t n = cfg->nrings ? cfg->nrings : 1;
+
+        if (n > ROUTER_MAX_RINGS) {
+                log_error("at most %d rings", ROUTER_MAX_RINGS);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                gid_t gid = d->gid;
+                struct ring *rg;
+                int r;
+
+                if (rc[i].group && rc[i].group[0]) {
+                        struct group *g = getgrnam(rc[i].group);
+
+                        if (!g) {
+                                log_error("ring %s: no such group '%s'", rc[i].name, rc[i].group);
+                                return -ENOENT;
+                        }
+                        gid = g->gr_gid;
+                }
+                r = ring_create(&d->router.mq, (unsigned)i, rc[i].name, rc[i].size, rc[i].lane_size,
+                                gid, rc[i].hugepages, &rg);
+                if (r < 0)
+                        return log_error_errno(r, "creating ring %s (%llu bytes)", rc[i].name,
+                                               (unsigned long long)rc[i].size);
+                d->router.rings[d->router.nrings++] = rg;
+                log_debug("ring %s: shmid %d, %u lanes of %llu bytes, group %u", rg->name,
+                          rg->shmid, rg->nlanes, (unsigned long long)rg->lane_size, (unsigned)gid);
+        }
         return 0;
 }
 
@@ -272,6 +315,11 @@ int main(int argc, char **argv)
         limits_from_config(&cfg, d.router.mq.msgmax, &lim);
         router_set_limits(&d.router, &lim);
         d.router.ipc_ns = d.ipc_ns;
+        r = create_rings(&d, &cfg);
+        if (r < 0) {
+                router_done(&d.router);
+                goto out_rundir;
+        }
 
         r = event_run(&d);
         router_done(&d.router);

@@ -190,10 +190,14 @@ void router_done(struct router *r)
         free(r->name_buckets);
         r->id_buckets = r->name_buckets = NULL;
         topics_done(&r->topics);
+        for (unsigned i = 0; i < r->nrings; i++)
+                ring_free(r->rings[i]);
+        r->nrings = 0;
         pthread_mutex_destroy(&r->lock);
 }
 
 static void send_verdict(struct router *r, struct client *caller, uint64_t cookie, int status);
+static void held_drop_all(struct router *r, struct client *c);
 
 /* ------------------------------------------------------------------ */
 /* Registration and removal.                                            */
@@ -406,6 +410,13 @@ void router_client_remove(struct router *r, struct client *c)
         free(c->calls);
         c->calls = NULL;
         c->ncalls = c->calls_cap = 0;
+
+        /* Its ring references go; its lanes drain and are freed. */
+        held_drop_all(r, c);
+        for (unsigned i = 0; i < r->nrings; i++)
+                for (uint32_t l = 0; l < r->rings[i]->nlanes; l++)
+                        if (r->rings[i]->lanes[l].owner == c)
+                                ring_lane_disown(r->rings[i], l);
 
         /* Messages still waiting for it are lost with it: count them. */
         c->dropped += c->bl_records;
@@ -669,25 +680,32 @@ static int deliver(struct router *r, struct client *c, const long *msg, size_t s
         return 0;
 }
 
-/* An answer on the client's own reply type, without payload. */
-static void send_answer(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,
-                        int status)
+/* An answer on the client's own reply type, with an optional small body. */
+static void send_answer_data(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,
+                             int status, const void *data, uint32_t len)
 {
         struct {
                 long mtype;
-                uint8_t mtext[sizeof(struct wire_out)];
+                uint8_t mtext[sizeof(struct wire_out) + 128];
         } m = { .mtype = wire_reply_type(cookie) };
         struct wire_out h = {
                 .kind = kind,
                 .cookie = cookie,
                 .status = status,
+                .len = len,
         };
         size_t off = 0;
 
-        if (c->removed)
+        if (c->removed || len > 128)
                 return;
-        wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, NULL);
+        wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, data);
         (void)deliver(r, c, &m.mtype, off, 0, true);
+}
+
+static void send_answer(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,
+                        int status)
+{
+        send_answer_data(r, c, kind, cookie, status, NULL, 0);
 }
 
 /* The outcome of a request: 0 or -errno (or a count). */
@@ -843,6 +861,200 @@ static void bad_record(struct router_pass *p, struct client *c, const char *why)
                                 (unsigned)p->uq->uid, why);
 }
 
+/* ---- bulk ---- */
+
+static void wake_producer(struct ring *rg, uint32_t lane)
+{
+        struct client *o = rg->lanes[lane].owner;
+
+        /* It may be waiting for room in its lane (a timed wait on Sc). */
+        if (o && !o->removed)
+                raise_sem(o);
+}
+
+static int held_add(struct client *c, const struct held_chunk *h)
+{
+        if (c->nheld == c->held_cap) {
+                size_t ncap = c->held_cap ? c->held_cap * 2 : 16;
+                struct held_chunk *n = realloc(c->held, ncap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                c->held = n;
+                c->held_cap = ncap;
+        }
+        c->held[c->nheld++] = *h;
+        c->held_bytes += h->len;
+        return 0;
+}
+
+/* Remove c's reference to a chunk; false if it holds none. Releases come
+ * mostly oldest first: search from the front, keep the order. */
+static bool held_take(struct client *c, uint32_t ring, uint32_t lane, uint64_t pos)
+{
+        for (size_t i = 0; i < c->nheld; i++)
+                if (c->held[i].pos == pos && c->held[i].lane == lane && c->held[i].ring == ring) {
+                        c->held_bytes -= c->held[i].len;
+                        memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(*c->held));
+                        c->nheld--;
+                        return true;
+                }
+        return false;
+}
+
+static void chunk_unref(struct router *r, uint32_t ring, uint32_t lane, uint64_t pos)
+{
+        if (ring < r->nrings && ring_chunk_unref(r->rings[ring], lane, pos))
+                wake_producer(r->rings[ring], lane);
+}
+
+static void held_drop_all(struct router *r, struct client *c)
+{
+        for (size_t i = 0; i < c->nheld; i++)
+                chunk_unref(r, c->held[i].ring, c->held[i].lane, c->held[i].pos);
+        free(c->held);
+        c->held = NULL;
+        c->nheld = c->held_cap = 0;
+        c->held_bytes = 0;
+}
+
+/* Check a producer's descriptor and record its chunk with one reference
+ * for the routing in progress (dropped by bulk_done()). */
+static int bulk_accept(struct router *r, struct client *s, const struct wire_in *h,
+                       const void *payload, struct wire_bulk *d)
+{
+        struct ring *rg;
+        int e;
+
+        if (h->len != sizeof(*d))
+                return -EINVAL;
+        memcpy(d, payload, sizeof(*d));
+        if (d->ring >= r->nrings || !(s->ring_access & (1u << d->ring)))
+                return -EACCES;
+        rg = r->rings[d->ring];
+        e = ring_chunk_add(rg, s, d);
+        if (e < 0)
+                return e;
+        ring_chunk_ref(rg, d->lane, d->pos);
+        s->bulk_sent += d->len;
+        return 0;
+}
+
+static void bulk_done(struct router *r, const struct wire_bulk *d)
+{
+        chunk_unref(r, d->ring, d->lane, d->pos);
+}
+
+/*
+ * Deliver a chunk to c: a descriptor record through its queue, and a
+ * reference that c's release (or death) drops.  A receiver that cannot map
+ * the ring, or already holds its share, gets nothing: the drop is counted.
+ */
+static int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
+                        const struct wire_out *tmpl, const char *name, const char *topic)
+{
+        struct router *r = p->r;
+        struct ring *rg = r->rings[d->ring];
+        struct held_chunk hc = { d->ring, d->lane, d->pos, d->len };
+        struct wire_bulk_out bo = {
+                .shmid = rg->shmid,
+                .ring = d->ring,
+                .lane = d->lane,
+                .offset = rg->data_off + (uint64_t)d->lane * rg->lane_size + d->pos % rg->lane_size,
+                .len = d->len,
+                .pos = d->pos,
+        };
+        struct wire_out o = *tmpl;
+        struct batch *b;
+        int e;
+
+        if (!(c->ring_access & (1u << d->ring))) {
+                count_drop(r, c, 1);
+                return -EACCES;
+        }
+        if (c->held_bytes + d->len > rg->lane_size / 2 || c->nheld >= r->lim.max_held_chunks) {
+                count_drop(r, c, 1);
+                return -EAGAIN;
+        }
+        if (held_add(c, &hc) < 0) {
+                count_drop(r, c, 1);
+                return -ENOMEM;
+        }
+        ring_chunk_ref(rg, d->lane, d->pos);
+        o.flags |= WIRE_OUT_BULK;
+        o.len = sizeof(bo);
+        b = batch_append(p, c, o.type, &o, name, topic, &bo);
+        e = b ? batch_flush(p, b) : -ENOMEM;
+        if (e < 0) {
+                if (!b)
+                        count_drop(r, c, 1);
+                held_take(c, d->ring, d->lane, d->pos);
+                chunk_unref(r, d->ring, d->lane, d->pos);
+                return e;
+        }
+        c->bulk_received += d->len;
+        return 0;
+}
+
+static void handle_release(struct router_pass *p, struct client *s, const struct wire_in *h,
+                           const void *payload)
+{
+        struct wire_release rel;
+
+        if (h->len % sizeof(rel)) {
+                bad_record(p, s, "malformed release");
+                return;
+        }
+        for (size_t off = 0; off < h->len; off += sizeof(rel)) {
+                memcpy(&rel, (const uint8_t *)payload + off, sizeof(rel));
+                /* Only what was delivered to it, once. */
+                if (!held_take(s, rel.ring, rel.lane, rel.pos)) {
+                        bad_record(p, s, "release of a chunk it does not hold");
+                        continue;
+                }
+                chunk_unref(p->r, rel.ring, rel.lane, rel.pos);
+        }
+}
+
+static int handle_lane(struct router *r, struct client *s, struct wire_lane_grant *g)
+{
+        for (unsigned i = 0; i < r->nrings; i++) {
+                struct ring *rg = r->rings[i];
+                int lane;
+
+                if (!(s->ring_access & (1u << i)))
+                        continue;
+                if (ring_lanes_of(rg, s->uid) >= r->lim.lanes_per_uid) {
+                        r->cnt.limit_hits++;
+                        return -EDQUOT;
+                }
+                lane = ring_lane_acquire(rg, s, s->uid);
+                if (lane < 0)
+                        return lane;
+                *g = (struct wire_lane_grant){
+                        .shmid = rg->shmid,
+                        .ring = i,
+                        .lane = (uint32_t)lane,
+                        .nlanes = rg->nlanes,
+                        .lane_size = rg->lane_size,
+                        .data_off = rg->data_off,
+                        .size = rg->size,
+                        .free_pos = rg->lanes[lane].free_pos,
+                };
+                return 0;
+        }
+        return -EACCES;
+}
+
+static void handle_lane_drop(struct router *r, struct client *s, const struct wire_in *h)
+{
+        uint32_t ring = (uint32_t)(h->arg >> 32), lane = (uint32_t)h->arg;
+
+        if (ring < r->nrings && lane < r->rings[ring]->nlanes &&
+            r->rings[ring]->lanes[lane].owner == s)
+                ring_lane_disown(r->rings[ring], lane);
+}
+
 /* Copies for monitors of a message routed to dst (a name or a topic). */
 static void monitor_copy(struct router_pass *p, struct client *s, const struct wire_in *h,
                          const char *dst, bool topic, const void *payload)
@@ -861,6 +1073,16 @@ static void monitor_copy(struct router_pass *p, struct client *s, const struct w
                 .cookie = h->len,
                 .len = MIN(h->len, (uint32_t)WIRE_MONITOR_BYTES),
         };
+
+        if (h->flags & WIRE_IN_BULK) {
+                /* The payload lies in the ring: report its size only. */
+                struct wire_bulk d;
+
+                memcpy(&d, payload, sizeof(d));
+                o.flags |= WIRE_OUT_BULK;
+                o.cookie = d.len;
+                o.len = 0;
+        }
 
         memcpy(dname, dst, h->dst_len);
         dname[h->dst_len] = '\0';
@@ -906,8 +1128,9 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
                         const char *dst_name, const void *payload)
 {
         struct router *r = p->r;
-        bool request = h->flags & WIRE_IN_REQUEST;
-        struct client *d;
+        bool request = h->flags & WIRE_IN_REQUEST, bulk = h->flags & WIRE_IN_BULK;
+        struct wire_bulk d;
+        struct client *dst = NULL;
         struct wire_out o;
         struct batch *b;
         int status = 0;
@@ -927,13 +1150,21 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
                 status = -EMSGSIZE;
                 goto answer;
         }
-        d = router_client_by_name(r, dst_name, h->dst_len);
-        if (!d) {
+        if (bulk) {
+                status = bulk_accept(r, s, h, payload, &d);
+                if (status < 0) {
+                        bad_record(p, s, "invalid bulk descriptor");
+                        bulk = false;
+                        goto answer;
+                }
+        }
+        dst = router_client_by_name(r, dst_name, h->dst_len);
+        if (!dst) {
                 r->cnt.unroutable++;
                 status = -ENOENT;
                 goto answer;
         }
-        if (request && d->ncalls >= r->lim.max_calls) {
+        if (request && dst->ncalls >= r->lim.max_calls) {
                 r->cnt.limit_hits++;
                 status = -EAGAIN;
                 goto answer;
@@ -954,25 +1185,32 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
         };
         if (r->nmonitors)
                 monitor_copy(p, s, h, dst_name, false, payload);
-        b = batch_append(p, d, h->type, &o, s->name, NULL, payload);
-        if (!b) {
-                count_drop(r, d, 1);
-                status = -ENOMEM;
-                goto answer;
+        if (bulk) {
+                status = bulk_deliver(p, dst, &d, &o, s->name, NULL);
+        } else {
+                b = batch_append(p, dst, h->type, &o, s->name, NULL, payload);
+                if (!b) {
+                        count_drop(r, dst, 1);
+                        status = -ENOMEM;
+                        goto answer;
+                }
+                /* The sender waits for the outcome: deliver now, answer with it. */
+                if ((h->flags & WIRE_IN_ACK) || request)
+                        status = batch_flush(p, b);
         }
-        /* The sender waits for the outcome: deliver now, answer with it. */
-        if ((h->flags & WIRE_IN_ACK) || request)
-                status = batch_flush(p, b);
         if (request && status == 0) {
-                status = call_add(r, d, s->id, h->cookie);
+                status = call_add(r, dst, s->id, h->cookie);
                 if (status == 0)
-                        return; /* the callee answers */
+                        goto out; /* the callee answers */
         }
 answer:
         if (request)
                 send_verdict(r, s, h->cookie, status);
         else if (h->flags & WIRE_IN_ACK)
                 send_ack(r, s, h->cookie, status);
+out:
+        if (bulk)
+                bulk_done(r, &d);
 }
 
 static void handle_reply(struct router_pass *p, struct client *s, const struct wire_in *h,
@@ -1028,13 +1266,16 @@ struct publish_ctx {
         const struct wire_out *o;
         const char *topic;
         const void *payload;
+        const struct wire_bulk *bulk; /* NULL: inline */
 };
 
 static void publish_one(struct client *c, void *userdata)
 {
         struct publish_ctx *x = userdata;
 
-        if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
+        if (x->bulk)
+                (void)bulk_deliver(x->p, c, x->bulk, x->o, x->s->name, x->topic);
+        else if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
                 count_drop(x->p->r, c, 1);
 }
 
@@ -1043,7 +1284,9 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
 {
         struct router *r = p->r;
         char topic[WIRE_NAME_MAX];
+        bool bulk = h->flags & WIRE_IN_BULK;
         struct publish_ctx x;
+        struct wire_bulk d;
         struct wire_out o;
         struct topic *t;
         unsigned n;
@@ -1058,6 +1301,14 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
                 bad_record(p, s, "payload too large");
                 status = -EMSGSIZE;
                 goto answer;
+        }
+        if (bulk) {
+                status = bulk_accept(r, s, h, payload, &d);
+                if (status < 0) {
+                        bad_record(p, s, "invalid bulk descriptor");
+                        bulk = false;
+                        goto answer;
+                }
         }
         memcpy(topic, topic_in, h->dst_len);
         topic[h->dst_len] = '\0';
@@ -1074,7 +1325,7 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
                 .sender_pid = s->pid,
                 .len = h->len,
         };
-        x = (struct publish_ctx){ p, s, &o, topic, payload };
+        x = (struct publish_ctx){ p, s, &o, topic, payload, bulk ? &d : NULL };
         n = topics_match(&r->topics, topic, h->dst_len, publish_one, &x);
         if (n == 0)
                 r->cnt.unheard++;
@@ -1082,7 +1333,9 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
         if (t) {
                 t->published++;
                 t->delivered += n;
-                if (t->depth) {
+                /* History keeps inline messages: a ring chunk is not pinned for
+                 * late joiners. */
+                if (t->depth && !bulk) {
                         struct hist_entry e = {
                                 .type = h->type,
                                 .sender_id = s->id,
@@ -1103,6 +1356,8 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
 answer:
         if (h->flags & WIRE_IN_ACK)
                 send_ack(r, s, h->cookie, status);
+        if (bulk)
+                bulk_done(r, &d);
 }
 
 struct replay_ctx {
@@ -1264,10 +1519,10 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                         bad_record(p, NULL, "unknown client or bad token");
                         continue;
                 }
-                if (h.flags & ~(WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE)) {
-                        /* WIRE_IN_BULK: the shared-memory ring is not built yet. */
+                if ((h.flags & ~(WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE | WIRE_IN_BULK)) ||
+                    ((h.flags & WIRE_IN_BULK) && h.op != WIRE_OP_SEND && h.op != WIRE_OP_PUBLISH)) {
                         bad_record(p, s, "unsupported flags");
-                        status = (h.flags & WIRE_IN_BULK) ? -EOPNOTSUPP : -EINVAL;
+                        status = -EINVAL;
                         if (h.flags & WIRE_IN_REQUEST)
                                 send_verdict(r, s, h.cookie, status);
                         else if (h.flags & WIRE_IN_ACK)
@@ -1293,6 +1548,22 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                         s->pull_marker = false;
                         backlog_drain(r, s);
                         continue;
+                case WIRE_OP_RELEASE:
+                        handle_release(p, s, &h, payload);
+                        continue;
+                case WIRE_OP_LANE_DROP:
+                        handle_lane_drop(r, s, &h);
+                        continue;
+                case WIRE_OP_LANE: {
+                        struct wire_lane_grant g;
+
+                        status = handle_lane(r, s, &g);
+                        if (status == 0)
+                                send_answer_data(r, s, WIRE_OUT_ACK, h.cookie, 0, &g, sizeof(g));
+                        else
+                                send_ack(r, s, h.cookie, status);
+                        continue;
+                }
                 case WIRE_OP_TIMED:
                         s->timed = true;
                         break;

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include "ipcd/msgq.h"
+#include "ipcd/ring.h"
 #include "ipcd/topics.h"
 #include "shared/wire.h"
 
@@ -54,6 +55,15 @@ struct router_limits {
         uint64_t history_total_bytes;
         int overflow_policy;           /* enum wire_overflow, the default */
         uint32_t max_calls;            /* calls waiting for one callee's replies */
+        uint32_t lanes_per_uid;
+        uint32_t max_held_chunks;      /* ring chunks one receiver may hold */
+};
+
+#define ROUTER_MAX_RINGS 32
+
+struct held_chunk {
+        uint32_t ring, lane;
+        uint64_t pos, len;
 };
 
 struct backlog_entry {
@@ -115,6 +125,12 @@ struct client {
         struct pending_call *calls; /* calls delivered to it, not yet answered */
         uint32_t ncalls, calls_cap;
 
+        uint32_t ring_access;     /* bit i: it can map ring i */
+        struct held_chunk *held;  /* ring chunks delivered to it, not released */
+        size_t nheld, held_cap;
+        uint64_t held_bytes;
+        uint64_t bulk_sent, bulk_received;
+
         struct backlog_entry *bl_head, *bl_tail;
         uint64_t bl_bytes;
         uint64_t bl_records;
@@ -170,6 +186,8 @@ struct router {
         struct rate_bucket rate[256];
         struct topics topics;
         unsigned nmonitors;
+        struct ring *rings[ROUTER_MAX_RINGS];
+        unsigned nrings;
 
         struct client *reap;      /* removed, to be freed by the event thread */
         struct uidq *dead_uidqs;  /* threads to join */

@@ -8,7 +8,8 @@ SHARED_SOURCES = \
 	src/shared/util.c src/shared/util.h \
 	src/shared/wire.c src/shared/wire.h \
 	src/shared/ipcstate.c src/shared/ipcstate.h \
-	src/shared/ctlchan.c src/shared/ctlchan.h
+	src/shared/ctlchan.c src/shared/ctlchan.h \
+	src/shared/ring.h
 
 noinst_LTLIBRARIES += src/shared/libshared.la
 src_shared_libshared_la_SOURCES = $(SHARED_SOURCES)

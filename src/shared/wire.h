@@ -189,6 +189,11 @@ struct wire_status_client {
         uint64_t connected_ms; /* since registration */
         uint32_t subscriptions;
         uint32_t pending_calls;  /* calls delivered to it, not answered yet */
+        uint64_t bulk_sent;      /* payload bytes it sent through a ring */
+        uint64_t bulk_received;  /* payload bytes delivered to it through a ring */
+        uint64_t bulk_held;      /* bytes of ring chunks it holds unreleased */
+        uint32_t lanes;          /* lanes it produces into */
+        uint32_t reserved_;
 };
 
 struct wire_status_ring {
@@ -198,7 +203,8 @@ struct wire_status_ring {
         uint64_t size;
         uint64_t used;
         uint32_t lanes_used;
-        uint32_t reserved_;
+        uint32_t gid;
+        uint64_t lane_size;
 };
 
 struct wire_status_topic {
@@ -243,6 +249,9 @@ enum wire_op {
         WIRE_OP_MONITOR = 13,    /* dst = pattern ("" = everything); privileged; answered */
         WIRE_OP_SET_OVERFLOW = 14, /* arg = policy | notify << 8, payload: optional uint64_t
                                       backlog bytes (0: the configured default); answered */
+        WIRE_OP_LANE = 15,       /* give me a lane (another one if arg = 1); answered, the
+                                    ACK's payload is a struct wire_lane_grant (ring.h) */
+        WIRE_OP_LANE_DROP = 16,  /* arg = ring << 32 | lane: I will not write it any more */
 };
 
 /*
