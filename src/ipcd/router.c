@@ -117,6 +117,31 @@ struct client *router_client_by_name(struct router *r, const char *name, size_t 
         return NULL;
 }
 
+/* The list of clients with a backlog, so retries cost nothing for the others. */
+static void backlogged_add(struct router *r, struct client *c)
+{
+        c->bl_prev = NULL;
+        c->bl_next = r->backlogged;
+        if (r->backlogged)
+                r->backlogged->bl_prev = c;
+        r->backlogged = c;
+        /* The first one: tell the event thread, it retries on a timer. */
+        if (r->nbacklogged++ == 0 && r->wake)
+                r->wake(r->wake_userdata);
+}
+
+static void backlogged_remove(struct router *r, struct client *c)
+{
+        if (c->bl_prev)
+                c->bl_prev->bl_next = c->bl_next;
+        else
+                r->backlogged = c->bl_next;
+        if (c->bl_next)
+                c->bl_next->bl_prev = c->bl_prev;
+        c->bl_next = c->bl_prev = NULL;
+        r->nbacklogged--;
+}
+
 /* ------------------------------------------------------------------ */
 
 int router_init(struct router *r, const struct router_limits *lim, int state_fd, gid_t gid)
@@ -158,7 +183,7 @@ static void backlog_free(struct router *r, struct client *c)
                 free(e);
         }
         if (c->bl_head)
-                r->nbacklogged--;
+                backlogged_remove(r, c);
         r->backlog_total -= c->bl_bytes;
         c->bl_head = c->bl_tail = NULL;
         c->bl_bytes = c->bl_records = 0;
@@ -555,7 +580,7 @@ static bool backlog_drain(struct router *r, struct client *c)
                 c->bl_head = e->next;
                 if (!c->bl_head) {
                         c->bl_tail = NULL;
-                        r->nbacklogged--;
+                        backlogged_remove(r, c);
                 }
                 c->bl_bytes -= e->size;
                 c->bl_records -= e->nrec;
@@ -572,13 +597,14 @@ static bool backlog_drain(struct router *r, struct client *c)
 
 unsigned router_drain_backlogs(struct router *r)
 {
+        struct client *c, *next;
         unsigned left = 0;
 
-        if (r->nbacklogged == 0)
-                return 0;
-        for (struct client *c = r->clients; c; c = c->next)
-                if (c->bl_head && !backlog_drain(r, c))
+        for (c = r->backlogged; c; c = next) {
+                next = c->bl_next;
+                if (!backlog_drain(r, c))
                         left++;
+        }
         return left;
 }
 
@@ -593,6 +619,7 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
         if (!control && c->overflow == WIRE_OVERFLOW_DROP_OLD && size <= cap) {
                 /* Make room by dropping the oldest waiting user messages. */
                 struct backlog_entry **pp = &c->bl_head, *prev = NULL;
+                bool had = c->bl_head != NULL;
 
                 while (*pp && (c->bl_bytes + size > cap ||
                                r->backlog_total + size > r->lim.backlog_total_bytes)) {
@@ -611,9 +638,9 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                         count_drop(r, c, e->nrec);
                         free(e);
                 }
-                if (!c->bl_head) {
+                if (had && !c->bl_head) {
                         c->bl_tail = NULL;
-                        r->nbacklogged--;
+                        backlogged_remove(r, c);
                 }
         }
         if (!control && (c->bl_bytes + size > cap ||
@@ -631,9 +658,7 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                 c->bl_tail->next = e;
         else {
                 c->bl_head = e;
-                /* Tell the event thread: it retries backlogs on a timer. */
-                if (r->nbacklogged++ == 0 && r->wake)
-                        r->wake(r->wake_userdata);
+                backlogged_add(r, c);
         }
         c->bl_tail = e;
         c->bl_bytes += size;

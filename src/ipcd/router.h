@@ -132,6 +132,7 @@ struct client {
         uint64_t bulk_sent, bulk_received;
 
         struct backlog_entry *bl_head, *bl_tail;
+        struct client *bl_next, *bl_prev; /* in router->backlogged while bl_head */
         uint64_t bl_bytes;
         uint64_t bl_records;
 
@@ -182,6 +183,7 @@ struct router {
         uint64_t start_ms;
         uint64_t backlog_total;
         unsigned nbacklogged;     /* clients with a non-empty backlog */
+        struct client *backlogged; /* those clients */
         struct router_counters cnt;
         struct rate_bucket rate[256];
         struct topics topics;
