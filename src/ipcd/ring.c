@@ -42,13 +42,10 @@ int ring_create(struct msgq_ctx *mq, unsigned index, const char *name, uint64_t 
 
         if (lane_size == 0 || lane_size % 4096 || size < lane_size)
                 return -EINVAL;
-        /* Lanes that fit after the header. */
+        /* size / lane_size lanes; the header page comes on top. */
         nlanes = (uint32_t)(size / lane_size);
         data_off = ring_data_off(nlanes);
-        while (nlanes > 1 && data_off + (uint64_t)nlanes * lane_size > size)
-                data_off = ring_data_off(--nlanes);
-        if (data_off + (uint64_t)nlanes * lane_size > size)
-                size = data_off + (uint64_t)nlanes * lane_size;
+        size = data_off + (uint64_t)nlanes * lane_size;
         if (hugepages)
                 size = (size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
 
