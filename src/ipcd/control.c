@@ -227,8 +227,7 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                         return;
                 }
         }
-        log_info("client %llu registered: name %s, uid %u, pid %d", (unsigned long long)reg.client_id,
-                 req->name[0] ? req->name : "-", (unsigned)uid, (int)req->pid);
+        event_log_client(LOG_INFO, c, "registered");
         return;
 
 refuse:

@@ -56,3 +56,6 @@ int event_watch_client(struct daemon *d, struct client *c);
  * fd becomes writable.  Takes fd and buf; closes/frees them when done or
  * after 5 s. */
 void event_write_reply(struct daemon *d, int fd, void *buf, size_t len);
+/* Log a client event; under journald with structured fields
+ * (IPCD_CLIENT_ID, IPCD_CLIENT_NAME, IPCD_CLIENT_UID, IPCD_CLIENT_PID). */
+void event_log_client(int level, const struct client *c, const char *event);

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "ipcd/daemon.h"
@@ -77,6 +78,26 @@ static void timer_arm(struct event_loop *l, sd_event_source *s, uint64_t usec)
         (void)l;
 }
 
+void event_log_client(int level, const struct client *c, const char *event)
+{
+        const char *name = c->name[0] ? c->name : "-";
+
+        if (level > log_get_max_level())
+                return;
+        if (log_to_journal()) {
+                sd_journal_send("MESSAGE=client %llu %s: name %s, uid %u, pid %d",
+                                (unsigned long long)c->id, event, name, (unsigned)c->uid,
+                                (int)c->pid, "PRIORITY=%d", level, "SYSLOG_IDENTIFIER=ipcd",
+                                "IPCD_CLIENT_ID=%llu", (unsigned long long)c->id,
+                                "IPCD_CLIENT_NAME=%s", name, "IPCD_CLIENT_UID=%u",
+                                (unsigned)c->uid, "IPCD_CLIENT_PID=%d", (int)c->pid,
+                                "IPCD_EVENT=%s", event, NULL);
+                return;
+        }
+        log_full(level, "client %llu %s: name %s, uid %u, pid %d", (unsigned long long)c->id, event,
+                 name, (unsigned)c->uid, (int)c->pid);
+}
+
 static void client_free_sources(struct client *c)
 {
         c->fifo_source = sd_event_source_disable_unref(c->fifo_source);
@@ -100,8 +121,7 @@ static void reap(struct daemon *d)
 
         for (; c; c = n) {
                 n = c->next;
-                log_info("client %llu left: name %s, uid %u, pid %d", (unsigned long long)c->id,
-                         c->name[0] ? c->name : "-", (unsigned)c->uid, (int)c->pid);
+                event_log_client(LOG_INFO, c, "left");
                 client_free_sources(c);
                 free(c);
         }
