@@ -33,6 +33,8 @@ bool topic_pattern_is_valid(const char *s)
         if (!s)
                 return false;
         n = strnlen(s, NAME_MAX_LEN + 1);
+        if (n > NAME_MAX_LEN)
+                return false;
         if (n == 1 && s[0] == '*')
                 return true;
         if (n >= 3 && s[n - 1] == '*' && s[n - 2] == '/')
