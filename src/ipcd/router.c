@@ -464,7 +464,8 @@ int router_client_post_death(struct router *r, struct client *c)
                 long mtype;
                 uint8_t mtext[sizeof(struct wire_in)];
         } m = { .mtype = WIRE_MTYPE_IN };
-        struct wire_in h = { .client_id = c->id, .op = WIRE_OP_UNREGISTER };
+        struct wire_in h = { .client_id = c->id, .op = WIRE_OP_UNREGISTER,
+                             .arg = WIRE_UNREGISTER_DEATH };
         size_t off = 0;
 
         if (c->removed || c->dying)
@@ -1539,6 +1540,11 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                         return;
                 }
                 s = router_client_by_id(r, h.client_id);
+                if (!s && h.op == WIRE_OP_UNREGISTER && h.arg == WIRE_UNREGISTER_DEATH &&
+                    h.client_id && h.client_id <= r->next_id)
+                        /* Our own death notice for a client that unregistered itself
+                         * just before it closed its FIFO. */
+                        continue;
                 if (!s || s->uq != p->uq || !wire_token_equal(s->token, h.token)) {
                         /* Unknown id, another uid's client, or a forged token. */
                         bad_record(p, NULL, "unknown client or bad token");

@@ -236,6 +236,7 @@ enum wire_op {
         WIRE_OP_UNREGISTER = 2,  /* the client leaves (ipcd also writes this one for
                                     a client it saw die, so that the client's earlier
                                     messages are routed before it is removed) */
+        /* (UNREGISTER written by ipcd has arg WIRE_UNREGISTER_DEATH.) */
         WIRE_OP_PULL = 3,        /* the client emptied its queue: drain my backlog */
         WIRE_OP_TIMED = 4,       /* raise Sc after each delivery from now on */
         WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern; answered on the reply type */
@@ -269,6 +270,8 @@ enum wire_overflow {
         WIRE_OVERFLOW_DROP_OLD = 2, /* backlog full: its oldest messages are dropped */
 };
 #define WIRE_OVERFLOW_NOTIFY 0x100 /* in arg: send WIRE_NOTICE_DROPPED notices */
+
+#define WIRE_UNREGISTER_DEATH 1
 
 enum wire_in_flags {
         WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */
