@@ -73,7 +73,14 @@ static int setup_control(struct daemon *d, int inherited)
         int fd;
 
         if (inherited >= 0) {
-                /* From systemd (ipcd.socket, ListenFIFO=): it owns the path. */
+                /* From systemd (ipcd.socket, ListenFIFO=): it owns the path.  It
+                 * comes blocking; the event loop must never block on it. */
+                int fl = fcntl(inherited, F_GETFL);
+
+                if (fl < 0 || fcntl(inherited, F_SETFL, fl | O_NONBLOCK) < 0)
+                        return log_error_errno(-errno, "the control FIFO from systemd");
+                if (fcntl(inherited, F_SETFD, FD_CLOEXEC) < 0)
+                        log_warning_errno(-errno, "FD_CLOEXEC on the control FIFO");
                 d->control_fd = inherited;
                 d->control_created = false;
                 return 0;

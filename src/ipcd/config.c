@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.c - read ipcd.conf (libconfig syntax) into a struct ipcd_config.
+ *
+ * The only file of ipcd that includes <libconfig.h>.  The file is a flat
+ * list of "key = value;" settings; every key is described in ipcd.conf(5)
+ * and in the shipped conf/ipcd.conf.  Unknown keys, values of the wrong
+ * type and values out of range are errors reported as "file:line: message".
+ *
+ * config_load() is all or nothing: it works on a copy and touches *cfg only
+ * when the whole file is valid, so a SIGHUP reload with a broken file
+ * leaves the running configuration as it was.
+ *
+ * libconfig 1.5 reads an integer literal without the L suffix as a 32-bit
+ * int and silently wraps larger values: "backlog_total_bytes = 4294967296;"
+ * would become 0.  So config_int_value() reads the literal back from the
+ * file and takes its full value when libconfig's is its 32-bit truncation.
+ *
+ * "@include" works as in libconfig, relative to the including file's
+ * directory; errors in an included file name that file and line.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include <libconfig.h>
+
+#include "ipcd/config.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/wire.h"
+
+#define CONFIG_DEFAULT_RUNTIME_DIR "/run/ipcd"
+
+/* A reply FIFO path is RUNDIR/clients/<32 hex digits>: leave room for it. */
+#define CONFIG_RUNTIME_DIR_MAX (PATH_MAX - 64)
+
+#define KIB UINT64_C(1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+
+/*
+ * Not "config_init": that is libconfig's own constructor (config_init(config_t *)),
+ * and one program cannot define both.
+ */
+int config_set_defaults(struct ipcd_config *cfg)
+{
+        *cfg = (struct ipcd_config){
+                .log_level = LOG_INFO,
+                .clients_group = NULL,
+                .max_clients = 4096,
+                .max_clients_per_uid = 64,
+                .max_message_size = 0,
+                .queue_bytes = 262144,
+                .inbound_queue_bytes = 1048576,
+                .backlog_bytes = 1 * MIB,
+                .backlog_total_bytes = 64 * MIB,
+                .registration_rate = 50,
+                .registration_burst = 100,
+                .max_subscriptions = 256,
+                .history_per_topic = 64,
+                .history_total = 65536,
+                .history_total_bytes = 64 * MIB,
+                .overflow_policy = WIRE_OVERFLOW_DROP_NEW,
+                .lanes_per_uid = 4,
+        };
+        cfg->runtime_dir = strdup(CONFIG_DEFAULT_RUNTIME_DIR);
+        if (!cfg->runtime_dir)
+                return -ENOMEM;
+        return 0;
+}
+
+static void rings_free(struct ipcd_ring_config *rings, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(rings[i].name);
+                free(rings[i].group);
+        }
+        free(rings);
+}
+
+void config_done(struct ipcd_config *cfg)
+{
+        if (!cfg)
+                return;
+        free(cfg->runtime_dir);
+        free(cfg->clients_group);
+        rings_free(cfg->rings, cfg->nrings);
+        cfg->runtime_dir = NULL;
+        cfg->clients_group = NULL;
+        cfg->rings = NULL;
+        cfg->nrings = 0;
+}
+
+static int rings_copy(struct ipcd_config *dst, const struct ipcd_config *src)
+{
+        dst->rings = NULL;
+        dst->nrings = 0;
+        if (!src->nrings)
+                return 0;
+        dst->rings = calloc(src->nrings, sizeof(*dst->rings));
+        if (!dst->rings)
+                return -ENOMEM;
+        for (size_t i = 0; i < src->nrings; i++) {
+                dst->rings[i] = src->rings[i];
+                dst->rings[i].name = strdup(src->rings[i].name);
+                dst->rings[i].group = src->rings[i].group ? strdup(src->rings[i].group) : NULL;
+                dst->nrings = i + 1;
+                if (!dst->rings[i].name || (src->rings[i].group && !dst->rings[i].group))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int config_copy(struct ipcd_config *dst, const struct ipcd_config *src)
+{
+        *dst = *src;
+        dst->runtime_dir = NULL;
+        dst->clients_group = NULL;
+        if (rings_copy(dst, src) < 0) {
+                config_done(dst);
+                return -ENOMEM;
+        }
+        if (src->runtime_dir) {
+                dst->runtime_dir = strdup(src->runtime_dir);
+                if (!dst->runtime_dir)
+                        return -ENOMEM;
+        }
+        if (src->clients_group) {
+                dst->clients_group = strdup(src->clients_group);
+                if (!dst->clients_group) {
+                        config_done(dst);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* What config_load() is working on, for the error reporter. */
+struct config_ctx {
+        const char *path;
+        const char *include_dir; /* libconfig names included files relative to it */
+        char *err;
+        size_t errlen;
+};
+
+/* The file a setting comes from: the main file, or an @include'd one. */
+static const char *setting_file(const struct config_ctx *ctx, const config_setting_t *s,
+                                char *buf, size_t size)
+{
+        const char *f = config_setting_source_file(s);
+
+        if (!f)
+                return ctx->path;
+        if (f[0] == '/' || !ctx->include_dir)
+                return f;
+        snprintf(buf, size, "%s/%s", ctx->include_dir, f);
+        return buf;
+}
+
+_printf_(3, 4) static int config_fail(const struct config_ctx *ctx, const config_setting_t *s,
+                                      const char *fmt, ...)
+{
+        char msg[512], file[PATH_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (ctx->err && ctx->errlen > 0) {
+                if (s)
+                        snprintf(ctx->err, ctx->errlen, "%s:%u: %s",
+                                 setting_file(ctx, s, file, sizeof(file)),
+                                 (unsigned)config_setting_source_line(s), msg);
+                else
+                        snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, msg);
+        }
+        return -EINVAL;
+}
+
+static bool is_name_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '*';
+}
+
+static const char *skip_space(const char *p)
+{
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f')
+                p++;
+        return p;
+}
+
+/*
+ * Find the integer literal of setting `name` in text, starting at line
+ * `line` (1-based): "name", then '=' or ':', then the literal.  Parse it
+ * (decimal or 0x hex, optional L/LL suffix) into *ret.  0 if found.
+ */
+static int literal_find(const char *text, unsigned line, const char *name, long long *ret)
+{
+        size_t nlen = strlen(name);
+        const char *p = text, *q;
+
+        for (unsigned l = 1; l < line; l++) {
+                p = strchr(p, '\n');
+                if (!p)
+                        return -ENOENT;
+                p++;
+        }
+        for (q = strstr(p, name); q; q = strstr(q + 1, name)) {
+                const char *v;
+                char *end;
+                bool neg = false;
+                unsigned long long u;
+
+                if ((q > text && is_name_char(q[-1])) || is_name_char(q[nlen]))
+                        continue;
+                v = skip_space(q + nlen);
+                if (*v != '=' && *v != ':')
+                        continue;
+                v = skip_space(v + 1);
+                if (*v == '-' || *v == '+') {
+                        neg = *v == '-';
+                        v++;
+                }
+                if (*v < '0' || *v > '9')
+                        return -ENOENT;
+                errno = 0;
+                if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+                        u = strtoull(v + 2, &end, 16);
+                else
+                        u = strtoull(v, &end, 10);
+                if (errno == ERANGE || u > (unsigned long long)LLONG_MAX)
+                        return -ERANGE;
+                *ret = neg ? -(long long)u : (long long)u;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* Read all of f (a config file is small); NULL on failure. */
+static char *read_text(FILE *f)
+{
+        size_t len = 0, cap = 4096;
+        char *buf = malloc(cap);
+
+        if (!buf)
+                return NULL;
+        for (;;) {
+                size_t n;
+
+                if (cap - len < 2) {
+                        char *nb;
+
+                        if (cap > 16 * MIB) {
+                                free(buf);
+                                return NULL;
+                        }
+                        nb = realloc(buf, cap * 2);
+                        if (!nb) {
+                                free(buf);
+                                return NULL;
+                        }
+                        buf = nb;
+                        cap *= 2;
+                }
+                n = fread(buf + len, 1, cap - len - 1, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+static void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+
+/*
+ * The value of an int or int64 setting.  For a plain int, check the literal
+ * in the file: when libconfig truncated it to 32 bits, take the real value,
+ * or fail if it does not fit in 64.
+ */
+static int config_int_value(const struct config_ctx *ctx, const char *text,
+                            const config_setting_t *s, long long *ret)
+{
+        _cleanup_free_ char *inc_text = NULL;
+        long long v, lit = 0;
+        int r;
+
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_INT64:
+                *ret = config_setting_get_int64(s);
+                return 0;
+        case CONFIG_TYPE_INT:
+                v = config_setting_get_int(s);
+                break;
+        default:
+                return config_fail(ctx, s, "%s: expected an integer", config_setting_name(s));
+        }
+        /* The main file's text is at hand; an @include'd one is read again. */
+        if (config_setting_source_file(s)) {
+                char file[PATH_MAX];
+                _cleanup_(fclosep) FILE *inc = fopen(setting_file(ctx, s, file, sizeof(file)),
+                                                     "re");
+
+                inc_text = inc ? read_text(inc) : NULL;
+                text = inc_text;
+        }
+        if (text) {
+                r = literal_find(text, config_setting_source_line(s), config_setting_name(s),
+                                 &lit);
+                if (r == -ERANGE)
+                        return config_fail(ctx, s, "%s: integer too large",
+                                           config_setting_name(s));
+                if (r == 0 && lit != v && (int32_t)(uint32_t)lit == (int32_t)v)
+                        v = lit;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int config_uint(const struct config_ctx *ctx, const char *text, const config_setting_t *s,
+                       uint64_t min, uint64_t max, bool zero_ok, uint64_t *ret)
+{
+        long long v = 0;
+        int r;
+
+        r = config_int_value(ctx, text, s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0 && zero_ok) {
+                *ret = 0;
+                return 0;
+        }
+        if (v < 0 || (uint64_t)v < min || (uint64_t)v > max) {
+                if (zero_ok)
+                        return config_fail(ctx, s,
+                                           "%s = %lld: out of range (0 or %" PRIu64
+                                           "..%" PRIu64 ")",
+                                           config_setting_name(s), v, min, max);
+                return config_fail(ctx, s, "%s = %lld: out of range (%" PRIu64 "..%" PRIu64 ")",
+                                   config_setting_name(s), v, min, max);
+        }
+        *ret = (uint64_t)v;
+        return 0;
+}
+
+static int config_string(const struct config_ctx *ctx, const config_setting_t *s,
+                         const char **ret)
+{
+        const char *v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return config_fail(ctx, s, "%s: expected a string in double quotes",
+                                   config_setting_name(s));
+        v = config_setting_get_string(s);
+        *ret = v ? v : "";
+        return 0;
+}
+
+static int set_string(char **field, const char *value)
+{
+        char *n = NULL;
+
+        if (value) {
+                n = strdup(value);
+                if (!n)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = n;
+        return 0;
+}
+
+static int group_exists(const char *name)
+{
+        struct group grp, *res = NULL;
+        char buf[16384];
+        int r;
+
+        r = getgrnam_r(name, &grp, buf, sizeof(buf), &res);
+        if (r != 0)
+                return -r;
+        return res ? 1 : 0;
+}
+
+enum config_key {
+        KEY_RUNTIME_DIR,
+        KEY_LOG_LEVEL,
+        KEY_CLIENTS_GROUP,
+        KEY_MAX_CLIENTS,
+        KEY_MAX_CLIENTS_PER_UID,
+        KEY_MAX_MESSAGE_SIZE,
+        KEY_QUEUE_BYTES,
+        KEY_INBOUND_QUEUE_BYTES,
+        KEY_BACKLOG_BYTES,
+        KEY_BACKLOG_TOTAL_BYTES,
+        KEY_REGISTRATION_RATE,
+        KEY_REGISTRATION_BURST,
+        KEY_MAX_SUBSCRIPTIONS,
+        KEY_HISTORY_PER_TOPIC,
+        KEY_HISTORY_TOTAL,
+        KEY_HISTORY_TOTAL_BYTES,
+        KEY_OVERFLOW_POLICY,
+        KEY_LANES_PER_UID,
+        KEY_RINGS,
+        _KEY_MAX,
+};
+
+/*
+ * Integer keys: name, range, whether 0 is allowed besides the range.
+ * Ranges are those of config.h, conf/ipcd.conf and ipcd.conf(5).
+ */
+static const struct {
+        const char *name;
+        uint64_t min, max;
+        bool zero_ok;
+} config_keys[_KEY_MAX] = {
+        [KEY_RUNTIME_DIR] = { "runtime_dir" },
+        [KEY_LOG_LEVEL] = { "log_level" },
+        [KEY_CLIENTS_GROUP] = { "clients_group" },
+        [KEY_MAX_CLIENTS] = { "max_clients", 1, 65536, false },
+        /* the upper bound is max_clients, checked once both are known */
+        [KEY_MAX_CLIENTS_PER_UID] = { "max_clients_per_uid", 1, 65536, false },
+        [KEY_MAX_MESSAGE_SIZE] = { "max_message_size", 1, 16 * MIB, true },
+        [KEY_QUEUE_BYTES] = { "queue_bytes", 1024, 1 * GIB, false },
+        [KEY_INBOUND_QUEUE_BYTES] = { "inbound_queue_bytes", 1024, 1 * GIB, false },
+        [KEY_BACKLOG_BYTES] = { "backlog_bytes", 0, 1 * GIB, false },
+        [KEY_BACKLOG_TOTAL_BYTES] = { "backlog_total_bytes", 0, 1024 * GIB, false },
+        [KEY_REGISTRATION_RATE] = { "registration_rate", 1, 1000000, false },
+        [KEY_REGISTRATION_BURST] = { "registration_burst", 1, 1000000, false },
+        [KEY_MAX_SUBSCRIPTIONS] = { "max_subscriptions", 1, 65536, false },
+        [KEY_HISTORY_PER_TOPIC] = { "history_per_topic", 0, 65536, false },
+        [KEY_HISTORY_TOTAL] = { "history_total", 0, 16777216, false },
+        [KEY_HISTORY_TOTAL_BYTES] = { "history_total_bytes", 0, 4 * GIB, false },
+        [KEY_OVERFLOW_POLICY] = { "overflow_policy" },
+        [KEY_LANES_PER_UID] = { "lanes_per_uid", 1, 1024, false },
+        [KEY_RINGS] = { "rings" },
+};
+
+static bool ring_name_ok(const char *n)
+{
+        size_t len = strlen(n);
+
+        if (len == 0 || len > 63)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+                      (n[i] >= '0' && n[i] <= '9') || n[i] == '.' || n[i] == '_' || n[i] == '-'))
+                        return false;
+        return true;
+}
+
+/*
+ * rings = ( { name = "video"; size = 268435456L; lane_size = 16777216;
+ *             group = "video"; hugepages = false; }, ... );
+ */
+static int config_rings(const struct config_ctx *ctx, const char *text, const config_setting_t *list,
+                        struct ipcd_config *cfg)
+{
+        int n = config_setting_length(list);
+        struct ipcd_ring_config *rings;
+        int r;
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY)
+                return config_fail(ctx, list, "rings: expected a list ( { ... }, ... )");
+        if (n > 32)
+                return config_fail(ctx, list, "rings: at most 32 rings");
+        rings = calloc(n ? (size_t)n : 1, sizeof(*rings));
+        if (!rings)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+                struct ipcd_ring_config *rc = &rings[i];
+                bool have_name = false;
+
+                rc->size = 64 * MIB;
+                rc->lane_size = 8 * MIB;
+                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+                        r = config_fail(ctx, g, "rings: each ring is a group { ... }");
+                        goto fail;
+                }
+                for (int j = 0; j < config_setting_length(g); j++) {
+                        const config_setting_t *e = config_setting_get_elem(g, (unsigned)j);
+                        const char *key = config_setting_name(e), *str = "";
+                        uint64_t u;
+
+                        if (strcmp(key, "name") == 0 || strcmp(key, "group") == 0) {
+                                r = config_string(ctx, e, &str);
+                                if (r < 0)
+                                        goto fail;
+                                if (key[0] == 'n') {
+                                        if (!ring_name_ok(str)) {
+                                                r = config_fail(ctx, e, "ring name \"%s\": 1-63 bytes of [A-Za-z0-9._-]", str);
+                                                goto fail;
+                                        }
+                                        for (int k = 0; k < i; k++)
+                                                if (strcmp(rings[k].name, str) == 0) {
+                                                        r = config_fail(ctx, e, "ring \"%s\" defined twice", str);
+                                                        goto fail;
+                                                }
+                                        r = set_string(&rc->name, str);
+                                        have_name = true;
+                                } else {
+                                        if (str[0] && group_exists(str) != 1) {
+                                                r = config_fail(ctx, e, "ring group \"%s\": no such group", str);
+                                                goto fail;
+                                        }
+                                        r = set_string(&rc->group, str[0] ? str : NULL);
+                                }
+                                if (r < 0)
+                                        goto fail;
+                        } else if (strcmp(key, "size") == 0) {
+                                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
+                                if (r < 0)
+                                        goto fail;
+                                rc->size = u;
+                        } else if (strcmp(key, "lane_size") == 0) {
+                                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
+                                if (r < 0)
+                                        goto fail;
+                                if (u % 4096) {
+                                        r = config_fail(ctx, e, "lane_size: a multiple of 4096");
+                                        goto fail;
+                                }
+                                rc->lane_size = u;
+                        } else if (strcmp(key, "hugepages") == 0) {
+                                if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
+                                        r = config_fail(ctx, e, "hugepages: expected true or false");
+                                        goto fail;
+                                }
+                                rc->hugepages = config_setting_get_bool(e);
+                        } else {
+                                r = config_fail(ctx, e, "unknown ring key '%s'", key);
+                                goto fail;
+                        }
+                }
+                if (!have_name) {
+                        r = config_fail(ctx, g, "ring without a name");
+                        goto fail;
+                }
+                if (rc->lane_size > rc->size) {
+                        r = config_fail(ctx, g, "ring %s: lane_size larger than size", rc->name);
+                        goto fail;
+                }
+                if (rc->hugepages && rc->lane_size % (2 * MIB)) {
+                        r = config_fail(ctx, g, "ring %s: with hugepages, lane_size is a multiple of 2 MiB",
+                                        rc->name);
+                        goto fail;
+                }
+        }
+        rings_free(cfg->rings, cfg->nrings);
+        cfg->rings = rings;
+        cfg->nrings = (size_t)n;
+        return 0;
+fail:
+        rings_free(rings, (size_t)n);
+        return r;
+}
+
+static int config_apply(const struct config_ctx *ctx, const char *text, config_setting_t *root,
+                        struct ipcd_config *cfg)
+{
+        const config_setting_t *seen[_KEY_MAX] = { NULL };
+        int n = config_setting_length(root);
+        int r;
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+                const char *name = config_setting_name(s);
+                const char *str = "";
+                uint64_t u = 0;
+                int k;
+
+                for (k = 0; k < _KEY_MAX; k++)
+                        if (name && strcmp(name, config_keys[k].name) == 0)
+                                break;
+                if (k == _KEY_MAX)
+                        return config_fail(ctx, s, "unknown key '%s'", name ? name : "");
+                seen[k] = s;
+
+                switch (k) {
+                case KEY_RUNTIME_DIR:
+                        r = config_string(ctx, s, &str);
+                        if (r < 0)
+                                return r;
+                        if (str[0] != '/')
+                                return config_fail(ctx, s,
+                                                   "runtime_dir \"%s\": must be an absolute path",
+                                                   str);
+                        if (strlen(str) > CONFIG_RUNTIME_DIR_MAX)
+                                return config_fail(ctx, s, "runtime_dir: path too long");
+                        r = set_string(&cfg->runtime_dir, str);
+                        if (r < 0)
+                                return r;
+                        break;
+                case KEY_LOG_LEVEL:
+                        r = config_string(ctx, s, &str);
+                        if (r < 0)
+                                return r;
+                        r = log_level_from_string(str);
+                        /* emerg/alert/crit would hide errors: not offered */
+                        if (r < LOG_ERR)
+                                return config_fail(ctx, s,
+                                                   "log_level \"%s\": expected one of error, "
+                                                   "warning, notice, info, debug",
+                                                   str);
+                        cfg->log_level = r;
+                        break;
+                case KEY_CLIENTS_GROUP:
+                        r = config_string(ctx, s, &str);
+                        if (r < 0)
+                                return r;
+                        if (str[0] == '\0') {
+                                r = set_string(&cfg->clients_group, NULL);
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+                        r = group_exists(str);
+                        if (r < 0)
+                                return config_fail(ctx, s, "clients_group \"%s\": %s", str,
+                                                   strerror(-r));
+                        if (r == 0)
+                                return config_fail(ctx, s, "clients_group \"%s\": no such group",
+                                                   str);
+                        r = set_string(&cfg->clients_group, str);
+                        if (r < 0)
+                                return r;
+                        break;
+                case KEY_RINGS:
+                        r = config_rings(ctx, text, s, cfg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case KEY_OVERFLOW_POLICY:
+                        r = config_string(ctx, s, &str);
+                        if (r < 0)
+                                return r;
+                        if (strcmp(str, "drop-new") == 0)
+                                cfg->overflow_policy = WIRE_OVERFLOW_DROP_NEW;
+                        else if (strcmp(str, "drop-old") == 0)
+                                cfg->overflow_policy = WIRE_OVERFLOW_DROP_OLD;
+                        else
+                                return config_fail(ctx, s,
+                                                   "overflow_policy \"%s\": expected "
+                                                   "\"drop-new\" or \"drop-old\"",
+                                                   str);
+                        break;
+                default:
+                        r = config_uint(ctx, text, s, config_keys[k].min, config_keys[k].max,
+                                        config_keys[k].zero_ok, &u);
+                        if (r < 0)
+                                return r;
+                        switch (k) {
+                        case KEY_MAX_CLIENTS:
+                                cfg->max_clients = (uint32_t)u;
+                                break;
+                        case KEY_MAX_CLIENTS_PER_UID:
+                                cfg->max_clients_per_uid = (uint32_t)u;
+                                break;
+                        case KEY_MAX_MESSAGE_SIZE:
+                                cfg->max_message_size = (uint32_t)u;
+                                break;
+                        case KEY_QUEUE_BYTES:
+                                cfg->queue_bytes = (uint32_t)u;
+                                break;
+                        case KEY_INBOUND_QUEUE_BYTES:
+                                cfg->inbound_queue_bytes = (uint32_t)u;
+                                break;
+                        case KEY_BACKLOG_BYTES:
+                                cfg->backlog_bytes = u;
+                                break;
+                        case KEY_BACKLOG_TOTAL_BYTES:
+                                cfg->backlog_total_bytes = u;
+                                break;
+                        case KEY_REGISTRATION_RATE:
+                                cfg->registration_rate = (uint32_t)u;
+                                break;
+                        case KEY_REGISTRATION_BURST:
+                                cfg->registration_burst = (uint32_t)u;
+                                break;
+                        case KEY_MAX_SUBSCRIPTIONS:
+                                cfg->max_subscriptions = (uint32_t)u;
+                                break;
+                        case KEY_HISTORY_PER_TOPIC:
+                                cfg->history_per_topic = (uint32_t)u;
+                                break;
+                        case KEY_HISTORY_TOTAL:
+                                cfg->history_total = (uint32_t)u;
+                                break;
+                        case KEY_HISTORY_TOTAL_BYTES:
+                                cfg->history_total_bytes = u;
+                                break;
+                        case KEY_LANES_PER_UID:
+                                cfg->lanes_per_uid = (uint32_t)u;
+                                break;
+                        }
+                        break;
+                }
+        }
+
+        /*
+         * max_clients_per_uid is 1..max_clients.  Set explicitly above that
+         * it is an error; inherited (the default 64 with max_clients = 10)
+         * it follows max_clients down.
+         */
+        if (cfg->max_clients_per_uid > cfg->max_clients) {
+                if (seen[KEY_MAX_CLIENTS_PER_UID])
+                        return config_fail(ctx, seen[KEY_MAX_CLIENTS_PER_UID],
+                                           "max_clients_per_uid = %" PRIu32
+                                           ": out of range (1..max_clients = %" PRIu32 ")",
+                                           cfg->max_clients_per_uid, cfg->max_clients);
+                cfg->max_clients_per_uid = cfg->max_clients;
+        }
+        return 0;
+}
+
+static void config_destroyp(config_t **c)
+{
+        if (*c)
+                config_destroy(*c);
+}
+
+int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char *err,
+                size_t errlen)
+{
+        struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen };
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(config_destroyp) config_t *lc = NULL;
+        config_t lcbuf;
+        struct ipcd_config tmp;
+        struct stat st = {};
+        char *slash;
+        int r;
+
+        if (err && errlen > 0)
+                err[0] = '\0';
+        if (!cfg || !path)
+                return -EINVAL;
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = negative_errno();
+                if (r == -ENOENT && !must_exist)
+                        return 0;
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode)) {
+                r = S_ISDIR(st.st_mode) ? -EISDIR : negative_errno();
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+                return r;
+        }
+
+        /* The text, to read integer literals back (see the top of the file). */
+        text = read_text(f);
+        if (!text || ferror(f)) {
+                r = ferror(f) ? -EIO : -ENOMEM;
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        rewind(f);
+
+        config_init(&lcbuf);
+        lc = &lcbuf;
+        /* @include "x" is relative to the file's own directory. */
+        dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (slash) {
+                slash[slash == dir ? 1 : 0] = '\0';
+                config_set_include_dir(lc, dir);
+                ctx.include_dir = dir;
+        }
+
+        if (config_read(lc, f) != CONFIG_TRUE) {
+                const char *ef = config_error_file(lc);
+                char efbuf[PATH_MAX];
+
+                /* libconfig names an @include'd file as written in the directive */
+                if (!ef)
+                        ef = path;
+                else if (ef[0] != '/' && ctx.include_dir) {
+                        snprintf(efbuf, sizeof(efbuf), "%s/%s", ctx.include_dir, ef);
+                        ef = efbuf;
+                }
+                if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+                        if (err && errlen > 0)
+                                snprintf(err, errlen, "%s: %s", ef,
+                                         config_error_text(lc) ? config_error_text(lc)
+                                                               : "I/O error");
+                        return -EIO;
+                }
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s:%d: %s", ef, config_error_line(lc),
+                                 config_error_text(lc) ? config_error_text(lc) : "parse error");
+                return -EINVAL;
+        }
+
+        r = config_copy(&tmp, cfg);
+        if (r < 0)
+                return r;
+        r = config_apply(&ctx, text, config_root_setting(lc), &tmp);
+        if (r < 0) {
+                config_done(&tmp);
+                if (err && errlen > 0 && err[0] == '\0')
+                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        config_done(cfg);
+        *cfg = tmp;
+        return 0;
+}
