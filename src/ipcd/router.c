@@ -725,6 +725,15 @@ static void send_answer_data(struct router *r, struct client *c, uint16_t kind, 
         if (c->removed || len > 128)
                 return;
         wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, data);
+        if (kind == WIRE_OUT_ACK && status == 0 && len == 0) {
+                /* When its queue is full of messages it has not read (it is
+                 * busy sending), a zero-byte message still fits: it means 0. */
+                if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0 ||
+                    (errno == EAGAIN && msgsnd(c->qid, &m, 0, IPC_NOWAIT) == 0)) {
+                        raise_sem(c);
+                        return;
+                }
+        }
         (void)deliver(r, c, &m.mtype, off, 0, true);
 }
 

@@ -264,6 +264,10 @@ enum wire_op {
  * callee's reply (status 0) or ipcd's verdict (status -ENOENT no such
  * callee, -EAGAIN dropped: the callee is full, -ECONNRESET the callee went
  * away before replying).
+ *
+ * A successful ACK (status 0, no body) may also arrive as a message of
+ * zero bytes on the reply type: ipcd sends that when the queue is full of
+ * unread messages, since a zero-byte message still fits.
  */
 enum wire_overflow {
         WIRE_OVERFLOW_DROP_NEW = 1, /* backlog full: new messages are dropped (default) */
