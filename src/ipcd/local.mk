@@ -18,9 +18,13 @@ src_ipcd_ipcd_SOURCES = \
 src_ipcd_ipcd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS)
 src_ipcd_ipcd_LDADD = src/shared/libshared.la $(LIBSYSTEMD_LIBS) $(LIBCONFIG_LIBS)
 
-check_PROGRAMS += src/ipcd/test-router
-TESTS += src/ipcd/test-router
+check_PROGRAMS += src/ipcd/test-router src/ipcd/test-ring src/ipcd/test-topics
+TESTS += src/ipcd/test-router src/ipcd/test-ring src/ipcd/test-topics
 src_ipcd_test_router_SOURCES = src/ipcd/test-router.c $(IPCD_CORE_SOURCES)
 src_ipcd_test_router_LDADD = src/shared/libshared.la
+src_ipcd_test_ring_SOURCES = src/ipcd/test-ring.c $(IPCD_CORE_SOURCES)
+src_ipcd_test_ring_LDADD = src/shared/libshared.la
+src_ipcd_test_topics_SOURCES = src/ipcd/test-topics.c $(IPCD_CORE_SOURCES)
+src_ipcd_test_topics_LDADD = src/shared/libshared.la
 
 include src/ipcd/config.mk
