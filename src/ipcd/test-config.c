@@ -523,7 +523,8 @@ static void test_rings(void)
         char err[1024];
 
         CHECK(config_set_defaults(&cfg) == 0);
-        CHECK(cfg.nrings == 0);
+        CHECK(cfg.nrings == 0 && cfg.lanes_per_uid == 4);
+        config_done(&cfg);
         CHECK(load_text(&cfg,
                         "lanes_per_uid = 2;\n"
                         "rings = ( { name = \"video\"; size = 268435456L; lane_size = 16777216; },\n"
@@ -539,24 +540,28 @@ static void test_rings(void)
         CHECK(cfg.rings[1].lane_size == 65536);
         config_done(&cfg);
 
-        /* Errors name their line. */
-        CHECK(config_set_defaults(&cfg) == 0);
+        /* Errors name their line; a failed load leaves no rings. */
         CHECK(load_text(&cfg, "rings = ( { name = \"a\"; },\n { name = \"a\"; } );\n", err,
                         sizeof(err)) < 0);
         CHECK(strstr(err, ":2: ring \"a\" defined twice") != NULL);
+        CHECK(cfg.nrings == 0);
+        config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { name = \"a\";\n  lane_size = 65537; } );\n", err,
                         sizeof(err)) < 0);
         CHECK(strstr(err, ":2: lane_size: a multiple of 4096") != NULL);
+        config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { name = \"a\";\n colour = 1; } );\n", err,
                         sizeof(err)) < 0);
         CHECK(strstr(err, ":2: unknown ring key 'colour'") != NULL);
+        config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { size = 1048576; } );\n", err, sizeof(err)) < 0);
         CHECK(strstr(err, "ring without a name") != NULL);
+        config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { name = \"a\"; size = 65536; lane_size = 131072; } );\n",
                         err, sizeof(err)) < 0);
+        config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { name = \"a\"; group = \"no-such-group-x\"; } );\n",
                         err, sizeof(err)) < 0);
-        CHECK(cfg.nrings == 0); /* all or nothing */
         config_done(&cfg);
 }
 

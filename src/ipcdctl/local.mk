@@ -1,0 +1,23 @@
+# src/ipcdctl: the admin tool, and the example client of the README.
+bin_PROGRAMS += src/ipcdctl/ipcdctl
+src_ipcdctl_ipcdctl_SOURCES = \
+	src/ipcdctl/ipcdctl.c src/ipcdctl/ipcdctl.h \
+	src/ipcdctl/status.c \
+	src/ipcdctl/json.c src/ipcdctl/json.h
+src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la
+
+# Unit test of the JSON writer, escaper and validator; also a validator
+# for scripts: `test-json --validate < FILE`.
+check_PROGRAMS += src/ipcdctl/test-json
+TESTS += src/ipcdctl/test-json
+src_ipcdctl_test_json_SOURCES = src/ipcdctl/test-json.c src/ipcdctl/json.c src/ipcdctl/json.h
+
+# ipcdctl against a real ipcd in a private IPC namespace (uses
+# tests/harness.sh); the README's example is examples/hello.c.
+TESTS += src/ipcdctl/test-ipcdctl.sh src/ipcdctl/test-readme-example.sh
+EXTRA_DIST += src/ipcdctl/test-ipcdctl.sh src/ipcdctl/test-readme-example.sh
+
+# The README's example program: built in every build so it keeps compiling.
+noinst_PROGRAMS += examples/hello
+examples_hello_SOURCES = examples/hello.c
+examples_hello_LDADD = src/lib/libipcd-client.la

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * status.c - `ipcdctl status` and `ipcdctl clients`: one STATUS request on
+ * the control channel, answered by ipcd with a stream of records
+ * (DAEMON, QUEUE*, CLIENT*, RING*) closed by END, as OpenBSD's *ctl tools
+ * read list replies.  Printed as a summary and tables, or as JSON.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipcdctl/ipcdctl.h"
+#include "ipcdctl/json.h"
+#include "shared/ctlchan.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/wire.h"
+
+/* How long to wait for the first record before asking again, how often
+ * to ask, and how long to wait for each following record. */
+#define STATUS_FIRST_TIMEOUT_MS 1000
+#define STATUS_ATTEMPTS 3
+#define STATUS_NEXT_TIMEOUT_MS 5000
+
+struct status {
+        struct wire_status_daemon daemon;
+        bool have_daemon;
+        struct wire_status_queue *queues;
+        size_t nqueues;
+        struct wire_status_client *clients;
+        size_t nclients;
+        struct wire_status_ring *rings;
+        size_t nrings;
+        char error[128]; /* message of an ERROR record */
+};
+
+static void status_done(struct status *st)
+{
+        free(st->queues);
+        free(st->clients);
+        free(st->rings);
+}
+
+static int append(void **v, size_t *n, size_t elem, const void *item)
+{
+        void *nv = realloc(*v, (*n + 1) * elem);
+
+        if (!nv)
+                return -ENOMEM;
+        memcpy((char *)nv + *n * elem, item, elem);
+        *v = nv;
+        (*n)++;
+        return 0;
+}
+
+static void ctlchan_donep(struct ctlchan **ch)
+{
+        if (*ch)
+                ctlchan_close(*ch, 0);
+}
+
+/* Ask ipcd for its status and collect the records up to END. */
+static int status_fetch(const char *rundir, struct status *st)
+{
+        _cleanup_free_ struct ctlchan *chan = NULL;
+        _cleanup_(ctlchan_donep) struct ctlchan *ch = NULL;
+        union {
+                struct wire_rec_error error;
+                struct wire_status_daemon daemon;
+                struct wire_status_queue queue;
+                struct wire_status_client client;
+                struct wire_status_ring ring;
+        } body;
+        int r;
+
+        chan = calloc(1, sizeof(*chan));
+        if (!chan)
+                return -ENOMEM;
+        r = ctlchan_open(chan, rundir);
+        if (r < 0)
+                return r;
+        ch = chan;
+
+        /* The control channel is lossy by design (a garbled line costs only
+         * itself): ask again when no answer comes. */
+        for (int attempt = 0;; attempt++) {
+                struct wire_ctl req = { .cmd = WIRE_CTL_STATUS };
+
+                if (attempt == STATUS_ATTEMPTS)
+                        return -ETIMEDOUT;
+                r = ctlchan_send(ch, &req, STATUS_NEXT_TIMEOUT_MS);
+                if (r < 0)
+                        return r;
+                memset(&body, 0, sizeof(body));
+                r = ctlchan_read(ch, &body, sizeof(body), STATUS_FIRST_TIMEOUT_MS);
+                if (r != -ETIMEDOUT)
+                        break;
+        }
+
+        for (;;) {
+                if (r < 0)
+                        return r;
+                switch (r) {
+                case WIRE_REC_ERROR:
+                        snprintf(st->error, sizeof(st->error), "%.*s",
+                                 (int)strnlen(body.error.message, sizeof(body.error.message)),
+                                 body.error.message);
+                        if (!st->error[0])
+                                snprintf(st->error, sizeof(st->error), "%s",
+                                         strerror(body.error.error < 0 ? -body.error.error
+                                                                       : EPROTO));
+                        return body.error.error < 0 ? body.error.error : -EPROTO;
+                case WIRE_REC_STATUS_DAEMON:
+                        st->daemon = body.daemon;
+                        st->have_daemon = true;
+                        break;
+                case WIRE_REC_STATUS_QUEUE:
+                        r = append((void **)&st->queues, &st->nqueues, sizeof(body.queue),
+                                   &body.queue);
+                        break;
+                case WIRE_REC_STATUS_CLIENT:
+                        r = append((void **)&st->clients, &st->nclients, sizeof(body.client),
+                                   &body.client);
+                        break;
+                case WIRE_REC_STATUS_RING:
+                        r = append((void **)&st->rings, &st->nrings, sizeof(body.ring),
+                                   &body.ring);
+                        break;
+                case WIRE_REC_END:
+                        return st->have_daemon ? 0 : -EBADMSG;
+                default:
+                        /* A record kind from a newer ipcd: skip it. */
+                        break;
+                }
+                if (r < 0)
+                        return r;
+                memset(&body, 0, sizeof(body));
+                r = ctlchan_read(ch, &body, sizeof(body), STATUS_NEXT_TIMEOUT_MS);
+        }
+}
+
+/* 0, or the exit status after printing why it failed. */
+static int fetch_or_report(const struct ctl *ctl, struct status *st)
+{
+        int r = status_fetch(ctl->rundir, st);
+
+        if (r >= 0)
+                return 0;
+        if (st->error[0]) {
+                log_error("status refused by ipcd at %s: %s (%s)", ctl->rundir, st->error,
+                          ctl_errno_name(r));
+                return CTL_EXIT_FAILURE;
+        }
+        return ctl_report_error(ctl, "status", r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Text tables: cells collected row by row, printed with column widths. */
+
+struct table {
+        size_t ncols;
+        size_t ncells;
+        size_t cap;
+        char **cells; /* row-major; the first row is the header */
+};
+
+static void table_done(struct table *t)
+{
+        for (size_t i = 0; i < t->ncells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+}
+
+_printf_(2, 3) static int table_add(struct table *t, const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        int r;
+
+        if (t->ncells == t->cap) {
+                size_t ncap = t->cap ? t->cap * 2 : 64;
+                char **n = realloc(t->cells, ncap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                t->cells = n;
+                t->cap = ncap;
+        }
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        t->cells[t->ncells++] = s;
+        return 0;
+}
+
+/* Numbers right-aligned (right[col]), text left-aligned; two spaces
+ * between columns; every line starts with indent. */
+static void table_print(const struct table *t, const bool *right, const char *indent)
+{
+        size_t w[16] = { 0 };
+        size_t ncols = MIN(t->ncols, ELEMENTSOF(w));
+
+        for (size_t i = 0; i < t->ncells; i++) {
+                size_t c = i % t->ncols;
+
+                if (c < ncols)
+                        w[c] = MAX(w[c], strlen(t->cells[i]));
+        }
+        for (size_t i = 0; i < t->ncells; i++) {
+                size_t c = i % t->ncols;
+                bool last = c + 1 == t->ncols;
+
+                if (c == 0)
+                        fputs(indent, stdout);
+                if (c >= ncols)
+                        fputs(t->cells[i], stdout);
+                else if (right[c])
+                        printf("%*s", (int)w[c], t->cells[i]);
+                else if (last)
+                        fputs(t->cells[i], stdout);
+                else
+                        printf("%-*s", (int)w[c], t->cells[i]);
+                fputs(last ? "\n" : "  ", stdout);
+        }
+}
+
+/* A name from a fixed-size record field, which may lack its NUL. */
+static int field_len(const char *s, size_t size)
+{
+        return (int)strnlen(s, size);
+}
+
+static int print_client_table(const struct status *st, const char *indent)
+{
+        static const bool right[] = { true, false, true, true, true, true, true, true, true, true };
+        struct table t = { .ncols = 10 };
+        int r = 0;
+
+        if (st->nclients == 0) {
+                printf("%s(no clients)\n", indent);
+                return 0;
+        }
+        r |= table_add(&t, "ID");
+        r |= table_add(&t, "NAME");
+        r |= table_add(&t, "UID");
+        r |= table_add(&t, "PID");
+        r |= table_add(&t, "QUEUE");
+        r |= table_add(&t, "INBOUND");
+        r |= table_add(&t, "QUEUED");
+        r |= table_add(&t, "SENT");
+        r |= table_add(&t, "RECEIVED");
+        r |= table_add(&t, "DROPPED");
+        for (size_t i = 0; i < st->nclients; i++) {
+                const struct wire_status_client *c = &st->clients[i];
+                int n = field_len(c->name, sizeof(c->name));
+
+                r |= table_add(&t, "%" PRIu64, c->id);
+                r |= table_add(&t, "%.*s", n > 0 ? n : 1, n > 0 ? c->name : "-");
+                r |= table_add(&t, "%" PRIu32, c->uid);
+                r |= table_add(&t, "%" PRId32, c->pid);
+                r |= table_add(&t, "%" PRId32, c->qid);
+                r |= table_add(&t, "%" PRId32, c->inbound_qid);
+                r |= table_add(&t, "%" PRIu64, c->queued);
+                r |= table_add(&t, "%" PRIu64, c->sent);
+                r |= table_add(&t, "%" PRIu64, c->received);
+                r |= table_add(&t, "%" PRIu64, c->dropped);
+        }
+        if (r == 0)
+                table_print(&t, right, indent);
+        table_done(&t);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static void format_uptime(uint64_t ms, char *buf, size_t size)
+{
+        uint64_t s = ms / 1000;
+        uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+        if (d)
+                snprintf(buf, size, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m %02" PRIu64 "s", d,
+                         h, m, s % 60);
+        else if (h)
+                snprintf(buf, size, "%" PRIu64 "h %02" PRIu64 "m %02" PRIu64 "s", h, m, s % 60);
+        else if (m)
+                snprintf(buf, size, "%" PRIu64 "m %02" PRIu64 "s", m, s % 60);
+        else
+                snprintf(buf, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
+}
+
+static int print_status_text(const struct ctl *ctl, const struct status *st)
+{
+        const struct wire_status_daemon *d = &st->daemon;
+        char up[64];
+        int r = 0;
+
+        format_uptime(d->uptime_ms, up, sizeof(up));
+        printf("ipcd %.*s, pid %" PRId32 ", up %s, runtime directory %s\n",
+               field_len(d->version, sizeof(d->version)), d->version, d->pid, up, ctl->rundir);
+        printf("  clients:        %" PRIu32 " connected, at most %" PRIu32 "\n", d->nclients,
+               d->max_clients);
+        printf("  messages:       %" PRIu64 " accepted, %" PRIu64 " routed, %" PRIu64
+               " dropped\n",
+               d->accepted, d->routed, d->dropped);
+        printf("  backlog:        %" PRIu64 " bytes waiting in ipcd\n", d->backlog_bytes);
+        printf("  queue size:     %" PRIu32 " bytes per client queue", d->queue_bytes);
+        if (d->max_payload)
+                printf(", inline payloads up to %" PRIu32 " bytes", d->max_payload);
+        putchar('\n');
+        printf("  registrations:  %" PRIu64 " accepted, %" PRIu64 " refused\n", d->registrations,
+               d->refused);
+        printf("  rejected:       %" PRIu64 " control lines, %" PRIu64 " inbound records, %" PRIu64
+               " requests over a limit\n",
+               d->bad_control, d->bad_inbound, d->limit_hits);
+
+        printf("\ninbound queues (one per client uid):\n");
+        if (st->nqueues == 0) {
+                printf("  (none)\n");
+        } else {
+                static const bool right[] = { true, true, true, true };
+                struct table t = { .ncols = 4 };
+
+                r |= table_add(&t, "UID");
+                r |= table_add(&t, "MSQID");
+                r |= table_add(&t, "CLIENTS");
+                r |= table_add(&t, "WAITING");
+                for (size_t i = 0; i < st->nqueues; i++) {
+                        r |= table_add(&t, "%" PRIu32, st->queues[i].uid);
+                        r |= table_add(&t, "%" PRId32, st->queues[i].qid);
+                        r |= table_add(&t, "%" PRIu32, st->queues[i].nclients);
+                        r |= table_add(&t, "%" PRIu32, st->queues[i].qnum);
+                }
+                if (r == 0)
+                        table_print(&t, right, "  ");
+                table_done(&t);
+        }
+
+        printf("\nrings:\n");
+        if (st->nrings == 0) {
+                printf("  (none)\n");
+        } else {
+                static const bool right[] = { false, true, true, true, true };
+                struct table t = { .ncols = 5 };
+
+                r |= table_add(&t, "NAME");
+                r |= table_add(&t, "SHMID");
+                r |= table_add(&t, "SIZE");
+                r |= table_add(&t, "USED");
+                r |= table_add(&t, "LANES");
+                for (size_t i = 0; i < st->nrings; i++) {
+                        const struct wire_status_ring *g = &st->rings[i];
+
+                        r |= table_add(&t, "%.*s", field_len(g->name, sizeof(g->name)), g->name);
+                        r |= table_add(&t, "%" PRId32, g->shmid);
+                        r |= table_add(&t, "%" PRIu64, g->size);
+                        r |= table_add(&t, "%" PRIu64, g->used);
+                        r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
+                }
+                if (r == 0)
+                        table_print(&t, right, "  ");
+                table_done(&t);
+        }
+
+        printf("\nclients:\n");
+        r |= print_client_table(st, "  ");
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static void json_client(struct json *j, const struct wire_status_client *c)
+{
+        json_begin_object(j, NULL);
+        json_u64(j, "id", c->id);
+        /* Anonymous clients have the name "", as ipcd_msg.sender does. */
+        json_strn(j, "name", c->name, strnlen(c->name, sizeof(c->name)));
+        json_u64(j, "uid", c->uid);
+        json_i64(j, "pid", c->pid);
+        json_i64(j, "queue", c->qid);
+        json_i64(j, "inbound_queue", c->inbound_qid);
+        json_u64(j, "queued", c->queued);
+        json_u64(j, "sent", c->sent);
+        json_u64(j, "received", c->received);
+        json_u64(j, "dropped", c->dropped);
+        json_u64(j, "backlog_bytes", c->backlog_bytes);
+        json_u64(j, "connected_s", c->connected_ms / 1000);
+        json_end_object(j);
+}
+
+static void print_status_json(const struct ctl *ctl, const struct status *st)
+{
+        const struct wire_status_daemon *d = &st->daemon;
+        struct json j;
+
+        json_init(&j, stdout);
+        json_begin_object(&j, NULL);
+        json_i64(&j, "pid", d->pid);
+        json_strn(&j, "version", d->version, strnlen(d->version, sizeof(d->version)));
+        json_u64(&j, "uptime_s", d->uptime_ms / 1000);
+        json_u64(&j, "uptime_ms", d->uptime_ms);
+        json_str(&j, "runtime_dir", ctl->rundir);
+        json_u64(&j, "nclients", d->nclients);
+        json_u64(&j, "max_clients", d->max_clients);
+        json_u64(&j, "queue_bytes", d->queue_bytes);
+        json_u64(&j, "max_payload", d->max_payload);
+        json_u64(&j, "backlog_bytes", d->backlog_bytes);
+
+        json_begin_array(&j, "inbound_queues");
+        for (size_t i = 0; i < st->nqueues; i++) {
+                json_begin_object(&j, NULL);
+                json_u64(&j, "uid", st->queues[i].uid);
+                json_i64(&j, "id", st->queues[i].qid);
+                json_u64(&j, "clients", st->queues[i].nclients);
+                json_u64(&j, "messages", st->queues[i].qnum);
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+
+        json_begin_array(&j, "clients");
+        for (size_t i = 0; i < st->nclients; i++)
+                json_client(&j, &st->clients[i]);
+        json_end_array(&j);
+
+        json_begin_array(&j, "rings");
+        for (size_t i = 0; i < st->nrings; i++) {
+                const struct wire_status_ring *g = &st->rings[i];
+
+                json_begin_object(&j, NULL);
+                json_strn(&j, "name", g->name, strnlen(g->name, sizeof(g->name)));
+                json_i64(&j, "shmid", g->shmid);
+                json_u64(&j, "size", g->size);
+                json_u64(&j, "used", g->used);
+                json_u64(&j, "lanes", g->lanes);
+                json_u64(&j, "lanes_used", g->lanes_used);
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+
+        json_begin_object(&j, "counters");
+        json_u64(&j, "routed", d->routed);
+        json_u64(&j, "dropped", d->dropped);
+        json_u64(&j, "accepted", d->accepted);
+        json_u64(&j, "registrations", d->registrations);
+        json_u64(&j, "refused", d->refused);
+        json_u64(&j, "bad_control", d->bad_control);
+        json_u64(&j, "bad_inbound", d->bad_inbound);
+        json_u64(&j, "limit_hits", d->limit_hits);
+        json_end_object(&j);
+
+        json_end_object(&j);
+}
+
+static int finish_output(void)
+{
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                log_error_errno(negative_errno(), "cannot write the output");
+                return CTL_EXIT_FAILURE;
+        }
+        return CTL_EXIT_OK;
+}
+
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+        struct status st = { 0 };
+        int r;
+
+        r = fetch_or_report(ctl, &st);
+        if (r != 0) {
+                status_done(&st);
+                return r;
+        }
+        if (ctl->json)
+                print_status_json(ctl, &st);
+        else
+                r = print_status_text(ctl, &st);
+        status_done(&st);
+        if (r < 0)
+                return log_error_errno(r, "cannot format the status"), CTL_EXIT_FAILURE;
+        return finish_output();
+}
+
+int cmd_clients(struct ctl *ctl, int argc, char **argv)
+{
+        struct status st = { 0 };
+        int r;
+
+        r = fetch_or_report(ctl, &st);
+        if (r != 0) {
+                status_done(&st);
+                return r;
+        }
+        if (ctl->json) {
+                struct json j;
+
+                json_init(&j, stdout);
+                json_begin_array(&j, NULL);
+                for (size_t i = 0; i < st.nclients; i++)
+                        json_client(&j, &st.clients[i]);
+                json_end_array(&j);
+        } else {
+                r = print_client_table(&st, "");
+        }
+        status_done(&st);
+        if (r < 0)
+                return log_error_errno(r, "cannot format the client table"), CTL_EXIT_FAILURE;
+        return finish_output();
+}
