@@ -307,6 +307,13 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         }
 
         pthread_mutex_lock(&r->lock);
+        /* STATUS costs a snapshot: it shares the registrations' bucket. */
+        if (!router_rate_take(r, uid)) {
+                r->cnt.limit_hits++;
+                pthread_mutex_unlock(&r->lock);
+                reply_error(d, fd, nonce, -EAGAIN, "too many requests");
+                return;
+        }
         sd.pid = getpid();
         sd.nclients = r->nclients;
         sd.uptime_ms = util_now_ms() - r->start_ms;

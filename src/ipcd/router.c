@@ -227,7 +227,7 @@ static void held_drop_all(struct router *r, struct client *c);
 /* ------------------------------------------------------------------ */
 /* Registration and removal.                                            */
 
-static bool rate_take(struct router *r, uid_t uid)
+bool router_rate_take(struct router *r, uid_t uid)
 {
         uint64_t now = util_now_ms();
         struct rate_bucket *b = NULL, *victim = NULL;
@@ -338,7 +338,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
 
         if (name[0] && !name_is_valid(name))
                 return -EINVAL;
-        if (!rate_take(r, uid)) {
+        if (!router_rate_take(r, uid)) {
                 r->cnt.limit_hits++;
                 return -EAGAIN;
         }
@@ -1485,7 +1485,9 @@ static int handle_set_history(struct router *r, const struct wire_in *h, const c
         if (!name_is_valid_n(dst, h->dst_len))
                 return -EINVAL;
         depth = (uint32_t)MIN(h->arg, (uint64_t)r->lim.history_per_topic);
-        e = topics_set_history(&r->topics, dst, h->dst_len, depth);
+        e = topics_set_history(&r->topics, dst, h->dst_len, depth, r->lim.history_total);
+        if (e == -EDQUOT)
+                r->cnt.limit_hits++;
         return e < 0 ? e : (int)depth;
 }
 

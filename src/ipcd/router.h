@@ -214,6 +214,10 @@ int router_client_post_death(struct router *r, struct client *c);
 /* Remove at once (lock held). */
 void router_client_remove(struct router *r, struct client *c);
 
+/* Take one token of uid's request bucket (registrations, STATUS): false
+ * when it is empty (lock held). */
+bool router_rate_take(struct router *r, uid_t uid);
+
 struct client *router_client_by_id(struct router *r, uint64_t id);
 struct client *router_client_by_name(struct router *r, const char *name, size_t len);
 

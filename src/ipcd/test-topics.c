@@ -113,12 +113,12 @@ int main(void)
         CHECK(topics_find(&ts, "other", 5) == NULL);
 
         /* History: depth 3 keeps the last 3, replayed oldest first. */
-        CHECK(topics_set_history(&ts, "news", 4, 3) == 0);
+        CHECK(topics_set_history(&ts, "news", 4, 3, 100000) == 0);
         keep(&ts, "news", "1", 100, 1000);
         keep(&ts, "news", "2", 100, 1000);
         keep(&ts, "news", "3", 100, 1000);
         keep(&ts, "news", "4", 100, 1000);
-        CHECK(topics_set_history(&ts, "news/sport", 10, 2) == 0);
+        CHECK(topics_set_history(&ts, "news/sport", 10, 2, 100000) == 0);
         keep(&ts, "news/sport", "s1", 100, 1000);
         nreplayed = 0;
         topics_history_replay(&ts, "news", replay, NULL);
@@ -132,14 +132,14 @@ int main(void)
         CHECK(nreplayed == 4);
 
         /* Shrinking keeps the newest. */
-        CHECK(topics_set_history(&ts, "news", 4, 1) == 0);
+        CHECK(topics_set_history(&ts, "news", 4, 1, 100000) == 0);
         nreplayed = 0;
         topics_history_replay(&ts, "news", replay, NULL);
         CHECK(nreplayed == 1 && strcmp(replayed[0], "news:4") == 0);
         CHECK(ts.hist_count == 2);
 
         /* Global caps: at most 2 entries in all; the topic gives up its own oldest. */
-        CHECK(topics_set_history(&ts, "news", 4, 5) == 0);
+        CHECK(topics_set_history(&ts, "news", 4, 5, 100000) == 0);
         keep(&ts, "news", "5", 2, 1000);
         CHECK(ts.hist_count == 2);
         nreplayed = 0;
@@ -152,7 +152,7 @@ int main(void)
         CHECK(nreplayed == 0 || strcmp(replayed[nreplayed - 1], "news:too long for the cap") != 0);
 
         /* Depth 0 drops the history and, without subscribers, the topic. */
-        CHECK(topics_set_history(&ts, "news/sport", 10, 0) == 0);
+        CHECK(topics_set_history(&ts, "news/sport", 10, 0, 100000) == 0);
         CHECK(topics_find(&ts, "news/sport", 10) == NULL);
 
         /* Many topics: the table grows and still finds them. */
@@ -160,9 +160,14 @@ int main(void)
                 char name[32];
 
                 snprintf(name, sizeof(name), "t/%d", i);
-                CHECK(topics_set_history(&ts, name, strlen(name), 1) == 0);
+                CHECK(topics_set_history(&ts, name, strlen(name), 1, 100000) == 0);
         }
         CHECK(topics_find(&ts, "t/1999", 6) != NULL && topics_find(&ts, "t/0", 3) != NULL);
+
+        /* The depths add up to a bound: no topics without end. */
+        CHECK(topics_set_history(&ts, "cap/a", 5, 10, ts.depth_total + 5) == -EDQUOT);
+        CHECK(topics_find(&ts, "cap/a", 5) == NULL);
+        CHECK(topics_set_history(&ts, "cap/a", 5, 5, ts.depth_total + 5) == 0);
 
         topics_done(&ts);
         printf("test-topics: ok\n");

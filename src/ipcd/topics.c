@@ -232,12 +232,17 @@ unsigned topics_match(struct topics *ts, const char *topic, size_t len,
         return n;
 }
 
-int topics_set_history(struct topics *ts, const char *name, size_t len, uint32_t depth)
+int topics_set_history(struct topics *ts, const char *name, size_t len, uint32_t depth,
+                       uint64_t max_total)
 {
-        struct topic *t = depth ? topic_get(ts, name, len) : topics_find(ts, name, len);
+        struct topic *t = topics_find(ts, name, len);
         struct hist_entry **nh = NULL;
         uint32_t keep;
 
+        if (depth > (t ? t->depth : 0) && ts->depth_total - (t ? t->depth : 0) + depth > max_total)
+                return -EDQUOT;
+        if (!t && depth)
+                t = topic_get(ts, name, len);
         if (!t)
                 return depth ? -ENOMEM : 0;
         if (depth == t->depth)
@@ -264,6 +269,7 @@ int topics_set_history(struct topics *ts, const char *name, size_t len, uint32_t
         t->hist = nh;
         t->hlen = keep;
         t->hhead = 0;
+        ts->depth_total = ts->depth_total - t->depth + depth;
         t->depth = depth;
         topic_maybe_free(ts, t);
         return 0;

@@ -59,6 +59,7 @@ struct topics {
         uint64_t hist_count;      /* history entries kept in all */
         uint64_t hist_bytes;
         uint64_t gen;             /* publish generation, for once-per-client delivery */
+        uint64_t depth_total;     /* sum of every topic's history depth */
 };
 
 int topics_init(struct topics *ts);
@@ -80,8 +81,11 @@ void topics_unsubscribe(struct topics *ts, struct sub *s);
 unsigned topics_match(struct topics *ts, const char *topic, size_t len,
                       void (*fn)(struct client *c, void *userdata), void *userdata);
 
-/* History. depth capped by the caller.  -ENOMEM. */
-int topics_set_history(struct topics *ts, const char *name, size_t len, uint32_t depth);
+/* History. depth capped by the caller.  The depths of all topics add up
+ * to at most max_total (-EDQUOT beyond: a client cannot make ipcd keep
+ * history slots, or topics, without bound).  -ENOMEM. */
+int topics_set_history(struct topics *ts, const char *name, size_t len, uint32_t depth,
+                       uint64_t max_total);
 /* Keep a published message; drops the oldest entry beyond the depth or
  * when the totals would be exceeded (max_count/max_bytes). */
 void topics_history_add(struct topics *ts, struct topic *t, const struct hist_entry *e,
