@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * recv.c - libipcd-client: receiving.
+ *
+ * ipcd delivers into our queue Qc messages of one mtype each, holding one
+ * or more wire_out records (a batch).  ipcd_recv() receives one queue
+ * message into a buffer of its own (malloc'd, max_qmsg bytes, refcounted
+ * per record), returns its first record and keeps the others on the
+ * handle's pending list, oldest first; later calls look there before the
+ * queue.  A returned ipcd_msg points into the buffer and keeps a
+ * reference in reserved_[0] (and a check value in reserved_[1], so that a
+ * zeroed or foreign struct is never freed); ipcd_msg_release() drops it
+ * and zeroes reserved_, so releasing twice is harmless.
+ *
+ * Types: user types (1 ... IPCD_TYPE_MAX) go to the application.
+ * Filter 0 also meets the reserved types: WIRE_TYPE_NOTICE records are
+ * returned with IPCD_MSG_NOTICE (type = the notice code, WIRE_NOTICE_*,
+ * id = its argument, data = a text); a WIRE_TYPE_PULL marker is answered
+ * with a PULL (ipcd holds a backlog for us and our queue is drained up to
+ * the marker); answers on reply types (>= WIRE_TYPE_REPLY_BASE) go to the
+ * thread waiting for that cookie (wait.c), never to the application, and
+ * are dropped when nobody waits any more (a late answer after a timeout).
+ * A receiver with a non-zero filter never sees the marker; it still
+ * honours WIRE_OUT_BACKLOG flags, and ipcd drains backlogs on its own.
+ *
+ * Waiting: timeout -1 is one blocking msgrcv(2) (no other system call,
+ * unless a backlog PULL is due); 0 is msgrcv(IPC_NOWAIT); a positive
+ * timeout sleeps on Sc (wait.c).  EINTR is retried (the deadline is
+ * absolute); a call returns early only with a message or an error.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "lib/client.h"
+#include "shared/macro.h"
+#include "shared/util.h"
+
+/* reserved_[1] = reserved_[0] ^ RELEASE_CHECK for a message we filled. */
+#define RELEASE_CHECK UINT64_C(0x69706364206d7367) /* "ipcd msg" */
+
+_Static_assert(offsetof(struct rxbuf, mtext) == offsetof(struct rxbuf, mtype) + sizeof(long),
+               "msgrcv(2) buffer layout");
+_Static_assert(sizeof(((ipcd_msg *)0)->reserved_) >= 2 * sizeof(uint64_t), "reserved_ room");
+
+/* ------------------------------------------------------------------ */
+/* Buffers and the pending list.                                        */
+
+void rxbuf_unref(struct rxbuf *b)
+{
+        if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+                free(b);
+}
+
+static void rxbuf_ref(struct rxbuf *b)
+{
+        __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+}
+
+int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, struct rxbuf **ret)
+{
+        size_t alloc = sizeof(struct rxbuf) + s->max_qmsg;
+        struct rxbuf *b = malloc(alloc);
+        ssize_t n;
+        int e;
+
+        if (!b)
+                return -ENOMEM;
+        /* MSG_NOERROR: a message larger than promised cannot get stuck at
+         * the head of the queue; its cut-off record is refused below. */
+        n = msgrcv(s->qc, &b->mtype, s->max_qmsg, filter, flags | MSG_NOERROR);
+        if (n < 0) {
+                e = errno;
+                free(b);
+                switch (e) {
+                case ENOMSG:
+                        return -ENOMSG;
+                case EIDRM:
+                case EINVAL:
+                        /* Qc removed: ipcd stopped, or dropped us. */
+                        client_lost(c, s->gen);
+                        return -ECONNRESET;
+                default:
+                        return -e;
+                }
+        }
+        b->refs = 1;
+        b->size = (uint32_t)n;
+        /* Do not pin max_qmsg bytes for a small message. */
+        if ((size_t)n < s->max_qmsg / 2) {
+                struct rxbuf *smaller = realloc(b, sizeof(struct rxbuf) + (size_t)n);
+
+                if (smaller)
+                        b = smaller;
+        }
+        *ret = b;
+        return 0;
+}
+
+static void pending_append(ipcd_client *c, struct rxrec *r)
+{
+        r->next = NULL;
+        *c->pending_tail = r;
+        c->pending_tail = &r->next;
+}
+
+static void pending_unlink(ipcd_client *c, struct rxrec **pp)
+{
+        struct rxrec *r = *pp;
+
+        *pp = r->next;
+        if (c->pending_tail == &r->next)
+                c->pending_tail = pp;
+        r->next = NULL;
+}
+
+struct rxrec *pending_take(ipcd_client *c, long filter)
+{
+        struct rxrec **best = NULL;
+
+        for (struct rxrec **pp = &c->pending; *pp; pp = &(*pp)->next) {
+                if (!filter_match(filter, (*pp)->mtype))
+                        continue;
+                if (filter >= 0) {
+                        best = pp;
+                        break;
+                }
+                /* Negative filter: the lowest type, oldest first within it. */
+                if (!best || (*pp)->mtype < (*best)->mtype)
+                        best = pp;
+        }
+        if (!best)
+                return NULL;
+        {
+                struct rxrec *r = *best;
+
+                pending_unlink(c, best);
+                return r;
+        }
+}
+
+bool pending_has(ipcd_client *c, long filter)
+{
+        for (struct rxrec *r = c->pending; r; r = r->next)
+                if (filter_match(filter, r->mtype))
+                        return true;
+        return false;
+}
+
+void pending_free_all(ipcd_client *c)
+{
+        struct rxrec *r;
+
+        while ((r = c->pending)) {
+                c->pending = r->next;
+                rxbuf_unref(r->buf);
+                free(r);
+        }
+        c->pending_tail = &c->pending;
+}
+
+void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text)
+{
+        size_t len = strlen(text);
+        struct rxbuf *b = malloc(sizeof(*b) + len + 1);
+        struct rxrec *r = calloc(1, sizeof(*r));
+
+        if (!b || !r) {
+                free(b);
+                free(r);
+                return;
+        }
+        b->refs = 1;
+        b->size = (uint32_t)len;
+        b->mtype = WIRE_TYPE_NOTICE;
+        memcpy(b->mtext, text, len + 1);
+        r->buf = b;
+        r->mtype = WIRE_TYPE_NOTICE;
+        r->h = (struct wire_out){.kind = WIRE_OUT_NOTICE, .status = code, .cookie = arg,
+                                 .len = (uint32_t)len, .sender_pid = 0};
+        r->name = r->topic = "";
+        r->payload = b->mtext;
+        pending_append(c, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sorting what arrived.                                                */
+
+/* Wake-ups for threads blocked in msgrcv(2) while records they could
+ * take sit on the pending list: a zero-length message of the records'
+ * type in our own queue (we own Qc), which carries no record and only
+ * makes the receiver look at the pending list again. */
+static void post_wakeups(const struct session *s, long mtype, unsigned n)
+{
+        long m = mtype;
+
+        while (n-- > 0)
+                if (msgsnd(s->qc, &m, 0, IPC_NOWAIT) < 0)
+                        break;
+}
+
+void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long want,
+                 struct rxrec *out, bool *got, bool sleeper)
+{
+        long mtype = b->mtype;
+        bool raise = false, reply = false;
+        unsigned added = 0, wakeups = 0;
+        size_t off = 0;
+
+        if (got)
+                *got = false;
+        if (mtype == WIRE_TYPE_PULL) {
+                /* Our queue is drained up to the marker: ask for the rest. */
+                rxbuf_unref(b);
+                (void)client_send_op(c, s, WIRE_OP_PULL, 0);
+                return;
+        }
+        if (mtype >= WIRE_TYPE_REPLY_BASE)
+                reply = true;
+        else if (!wire_type_is_user(mtype) && mtype != WIRE_TYPE_NOTICE) {
+                rxbuf_unref(b); /* a type nobody defined: drop it */
+                return;
+        }
+
+        pthread_mutex_lock(&c->lock);
+        for (;;) {
+                struct wire_out h;
+                const char *name, *topic;
+                const void *payload;
+                struct rxrec *r;
+                int k = wire_out_next(b->mtext, b->size, &off, &h, &name, &topic, &payload);
+
+                if (k <= 0)
+                        break; /* the end, or a malformed rest: drop it */
+                if (h.flags & WIRE_OUT_BACKLOG)
+                        c->pull_needed = true;
+                if (reply) {
+                        if (h.kind != WIRE_OUT_ACK)
+                                continue; /* call replies: a later issue */
+                        if (c->timed == TIMED_SENT && h.cookie == c->timed_cookie &&
+                            c->s.gen == s->gen) {
+                                c->timed = TIMED_ON;
+                                raise = true; /* waiters may sleep without limit now */
+                                continue;
+                        }
+                        if (waiter_deliver(c, h.cookie, h.status))
+                                raise = true;
+                        continue;
+                }
+                if (mtype == WIRE_TYPE_NOTICE ? h.kind != WIRE_OUT_NOTICE
+                                              : h.kind != WIRE_OUT_MSG)
+                        continue;
+                /* Bulk descriptors need the ring, which the library does not
+                 * map yet (and ipcd does not send them yet). */
+                if (h.flags & WIRE_OUT_BULK)
+                        continue;
+
+                if (out && !*got && filter_match(want, mtype)) {
+                        r = out;
+                        *got = true;
+                } else {
+                        r = malloc(sizeof(*r));
+                        if (!r)
+                                continue;
+                }
+                rxbuf_ref(b);
+                r->next = NULL;
+                r->buf = b;
+                r->mtype = mtype;
+                r->h = h;
+                r->name = name;
+                r->topic = topic;
+                r->payload = payload;
+                if (r != out) {
+                        pending_append(c, r);
+                        added++;
+                }
+        }
+        if (added) {
+                raise = true;
+                wakeups = MIN(added, c->nblocking);
+        }
+        if (raise && !sleeper)
+                raise = wake_waiters_locked(c);
+        else
+                raise = false;
+        pthread_mutex_unlock(&c->lock);
+
+        rxbuf_unref(b); /* the records hold their own references */
+        if (raise)
+                sem_raise(s);
+        if (wakeups)
+                post_wakeups(s, mtype, wakeups);
+}
+
+/* Send a PULL if a record asked for one (our queue is empty now). */
+static void pull_if_needed(ipcd_client *c, const struct session *s)
+{
+        bool pull;
+
+        pthread_mutex_lock(&c->lock);
+        pull = c->pull_needed && c->s.gen == s->gen;
+        c->pull_needed = false;
+        pthread_mutex_unlock(&c->lock);
+        if (pull)
+                (void)client_send_op(c, s, WIRE_OP_PULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Filling the application's message.                                   */
+
+static void msg_fill(ipcd_msg *msg, struct rxrec *r)
+{
+        memset(msg, 0, sizeof(*msg));
+        msg->data = r->payload;
+        msg->len = r->h.len;
+        memcpy(msg->sender, r->name, r->h.name_len);
+        msg->sender[r->h.name_len] = '\0';
+        memcpy(msg->topic, r->topic, r->h.topic_len);
+        msg->topic[r->h.topic_len] = '\0';
+        msg->sender_id = r->h.sender_id;
+        msg->sender_uid = (uid_t)r->h.sender_uid;
+        msg->sender_pid = (pid_t)r->h.sender_pid;
+        if (r->mtype == WIRE_TYPE_NOTICE) {
+                /* From ipcd: the type is the notice code, id its argument. */
+                msg->type = r->h.status > 0 ? r->h.status : 1;
+                msg->id = r->h.cookie;
+                msg->flags = IPCD_MSG_NOTICE;
+        } else {
+                msg->type = r->mtype;
+                if (r->h.flags & WIRE_OUT_REQUEST) {
+                        msg->flags |= IPCD_MSG_REQUEST;
+                        msg->id = r->h.cookie;
+                }
+                if (r->h.flags & WIRE_OUT_BULK)
+                        msg->flags |= IPCD_MSG_BULK;
+        }
+        msg->reserved_[0] = (uint64_t)(uintptr_t)r->buf;
+        msg->reserved_[1] = msg->reserved_[0] ^ RELEASE_CHECK;
+}
+
+IPCD_EXPORT void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg)
+{
+        struct rxbuf *b;
+
+        (void)c; /* bulk releases will need it */
+        if (!msg)
+                return;
+        b = (struct rxbuf *)(uintptr_t)msg->reserved_[0];
+        if (b && msg->reserved_[1] == (msg->reserved_[0] ^ RELEASE_CHECK))
+                rxbuf_unref(b);
+        memset(msg->reserved_, 0, sizeof(msg->reserved_));
+        msg->data = NULL;
+        msg->len = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ipcd_recv().                                                         */
+
+int rx_take_nowait(ipcd_client *c, long filter, struct rxrec *rec)
+{
+        struct session s;
+        struct rxbuf *b;
+        bool got = false;
+        int r;
+
+        /* Under rx_lock: nothing received before our msgrcv(2) can land
+         * on the pending list after we looked at it. */
+        pthread_mutex_lock(&c->rx_lock);
+        pthread_mutex_lock(&c->lock);
+        {
+                struct rxrec *p = pending_take(c, filter);
+
+                if (p) {
+                        pthread_mutex_unlock(&c->lock);
+                        pthread_mutex_unlock(&c->rx_lock);
+                        *rec = *p;
+                        free(p);
+                        return 1;
+                }
+        }
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
+
+        do
+                r = rx_queue(c, &s, filter, IPC_NOWAIT, &b);
+        while (r == -EINTR);
+        if (r == 0)
+                rx_dispatch(c, &s, b, filter, rec, &got, false);
+        pthread_mutex_unlock(&c->rx_lock);
+        if (r == -ENOMSG)
+                pull_if_needed(c, &s);
+        if (r < 0)
+                return r;
+        return got ? 1 : 0;
+}
+
+/* timeout 0. */
+static int recv_nowait(ipcd_client *c, ipcd_msg *msg, long filter)
+{
+        for (;;) {
+                struct rxrec rec;
+                int r = rx_take_nowait(c, filter, &rec);
+
+                if (r == -ENOMSG)
+                        return -EAGAIN;
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        msg_fill(msg, &rec);
+                        return 0;
+                }
+                /* Something for someone else (an answer, a marker): again. */
+        }
+}
+
+/* timeout -1: a plain blocking msgrcv(2). */
+static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
+{
+        for (;;) {
+                struct rxrec out;
+                struct session s;
+                struct rxbuf *b;
+                bool got, pull;
+                int r;
+
+                pthread_mutex_lock(&c->lock);
+                {
+                        struct rxrec *p = pending_take(c, filter);
+
+                        if (p) {
+                                pthread_mutex_unlock(&c->lock);
+                                msg_fill(msg, p);
+                                free(p);
+                                return 0;
+                        }
+                }
+                if (!c->connected) {
+                        pthread_mutex_unlock(&c->lock);
+                        return -ECONNRESET;
+                }
+                s = c->s;
+                pull = c->pull_needed;
+                /* Counted under the same lock as the look at the pending
+                 * list: a thread adding records after it posts a wake-up. */
+                c->nblocking++;
+                pthread_mutex_unlock(&c->lock);
+
+                r = -ENOMSG;
+                if (pull) {
+                        r = rx_queue(c, &s, filter, IPC_NOWAIT, &b);
+                        if (r == -ENOMSG)
+                                pull_if_needed(c, &s);
+                }
+                if (r == -ENOMSG)
+                        r = rx_queue(c, &s, filter, 0, &b);
+
+                pthread_mutex_lock(&c->lock);
+                c->nblocking--;
+                pthread_mutex_unlock(&c->lock);
+
+                if (r == -EINTR)
+                        continue;
+                if (r < 0)
+                        return r;
+                rx_dispatch(c, &s, b, filter, &out, &got, false);
+                if (got) {
+                        msg_fill(msg, &out);
+                        return 0;
+                }
+        }
+}
+
+/* timeout > 0: sleep on Sc (wait.c). */
+static int recv_timed(ipcd_client *c, ipcd_msg *msg, long filter, uint64_t deadline)
+{
+        struct waiter w = {.kind = WAITER_RECV, .filter = filter};
+        struct rxrec rec;
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        client_timed_start_locked(c);
+        w.gen = c->s.gen;
+        waiter_add(c, &w);
+        r = wait_for(c, &w, deadline, &rec);
+        waiter_remove(c, &w);
+        pthread_mutex_unlock(&c->lock);
+
+        if (r == -ETIMEDOUT && client_peer_gone(c))
+                r = -ECONNRESET; /* not a quiet queue: ipcd is gone */
+        if (r < 0)
+                return r;
+        msg_fill(msg, &rec);
+        return 0;
+}
+
+IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int timeout_ms)
+{
+        uint64_t deadline;
+        int r;
+
+        if (!c || !msg || type_filter > IPCD_TYPE_MAX || type_filter < -IPCD_TYPE_MAX)
+                return -EINVAL;
+        /* A failed call leaves a message that releases as a no-op. */
+        memset(msg, 0, sizeof(*msg));
+        if (client_forked(c))
+                return -ECHILD;
+
+        if (timeout_ms > 0)
+                deadline = util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
+        else if (timeout_ms < 0)
+                deadline = USEC_INFINITY;
+        else
+                deadline = 0;
+        r = client_ensure(c,
+                          timeout_ms > 0 ? deadline : util_now_us() + RECONNECT_DEFAULT_USEC,
+                          timeout_ms != 0);
+        if (r < 0)
+                return r;
+
+        if (timeout_ms == 0)
+                return recv_nowait(c, msg, type_filter);
+        if (timeout_ms < 0)
+                return recv_blocking(c, msg, type_filter);
+        return recv_timed(c, msg, type_filter, deadline);
+}
