@@ -402,17 +402,21 @@ static void test_in(void)
         for (size_t i = 0; i < WIRE_TOKEN_SIZE; i++)
                 h.token[i] = (uint8_t)(0xf0 + i);
 
-        /* Sizes: header, destination, payload, padded to 8. */
+        /* Sizes: header, destination padded to 8, payload padded to 8. */
         CHECK(sizeof(struct wire_in) % 8 == 0);
         CHECK(wire_in_size(0, 0) == sizeof(struct wire_in));
-        CHECK(wire_in_size(5, 3) == sizeof(struct wire_in) + 8);
-        CHECK(wire_in_size(5, 4) == sizeof(struct wire_in) + 16);
+        CHECK(wire_in_size(5, 3) == sizeof(struct wire_in) + 16);
+        CHECK(wire_in_size(0, 8) == sizeof(struct wire_in) + 8);
+        CHECK(wire_in_size(8, 9) == sizeof(struct wire_in) + 24);
 
         memset(buf, 0xee, sizeof(buf));
         CHECK(wire_in_put(buf, sizeof(buf), &off, &h, "alpha", "wxyz") == 0);
         CHECK(off == wire_in_size(5, 4));
-        /* Padding is zeroed. */
-        for (size_t i = sizeof(h) + 5 + 4; i < off; i++)
+        /* Padding is zeroed; the payload is 8-aligned. */
+        for (size_t i = sizeof(h) + 5; i < sizeof(h) + 8; i++)
+                CHECK(buf[i] == 0);
+        CHECK(memcmp(buf + sizeof(h) + 8, "wxyz", 4) == 0);
+        for (size_t i = sizeof(h) + 8 + 4; i < off; i++)
                 CHECK(buf[i] == 0);
 
         /* A batch: several records in one message. */
@@ -454,11 +458,12 @@ static void test_in(void)
         h.len = 9;
         CHECK(wire_in_put(buf, sizeof(buf), &off, &h, "b2", "123456789") == 0);
         off = 0;
-        CHECK(wire_in_next(buf, sizeof(h) + 2 + 9, &off, &got, &dst, &payload) == 1);
-        CHECK(off == sizeof(h) + 2 + 9);
-        CHECK(wire_in_next(buf, sizeof(h) + 2 + 9, &off, &got, &dst, &payload) == 0);
+        CHECK(wire_in_next(buf, sizeof(h) + 8 + 9, &off, &got, &dst, &payload) == 1);
+        CHECK(off == sizeof(h) + 8 + 9);
+        CHECK(((uintptr_t)payload - (uintptr_t)buf) % 8 == 0);
+        CHECK(wire_in_next(buf, sizeof(h) + 8 + 9, &off, &got, &dst, &payload) == 0);
         /* ...but a truncated one is refused. */
-        for (size_t n = 1; n < sizeof(h) + 2 + 9; n++) {
+        for (size_t n = 1; n < sizeof(h) + 8 + 9; n++) {
                 off = 0;
                 if (wire_in_next(buf, n, &off, &got, &dst, &payload) != -EBADMSG) {
                         fprintf(stderr, "accepted inbound record truncated to %zu\n", n);
@@ -467,7 +472,7 @@ static void test_in(void)
         }
         /* Partial padding is not a record boundary either. */
         off = 0;
-        CHECK(wire_in_next(buf, sizeof(h) + 2 + 9 + 1, &off, &got, &dst, &payload) == -EBADMSG);
+        CHECK(wire_in_next(buf, sizeof(h) + 8 + 9 + 1, &off, &got, &dst, &payload) == -EBADMSG);
 
         /* Malicious length fields. */
         {
@@ -520,16 +525,16 @@ static void test_in(void)
                 memset(small, 0x77, sizeof(small));
                 off = 0;
                 h.dst_len = 5;
-                h.len = 4; /* needs header + 16 */
-                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", "abcd") == -EMSGSIZE);
+                h.len = 3; /* needs header + 16 */
+                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", "abc") == -EMSGSIZE);
                 CHECK(off == 0);
                 CHECK(small[0] == 0x77);
-                h.len = 3; /* exactly header + 8 */
-                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", "abc") == 0);
+                h.len = 0; /* exactly header + 8 */
+                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", NULL) == 0);
                 CHECK(off == sizeof(small));
-                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", "abc") == -EMSGSIZE);
+                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", NULL) == -EMSGSIZE);
                 off = sizeof(small) + 1;
-                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", "abc") == -EMSGSIZE);
+                CHECK(wire_in_put(small, sizeof(small), &off, &h, "alpha", NULL) == -EMSGSIZE);
         }
 }
 
@@ -550,7 +555,8 @@ static void test_out(void)
         CHECK(sizeof(struct wire_out) % 8 == 0);
         CHECK(wire_out_size(0, 0, 0) == sizeof(struct wire_out));
         CHECK(wire_out_size(6, 0, 4) == sizeof(struct wire_out) + 16);
-        CHECK(wire_out_size(1, 1, 6) == sizeof(struct wire_out) + 8);
+        CHECK(wire_out_size(1, 1, 6) == sizeof(struct wire_out) + 16);
+        CHECK(wire_out_size(4, 4, 8) == sizeof(struct wire_out) + 16);
 
         /* A batch of several records of one type. */
         for (int i = 0; i < 10; i++) {
@@ -607,7 +613,7 @@ static void test_out(void)
         h = (struct wire_out){.kind = WIRE_OUT_MSG, .name_len = 3, .topic_len = 2, .type = 1,
                               .len = 5};
         CHECK(wire_out_put(buf, sizeof(buf), &off, &h, "abc", "t1", "hello") == 0);
-        for (size_t n = 1; n < sizeof(h) + 3 + 2 + 5; n++) {
+        for (size_t n = 1; n < sizeof(h) + 8 + 5; n++) {
                 size_t o = 0;
 
                 if (wire_out_next(buf, n, &o, &got, &name, &topic, &payload) != -EBADMSG) {
@@ -617,7 +623,8 @@ static void test_out(void)
         }
         /* Exactly unpadded, and padded: both fine. */
         off = 0;
-        CHECK(wire_out_next(buf, sizeof(h) + 10, &off, &got, &name, &topic, &payload) == 1);
+        CHECK(wire_out_next(buf, sizeof(h) + 8 + 5, &off, &got, &name, &topic, &payload) == 1);
+        CHECK(((uintptr_t)payload - (uintptr_t)buf) % 8 == 0);
         off = 0;
         CHECK(wire_out_next(buf, wire_out_size(3, 2, 5), &off, &got, &name, &topic, &payload) ==
               1);
@@ -657,7 +664,11 @@ static void test_out(void)
                 off = 0;
                 CHECK(wire_out_next(buf, sizeof(evil) + 100, &off, &got, &name, &topic,
                                     &payload) == -EBADMSG);
+                /* The names' padding is part of the record; only the
+                 * payload's final padding may be left out. */
                 CHECK(wire_out_next(buf, sizeof(evil) + 126, &off, &got, &name, &topic,
+                                    &payload) == -EBADMSG);
+                CHECK(wire_out_next(buf, sizeof(evil) + 128, &off, &got, &name, &topic,
                                     &payload) == 1);
         }
 

@@ -7,6 +7,8 @@
 #include "shared/names.h"
 #include "shared/wire.h"
 
+#define ALIGN8_(x) (((x) + (size_t)7) & ~(size_t)7)
+
 /* ---- hex ---- */
 
 void wire_hex_encode(const uint8_t *in, size_t n, char *out)
@@ -197,7 +199,8 @@ void wire_rec_body(void *dst, size_t size, const void *body, size_t body_len)
 {
         size_t n = body_len < size ? body_len : size;
 
-        memcpy(dst, body, n);
+        if (n)
+                memcpy(dst, body, n);
         if (n < size)
                 memset((uint8_t *)dst + n, 0, size - n);
 }
@@ -213,15 +216,14 @@ int wire_in_put(void *buf, size_t size, size_t *off, const struct wire_in *h, co
         if (*off > size || need > size - *off)
                 return -EMSGSIZE;
         p = (uint8_t *)buf + *off;
+        memset(p, 0, need);
         memcpy(p, h, sizeof(*h));
         p += sizeof(*h);
         if (h->dst_len)
                 memcpy(p, dst, h->dst_len);
-        p += h->dst_len;
+        p += ALIGN8_(h->dst_len);
         if (h->len)
                 memcpy(p, payload, h->len);
-        p += h->len;
-        memset(p, 0, (uint8_t *)buf + *off + need - p);
         *off += need;
         return 0;
 }
@@ -244,13 +246,13 @@ int wire_in_next(const void *buf, size_t n, size_t *off, struct wire_in *h, cons
                 return -EBADMSG;
         need = wire_in_size(h->dst_len, h->len);
         if (need > left) {
-                /* The last record may omit its padding. */
-                if (sizeof(*h) + h->dst_len + (size_t)h->len != left)
+                /* The last record may omit its final padding. */
+                if (sizeof(*h) + ALIGN8_(h->dst_len) + (size_t)h->len != left)
                         return -EBADMSG;
                 need = left;
         }
         *dst = (const char *)p + sizeof(*h);
-        *payload = p + sizeof(*h) + h->dst_len;
+        *payload = p + sizeof(*h) + ALIGN8_(h->dst_len);
         *off += need;
         return 1;
 }
@@ -264,18 +266,16 @@ int wire_out_put(void *buf, size_t size, size_t *off, const struct wire_out *h, 
         if (*off > size || need > size - *off)
                 return -EMSGSIZE;
         p = (uint8_t *)buf + *off;
+        memset(p, 0, need);
         memcpy(p, h, sizeof(*h));
         p += sizeof(*h);
         if (h->name_len)
                 memcpy(p, name, h->name_len);
-        p += h->name_len;
         if (h->topic_len)
-                memcpy(p, topic, h->topic_len);
-        p += h->topic_len;
+                memcpy(p + h->name_len, topic, h->topic_len);
+        p += ALIGN8_((size_t)h->name_len + h->topic_len);
         if (h->len)
                 memcpy(p, payload, h->len);
-        p += h->len;
-        memset(p, 0, (uint8_t *)buf + *off + need - p);
         *off += need;
         return 0;
 }
@@ -298,13 +298,14 @@ int wire_out_next(const void *buf, size_t n, size_t *off, struct wire_out *h, co
                 return -EBADMSG;
         need = wire_out_size(h->name_len, h->topic_len, h->len);
         if (need > left) {
-                if (sizeof(*h) + h->name_len + h->topic_len + (size_t)h->len != left)
+                if (sizeof(*h) + ALIGN8_((size_t)h->name_len + h->topic_len) + (size_t)h->len !=
+                    left)
                         return -EBADMSG;
                 need = left;
         }
         *name = (const char *)p + sizeof(*h);
         *topic = *name + h->name_len;
-        *payload = p + sizeof(*h) + h->name_len + h->topic_len;
+        *payload = p + sizeof(*h) + ALIGN8_((size_t)h->name_len + h->topic_len);
         *off += need;
         return 1;
 }

@@ -297,11 +297,13 @@ struct wire_in {
         uint32_t len;    /* payload bytes following the destination */
         uint32_t reserved2_;
 };
-/* Followed by dst[dst_len] (no NUL), payload[len], zero padding to 8. */
+/* Followed by dst[dst_len] (no NUL) and zero padding to 8, then
+ * payload[len] (8-aligned, so a descriptor can be read in place) and
+ * zero padding to 8. */
 
 static inline size_t wire_in_size(size_t dst_len, size_t len)
 {
-        return (sizeof(struct wire_in) + dst_len + len + 7) & ~(size_t)7;
+        return sizeof(struct wire_in) + ((dst_len + 7) & ~(size_t)7) + ((len + 7) & ~(size_t)7);
 }
 
 /* Append one inbound record at buf+*off (capacity size).  0, or -EMSGSIZE
@@ -360,11 +362,13 @@ struct wire_out {
         int32_t status;    /* ACK: 0 or a negative errno; NOTICE: the code */
         uint32_t len;      /* payload bytes */
 };
-/* Followed by name[name_len], topic[topic_len], payload[len], padding to 8. */
+/* Followed by name[name_len], topic[topic_len], zero padding to 8, then
+ * payload[len] (8-aligned) and zero padding to 8. */
 
 static inline size_t wire_out_size(size_t name_len, size_t topic_len, size_t len)
 {
-        return (sizeof(struct wire_out) + name_len + topic_len + len + 7) & ~(size_t)7;
+        return sizeof(struct wire_out) + ((name_len + topic_len + 7) & ~(size_t)7) +
+               ((len + 7) & ~(size_t)7);
 }
 
 int wire_out_put(void *buf, size_t size, size_t *off, const struct wire_out *h, const char *name,
