@@ -89,6 +89,13 @@ void ipcd_buf_free(ipcd_client *c, void *buf); /* unsent buf */
 
 /* Additions beyond the contract. */
 
+/* A notice (IPCD_MSG_NOTICE) has type = one of these codes, id = a count,
+ * and data = a human-readable text. */
+enum {
+        IPCD_NOTICE_DROPPED = 1,   /* id messages for you were dropped (IPCD_NOTIFY_DROPS) */
+        IPCD_NOTICE_NAME_LOST = 2, /* after a reconnection, your name was taken */
+};
+
 enum {
         IPCD_MSG_MONITOR = 1 << 3, /* a copy for ipcd_monitor(): topic holds the destination
                                       name or topic, data the first bytes, id the full length */
