@@ -1,0 +1,60 @@
+# tests/: integration tests.  Each test-*.sh starts a real ipcd in its own
+# IPC namespace on a temporary runtime directory (tests/harness.sh) and
+# runs the C program of the same name, built here, against it.  See
+# tests/README.
+
+ITEST_LIBS = src/lib/libipcd-client.la src/shared/libshared.la
+ITEST_COMMON = tests/tlib.c tests/tlib.h
+
+# C test programs (driven by their .sh) and the helper the shell tests use.
+check_PROGRAMS += \
+	tests/test-probe \
+	tests/test-unicast \
+	tests/test-names \
+	tests/test-select \
+	tests/test-threads \
+	tests/test-uid \
+	tests/test-hostile \
+	tests/test-death \
+	tests/test-overflow \
+	tests/test-restart
+
+tests_test_probe_SOURCES = tests/test-probe.c $(ITEST_COMMON)
+tests_test_probe_LDADD = $(ITEST_LIBS)
+tests_test_unicast_SOURCES = tests/test-unicast.c $(ITEST_COMMON)
+tests_test_unicast_LDADD = $(ITEST_LIBS)
+tests_test_names_SOURCES = tests/test-names.c $(ITEST_COMMON)
+tests_test_names_LDADD = $(ITEST_LIBS)
+tests_test_select_SOURCES = tests/test-select.c $(ITEST_COMMON)
+tests_test_select_LDADD = $(ITEST_LIBS)
+tests_test_threads_SOURCES = tests/test-threads.c $(ITEST_COMMON)
+tests_test_threads_LDADD = $(ITEST_LIBS)
+tests_test_uid_SOURCES = tests/test-uid.c $(ITEST_COMMON)
+tests_test_uid_LDADD = $(ITEST_LIBS)
+tests_test_hostile_SOURCES = tests/test-hostile.c $(ITEST_COMMON)
+tests_test_hostile_LDADD = $(ITEST_LIBS)
+tests_test_death_SOURCES = tests/test-death.c $(ITEST_COMMON)
+tests_test_death_LDADD = $(ITEST_LIBS)
+tests_test_overflow_SOURCES = tests/test-overflow.c $(ITEST_COMMON)
+tests_test_overflow_LDADD = $(ITEST_LIBS)
+tests_test_restart_SOURCES = tests/test-restart.c $(ITEST_COMMON)
+tests_test_restart_LDADD = $(ITEST_LIBS)
+
+# The slowest first, so that `make -j check` finishes sooner.
+INTEGRATION_TESTS = \
+	tests/test-select.sh \
+	tests/test-threads.sh \
+	tests/test-overflow.sh \
+	tests/test-restart.sh \
+	tests/test-unicast.sh \
+	tests/test-names.sh \
+	tests/test-uid.sh \
+	tests/test-hostile.sh \
+	tests/test-death.sh \
+	tests/test-sigterm.sh \
+	tests/test-second.sh \
+	tests/test-cli.sh \
+	tests/test-ipcdctl.sh
+
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/harness.sh tests/README
