@@ -43,6 +43,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,6 +242,7 @@ static int register_retry(const char *rundir, const char *name, uint64_t deadlin
 /* Install a new session (lock held). */
 static void session_install(ipcd_client *c, const struct wire_rec_registered *reg, int fd)
 {
+        fd_follow_locked(c, fd); /* fd.c: ipcd_fd()'s epoll set, before the close */
         c->reply_fd = safe_close(c->reply_fd);
         c->reply_fd = fd;
         c->s = (struct session){
@@ -297,6 +299,7 @@ bool client_peer_gone(ipcd_client *c)
 
 int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
 {
+        bool restore;
         int r = 0;
 
         pthread_mutex_lock(&c->lock);
@@ -362,7 +365,11 @@ int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
                 if (r < 0)
                         break;
         }
+        /* A new session: subscribe again, and the rest (topics.c). */
+        restore = r == 0 && c->restored_gen != c->s.gen;
         pthread_mutex_unlock(&c->lock);
+        if (restore)
+                client_restore(c);
         return r;
 }
 
@@ -473,6 +480,8 @@ static void client_free(ipcd_client *c)
         forked = client_forked(c);
         c->reply_fd = safe_close(c->reply_fd);
         pending_free_all(c);
+        bulk_free(c);
+        client_ext_free(c, forked); /* topics.c, fd.c */
         if (!forked) {
                 /* In a forked child another thread of the parent may have
                  * held them at fork time: leave them alone. */
@@ -505,6 +514,7 @@ IPCD_EXPORT int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_
         c->reply_fd = -1;
         c->pid = getpid();
         c->pending_tail = &c->pending;
+        client_ext_init(c);
         snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
         c->rundir = strdup(util_runtime_dir(runtime_dir));
         if (!c->rundir) {
@@ -558,6 +568,26 @@ IPCD_EXPORT int ipcd_connect(const char *name, ipcd_client **ret)
         return ipcd_connect_at(NULL, name, ret);
 }
 
+/* Wait up to CLOSE_WAIT_USEC for ipcd to remove Sc (EIDRM/EINVAL); a
+ * stale count is consumed on the way. */
+static void close_wait_removed(const struct session *s)
+{
+        uint64_t deadline = util_now_us() + CLOSE_WAIT_USEC;
+
+        for (;;) {
+                struct sembuf op = { .sem_num = 0, .sem_op = -1, .sem_flg = 0 };
+                uint64_t now = util_now_us();
+                struct timespec ts;
+
+                if (now >= deadline)
+                        return;
+                ts.tv_sec = (time_t)((deadline - now) / 1000000ULL);
+                ts.tv_nsec = (long)((deadline - now) % 1000000ULL) * 1000L;
+                if (semtimedop(s->sc, &op, 1, &ts) < 0 && errno != EINTR)
+                        return; /* EIDRM/EINVAL: removed; EAGAIN: timed out */
+        }
+}
+
 IPCD_EXPORT void ipcd_close(ipcd_client *c)
 {
         if (!c)
@@ -568,8 +598,15 @@ IPCD_EXPORT void ipcd_close(ipcd_client *c)
                         struct session s = c->s;
 
                         pthread_mutex_unlock(&c->lock);
-                        /* Best effort: closing the FIFO tells ipcd anyway. */
-                        (void)client_send_op(c, &s, WIRE_OP_UNREGISTER, 0);
+                        bulk_close(c); /* releases out, lanes given back */
+                        /* Closing the FIFO tells ipcd anyway; UNREGISTER goes
+                         * behind what we sent, so all of it is routed first.
+                         * Then wait (bounded) until ipcd has removed our
+                         * semaphore: when ipcd_close returns, our name and
+                         * our slot are free for a new connection. */
+                        if (client_send_op(c, &s, WIRE_OP_UNREGISTER, 0) == 0 &&
+                            !client_peer_gone(c))
+                                close_wait_removed(&s);
                 } else
                         pthread_mutex_unlock(&c->lock);
         }
@@ -636,18 +673,19 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;
+        /* Releases made before this send reach ipcd before it (bulk.c). */
+        bulk_release_flush(c, !nowait);
         r = client_ensure(c, deadline_in(RECONNECT_DEFAULT_USEC), !nowait);
         if (r < 0)
                 return r;
 
         pthread_mutex_lock(&c->lock);
         s = c->s;
-        /* Payloads larger than max_payload go through the bulk ring; until
-         * the library has the ring, ipcd_send() refuses them with
-         * -EMSGSIZE (ipcd_max_inline() tells the limit). */
+        /* Payloads larger than max_payload go through the bulk ring
+         * (bulk.c): copied into our lane, a descriptor sent. */
         if (len > s.max_payload) {
                 pthread_mutex_unlock(&c->lock);
-                return -EMSGSIZE;
+                return bulk_send_copy(c, WIRE_OP_SEND, dst, type, data, len, flags);
         }
         if (ack) {
                 /* Sc must be raised for the answer; then register before

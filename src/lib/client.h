@@ -34,6 +34,8 @@
 /* Timed waits look at ipcd's end of the reply FIFO this often: a crashed
  * ipcd (its queues left behind) raises no EIDRM. */
 #define PEER_CHECK_USEC (1000ULL * USEC_PER_MSEC)
+/* ipcd_close: how long to wait for ipcd to confirm the unregistration. */
+#define CLOSE_WAIT_USEC (1000ULL * USEC_PER_MSEC)
 /* IPCD_ACK: how long to wait for the outcome. */
 #define ACK_TIMEOUT_USEC (10000ULL * USEC_PER_MSEC)
 
@@ -58,6 +60,11 @@ struct rxrec {
         const char *name;
         const char *topic;
         const void *payload;
+        /* WIRE_OUT_BULK: payload points into a ring segment (bulk.c). */
+        struct bulk_seg *bulk_seg;
+        uint64_t bulk_len;
+        uint64_t bulk_pos;
+        uint32_t bulk_ring, bulk_lane;
 };
 
 /* What one registration gave us; replaced as a whole on reconnection. */
@@ -74,6 +81,8 @@ struct session {
 enum waiter_kind {
         WAITER_RECV,  /* a timed ipcd_recv(): wants a record matching filter */
         WAITER_REPLY, /* wants the answer with this cookie (IPCD_ACK, later calls) */
+        WAITER_COND,  /* wants ready(ready_arg) to be true (lock held): e.g. room in a
+                         bulk lane; woken by any raise of Sc */
 };
 
 struct waiter {
@@ -84,6 +93,18 @@ struct waiter {
         uint64_t gen;    /* the session it waits in */
         bool done;       /* REPLY: the answer is in status */
         int status;
+        /* REPLY, optional: the answer's payload is copied here (up to
+         * answer_size bytes, the rest zero-filled); answer_len = its length. */
+        void *answer;
+        size_t answer_size, answer_len;
+        /* COND */
+        bool (*ready)(ipcd_client *c, void *ready_arg);
+        void *ready_arg;
+        /* REPLY of ipcd_call() (call.c): the reply record goes to rec,
+         * holding a reference on rec.buf (has_rec), or ipcd's verdict
+         * to status. */
+        bool want_rec, has_rec;
+        struct rxrec rec;
 };
 
 enum timed_state {
@@ -128,7 +149,38 @@ struct ipcd_client {
         bool sleeper;           /* a thread sleeps on Sc for all waiters */
         bool sem_woke;          /* the last sleep ended by a wake-up */
         unsigned nblocking;     /* threads in a blocking msgrcv(2) */
+
+        struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
+
+        /* topics.c: what this client asked ipcd for, sent again after a
+         * reconnection (client_restore).  cfg_lock serialises these
+         * requests and their replay; it is held across the round trip to
+         * ipcd, taken before lock (never while holding lock or rx_lock)
+         * and never taken by a thread inside client_ensure's caller
+         * chain with it held.  The lists are guarded by cfg_lock. */
+        pthread_mutex_t cfg_lock;
+        struct cfg_topic *subs;      /* subscriptions in force */
+        struct cfg_topic *histories; /* topics we set a history depth on */
+        int ovf_policy;              /* 0: never set */
+        int ovf_flags;
+        uint64_t ovf_bytes;
+        bool monitor;
+        char monitor_pattern[IPCD_NAME_MAX];
+        uint64_t restored_gen; /* (lock) the session all of it was sent in */
+
+        /* fd.c: ipcd_fd().  -1 until it is first called; then doorbell is
+         * true for good (read without the lock with __atomic). */
+        int epoll_fd;
+        int event_fd;   /* readable while pending != NULL or fd_kick */
+        int epoll_fifo; /* the reply FIFO descriptor in the epoll set */
+        bool doorbell;
+        bool ev_on;     /* event_fd is readable now */
+        bool fd_kick;   /* readable until a recv(…, 0) finds nothing */
+        uint64_t kick_seq;
 };
+
+struct bulk;
+struct bulk_seg;
 
 /* client.c */
 bool client_forked(const ipcd_client *c);
@@ -177,6 +229,9 @@ struct rxrec *pending_take(ipcd_client *c, long filter);
 bool pending_has(ipcd_client *c, long filter);
 void pending_free_all(ipcd_client *c);
 void rxbuf_unref(struct rxbuf *b);
+void rxbuf_ref(struct rxbuf *b);
+/* Fill the application's message from a record (it takes r's reference). */
+void msg_fill(ipcd_msg *msg, struct rxrec *r);
 /* Queue a notice made by the library itself (e.g. a name not regained). */
 void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text);
 
@@ -189,6 +244,9 @@ void waiter_add(ipcd_client *c, struct waiter *w);
 void waiter_remove(ipcd_client *c, struct waiter *w);
 /* Deposit an answer (lock held).  true if a waiter took it. */
 bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status);
+/* The same, with the answer's payload (copied into w->answer if set). */
+bool waiter_deliver_data(ipcd_client *c, uint64_t cookie, int status, const void *data,
+                         size_t len);
 /* After a non-sleeper thread deposited something for others (lock
  * held): wake them.  Returns true if the caller must raise Sc after
  * unlocking (a thread sleeps on it). */
@@ -203,3 +261,103 @@ static inline bool filter_match(long filter, long mtype)
                 return mtype == filter;
         return mtype >= 1 && mtype <= -filter;
 }
+
+/* bulk.c */
+/* Send len bytes (any size up to a lane) through the ring: allocate, copy,
+ * send with op WIRE_OP_SEND or WIRE_OP_PUBLISH to dst (a name or topic).
+ * For ipcd_send()/ipcd_publish() of payloads over max_payload.  flags:
+ * IPCD_NONBLOCK, IPCD_ACK.  Returns what ipcd_send_buf()/ipcd_publish_buf()
+ * return (for a publish with IPCD_ACK, the subscriber count). */
+int bulk_send_copy(ipcd_client *c, enum wire_op op, const char *dst, long type, const void *data,
+                   size_t len, int flags);
+/* A delivered record with WIRE_OUT_BULK (lock held): map the ring, point r
+ * at the payload.  0, or -errno: the chunk was queued for release and the
+ * record must be skipped. */
+int bulk_rx_resolve(ipcd_client *c, const struct session *s, const struct wire_out *h,
+                    const void *payload, struct rxrec *r);
+/* Queue the release of a bulk message that msg_fill() filled. */
+void bulk_msg_release(ipcd_client *c, const ipcd_msg *msg);
+/* Store a bulk record's release data in msg->reserved_[2..5]. */
+void bulk_msg_fill(ipcd_msg *msg, const struct rxrec *r);
+/* Send pending releases: all of them if block (before a receive blocks or
+ * sleeps; waits for room in Qu), else only when 32 are pending or the
+ * oldest is 10 ms old.  Lock not held.  Cheap when nothing is pending. */
+void bulk_release_flush(ipcd_client *c, bool block);
+/* ipcd_close(): flush releases, give lanes back (lock not held). */
+void bulk_close(ipcd_client *c);
+/* Free everything, detach the rings (client_free). */
+void bulk_free(ipcd_client *c);
+
+/* topics.c: requests to ipcd, and what a reconnection restores. */
+struct cfg_topic {
+        struct cfg_topic *next;
+        unsigned depth; /* histories */
+        char name[IPCD_NAME_MAX];
+};
+
+enum qfull {
+        QFULL_BLOCK, /* msgsnd(2) waits for room in Qu */
+        QFULL_FAIL,  /* -EAGAIN at once (IPCD_NONBLOCK) */
+        QFULL_RETRY, /* retry until the deadline (-ETIMEDOUT), or -ECONNRESET */
+};
+
+/* One inbound record. */
+struct lib_req {
+        enum wire_op op;
+        uint16_t wflags; /* WIRE_IN_* */
+        const char *dst; /* NULL: none */
+        long type;
+        uint64_t arg;
+        const void *data;
+        size_t len;
+        enum qfull qfull;
+        uint64_t deadline; /* usec: QFULL_RETRY, and the wait for the answer */
+};
+/* Send q in session s with this cookie (no waiting for an answer). */
+int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, uint64_t cookie);
+/* Send q and wait for its answer on the reply type (an answered op, or
+ * WIRE_IN_ACK): the answer's status (>= 0) or -errno.  Does not
+ * reconnect (call client_ensure first). */
+int lib_request(ipcd_client *c, const struct lib_req *q);
+/* Per handle set-up / tear-down of the above (ipcd_connect, client_free). */
+void client_ext_init(ipcd_client *c);
+void client_ext_free(ipcd_client *c, bool forked);
+/* After a reconnection: subscribe again, and the rest (client_ensure
+ * calls it, lock not held, when restored_gen != s.gen). */
+void client_restore(ipcd_client *c);
+
+/* call.c: answers on reply types (rx_dispatch, lock held).  true if a
+ * waiter took it. */
+bool call_reply_locked(ipcd_client *c, struct rxbuf *b, const struct wire_out *h,
+                       const char *name, const void *payload);
+/* A zero-byte message on reply type mtype: "ACK, status 0" (see wire.h). */
+bool reply_empty_locked(ipcd_client *c, const struct session *s, long mtype);
+
+/* fd.c: ipcd_fd() */
+/* The pending list changed (lock held): keep event_fd in step. */
+void fd_sync_locked(ipcd_client *c);
+static inline void fd_pending_changed(ipcd_client *c)
+{
+        if (c->event_fd >= 0)
+                fd_sync_locked(c);
+}
+static inline bool fd_in_use(ipcd_client *c)
+{
+        return __atomic_load_n(&c->doorbell, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t fd_seq(ipcd_client *c)
+{
+        return __atomic_load_n(&c->kick_seq, __ATOMIC_ACQUIRE);
+}
+/* Read the doorbell bytes off the reply FIFO: 0, or -ECONNRESET when
+ * ipcd closed it. */
+int fd_drain(ipcd_client *c);
+/* A recv(…, 0) that started at kick sequence seq found nothing. */
+void fd_quiet(ipcd_client *c, uint64_t seq);
+/* ipcd_fd()'s first call, and after a reconnection (cfg_lock held): ask
+ * ipcd for doorbells (again), make the descriptor readable once. */
+int fd_restore(ipcd_client *c);
+/* A new session's reply FIFO replaces the old one in the epoll set (lock
+ * held; before the old one is closed: a forked child may keep it open). */
+void fd_follow_locked(ipcd_client *c, int new_fifo);
+void fd_free(ipcd_client *c);
