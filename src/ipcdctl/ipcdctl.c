@@ -215,22 +215,33 @@ static int cmd_send(struct ctl *ctl, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* listen [NAME]                                                        */
 
-static volatile sig_atomic_t stop_signal;
+volatile sig_atomic_t ctl_stop_signal;
 
 static void on_stop_signal(int sig)
 {
-        stop_signal = sig;
+        ctl_stop_signal = sig;
 }
 
-/* Payload as text: printable ASCII as is, everything else escaped, so a
- * message is always one line and cannot drive the terminal. */
-static void print_escaped(FILE *f, const unsigned char *p, size_t n)
+void ctl_catch_stop_signals(void)
+{
+        struct sigaction sa = { .sa_handler = on_stop_signal };
+
+        /* No SA_RESTART: a blocked wait returns EINTR; the loops also wake
+         * up every so often in case the library retries it. */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
+void ctl_print_escaped(FILE *f, const unsigned char *p, size_t n, bool quote)
 {
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = p[i];
 
                 if (c == '\\')
                         fputs("\\\\", f);
+                else if (quote && c == '"')
+                        fputs("\\\"", f);
                 else if (c == '\n')
                         fputs("\\n", f);
                 else if (c == '\t')
@@ -263,7 +274,7 @@ static void print_message_text(const ipcd_msg *m)
                         printf(" [bulk, %zu bytes]", m->len);
                 printf(": ");
         }
-        print_escaped(stdout, m->data, m->data ? m->len : 0);
+        ctl_print_escaped(stdout, m->data, m->data ? m->len : 0, false);
         putchar('\n');
 }
 
@@ -293,7 +304,6 @@ static int cmd_listen(struct ctl *ctl, int argc, char **argv)
 {
         _cleanup_(ipcd_closep) ipcd_client *c = NULL;
         const char *name = argc > 1 ? argv[1] : NULL;
-        struct sigaction sa = { .sa_handler = on_stop_signal };
         int r;
 
         if (name && !ipcd_name_is_valid(name)) {
@@ -301,11 +311,7 @@ static int cmd_listen(struct ctl *ctl, int argc, char **argv)
                 return CTL_EXIT_USAGE;
         }
 
-        /* No SA_RESTART: a blocked wait returns EINTR; the loop also wakes up
-         * every LISTEN_POLL_MS in case the library retries it. */
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        ctl_catch_stop_signals();
         setvbuf(stdout, NULL, _IOLBF, 0);
 
         r = ipcd_connect_at(ctl->rundir, name, &c);
@@ -334,7 +340,7 @@ static int cmd_listen(struct ctl *ctl, int argc, char **argv)
         }
         fflush(stdout);
 
-        while (!stop_signal) {
+        while (!ctl_stop_signal) {
                 ipcd_msg m;
 
                 r = ipcd_recv(c, &m, 0, LISTEN_POLL_MS);
@@ -538,13 +544,21 @@ static const struct command {
         int max_args;
         const char *args;
         const char *help;
+        bool interval; /* takes --interval */
 } commands[] = {
-        { "status", cmd_status, 0, 0, "", "show the daemon, its queues, rings and clients" },
+        { "status", cmd_status, 0, 0, "",
+          "show the daemon, its queues, rings, clients and counters" },
         { "clients", cmd_clients, 0, 0, "", "show the connected clients" },
+        { "topics", cmd_topics, 0, 0, "",
+          "show the topics: subscribers, history, messages and rates",
+          .interval = true },
         { "send", cmd_send, 3, 3, "NAME TYPE TEXT",
           "send TEXT to client NAME with message type TYPE; wait until delivered" },
         { "listen", cmd_listen, 0, 1, "[NAME]",
           "connect (as NAME, or anonymously) and print every message until interrupted" },
+        { "monitor", cmd_monitor, 0, 1, "[PATTERN]",
+          "print each message routed to a name or topic matching PATTERN (default *);\n"
+          "                         root and ipcd's group only" },
         { "cleanup", cmd_cleanup, 0, 0, "",
           "with no ipcd running, remove what a crashed one left behind" },
         { "help", cmd_help, 0, 0, "", "show this help" },
@@ -569,12 +583,15 @@ static void usage(FILE *f)
                 "Options (before or after the command word; \"--\" ends them):\n"
                 "  --runtime-dir DIR      ipcd's runtime directory (default: $IPCD_RUNTIME_DIR,\n"
                 "                         else %s)\n"
-                "  --json                 JSON output (status, clients; listen: one object per line)\n"
+                "  --json                 JSON output (status, clients, topics; listen and\n"
+                "                         monitor: one object per line)\n"
+                "  --interval MS          topics: measure rates over MS milliseconds\n"
+                "                         (default %d; 0: no rates)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
                 "Exit status: 0 success, 1 failure, 2 usage error.\n",
-                IPCD_DEFAULT_RUNDIR);
+                IPCD_DEFAULT_RUNDIR, CTL_INTERVAL_DEFAULT_MS);
 }
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv)
@@ -588,6 +605,7 @@ int main(int argc, char **argv)
         struct ctl ctl = { 0 };
         const char *rundir = NULL;
         const struct command *cmd = NULL;
+        const char *interval = NULL;
         bool dashdash = false;
         _cleanup_free_ char **pos = NULL;
         int npos = 0;
@@ -617,6 +635,14 @@ int main(int argc, char **argv)
                         rundir = argv[++i];
                 } else if (strncmp(a, "--runtime-dir=", 14) == 0) {
                         rundir = a + 14;
+                } else if (strcmp(a, "--interval") == 0) {
+                        if (i + 1 >= argc) {
+                                log_error("--interval needs a number of milliseconds");
+                                return CTL_EXIT_USAGE;
+                        }
+                        interval = argv[++i];
+                } else if (strncmp(a, "--interval=", 11) == 0) {
+                        interval = a + 11;
                 } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                         usage(stdout);
                         return CTL_EXIT_OK;
@@ -648,6 +674,21 @@ int main(int argc, char **argv)
                 log_error("unknown command '%s'", pos[0]);
                 usage(stderr);
                 return CTL_EXIT_USAGE;
+        }
+        ctl.interval_ms = CTL_INTERVAL_DEFAULT_MS;
+        if (interval) {
+                uint64_t v;
+
+                if (!cmd->interval) {
+                        log_error("--interval applies to topics only");
+                        return CTL_EXIT_USAGE;
+                }
+                if (util_parse_u64(interval, &v) < 0 || v > CTL_INTERVAL_MAX_MS) {
+                        log_error("invalid --interval '%s': expected 0 ... %d milliseconds",
+                                  interval, CTL_INTERVAL_MAX_MS);
+                        return CTL_EXIT_USAGE;
+                }
+                ctl.interval_ms = (int)v;
         }
         if (npos - 1 < cmd->min_args || npos - 1 > cmd->max_args) {
                 log_error("usage: ipcdctl %s %s", cmd->name, cmd->args);

@@ -2,7 +2,10 @@
 /* ipcdctl.h - what the parts of ipcdctl share. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 /* Exit status: 0 success, 1 failure (ipcd not running, refused, ...),
  * 2 usage error. */
@@ -12,14 +15,22 @@ enum {
         CTL_EXIT_USAGE = 2,
 };
 
+/* `topics`: default time between the two STATUS snapshots a rate is
+ * computed from, and the longest accepted. */
+#define CTL_INTERVAL_DEFAULT_MS 1000
+#define CTL_INTERVAL_MAX_MS 3600000
+
 struct ctl {
         const char *rundir; /* --runtime-dir, $IPCD_RUNTIME_DIR or /run/ipcd */
         bool json;          /* --json */
+        int interval_ms;    /* --interval (topics); 0: no rate */
 };
 
 /* Command handlers: argv[0] is the command word; return an exit status. */
 int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_clients(struct ctl *ctl, int argc, char **argv);
+int cmd_topics(struct ctl *ctl, int argc, char **argv);
+int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 
 /* "ENOENT" for ENOENT (positive or negative), "errno N" if unknown. */
 const char *ctl_errno_name(int e);
@@ -28,3 +39,13 @@ const char *ctl_errno_name(int e);
  * running: says whether the control FIFO exists), -ETIMEDOUT, -EACCES,
  * -EXDEV, ... */
 int ctl_report_error(const struct ctl *ctl, const char *what, int r);
+
+/* Bytes as text: printable ASCII as is, everything else escaped (\\, \n,
+ * \t, \r, \xNN; with quote set also \"), so that a payload always stays
+ * on one line and cannot drive the terminal. */
+void ctl_print_escaped(FILE *f, const unsigned char *p, size_t n, bool quote);
+
+/* Set by SIGINT/SIGTERM once ctl_catch_stop_signals() installed the
+ * handler (without SA_RESTART, so that a blocked wait returns EINTR). */
+extern volatile sig_atomic_t ctl_stop_signal;
+void ctl_catch_stop_signals(void);

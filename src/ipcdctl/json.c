@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "ipcdctl/json.h"
@@ -109,6 +110,14 @@ void json_i64(struct json *j, const char *key, int64_t v)
 {
         json_prefix(j, key);
         fprintf(j->f, "%" PRId64, v);
+}
+
+void json_fixed(struct json *j, const char *key, double v, int decimals)
+{
+        json_prefix(j, key);
+        if (!isfinite(v))
+                v = 0;
+        fprintf(j->f, "%.*f", decimals, v);
 }
 
 void json_bool(struct json *j, const char *key, bool v)

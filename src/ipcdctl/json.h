@@ -34,6 +34,10 @@ void json_end_array(struct json *j);
 void json_u64(struct json *j, const char *key, uint64_t v);
 void json_i64(struct json *j, const char *key, int64_t v);
 void json_bool(struct json *j, const char *key, bool v);
+/* A finite number with `decimals` digits after the point (0 if v is not
+ * finite: JSON has no NaN).  ipcdctl never calls setlocale(), so the
+ * point is always '.'. */
+void json_fixed(struct json *j, const char *key, double v, int decimals);
 /* n bytes of s (no NUL needed). */
 void json_strn(struct json *j, const char *key, const char *s, size_t n);
 void json_str(struct json *j, const char *key, const char *s);

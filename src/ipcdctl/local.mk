@@ -3,6 +3,7 @@ bin_PROGRAMS += src/ipcdctl/ipcdctl
 src_ipcdctl_ipcdctl_SOURCES = \
 	src/ipcdctl/ipcdctl.c src/ipcdctl/ipcdctl.h \
 	src/ipcdctl/status.c \
+	src/ipcdctl/monitor.c \
 	src/ipcdctl/json.c src/ipcdctl/json.h
 src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la
 
@@ -13,7 +14,11 @@ TESTS += src/ipcdctl/test-json
 src_ipcdctl_test_json_SOURCES = src/ipcdctl/test-json.c src/ipcdctl/json.c src/ipcdctl/json.h
 
 # ipcdctl against a real ipcd in a private IPC namespace (uses
-# tests/harness.sh); the README's example is examples/hello.c.
+# tests/harness.sh, and test-ctl-client to subscribe and publish); the
+# README's example is examples/hello.c.
+check_PROGRAMS += src/ipcdctl/test-ctl-client
+src_ipcdctl_test_ctl_client_SOURCES = src/ipcdctl/test-ctl-client.c
+src_ipcdctl_test_ctl_client_LDADD = src/lib/libipcd-client.la
 TESTS += src/ipcdctl/test-ipcdctl.sh src/ipcdctl/test-readme-example.sh
 EXTRA_DIST += src/ipcdctl/test-ipcdctl.sh src/ipcdctl/test-readme-example.sh
 

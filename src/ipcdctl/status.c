@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * status.c - `ipcdctl status` and `ipcdctl clients`: one STATUS request on
- * the control channel, answered by ipcd with a stream of records
- * (DAEMON, QUEUE*, CLIENT*, RING*) closed by END, as OpenBSD's *ctl tools
- * read list replies.  Printed as a summary and tables, or as JSON.
+ * status.c - `ipcdctl status`, `clients` and `topics`: one STATUS request
+ * on the control channel, answered by ipcd with a stream of records
+ * (DAEMON, QUEUE*, CLIENT*, RING*, TOPIC*) closed by END, as OpenBSD's
+ * *ctl tools read list replies.  Printed as a summary and tables, or as
+ * JSON.  `topics` asks twice, --interval apart, for its rates.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipcdctl/ipcdctl.h"
 #include "ipcdctl/json.h"
@@ -34,6 +36,8 @@ struct status {
         size_t nclients;
         struct wire_status_ring *rings;
         size_t nrings;
+        struct wire_status_topic *topics;
+        size_t ntopics;
         char error[128]; /* message of an ERROR record */
 };
 
@@ -42,6 +46,7 @@ static void status_done(struct status *st)
         free(st->queues);
         free(st->clients);
         free(st->rings);
+        free(st->topics);
 }
 
 static int append(void **v, size_t *n, size_t elem, const void *item)
@@ -73,6 +78,7 @@ static int status_fetch(const char *rundir, struct status *st)
                 struct wire_status_queue queue;
                 struct wire_status_client client;
                 struct wire_status_ring ring;
+                struct wire_status_topic topic;
         } body;
         int r;
 
@@ -128,6 +134,10 @@ static int status_fetch(const char *rundir, struct status *st)
                 case WIRE_REC_STATUS_RING:
                         r = append((void **)&st->rings, &st->nrings, sizeof(body.ring),
                                    &body.ring);
+                        break;
+                case WIRE_REC_STATUS_TOPIC:
+                        r = append((void **)&st->topics, &st->ntopics, sizeof(body.topic),
+                                   &body.topic);
                         break;
                 case WIRE_REC_END:
                         return st->have_daemon ? 0 : -EBADMSG;
@@ -235,6 +245,44 @@ static int field_len(const char *s, size_t size)
         return (int)strnlen(s, size);
 }
 
+/* A byte count the way ls -h writes it: "512", "1.5K", "64M".  The JSON
+ * output has the exact numbers. */
+static void format_size(uint64_t v, char *buf, size_t size)
+{
+        static const char units[] = "KMGTPE";
+        double x = (double)v;
+        size_t u = 0;
+
+        if (v < 1024) {
+                snprintf(buf, size, "%" PRIu64, v);
+                return;
+        }
+        x /= 1024;
+        while (x >= 1024 && u + 1 < sizeof(units) - 1) {
+                x /= 1024;
+                u++;
+        }
+        if (x < 10)
+                snprintf(buf, size, "%.1f%c", x, units[u]);
+        else
+                snprintf(buf, size, "%.0f%c", x, units[u]);
+}
+
+static int table_add_size(struct table *t, uint64_t v)
+{
+        char buf[32];
+
+        format_size(v, buf, sizeof(buf));
+        return table_add(t, "%s", buf);
+}
+
+static int table_add_name(struct table *t, const char *name, size_t size)
+{
+        int n = field_len(name, size);
+
+        return table_add(t, "%.*s", n > 0 ? n : 1, n > 0 ? name : "-");
+}
+
 static int print_client_table(const struct status *st, const char *indent)
 {
         static const bool right[] = { true, false, true, true, true, true, true, true, true, true };
@@ -257,10 +305,9 @@ static int print_client_table(const struct status *st, const char *indent)
         r |= table_add(&t, "DROPPED");
         for (size_t i = 0; i < st->nclients; i++) {
                 const struct wire_status_client *c = &st->clients[i];
-                int n = field_len(c->name, sizeof(c->name));
 
                 r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add(&t, "%.*s", n > 0 ? n : 1, n > 0 ? c->name : "-");
+                r |= table_add_name(&t, c->name, sizeof(c->name));
                 r |= table_add(&t, "%" PRIu32, c->uid);
                 r |= table_add(&t, "%" PRId32, c->pid);
                 r |= table_add(&t, "%" PRId32, c->qid);
@@ -269,6 +316,44 @@ static int print_client_table(const struct status *st, const char *indent)
                 r |= table_add(&t, "%" PRIu64, c->sent);
                 r |= table_add(&t, "%" PRIu64, c->received);
                 r |= table_add(&t, "%" PRIu64, c->dropped);
+        }
+        if (r == 0)
+                table_print(&t, right, indent);
+        table_done(&t);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* The second half of a client's row, kept apart so that each table fits
+ * a terminal: subscriptions, calls waiting for its reply, bulk bytes. */
+static int print_client_activity_table(const struct status *st, const char *indent)
+{
+        static const bool right[] = { true, false, true, true, true, true, true, true };
+        struct table t = { .ncols = 8 };
+        int r = 0;
+
+        if (st->nclients == 0) {
+                printf("%s(no clients)\n", indent);
+                return 0;
+        }
+        r |= table_add(&t, "ID");
+        r |= table_add(&t, "NAME");
+        r |= table_add(&t, "SUBSCRIPTIONS");
+        r |= table_add(&t, "CALLS");
+        r |= table_add(&t, "BULK-SENT");
+        r |= table_add(&t, "BULK-RECEIVED");
+        r |= table_add(&t, "BULK-HELD");
+        r |= table_add(&t, "LANES");
+        for (size_t i = 0; i < st->nclients; i++) {
+                const struct wire_status_client *c = &st->clients[i];
+
+                r |= table_add(&t, "%" PRIu64, c->id);
+                r |= table_add_name(&t, c->name, sizeof(c->name));
+                r |= table_add(&t, "%" PRIu32, c->subscriptions);
+                r |= table_add(&t, "%" PRIu32, c->pending_calls);
+                r |= table_add_size(&t, c->bulk_sent);
+                r |= table_add_size(&t, c->bulk_received);
+                r |= table_add_size(&t, c->bulk_held);
+                r |= table_add(&t, "%" PRIu32, c->lanes);
         }
         if (r == 0)
                 table_print(&t, right, indent);
@@ -292,6 +377,40 @@ static void format_uptime(uint64_t ms, char *buf, size_t size)
                 snprintf(buf, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
 }
 
+static int print_ring_table(const struct status *st, const char *indent)
+{
+        static const bool right[] = { false, true, true, true, true, true, true };
+        struct table t = { .ncols = 7 };
+        int r = 0;
+
+        if (st->nrings == 0) {
+                printf("%s(none)\n", indent);
+                return 0;
+        }
+        r |= table_add(&t, "NAME");
+        r |= table_add(&t, "SHMID");
+        r |= table_add(&t, "GID");
+        r |= table_add(&t, "SIZE");
+        r |= table_add(&t, "LANE-SIZE");
+        r |= table_add(&t, "LANES-USED");
+        r |= table_add(&t, "IN-FLIGHT");
+        for (size_t i = 0; i < st->nrings; i++) {
+                const struct wire_status_ring *g = &st->rings[i];
+
+                r |= table_add_name(&t, g->name, sizeof(g->name));
+                r |= table_add(&t, "%" PRId32, g->shmid);
+                r |= table_add(&t, "%" PRIu32, g->gid);
+                r |= table_add_size(&t, g->size);
+                r |= table_add_size(&t, g->lane_size);
+                r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
+                r |= table_add_size(&t, g->used);
+        }
+        if (r == 0)
+                table_print(&t, right, indent);
+        table_done(&t);
+        return r < 0 ? -ENOMEM : 0;
+}
+
 static int print_status_text(const struct ctl *ctl, const struct status *st)
 {
         const struct wire_status_daemon *d = &st->daemon;
@@ -306,6 +425,10 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
         printf("  messages:       %" PRIu64 " accepted, %" PRIu64 " routed, %" PRIu64
                " dropped\n",
                d->accepted, d->routed, d->dropped);
+        printf("  publishes:      %" PRIu64 " accepted, %" PRIu64 " heard by nobody\n",
+               d->published, d->unheard);
+        printf("  topics:         %" PRIu32 " (ipcdctl topics lists them)\n", d->ntopics);
+        printf("  monitors:       %" PRIu32 " watching\n", d->nmonitors);
         printf("  backlog:        %" PRIu64 " bytes waiting in ipcd\n", d->backlog_bytes);
         printf("  queue size:     %" PRIu32 " bytes per client queue", d->queue_bytes);
         if (d->max_payload)
@@ -339,34 +462,15 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                 table_done(&t);
         }
 
-        printf("\nrings:\n");
-        if (st->nrings == 0) {
-                printf("  (none)\n");
-        } else {
-                static const bool right[] = { false, true, true, true, true };
-                struct table t = { .ncols = 5 };
-
-                r |= table_add(&t, "NAME");
-                r |= table_add(&t, "SHMID");
-                r |= table_add(&t, "SIZE");
-                r |= table_add(&t, "USED");
-                r |= table_add(&t, "LANES");
-                for (size_t i = 0; i < st->nrings; i++) {
-                        const struct wire_status_ring *g = &st->rings[i];
-
-                        r |= table_add(&t, "%.*s", field_len(g->name, sizeof(g->name)), g->name);
-                        r |= table_add(&t, "%" PRId32, g->shmid);
-                        r |= table_add(&t, "%" PRIu64, g->size);
-                        r |= table_add(&t, "%" PRIu64, g->used);
-                        r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
-                }
-                if (r == 0)
-                        table_print(&t, right, "  ");
-                table_done(&t);
-        }
+        printf("\nrings (bulk payloads; IN-FLIGHT: bytes not yet released by every receiver):\n");
+        r |= print_ring_table(st, "  ");
 
         printf("\nclients:\n");
         r |= print_client_table(st, "  ");
+        if (st->nclients > 0) {
+                printf("\nclients' subscriptions, unanswered calls and bulk bytes:\n");
+                r |= print_client_activity_table(st, "  ");
+        }
         return r < 0 ? -ENOMEM : 0;
 }
 
@@ -386,7 +490,37 @@ static void json_client(struct json *j, const struct wire_status_client *c)
         json_u64(j, "dropped", c->dropped);
         json_u64(j, "backlog_bytes", c->backlog_bytes);
         json_u64(j, "connected_s", c->connected_ms / 1000);
+        json_u64(j, "subscriptions", c->subscriptions);
+        json_u64(j, "pending_calls", c->pending_calls);
+        json_u64(j, "bulk_sent", c->bulk_sent);
+        json_u64(j, "bulk_received", c->bulk_received);
+        json_u64(j, "bulk_held", c->bulk_held);
+        json_u64(j, "lanes", c->lanes);
         json_end_object(j);
+}
+
+/* The fields of a topic object; the caller opens and closes it. */
+static void json_topic_fields(struct json *j, const struct wire_status_topic *t)
+{
+        json_strn(j, "name", t->name, strnlen(t->name, sizeof(t->name)));
+        json_u64(j, "subscribers", t->subscribers);
+        json_u64(j, "history_depth", t->history_depth);
+        json_u64(j, "history_kept", t->history_len);
+        json_u64(j, "published", t->published);
+        json_u64(j, "delivered", t->delivered);
+}
+
+static int topic_cmp(const void *a, const void *b)
+{
+        const struct wire_status_topic *x = a, *y = b;
+
+        return strncmp(x->name, y->name, sizeof(x->name));
+}
+
+static void sort_topics(struct status *st)
+{
+        if (st->ntopics > 1)
+                qsort(st->topics, st->ntopics, sizeof(*st->topics), topic_cmp);
 }
 
 static void print_status_json(const struct ctl *ctl, const struct status *st)
@@ -406,6 +540,8 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "queue_bytes", d->queue_bytes);
         json_u64(&j, "max_payload", d->max_payload);
         json_u64(&j, "backlog_bytes", d->backlog_bytes);
+        json_u64(&j, "ntopics", d->ntopics);
+        json_u64(&j, "monitors", d->nmonitors);
 
         json_begin_array(&j, "inbound_queues");
         for (size_t i = 0; i < st->nqueues; i++) {
@@ -434,6 +570,16 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
                 json_u64(&j, "used", g->used);
                 json_u64(&j, "lanes", g->lanes);
                 json_u64(&j, "lanes_used", g->lanes_used);
+                json_u64(&j, "lane_size", g->lane_size);
+                json_u64(&j, "gid", g->gid);
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+
+        json_begin_array(&j, "topics");
+        for (size_t i = 0; i < st->ntopics; i++) {
+                json_begin_object(&j, NULL);
+                json_topic_fields(&j, &st->topics[i]);
                 json_end_object(&j);
         }
         json_end_array(&j);
@@ -442,6 +588,8 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "routed", d->routed);
         json_u64(&j, "dropped", d->dropped);
         json_u64(&j, "accepted", d->accepted);
+        json_u64(&j, "published", d->published);
+        json_u64(&j, "unheard", d->unheard);
         json_u64(&j, "registrations", d->registrations);
         json_u64(&j, "refused", d->refused);
         json_u64(&j, "bad_control", d->bad_control);
@@ -471,6 +619,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
                 status_done(&st);
                 return r;
         }
+        sort_topics(&st);
         if (ctl->json)
                 print_status_json(ctl, &st);
         else
@@ -506,4 +655,147 @@ int cmd_clients(struct ctl *ctl, int argc, char **argv)
         if (r < 0)
                 return log_error_errno(r, "cannot format the client table"), CTL_EXIT_FAILURE;
         return finish_output();
+}
+
+/* ------------------------------------------------------------------ */
+/* topics                                                               */
+
+/* Messages per second published on t (and copies delivered) between
+ * the snapshots `before` (sorted) and `now`, elapsed_ms apart.  A topic
+ * that is not in `before` did not exist then: its counters started at 0
+ * since.  Counters that went backwards belong to a topic that was freed
+ * and made again: they count from then. */
+static void topic_rates(const struct status *before, const struct wire_status_topic *t,
+                        uint64_t elapsed_ms, double *published, double *delivered)
+{
+        const struct wire_status_topic *b = NULL;
+        uint64_t dp = t->published, dd = t->delivered;
+
+        if (before->ntopics > 0)
+                b = bsearch(t, before->topics, before->ntopics, sizeof(*t), topic_cmp);
+        if (b && t->published >= b->published && t->delivered >= b->delivered) {
+                dp = t->published - b->published;
+                dd = t->delivered - b->delivered;
+        }
+        *published = (double)dp * 1000.0 / (double)elapsed_ms;
+        *delivered = (double)dd * 1000.0 / (double)elapsed_ms;
+}
+
+static void sleep_ms(int ms)
+{
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int print_topics_text(const struct status *st, const struct status *before,
+                             uint64_t elapsed_ms)
+{
+        static const bool right[] = { false, true, true, true, true, true };
+        struct table t = { .ncols = before ? 6 : 5 };
+        int r = 0;
+
+        if (st->ntopics == 0) {
+                printf("(no topics)\n");
+                return 0;
+        }
+        r |= table_add(&t, "TOPIC");
+        r |= table_add(&t, "SUBSCRIBERS");
+        r |= table_add(&t, "HISTORY");
+        r |= table_add(&t, "PUBLISHED");
+        r |= table_add(&t, "DELIVERED");
+        if (before)
+                r |= table_add(&t, "MSG/S");
+        for (size_t i = 0; i < st->ntopics; i++) {
+                const struct wire_status_topic *tp = &st->topics[i];
+
+                r |= table_add_name(&t, tp->name, sizeof(tp->name));
+                r |= table_add(&t, "%" PRIu32, tp->subscribers);
+                if (tp->history_depth)
+                        r |= table_add(&t, "%" PRIu32 "/%" PRIu32, tp->history_len,
+                                       tp->history_depth);
+                else
+                        r |= table_add(&t, "-");
+                r |= table_add(&t, "%" PRIu64, tp->published);
+                r |= table_add(&t, "%" PRIu64, tp->delivered);
+                if (before) {
+                        double p, d;
+
+                        topic_rates(before, tp, elapsed_ms, &p, &d);
+                        r |= table_add(&t, "%.1f", p);
+                }
+        }
+        if (r == 0)
+                table_print(&t, right, "");
+        table_done(&t);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static void print_topics_json(const struct status *st, const struct status *before,
+                              uint64_t elapsed_ms)
+{
+        struct json j;
+
+        json_init(&j, stdout);
+        json_begin_array(&j, NULL);
+        for (size_t i = 0; i < st->ntopics; i++) {
+                json_begin_object(&j, NULL);
+                json_topic_fields(&j, &st->topics[i]);
+                if (before) {
+                        double p, d;
+
+                        topic_rates(before, &st->topics[i], elapsed_ms, &p, &d);
+                        json_fixed(&j, "rate", p, 1);
+                        json_fixed(&j, "delivered_rate", d, 1);
+                }
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+}
+
+int cmd_topics(struct ctl *ctl, int argc, char **argv)
+{
+        struct status before = { 0 }, st = { 0 };
+        bool rates = ctl->interval_ms > 0;
+        uint64_t elapsed_ms = 0;
+        int r;
+
+        r = fetch_or_report(ctl, rates ? &before : &st);
+        if (r != 0)
+                goto out;
+        if (rates) {
+                sort_topics(&before);
+                sleep_ms(ctl->interval_ms);
+                r = fetch_or_report(ctl, &st);
+                if (r != 0)
+                        goto out;
+                /* Rates from ipcd's own clock: the two snapshots were taken
+                 * uptime_ms apart, whatever the delays on the way. */
+                if (st.daemon.pid != before.daemon.pid ||
+                    st.daemon.uptime_ms < before.daemon.uptime_ms) {
+                        log_error("ipcd at %s restarted during the measurement; try again",
+                                  ctl->rundir);
+                        r = CTL_EXIT_FAILURE;
+                        goto out;
+                }
+                elapsed_ms = st.daemon.uptime_ms - before.daemon.uptime_ms;
+                if (elapsed_ms == 0)
+                        elapsed_ms = (uint64_t)ctl->interval_ms;
+        }
+        sort_topics(&st);
+        if (ctl->json)
+                print_topics_json(&st, rates ? &before : NULL, elapsed_ms);
+        else
+                r = print_topics_text(&st, rates ? &before : NULL, elapsed_ms);
+        if (r < 0) {
+                log_error_errno(r, "cannot format the topic table");
+                r = CTL_EXIT_FAILURE;
+                goto out;
+        }
+        r = finish_output();
+out:
+        status_done(&before);
+        status_done(&st);
+        return r;
 }

@@ -7,6 +7,7 @@
  *   test-json --validate    exit 0 if stdin is one JSON value (for scripts)
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,9 @@ static void write_document(FILE *f)
         json_begin_object(&j, "counters");
         json_u64(&j, "routed", 1);
         json_end_object(&j);
+        json_fixed(&j, "rate", 12.345, 1);
+        json_fixed(&j, "zero", 0, 2);
+        json_fixed(&j, "nan", NAN, 1);
         json_end_object(&j);
 }
 
@@ -99,7 +103,8 @@ static void test_document(void)
         CHECK(strncmp(s, "{\"pid\":42,\"version\":\"0.1.0\",\"big\":18446744073709551615,", 55) == 0);
         CHECK(strstr(s, "\"empty\":[]") != NULL);
         CHECK(strstr(s, "},{\"id\":1,") != NULL);
-        CHECK(strstr(s, "\"counters\":{\"routed\":1}}") != NULL);
+        CHECK(strstr(s, "\"counters\":{\"routed\":1},") != NULL);
+        CHECK(strstr(s, "\"rate\":12.3,\"zero\":0.00,\"nan\":0.0}") != NULL);
         CHECK(len > 0 && s[len - 1] == '\n');
         free(s);
 }

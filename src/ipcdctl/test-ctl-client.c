@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-ctl-client - a client that test-ipcdctl.sh drives, to give
+ * `ipcdctl topics` and `ipcdctl monitor` something to show (not a test
+ * itself).  Connects to $IPCD_RUNTIME_DIR.
+ *
+ *   test-ctl-client sub NAME TOPIC...
+ *        connect as NAME ("-": anonymously), subscribe to every TOPIC
+ *        (patterns allowed), print "ready", then print each message as
+ *        "TOPIC TYPE DATA" until SIGTERM/SIGINT (exit 0)
+ *   test-ctl-client pub TOPIC TYPE COUNT [PERIOD_MS]
+ *        publish "msg 1" ... "msg COUNT" on TOPIC with IPCD_ACK, PERIOD_MS
+ *        apart (default 0); COUNT 0: until SIGTERM/SIGINT (exit 0)
+ *   test-ctl-client history TOPIC DEPTH
+ *        set TOPIC's history depth (it outlives this client)
+ *
+ * Exit status: 0, 1 on any failure (with a message on stderr), 2 usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ipcd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+        stop = sig;
+}
+
+static void catch_signals(void)
+{
+        struct sigaction sa = { .sa_handler = on_signal };
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
+static int fail(const char *what, int r)
+{
+        fprintf(stderr, "test-ctl-client: %s: %s\n", what, strerror(-r));
+        return 1;
+}
+
+static int connect_as(const char *name, ipcd_client **c)
+{
+        int r = ipcd_connect(strcmp(name, "-") == 0 ? NULL : name, c);
+
+        return r < 0 ? fail("connect", r) : 0;
+}
+
+static int do_sub(int argc, char **argv)
+{
+        ipcd_client *c;
+        int r;
+
+        if (connect_as(argv[0], &c))
+                return 1;
+        for (int i = 1; i < argc; i++) {
+                r = ipcd_subscribe(c, argv[i]);
+                if (r < 0) {
+                        ipcd_close(c);
+                        return fail(argv[i], r);
+                }
+        }
+        printf("ready\n");
+        fflush(stdout);
+        while (!stop) {
+                ipcd_msg m;
+
+                r = ipcd_recv(c, &m, 0, 200);
+                if (r == -ETIMEDOUT || r == -EINTR || r == -EAGAIN)
+                        continue;
+                if (r < 0) {
+                        ipcd_close(c);
+                        return fail("receive", r);
+                }
+                printf("%.*s %ld %.*s\n", IPCD_NAME_MAX, m.topic[0] ? m.topic : "-", m.type,
+                       (int)m.len, m.data ? (const char *)m.data : "");
+                fflush(stdout);
+                ipcd_msg_release(c, &m);
+        }
+        ipcd_close(c);
+        return 0;
+}
+
+static int parse_num(const char *s, long *v)
+{
+        char *end;
+
+        errno = 0;
+        *v = strtol(s, &end, 10);
+        return errno || !*s || *end || *v < 0 ? -EINVAL : 0;
+}
+
+static int do_pub(int argc, char **argv)
+{
+        long type, count, period = 0;
+        ipcd_client *c;
+        int r = 0;
+
+        if (parse_num(argv[1], &type) < 0 || parse_num(argv[2], &count) < 0 ||
+            (argc > 3 && parse_num(argv[3], &period) < 0))
+                return 2;
+        if (connect_as("-", &c))
+                return 1;
+        for (long i = 1; !stop && (count == 0 || i <= count); i++) {
+                char buf[32];
+                int n = snprintf(buf, sizeof(buf), "msg %ld", i);
+
+                r = ipcd_publish(c, argv[0], type, buf, (size_t)n, IPCD_ACK);
+                if (r < 0)
+                        break;
+                if (period > 0) {
+                        struct timespec ts = { period / 1000, period % 1000 * 1000000L };
+
+                        nanosleep(&ts, NULL);
+                }
+        }
+        ipcd_close(c);
+        return r < 0 ? fail("publish", r) : 0;
+}
+
+static int do_history(int argc, char **argv)
+{
+        ipcd_client *c;
+        long depth;
+        int r;
+
+        if (parse_num(argv[1], &depth) < 0)
+                return 2;
+        if (connect_as("-", &c))
+                return 1;
+        r = ipcd_set_history(c, argv[0], (unsigned)depth);
+        ipcd_close(c);
+        return r < 0 ? fail("set history", r) : 0;
+}
+
+int main(int argc, char **argv)
+{
+        catch_signals();
+        if (argc >= 4 && strcmp(argv[1], "sub") == 0)
+                return do_sub(argc - 2, argv + 2);
+        if ((argc == 5 || argc == 6) && strcmp(argv[1], "pub") == 0)
+                return do_pub(argc - 2, argv + 2);
+        if (argc == 4 && strcmp(argv[1], "history") == 0)
+                return do_history(argc - 2, argv + 2);
+        fprintf(stderr, "usage: test-ctl-client sub NAME TOPIC... | pub TOPIC TYPE COUNT "
+                        "[PERIOD_MS] | history TOPIC DEPTH\n");
+        return 2;
+}
