@@ -99,6 +99,7 @@ enum {
 enum {
         IPCD_MSG_MONITOR = 1 << 3, /* a copy for ipcd_monitor(): topic holds the destination
                                       name or topic, data the first bytes, id the full length */
+        IPCD_MSG_TOPIC = 1 << 4,   /* with IPCD_MSG_MONITOR: the destination is a topic */
 };
 
 /* What ipcd does when a client's backlog (messages waiting in ipcd beyond

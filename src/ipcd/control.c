@@ -281,6 +281,7 @@ static void topic_status(struct topic *t, void *userdata)
         struct topic_status_ctx *x = userdata;
         struct wire_status_topic ts = {
                 .subscribers = t->nexact,
+                .wildcard_subscribers = t->nwild,
                 .history_depth = t->depth,
                 .history_len = t->hlen,
                 .published = t->published,

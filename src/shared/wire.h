@@ -212,7 +212,7 @@ struct wire_status_topic {
         uint32_t subscribers;    /* exact subscriptions (wildcards not counted) */
         uint32_t history_depth;
         uint32_t history_len;
-        uint32_t reserved_;
+        uint32_t wildcard_subscribers; /* subscriptions to NAME/ followed by "*" */
         uint64_t published;      /* messages published on it */
         uint64_t delivered;      /* copies delivered */
 };
