@@ -58,3 +58,21 @@ INTEGRATION_TESTS = \
 
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/harness.sh tests/README
+
+# Bulk payloads through the ring (issue 4).
+check_PROGRAMS += tests/test-bulk
+tests_test_bulk_SOURCES = tests/test-bulk.c $(ITEST_COMMON)
+tests_test_bulk_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-bulk.sh
+EXTRA_DIST += tests/test-bulk.sh
+
+# Publish/subscribe, calls, ipcd_fd (issue 5, library side).
+check_PROGRAMS += tests/test-pubsub tests/test-calls tests/test-fd
+tests_test_pubsub_SOURCES = tests/test-pubsub.c $(ITEST_COMMON)
+tests_test_pubsub_LDADD = $(ITEST_LIBS)
+tests_test_calls_SOURCES = tests/test-calls.c $(ITEST_COMMON)
+tests_test_calls_LDADD = $(ITEST_LIBS)
+tests_test_fd_SOURCES = tests/test-fd.c $(ITEST_COMMON)
+tests_test_fd_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-pubsub.sh tests/test-calls.sh tests/test-fd.sh
+EXTRA_DIST += tests/test-pubsub.sh tests/test-calls.sh tests/test-fd.sh

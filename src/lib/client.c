@@ -737,7 +737,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
         if (r == -ETIMEDOUT && client_peer_gone(c))
                 r = -ECONNRESET;
         if (r == 0)
-                r = w.status;
+                r = w.status > 0 ? -EPROTO : w.status; /* a send's outcome is 0 or -errno */
         return r;
 out:
         if (ack) {

@@ -277,11 +277,13 @@ int bulk_rx_resolve(ipcd_client *c, const struct session *s, const struct wire_o
                     const void *payload, struct rxrec *r);
 /* Queue the release of a bulk message that msg_fill() filled. */
 void bulk_msg_release(ipcd_client *c, const ipcd_msg *msg);
-/* Store a bulk record's release data in msg->reserved_[2..5]. */
+/* Point msg at a bulk record's payload; its release data in reserved_[2..6]. */
 void bulk_msg_fill(ipcd_msg *msg, const struct rxrec *r);
-/* Send pending releases: all of them if block (before a receive blocks or
- * sleeps; waits for room in Qu), else only when 32 are pending or the
- * oldest is 10 ms old.  Lock not held.  Cheap when nothing is pending. */
+/* Send pending bulk releases: all of them if block (before a receive
+ * blocks or sleeps, a receive finds nothing, a blocking send; retries a
+ * full Qu for up to 10 ms), else only when 32 are pending or the oldest is
+ * 10 ms old (at any library call).  Lock not held.  Costs one atomic load
+ * when nothing is pending. */
 void bulk_release_flush(ipcd_client *c, bool block);
 /* ipcd_close(): flush releases, give lanes back (lock not held). */
 void bulk_close(ipcd_client *c);

@@ -11,6 +11,10 @@ src_lib_libipcd_client_la_SOURCES = \
 	src/lib/client.c src/lib/client.h \
 	src/lib/recv.c \
 	src/lib/wait.c \
+	src/lib/bulk.c \
+	src/lib/topics.c \
+	src/lib/call.c \
+	src/lib/fd.c \
 	src/shared/ctlchan.c src/shared/ctlchan.h \
 	src/shared/macro.h \
 	src/shared/names.c src/shared/names.h \
@@ -54,3 +58,13 @@ check_PROGRAMS += src/lib/test-client
 TESTS += src/lib/test-client
 src_lib_test_client_SOURCES = src/lib/test-client.c
 src_lib_test_client_LDADD = src/lib/libipcd-client.la src/shared/libshared.la
+
+# Example programs (man page, README): built in every build so that they
+# keep compiling.
+noinst_PROGRAMS += examples/epoll examples/pubsub examples/call
+examples_epoll_SOURCES = examples/epoll.c
+examples_epoll_LDADD = src/lib/libipcd-client.la
+examples_pubsub_SOURCES = examples/pubsub.c
+examples_pubsub_LDADD = src/lib/libipcd-client.la
+examples_call_SOURCES = examples/call.c
+examples_call_LDADD = src/lib/libipcd-client.la

@@ -54,7 +54,7 @@ void rxbuf_unref(struct rxbuf *b)
                 free(b);
 }
 
-static void rxbuf_ref(struct rxbuf *b)
+void rxbuf_ref(struct rxbuf *b)
 {
         __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 }
@@ -104,6 +104,7 @@ static void pending_append(ipcd_client *c, struct rxrec *r)
         r->next = NULL;
         *c->pending_tail = r;
         c->pending_tail = &r->next;
+        fd_pending_changed(c); /* ipcd_fd(): readable now */
 }
 
 static void pending_unlink(ipcd_client *c, struct rxrec **pp)
@@ -114,6 +115,7 @@ static void pending_unlink(ipcd_client *c, struct rxrec **pp)
         if (c->pending_tail == &r->next)
                 c->pending_tail = pp;
         r->next = NULL;
+        fd_pending_changed(c);
 }
 
 struct rxrec *pending_take(ipcd_client *c, long filter)
@@ -225,11 +227,15 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
         }
 
         pthread_mutex_lock(&c->lock);
+        /* A zero-byte answer: "ACK, status 0" (wire.h); it carries no
+         * cookie, its type says whose it is. */
+        if (reply && b->size == 0 && reply_empty_locked(c, s, mtype))
+                raise = true;
         for (;;) {
                 struct wire_out h;
                 const char *name, *topic;
                 const void *payload;
-                struct rxrec *r;
+                struct rxrec *r, bk;
                 int k = wire_out_next(b->mtext, b->size, &off, &h, &name, &topic, &payload);
 
                 if (k <= 0)
@@ -237,24 +243,37 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 if (h.flags & WIRE_OUT_BACKLOG)
                         c->pull_needed = true;
                 if (reply) {
+                        if (h.kind == WIRE_OUT_REPLY) {
+                                /* ipcd_call()'s answer (call.c); a late one
+                                 * (nobody waits) is dropped here. */
+                                if (call_reply_locked(c, b, &h, name, payload))
+                                        raise = true;
+                                continue;
+                        }
                         if (h.kind != WIRE_OUT_ACK)
-                                continue; /* call replies: a later issue */
+                                continue;
                         if (c->timed == TIMED_SENT && h.cookie == c->timed_cookie &&
                             c->s.gen == s->gen) {
                                 c->timed = TIMED_ON;
                                 raise = true; /* waiters may sleep without limit now */
                                 continue;
                         }
-                        if (waiter_deliver(c, h.cookie, h.status))
+                        if (waiter_deliver_data(c, h.cookie, h.status, payload, h.len))
                                 raise = true;
                         continue;
                 }
-                if (mtype == WIRE_TYPE_NOTICE ? h.kind != WIRE_OUT_NOTICE
-                                              : h.kind != WIRE_OUT_MSG)
+                /* User types carry messages, and copies for ipcd_monitor(). */
+                if (mtype == WIRE_TYPE_NOTICE
+                            ? h.kind != WIRE_OUT_NOTICE
+                            : h.kind != WIRE_OUT_MSG && h.kind != WIRE_OUT_MONITOR)
                         continue;
-                /* Bulk descriptors need the ring, which the library does not
-                 * map yet (and ipcd does not send them yet). */
-                if (h.flags & WIRE_OUT_BULK)
+                /* A bulk descriptor: the payload lies in a ring (bulk.c); one
+                 * we cannot map is released at once and skipped. */
+                bk.bulk_seg = NULL;
+                /* (A monitor copy's WIRE_OUT_BULK only says that the message
+                 * went through a ring: it carries no descriptor.) */
+                if ((h.flags & WIRE_OUT_BULK) && h.kind != WIRE_OUT_MONITOR &&
+                    bulk_rx_resolve(c, s, &h, payload, &bk) < 0)
                         continue;
 
                 if (out && !*got && filter_match(want, mtype)) {
@@ -273,6 +292,14 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 r->name = name;
                 r->topic = topic;
                 r->payload = payload;
+                r->bulk_seg = bk.bulk_seg;
+                if (bk.bulk_seg) {
+                        r->payload = bk.payload;
+                        r->bulk_len = bk.bulk_len;
+                        r->bulk_pos = bk.bulk_pos;
+                        r->bulk_ring = bk.bulk_ring;
+                        r->bulk_lane = bk.bulk_lane;
+                }
                 if (r != out) {
                         pending_append(c, r);
                         added++;
@@ -311,7 +338,7 @@ static void pull_if_needed(ipcd_client *c, const struct session *s)
 /* ------------------------------------------------------------------ */
 /* Filling the application's message.                                   */
 
-static void msg_fill(ipcd_msg *msg, struct rxrec *r)
+void msg_fill(ipcd_msg *msg, struct rxrec *r)
 {
         memset(msg, 0, sizeof(*msg));
         msg->data = r->payload;
@@ -330,7 +357,13 @@ static void msg_fill(ipcd_msg *msg, struct rxrec *r)
                 msg->flags = IPCD_MSG_NOTICE;
         } else {
                 msg->type = r->mtype;
-                if (r->h.flags & WIRE_OUT_REQUEST) {
+                if (r->h.kind == WIRE_OUT_MONITOR) {
+                        /* A copy for ipcd_monitor(): topic = the destination
+                         * name or topic, data = the first bytes, id = the
+                         * full length. */
+                        msg->flags |= IPCD_MSG_MONITOR;
+                        msg->id = r->h.cookie;
+                } else if (r->h.flags & WIRE_OUT_REQUEST) {
                         msg->flags |= IPCD_MSG_REQUEST;
                         msg->id = r->h.cookie;
                 }
@@ -339,18 +372,22 @@ static void msg_fill(ipcd_msg *msg, struct rxrec *r)
         }
         msg->reserved_[0] = (uint64_t)(uintptr_t)r->buf;
         msg->reserved_[1] = msg->reserved_[0] ^ RELEASE_CHECK;
+        if (r->bulk_seg)
+                bulk_msg_fill(msg, r); /* data, len, the release in reserved_[2..6] */
 }
 
 IPCD_EXPORT void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg)
 {
         struct rxbuf *b;
 
-        (void)c; /* bulk releases will need it */
         if (!msg)
                 return;
         b = (struct rxbuf *)(uintptr_t)msg->reserved_[0];
-        if (b && msg->reserved_[1] == (msg->reserved_[0] ^ RELEASE_CHECK))
+        if (b && msg->reserved_[1] == (msg->reserved_[0] ^ RELEASE_CHECK)) {
+                if (c)
+                        bulk_msg_release(c, msg); /* a bulk one: queued for ipcd */
                 rxbuf_unref(b);
+        }
         memset(msg->reserved_, 0, sizeof(msg->reserved_));
         msg->data = NULL;
         msg->len = 0;
@@ -400,12 +437,31 @@ int rx_take_nowait(ipcd_client *c, long filter, struct rxrec *rec)
 /* timeout 0. */
 static int recv_nowait(ipcd_client *c, ipcd_msg *msg, long filter)
 {
+        /* ipcd_fd() (fd.c): a look with filter 0 that finds nothing reads
+         * the doorbells off the reply FIFO first, then looks once more, so
+         * that a delivery between the two rings again (no lost wake-up). */
+        bool fd = filter == 0 && fd_in_use(c), drained = false;
+        uint64_t seq = fd ? fd_seq(c) : 0;
+
         for (;;) {
                 struct rxrec rec;
                 int r = rx_take_nowait(c, filter, &rec);
 
-                if (r == -ENOMSG)
+                if (r == -ENOMSG && fd && !drained) {
+                        drained = true;
+                        r = fd_drain(c);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r == -ENOMSG) {
+                        if (fd)
+                                fd_quiet(c, seq);
+                        /* The caller may go to sleep now (an event loop):
+                         * bulk releases go out (bulk.c). */
+                        bulk_release_flush(c, true);
                         return -EAGAIN;
+                }
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -454,8 +510,11 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                         if (r == -ENOMSG)
                                 pull_if_needed(c, &s);
                 }
-                if (r == -ENOMSG)
+                if (r == -ENOMSG) {
+                        /* Bulk releases reach ipcd before we block (bulk.c). */
+                        bulk_release_flush(c, true);
                         r = rx_queue(c, &s, filter, 0, &b);
+                }
 
                 pthread_mutex_lock(&c->lock);
                 c->nblocking--;
@@ -507,6 +566,7 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
         memset(msg, 0, sizeof(*msg));
         if (client_forked(c))
                 return -ECHILD;
+        bulk_release_flush(c, false);
 
         if (timeout_ms > 0)
                 deadline = util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;

@@ -92,17 +92,32 @@ void waiter_remove(ipcd_client *c, struct waiter *w)
                 }
 }
 
-bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status)
+bool waiter_deliver_data(ipcd_client *c, uint64_t cookie, int status, const void *data,
+                         size_t len)
 {
         for (struct waiter *w = c->waiters; w; w = w->next) {
                 if (w->kind != WAITER_REPLY || w->cookie != cookie || w->done)
                         continue;
-                /* An outcome is 0 or a negative errno. */
-                w->status = status <= 0 && status >= -4095 ? status : -EPROTO;
+                /* An outcome is a count (>= 0: publish, set_history) or a
+                 * negative errno. */
+                w->status = status >= -4095 ? status : -EPROTO;
                 w->done = true;
+                if (w->answer) {
+                        size_t n = MIN(len, w->answer_size);
+
+                        if (n)
+                                memcpy(w->answer, data, n);
+                        memset((uint8_t *)w->answer + n, 0, w->answer_size - n);
+                        w->answer_len = len;
+                }
                 return true;
         }
         return false; /* nobody waits for it any more */
+}
+
+bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status)
+{
+        return waiter_deliver_data(c, cookie, status, NULL, 0);
 }
 
 bool wake_waiters_locked(ipcd_client *c)
@@ -136,6 +151,8 @@ static bool waiter_satisfied(ipcd_client *c, const struct waiter *w)
 {
         if (w->kind == WAITER_REPLY)
                 return w->done;
+        if (w->kind == WAITER_COND)
+                return w->ready(c, w->ready_arg);
         return pending_has(c, w->filter);
 }
 
@@ -244,6 +261,8 @@ static int sleeper_round(ipcd_client *c, uint64_t deadline)
                         (void)client_send_op(c, &s, WIRE_OP_PULL, 0);
                         pull = false;
                 }
+                /* Bulk releases reach ipcd before we sleep (bulk.c). */
+                bulk_release_flush(c, true);
                 if (semtimedop(s.sc, &op, 1, &ts) == 0)
                         woke = true;
                 else if (errno == EIDRM || errno == EINVAL)
@@ -282,7 +301,7 @@ int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *
 {
         /* An answer cannot be in the queue before its waiter registered
          * (it registers before sending), so only receivers look first. */
-        bool looked = w->kind == WAITER_REPLY;
+        bool looked = w->kind != WAITER_RECV;
 
         for (;;) {
                 int r;
@@ -295,7 +314,7 @@ int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *
                                 free(p);
                                 return 0;
                         }
-                } else if (w->done)
+                } else if (waiter_satisfied(c, w))
                         return 0;
                 if (!c->connected || c->s.gen != w->gen)
                         return -ECONNRESET;

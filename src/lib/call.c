@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * call.c - libipcd-client: calls (ipcd_call, ipcd_reply) and answers that
+ * come without a record.
+ *
+ * A call is a SEND with WIRE_IN_REQUEST and a fresh cookie.  ipcd delivers
+ * it to the callee flagged WIRE_OUT_REQUEST with our cookie and id (the
+ * callee's ipcd_recv() gives IPCD_MSG_REQUEST, id = the cookie, sender_id
+ * = us), remembers the pending call, and answers us with exactly one
+ * WIRE_OUT_REPLY record on wire_reply_type(cookie): the callee's reply
+ * (status 0, its type and payload, stamped with the callee's identity), or
+ * ipcd's verdict (status -ENOENT no such callee, -EAGAIN the callee is
+ * full, -ECONNRESET the callee went away before replying: sent at once
+ * when ipcd removes it).
+ *
+ * The caller waits for that one type with a REPLY waiter that takes a
+ * record (wait.c: want_rec), so a call never receives or reorders the
+ * handle's other messages, and any number of threads may have calls in
+ * flight on one handle, each on its own reply type.  Whichever thread
+ * meets the answer (the sleeper's sweep, or a receiver with filter 0)
+ * hands it over in rx_dispatch() -> call_reply_locked(); a reply that
+ * nobody waits for any more (the call timed out) is dropped there and
+ * never reaches the application.
+ *
+ * A call must wait: timeout 0 is -EINVAL.  Requests and replies travel
+ * inline (at most ipcd_max_inline() bytes; -EMSGSIZE beyond).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/client.h"
+#include "shared/macro.h"
+#include "shared/names.h"
+#include "shared/util.h"
+
+bool reply_empty_locked(ipcd_client *c, const struct session *s, long mtype)
+{
+        if (c->timed == TIMED_SENT && wire_reply_type(c->timed_cookie) == mtype &&
+            c->s.gen == s->gen) {
+                c->timed = TIMED_ON;
+                return true;
+        }
+        /* Only a successful ACK without a body is ever sent so. */
+        for (struct waiter *w = c->waiters; w; w = w->next) {
+                if (w->kind != WAITER_REPLY || w->done || w->want_rec || w->filter != mtype ||
+                    w->gen != s->gen)
+                        continue;
+                w->status = 0;
+                w->done = true;
+                if (w->answer) {
+                        memset(w->answer, 0, w->answer_size);
+                        w->answer_len = 0;
+                }
+                return true;
+        }
+        return false;
+}
+
+bool call_reply_locked(ipcd_client *c, struct rxbuf *b, const struct wire_out *h,
+                       const char *name, const void *payload)
+{
+        struct waiter *w;
+
+        for (w = c->waiters; w; w = w->next)
+                if (w->kind == WAITER_REPLY && w->cookie == h->cookie && !w->done)
+                        break;
+        if (!w)
+                return false; /* late (the call timed out): dropped */
+        w->done = true;
+        if (h->status < 0) {
+                /* ipcd's verdict. */
+                w->status = h->status >= -4095 ? h->status : -EPROTO;
+                return true;
+        }
+        if (!w->want_rec || h->status != 0 || !wire_type_is_user(h->type) ||
+            (h->flags & WIRE_OUT_BULK)) {
+                w->status = -EPROTO;
+                return true;
+        }
+        rxbuf_ref(b);
+        memset(&w->rec, 0, sizeof(w->rec));
+        w->rec.buf = b;
+        w->rec.mtype = h->type; /* the callee's type, not the reply type */
+        w->rec.h = *h;
+        w->rec.h.topic_len = 0;
+        w->rec.name = name;
+        w->rec.topic = "";
+        w->rec.payload = payload;
+        w->has_rec = true;
+        w->status = 0;
+        return true;
+}
+
+IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_t len,
+                          ipcd_msg *reply, int timeout_ms)
+{
+        struct waiter w = {.kind = WAITER_REPLY, .want_rec = true};
+        struct lib_req q = {
+                .op = WIRE_OP_SEND,
+                .wflags = WIRE_IN_REQUEST,
+                .dst = dst,
+                .type = type,
+                .data = req,
+                .len = len,
+                .qfull = QFULL_RETRY,
+        };
+        uint64_t deadline;
+        struct session s;
+        int r;
+
+        if (reply)
+                memset(reply, 0, sizeof(*reply)); /* a failed call releases as a no-op */
+        if (!c || !reply || !name_is_valid(dst) || !wire_type_is_user(type) ||
+            (!req && len > 0) || timeout_ms == 0)
+                return -EINVAL;
+        if (client_forked(c))
+                return -ECHILD;
+        bulk_release_flush(c, false);
+        deadline = timeout_ms > 0 ? util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC
+                                  : USEC_INFINITY;
+        q.deadline = deadline;
+        r = client_ensure(c,
+                          timeout_ms > 0 ? deadline : util_now_us() + RECONNECT_DEFAULT_USEC,
+                          true);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&c->lock);
+        if (len > c->s.max_payload) {
+                pthread_mutex_unlock(&c->lock);
+                return -EMSGSIZE;
+        }
+        /* Sc must be raised for the answer; register before sending. */
+        client_timed_start_locked(c);
+        if (!c->connected) {
+                pthread_mutex_unlock(&c->lock);
+                return -ECONNRESET;
+        }
+        s = c->s;
+        w.cookie = client_cookie_new(c);
+        w.filter = wire_reply_type(w.cookie);
+        w.gen = s.gen;
+        waiter_add(c, &w);
+        pthread_mutex_unlock(&c->lock);
+
+        r = lib_send(c, &s, &q, w.cookie);
+
+        pthread_mutex_lock(&c->lock);
+        if (r == 0)
+                r = wait_for(c, &w, deadline, NULL);
+        waiter_remove(c, &w);
+        pthread_mutex_unlock(&c->lock);
+
+        if (r == -ETIMEDOUT && client_peer_gone(c))
+                r = -ECONNRESET; /* not a slow callee: ipcd is gone */
+        if (r == 0)
+                r = w.status;
+        if (r == 0 && !w.has_rec)
+                r = -EPROTO;
+        if (r < 0) {
+                if (w.has_rec)
+                        rxbuf_unref(w.rec.buf);
+                return r;
+        }
+        msg_fill(reply, &w.rec); /* takes the reference */
+        return 0;
+}
+
+IPCD_EXPORT int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, const void *data,
+                           size_t len)
+{
+        struct lib_req q = {
+                .op = WIRE_OP_REPLY,
+                .type = type,
+                .data = data,
+                .len = len,
+                .qfull = QFULL_BLOCK,
+        };
+        struct session s;
+
+        if (!c || !request || !(request->flags & IPCD_MSG_REQUEST) || request->sender_id == 0 ||
+            !wire_type_is_user(type) || (!data && len > 0))
+                return -EINVAL;
+        if (client_forked(c))
+                return -ECHILD;
+        q.arg = request->sender_id;
+
+        /* No reconnection here: a request belongs to the session that
+         * received it, and a new session has no pending call to answer. */
+        pthread_mutex_lock(&c->lock);
+        if (!c->connected) {
+                pthread_mutex_unlock(&c->lock);
+                return -ECONNRESET;
+        }
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
+        if (len > s.max_payload)
+                return -EMSGSIZE;
+        return lib_send(c, &s, &q, request->id);
+}
