@@ -59,8 +59,8 @@ static void now_stamp(char *buf, size_t size, uint64_t *epoch_ms)
                  ts.tv_nsec / 1000000);
 }
 
-/* The destination as given: a client name or a topic (ipcd_msg does not
- * say which, and the two share one syntax). */
+/* The destination: a client name, or a topic (IPCD_MSG_TOPIC, shown as
+ * "topic:NAME"). */
 static size_t dest_len(const ipcd_msg *m)
 {
         return strnlen(m->topic, sizeof(m->topic));
@@ -70,10 +70,11 @@ static void print_copy_text(const ipcd_msg *m, const char *stamp)
 {
         size_t shown = m->data ? m->len : 0;
 
-        printf("%s %.*s (id %" PRIu64 ", uid %lu, pid %ld) -> %.*s type %ld size %" PRIu64, stamp,
+        printf("%s %.*s (id %" PRIu64 ", uid %lu, pid %ld) -> %s%.*s type %ld size %" PRIu64, stamp,
                IPCD_NAME_MAX, m->sender[0] ? m->sender : "-", m->sender_id,
-               (unsigned long)m->sender_uid, (long)m->sender_pid, (int)dest_len(m), m->topic,
-               m->type, m->id);
+               (unsigned long)m->sender_uid, (long)m->sender_pid,
+               (m->flags & IPCD_MSG_TOPIC) ? "topic:" : "", (int)dest_len(m), m->topic, m->type,
+               m->id);
         if (m->flags & IPCD_MSG_BULK)
                 fputs(" bulk", stdout);
         if (shown > 0 || (m->id == 0 && !(m->flags & IPCD_MSG_BULK))) {
@@ -103,6 +104,7 @@ static void print_copy_json(const ipcd_msg *m, const char *stamp, uint64_t epoch
         json_u64(&j, "sender_uid", m->sender_uid);
         json_i64(&j, "sender_pid", m->sender_pid);
         json_strn(&j, "destination", m->topic, dest_len(m));
+        json_bool(&j, "topic", m->flags & IPCD_MSG_TOPIC);
         json_i64(&j, "type", m->type);
         json_u64(&j, "size", m->id);
         json_bool(&j, "bulk", m->flags & IPCD_MSG_BULK);

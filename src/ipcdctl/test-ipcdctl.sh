@@ -319,11 +319,11 @@ grep -qF -- "-> alice type 8 size 100 \"${long:0:64}\"..." "$T/mon" ||
 # A publish, and one on x/y that nobody hears: the filtered monitor sees
 # only the latter.
 "$CLIENT" pub t/b 4 1 || fail "publish on t/b"
-wait_for "$T/mon" '-> t/b type 4 size 5 "msg 1"'
+wait_for "$T/mon" '-> topic:t/b type 4 size 5 "msg 1"'
 "$CLIENT" pub x/y 5 1 || fail "publish on x/y"
-wait_for "$T/mon" '-> x/y type 5 size 5 "msg 1"'
+wait_for "$T/mon" '-> topic:x/y type 5 size 5 "msg 1"'
 wait_for "$T/monx" '"destination":"x/y"'
-grep -q '"destination":"x/y","type":5,"size":5,"bulk":false,"data":"msg 1","truncated":false}$' "$T/monx" ||
+grep -q '"destination":"x/y","topic":true,"type":5,"size":5,"bulk":false,"data":"msg 1","truncated":false}$' "$T/monx" ||
         fail "unexpected monitor --json line: $(cat "$T/monx")"
 grep -q 'alice\|t/b' "$T/monx" && fail "the x/* monitor saw other messages: $(cat "$T/monx")"
 while read -r l; do
@@ -429,13 +429,13 @@ IPCD_RUNTIME_DIR=$slow "$CLIENT" pub x/y 1 2000 || fail "publish 2000 on x/y"
 kill -CONT "$slowmon"
 wait_for "$T/slowmon" "[notice 1] from ipcd ("
 IPCD_RUNTIME_DIR=$slow "$CLIENT" pub x/end 1 1 || fail "publish on x/end"
-wait_for "$T/slowmon" "-> x/end type 1 "
+wait_for "$T/slowmon" "-> topic:x/end type 1 "
 # (The lost copies may come in more than one notice.)
 missed=$(sed -n 's/^[0-9:.]* \[notice 1\] from ipcd (\([0-9]*\)): .*/\1/p' "$T/slowmon" |
         awk '{ n += $1 } END { print n + 0 }')
-seen=$(grep -c -- "-> x/y type 1 " "$T/slowmon")
+seen=$(grep -c -- "-> topic:x/y type 1 " "$T/slowmon")
 if [ "$missed" = 0 ] || [ $((seen + missed)) != 2000 ]; then
-        fail "monitor saw $seen copies and missed $missed, expected 2000 in all: $(grep -v -- '-> x/y' "$T/slowmon")"
+        fail "monitor saw $seen copies and missed $missed, expected 2000 in all: $(grep -v -- "-> topic:x/y" "$T/slowmon")"
 fi
 kill -TERM "$slowmon"
 wait_exit "$slowmon"

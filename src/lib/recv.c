@@ -362,6 +362,8 @@ void msg_fill(ipcd_msg *msg, struct rxrec *r)
                          * name or topic, data = the first bytes, id = the
                          * full length. */
                         msg->flags |= IPCD_MSG_MONITOR;
+                        if (r->h.flags & WIRE_OUT_TOPIC)
+                                msg->flags |= IPCD_MSG_TOPIC;
                         msg->id = r->h.cookie;
                 } else if (r->h.flags & WIRE_OUT_REQUEST) {
                         msg->flags |= IPCD_MSG_REQUEST;
