@@ -7,6 +7,9 @@ cd "$(dirname "$0")"
 # Debian packages the build, the tests and the benchmark need.
 PKGS="build-essential autoconf automake libtool pkgconf libsystemd-dev \
 libconfig-dev mandoc clang util-linux procps"
+# The peers ipcd-bench measures against (optional: missing ones are skipped).
+BENCH_PKGS="dbus-broker dbus-daemon libzmq5 gnuplot-nox"
+PKGS="$PKGS $BENCH_PKGS"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -1,0 +1,34 @@
+# bench/: ipcd-bench, which measures ipcd and its baselines (two-hop
+# floor, System V queue, pipe, Unix socket) and peers (D-Bus through
+# dbus-broker and dbus-daemon, ZeroMQ) side by side in one run.  Built by
+# `make`, never installed; `make bench` runs the standard suite and writes
+# bench/results/latest.{txt,csv,png}.  The optional peers need no build
+# dependency: sd-bus comes with libsystemd, libzmq is dlopen()ed, and a
+# missing one is reported as skipped at run time.
+noinst_PROGRAMS += bench/ipcd-bench
+bench_ipcd_bench_SOURCES = \
+	bench/ipcd-bench.c \
+	bench/bench.h \
+	bench/util.c \
+	bench/run.c \
+	bench/transports.c \
+	bench/dbus.c \
+	bench/zmq.c \
+	bench/ipcd.c
+bench_ipcd_bench_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+# Only the public API, like any application.  -no-install: no libtool
+# wrapper script, so the binary finds ../src/ipcd/ipcd next to itself.
+bench_ipcd_bench_LDADD = src/lib/libipcd-client.la $(LIBSYSTEMD_LIBS) -ldl -lm
+bench_ipcd_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
+
+# Smoke test: a --quick run produces results for every available
+# transport.  It never asserts a timing.
+TESTS += bench/test-bench.sh
+EXTRA_DIST += bench/run-bench.sh bench/test-bench.sh bench/plot.gp
+
+# The standard suite (< 5 minutes on 2 cores).  Results go to the build
+# tree's bench/results/ (latest.txt, latest.csv, latest.png with gnuplot,
+# and a dated copy of the text).
+bench: all
+	$(SHELL) $(top_srcdir)/bench/run-bench.sh '$(abs_top_builddir)'
+.PHONY: bench
