@@ -645,7 +645,7 @@ static void test_monitor(ipcd_client *p)
                 CHECK_R(ipcd_publish(p, "t/huge", 7, huge, n, IPCD_ACK), 0);
                 free(huge);
                 CHECK_OK(ipcd_recv(mt, &g, 0, 30000));
-                CHECK_EQ(g.flags, IPCD_MSG_MONITOR | IPCD_MSG_BULK);
+                CHECK_EQ(g.flags, IPCD_MSG_MONITOR | IPCD_MSG_BULK | IPCD_MSG_TOPIC);
                 CHECK_EQ(g.type, 7);
                 CHECK_STREQ(g.topic, "t/huge");
                 CHECK_EQ(g.len, 0);
