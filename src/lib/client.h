@@ -149,6 +149,9 @@ struct ipcd_client {
         bool sleeper;           /* a thread sleeps on Sc for all waiters */
         bool sem_woke;          /* the last sleep ended by a wake-up */
         unsigned nblocking;     /* threads in a blocking msgrcv(2) */
+        long blocking_filter;   /* the filter of that msgrcv (one thread: see multi_rx) */
+        bool multi_rx;          /* several threads received at once: every receive
+                                   goes through rx_lock and the Sc wait (recv.c) */
 
         struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
 
@@ -241,6 +244,11 @@ void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text
  * record is copied into *rec), -ETIMEDOUT, -ECONNRESET. */
 int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *rec);
 void waiter_add(ipcd_client *c, struct waiter *w);
+/* pthread_cond_(timed)wait on c->cond until deadline (usec, CLOCK_MONOTONIC). */
+void cond_wait_until(ipcd_client *c, uint64_t deadline);
+/* recv.c: a second receiving thread appeared: leave the plain blocking
+ * msgrcv(2) for good (lock held). */
+void rx_go_multi_locked(ipcd_client *c);
 void waiter_remove(ipcd_client *c, struct waiter *w);
 /* Deposit an answer (lock held).  true if a waiter took it. */
 bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status);

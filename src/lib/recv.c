@@ -405,6 +405,14 @@ int rx_take_nowait(ipcd_client *c, long filter, struct rxrec *rec)
         bool got = false;
         int r;
 
+        /* A thread in a plain blocking msgrcv(2) would race with us for
+         * the queue's order: make it leave that path first. */
+        if (filter < WIRE_TYPE_REPLY_BASE) {
+                pthread_mutex_lock(&c->lock);
+                if (c->nblocking > 0)
+                        rx_go_multi_locked(c);
+                pthread_mutex_unlock(&c->lock);
+        }
         /* Under rx_lock: nothing received before our msgrcv(2) can land
          * on the pending list after we looked at it. */
         pthread_mutex_lock(&c->rx_lock);
@@ -474,7 +482,37 @@ static int recv_nowait(ipcd_client *c, ipcd_msg *msg, long filter)
         }
 }
 
-/* timeout -1: a plain blocking msgrcv(2). */
+/*
+ * Several threads receiving on one handle.  Two threads each in a blocking
+ * msgrcv(2) cannot tell which of their two messages was first in the
+ * queue, so their records could reach the pending list out of order.  A
+ * handle therefore starts with the plain blocking msgrcv(2) (DESIGN: no
+ * extra system call), and the first time a second thread receives while
+ * one is blocked there, it switches for good to the path where every
+ * msgrcv happens under rx_lock with IPC_NOWAIT and threads sleep on Sc
+ * (wait.c).  The blocked thread is woken by a zero-length message of a
+ * type its filter takes (it carries no record), and the newcomer waits
+ * until it has sorted what it got.
+ */
+void rx_go_multi_locked(ipcd_client *c)
+{
+        c->multi_rx = true;
+        while (c->nblocking > 0) {
+                struct session s = c->s;
+                long f = c->blocking_filter;
+                long t = f > 0 ? f : f < 0 ? 1 : WIRE_TYPE_NOTICE;
+
+                pthread_mutex_unlock(&c->lock);
+                post_wakeups(&s, t, 1);
+                pthread_mutex_lock(&c->lock);
+                if (c->nblocking > 0)
+                        cond_wait_until(c, util_now_us() + 10 * USEC_PER_MSEC);
+        }
+}
+
+static int recv_timed(ipcd_client *c, ipcd_msg *msg, long filter, uint64_t deadline);
+
+/* timeout -1: a plain blocking msgrcv(2) (one receiving thread). */
 static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
 {
         for (;;) {
@@ -499,11 +537,19 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                         pthread_mutex_unlock(&c->lock);
                         return -ECONNRESET;
                 }
+                /* Another thread receives, or timed receivers wait: not alone. */
+                if (!c->multi_rx && (c->nblocking > 0 || c->sleeper))
+                        rx_go_multi_locked(c);
+                if (c->multi_rx) {
+                        pthread_mutex_unlock(&c->lock);
+                        return recv_timed(c, msg, filter, USEC_INFINITY);
+                }
                 s = c->s;
                 pull = c->pull_needed;
                 /* Counted under the same lock as the look at the pending
                  * list: a thread adding records after it posts a wake-up. */
                 c->nblocking++;
+                c->blocking_filter = filter;
                 pthread_mutex_unlock(&c->lock);
 
                 r = -ENOMSG;
@@ -518,15 +564,21 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                         r = rx_queue(c, &s, filter, 0, &b);
                 }
 
+                /* Sort what came before another receiver may start (see
+                 * rx_go_multi_locked). */
+                got = false;
+                if (r == 0)
+                        rx_dispatch(c, &s, b, filter, &out, &got, false);
                 pthread_mutex_lock(&c->lock);
                 c->nblocking--;
+                if (c->multi_rx)
+                        pthread_cond_broadcast(&c->cond);
                 pthread_mutex_unlock(&c->lock);
 
                 if (r == -EINTR)
                         continue;
                 if (r < 0)
                         return r;
-                rx_dispatch(c, &s, b, filter, &out, &got, false);
                 if (got) {
                         msg_fill(msg, &out);
                         return 0;

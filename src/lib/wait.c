@@ -134,7 +134,7 @@ void sem_raise(const struct session *s)
         (void)semop(s->sc, &op, 1);
 }
 
-static void cond_wait_until(ipcd_client *c, uint64_t deadline)
+void cond_wait_until(ipcd_client *c, uint64_t deadline)
 {
         struct timespec ts;
 
