@@ -48,6 +48,11 @@ typedef struct ipcd_msg {
 enum {
         IPCD_NONBLOCK = 1 << 0, /* -EAGAIN instead of waiting */
         IPCD_ACK = 1 << 1,      /* return once delivered, or the error */
+        IPCD_MORE = 1 << 2,     /* ipcd_send: more follows at once; the library may hold
+                                   this message in the handle and send several in one
+                                   queue message.  Held messages leave with the next
+                                   call on the handle that sends without IPCD_MORE,
+                                   receives, publishes, calls or closes. */
 };
 
 enum {

@@ -76,3 +76,10 @@ tests_test_fd_SOURCES = tests/test-fd.c $(ITEST_COMMON)
 tests_test_fd_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-pubsub.sh tests/test-calls.sh tests/test-fd.sh
 EXTRA_DIST += tests/test-pubsub.sh tests/test-calls.sh tests/test-fd.sh
+
+# IPCD_MORE: sends held by the library and sent together.
+check_PROGRAMS += tests/test-more
+tests_test_more_SOURCES = tests/test-more.c $(ITEST_COMMON)
+tests_test_more_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-more.sh
+EXTRA_DIST += tests/test-more.sh

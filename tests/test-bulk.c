@@ -357,6 +357,7 @@ static void test_zero_copy(void)
         /* a -> b, zero-copy */
         CHECK_OK(ipcd_buf_alloc(a, len, 0, &buf));
         CHECK(buf);
+        CHECK_MSG((uintptr_t)buf % 64 == 0, "buffer %p is not aligned to 64 bytes", buf);
         fill(buf, len, 1);
         CHECK_R(ipcd_send_buf(a, "bk-b", 7, buf, len, IPCD_ACK), 0);
         /* it is ipcd's now */
@@ -365,10 +366,12 @@ static void test_zero_copy(void)
         recv_type(b, &m, 7);
         CHECK(m.flags & IPCD_MSG_BULK);
         CHECK_EQ(m.len, len);
+        CHECK((uintptr_t)m.data % 64 == 0);
         CHECK(same(m.data, len, 1));
 
         /* b -> a: b writes its answer straight into its own lane */
         CHECK_OK(ipcd_buf_alloc(b, len, 0, &buf2));
+        CHECK((uintptr_t)buf2 % 64 == 0);
         CHECK(buf2 != m.data);
         for (size_t i = 0; i < len; i++)
                 ((uint8_t *)buf2)[i] = (uint8_t)~((const uint8_t *)m.data)[len - 1 - i];
@@ -448,6 +451,24 @@ static void test_zero_copy(void)
         fill(buf, 5000, 3);
         CHECK_R(ipcd_publish_buf(a, "bk/topic", 9, buf, 5000, IPCD_ACK), 0);
         CHECK_R(ipcd_publish_buf(a, "bk/topic", 9, buf, 5000, 0), -EINVAL);
+
+        /* a small message held by IPCD_MORE goes out before a bulk one */
+        tl_send(a, "bk-b", 11, "first", 5, IPCD_MORE);
+        CHECK_OK(ipcd_buf_alloc(a, 20000, 0, &buf));
+        fill(buf, 20000, 4);
+        CHECK_R(ipcd_send_buf(a, "bk-b", 12, buf, 20000, 0), 0);
+        tl_send(a, "bk-b", 11, "third", 5, IPCD_MORE);
+        CHECK_R(send_data(a, "bk-b", 12, ipcd_max_inline(a) + 1, 5, false, IPCD_MORE), 0);
+        tl_expect(b, 0, 11, "first", 5, "bk-a");
+        recv_type(b, &m, 12);
+        CHECK_EQ(m.len, 20000);
+        CHECK(same(m.data, 20000, 4));
+        ipcd_msg_release(b, &m);
+        tl_expect(b, 0, 11, "third", 5, "bk-a");
+        recv_type(b, &m, 12);
+        CHECK(m.flags & IPCD_MSG_BULK);
+        CHECK(same(m.data, ipcd_max_inline(a) + 1, 5));
+        ipcd_msg_release(b, &m);
 
         /* sizes at the inline limit: ipcd_send chooses by itself */
         {

@@ -143,7 +143,10 @@ int ring_lane_acquire(struct ring *r, struct client *c, uid_t uid)
                 l->owner = c;
                 l->uid = uid;
                 /* Positions continue from where the last owner stopped, so a
-                 * descriptor of the old owner can never match a new chunk. */
+                 * descriptor of the old owner can never match a new chunk,
+                 * rounded up to a lane boundary: the lane is empty, and a
+                 * chunk of a whole lane fits the new owner's window. */
+                l->free_pos += (r->lane_size - l->free_pos % r->lane_size) % r->lane_size;
                 l->hold = l->end = l->free_pos;
                 r->lanes_used++;
                 publish_free_pos(r, i);

@@ -1007,7 +1007,9 @@ static int bulk_deliver(struct router_pass *p, struct client *c, const struct wi
                 count_drop(r, c, 1);
                 return -EACCES;
         }
-        if (c->held_bytes + d->len > rg->lane_size / 2 || c->nheld >= r->lim.max_held_chunks) {
+        /* Half a lane at most; one chunk of any size when it holds nothing. */
+        if ((c->held_bytes && c->held_bytes + d->len > rg->lane_size / 2) ||
+            c->nheld >= r->lim.max_held_chunks) {
                 count_drop(r, c, 1);
                 return -EAGAIN;
         }

@@ -157,7 +157,8 @@ int main(int argc, char **argv)
         CHECK(ring_chunk_unref(r, (uint32_t)la, LANE));
         CHECK(!r->lanes[la].busy);
         CHECK(ring_lane_acquire(r, b, 1001) == la);
-        CHECK(r->lanes[la].free_pos == LANE + 4000);
+        CHECK(r->lanes[la].free_pos == 2 * LANE); /* from LANE + 4000, rounded up */
+        CHECK(shm_free_pos(r, (uint32_t)la) == 2 * LANE);
         d = desc((uint32_t)la, LANE, 4000, LANE + 4000);
         CHECK(ring_chunk_add(r, b, &d) == -EINVAL);   /* the old owner's chunk, replayed */
 

@@ -47,10 +47,15 @@
  * read-write attachment when we have one), its size taken from IPC_STAT,
  * and the payload bounds checked against it; msg->data then points into
  * the segment.  A chunk we cannot map is released at once and the record
- * skipped.  ipcd_msg_release() queues {ring, lane, pos}; the queue goes
- * out as one WIRE_OP_RELEASE record when it holds RELEASE_BATCH entries,
- * when its oldest entry is RELEASE_DELAY_USEC old at any library call,
- * before a receive blocks or sleeps, and in ipcd_close().
+ * skipped.  Payloads start where the producer put them: 64-byte aligned
+ * when the producer is this library.  ipcd_msg_release() queues {ring,
+ * lane, pos}; the queue goes out as one WIRE_OP_RELEASE record when it
+ * holds RELEASE_BATCH entries or RELEASE_BATCH_BYTES (what a receiver
+ * holds, released or not, counts against its held limit in ipcd), when
+ * its oldest entry is RELEASE_DELAY_USEC old at any library call, before
+ * a send that may wait (so a release made before a send reaches ipcd
+ * before it), when a receive finds nothing or is about to block or sleep,
+ * and in ipcd_close().
  *
  * Trust: every group member of the ring may write any byte of it.  The
  * library reads only free_pos from it (clamped to what is possible) and
@@ -585,9 +590,19 @@ static bool lane_fit_ever(const struct bulk_lane *l, uint64_t len)
 struct room_wait {
         struct bulk_lane *lane;
         uint64_t len;
+        bool relaned;
 };
 
-/* WAITER_COND: room, or the lane is no longer ours to wait for. */
+/* The lane holds nothing of ours and len cannot fit in it whatever is
+ * released: only a fresh lane helps (lock held). */
+static bool lane_hopeless(const struct bulk_lane *l, uint64_t len)
+{
+        return !l->allocs && !lane_fit_ever(l, len);
+}
+
+/* WAITER_COND: room, or the lane is no longer ours to wait for, or
+ * waiting can no longer bring room (the last allocation of another thread
+ * went, leaving a hold behind that only a new descriptor would move). */
 static bool room_ready(ipcd_client *c, void *arg)
 {
         struct room_wait *rw = arg;
@@ -596,14 +611,16 @@ static bool room_ready(ipcd_client *c, void *arg)
 
         if (!c->connected || b->gen != c->s.gen || b->current != rw->lane)
                 return true;
+        if (!rw->relaned && lane_hopeless(rw->lane, rw->len))
+                return true;
         return lane_fit(rw->lane, rw->len, &pos);
 }
 
 /* Wait (lock held) until lane l may have room for len. */
 static int room_wait_locked(ipcd_client *c, struct bulk *b, struct bulk_lane *l, uint64_t len,
-                            uint64_t deadline)
+                            bool relaned, uint64_t deadline)
 {
-        struct room_wait rw = {l, len};
+        struct room_wait rw = {l, len, relaned};
         struct waiter w = {.kind = WAITER_COND, .ready = room_ready, .ready_arg = &rw};
         int r;
 
@@ -689,7 +706,7 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                         return -EAGAIN;
                 if (now >= deadline)
                         return -ETIMEDOUT;
-                if (!relaned && !l->allocs && !lane_fit_ever(l, len)) {
+                if (!relaned && lane_hopeless(l, len)) {
                         /* It cannot fit whatever is released: ipcd's window
                          * is [free_pos, free_pos + lane_size) and free_pos
                          * stops at our hold (or a large allocation would
@@ -717,7 +734,7 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                         if (b->current != l)
                                 continue;
                 }
-                r = room_wait_locked(c, b, l, len, deadline);
+                r = room_wait_locked(c, b, l, len, relaned, deadline);
                 if (r < 0)
                         return r;
         }
@@ -780,12 +797,16 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !buf || len == 0 ||
-            (flags & ~(IPCD_NONBLOCK | IPCD_ACK)))
+            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)))
                 return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;
         /* Releases made before this send reach ipcd before it. */
         bulk_release_flush(c, !nowait);
+        /* So do inline sends IPCD_MORE held: per-pair order. */
+        r = client_ob_flush(c, nowait);
+        if (r < 0)
+                return r;
 
         pthread_mutex_lock(&c->lock);
         b = c->bulk;
@@ -916,7 +937,7 @@ int bulk_send_copy(ipcd_client *c, enum wire_op op, const char *dst, long type, 
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !data ||
-            len == 0 || (flags & ~(IPCD_NONBLOCK | IPCD_ACK)))
+            len == 0 || (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)))
                 return -EINVAL;
         r = buf_alloc(c, len, flags & IPCD_NONBLOCK, &buf);
         if (r < 0)

@@ -116,6 +116,7 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
         if (client_forked(c))
                 return -ECHILD;
         bulk_release_flush(c, false);
+        (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
         deadline = timeout_ms > 0 ? util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC
                                   : USEC_INFINITY;
         q.deadline = deadline;
@@ -183,6 +184,7 @@ IPCD_EXPORT int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, c
                 return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;
+        (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
         q.arg = request->sender_id;
 
         /* No reconnection here: a request belongs to the session that

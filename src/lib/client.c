@@ -488,7 +488,9 @@ static void client_free(ipcd_client *c)
                 pthread_cond_destroy(&c->cond);
                 pthread_mutex_destroy(&c->lock);
                 pthread_mutex_destroy(&c->rx_lock);
+                pthread_mutex_destroy(&c->ob_lock);
         }
+        free(c->ob);
         if (c->fork_guard)
                 munmap((void *)c->fork_guard, c->fork_guard_size);
         free(c->rundir);
@@ -532,11 +534,19 @@ IPCD_EXPORT int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_
                 free(c);
                 return -ENOMEM;
         }
+        if (pthread_mutex_init(&c->ob_lock, NULL) != 0) {
+                pthread_mutex_destroy(&c->rx_lock);
+                pthread_mutex_destroy(&c->lock);
+                free(c->rundir);
+                free(c);
+                return -ENOMEM;
+        }
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         r = pthread_cond_init(&c->cond, &ca);
         pthread_condattr_destroy(&ca);
         if (r != 0) {
+                pthread_mutex_destroy(&c->ob_lock);
                 pthread_mutex_destroy(&c->rx_lock);
                 pthread_mutex_destroy(&c->lock);
                 free(c->rundir);
@@ -604,6 +614,7 @@ IPCD_EXPORT void ipcd_close(ipcd_client *c)
                          * Then wait (bounded) until ipcd has removed our
                          * semaphore: when ipcd_close returns, our name and
                          * our slot are free for a new connection. */
+                        (void)client_ob_flush(c, false);
                         if (client_send_op(c, &s, WIRE_OP_UNREGISTER, 0) == 0 &&
                             !client_peer_gone(c))
                                 close_wait_removed(&s);
@@ -655,6 +666,92 @@ IPCD_EXPORT int ipcd_name_is_valid(const char *name)
 /* ------------------------------------------------------------------ */
 /* Public: sending.                                                     */
 
+/* ---- IPCD_MORE ---- */
+
+/* ob_lock held. */
+static int ob_flush_locked(ipcd_client *c, const struct session *s, bool nowait)
+{
+        int r;
+
+        if (c->ob_len == 0)
+                return 0;
+        if (c->ob_gen != s->gen) {
+                /* Made for a session that is gone: ipcd would reject them. */
+                c->ob_len = 0;
+                return -ECONNRESET;
+        }
+        r = client_inbound_send(c, s, c->ob, c->ob_len, nowait);
+        if (r != -EAGAIN)
+                c->ob_len = 0; /* sent, or lost with the session */
+        return r;
+}
+
+int client_ob_flush(ipcd_client *c, bool nowait)
+{
+        struct session s;
+        int r;
+
+        if (!c->ob_len) /* a racy peek: a stale answer only costs a lock */
+                return 0;
+        pthread_mutex_lock(&c->ob_lock);
+        pthread_mutex_lock(&c->lock);
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
+        r = ob_flush_locked(c, &s, nowait);
+        pthread_mutex_unlock(&c->ob_lock);
+        return r;
+}
+
+/*
+ * Append an inline SEND record to the held batch; send the batch when
+ * this one is not flagged IPCD_MORE, or when the next record would not
+ * fit in one queue message.  Per-pair order holds: the batch is one
+ * message, sent before anything later.
+ */
+static int ob_send(ipcd_client *c, const struct session *s, const char *dst, long type,
+                   const void *data, size_t len, int flags)
+{
+        size_t dst_len = strlen(dst), need = wire_in_size(dst_len, len);
+        size_t limit = MIN((size_t)s->max_qmsg, (size_t)65536);
+        struct wire_in h = {.op = WIRE_OP_SEND};
+        int r = 0;
+
+        pthread_mutex_lock(&c->ob_lock);
+        if (c->ob_len && (c->ob_gen != s->gen || c->ob_len + need > limit)) {
+                r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
+                if (r < 0 && r != -ECONNRESET)
+                        goto out;
+        }
+        if (c->ob_cap < sizeof(long) + limit) {
+                uint8_t *n = realloc(c->ob, sizeof(long) + limit);
+
+                if (!n) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                c->ob = n;
+                c->ob_cap = sizeof(long) + limit;
+        }
+        memcpy(c->ob, &(long){WIRE_MTYPE_IN}, sizeof(long));
+        c->ob_gen = s->gen;
+        h.client_id = s->client_id;
+        memcpy(h.token, s->token, sizeof(h.token));
+        h.flags = (flags & IPCD_MORE) ? WIRE_IN_MORE : 0;
+        h.dst_len = (uint8_t)dst_len;
+        h.type = type;
+        h.len = (uint32_t)len;
+        r = wire_in_put(c->ob + sizeof(long), limit, &c->ob_len, &h, dst, data);
+        if (r < 0)
+                goto out;
+        if (!(flags & IPCD_MORE))
+                r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
+        else
+                r = 0;
+out:
+        pthread_mutex_unlock(&c->ob_lock);
+        return r;
+}
+
 IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void *data, size_t len,
                           int flags)
 {
@@ -669,7 +766,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) ||
-            (flags & ~(IPCD_NONBLOCK | IPCD_ACK)) || (!data && len > 0))
+            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)) || (!data && len > 0))
                 return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;
@@ -679,6 +776,19 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
         if (r < 0)
                 return r;
 
+        pthread_mutex_lock(&c->lock);
+        s = c->s;
+        /* Inline, no answer awaited: through the held batch when one is
+         * open or asked for (IPCD_MORE). */
+        if (!ack && len <= s.max_payload && ((flags & IPCD_MORE) || c->ob_len)) {
+                pthread_mutex_unlock(&c->lock);
+                return ob_send(c, &s, dst, type, data, len, flags);
+        }
+        pthread_mutex_unlock(&c->lock);
+        /* Anything else goes after what is held. */
+        r = client_ob_flush(c, nowait);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&c->lock);
         s = c->s;
         /* Payloads larger than max_payload go through the bulk ring

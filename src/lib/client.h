@@ -127,6 +127,14 @@ struct ipcd_client {
          * that the pending list keeps the queue's order.  Never taken
          * while holding lock (the order is rx_lock, then lock). */
         pthread_mutex_t rx_lock;
+        /* IPCD_MORE: inbound records held for one msgsnd(2).  ob_lock is
+         * held across that msgsnd (it may wait for room); taken before
+         * lock, never while holding it. */
+        pthread_mutex_t ob_lock;
+        uint8_t *ob;        /* mtype (long) then records */
+        size_t ob_len;      /* record bytes after the mtype */
+        size_t ob_cap;
+        uint64_t ob_gen;    /* the session the records were made for */
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
 
@@ -202,6 +210,10 @@ int client_inbound_send(ipcd_client *c, const struct session *s, void *msg, size
                         bool nowait);
 /* Send a record without destination or payload (PULL, TIMED, PING...). */
 int client_send_op(ipcd_client *c, const struct session *s, enum wire_op op, uint64_t cookie);
+/* Send the records IPCD_MORE held (if any) now, in order before whatever
+ * the caller sends next; 0, -EAGAIN (nowait and Qu full: they stay held),
+ * -ECONNRESET (they are lost with the session). */
+int client_ob_flush(ipcd_client *c, bool nowait);
 /* A cookie no current waiter uses (lock held); never 0. */
 uint64_t client_cookie_new(ipcd_client *c);
 /* Ask ipcd to raise Sc after deliveries, if not done in this session

@@ -621,6 +621,10 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
         if (client_forked(c))
                 return -ECHILD;
         bulk_release_flush(c, false);
+        /* What IPCD_MORE held leaves before we wait for an answer to it. */
+        r = client_ob_flush(c, timeout_ms == 0);
+        if (r < 0 && r != -EAGAIN)
+                return r;
 
         if (timeout_ms > 0)
                 deadline = util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
