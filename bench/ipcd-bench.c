@@ -863,8 +863,10 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 if (!b->csv_path) {
-                        bprintf(path, sizeof(path), "%s/latest.csv", b->out_dir);
-                        b->csv_path = strdup(path);
+                        static char csv_path[4096];
+
+                        bprintf(csv_path, sizeof(csv_path), "%s/latest.csv", b->out_dir);
+                        b->csv_path = csv_path;
                 }
         }
         if (b->csv_path) {
