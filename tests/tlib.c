@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "tlib.h"
 
 const char *tl_progname = "test";
@@ -740,6 +742,8 @@ pid_t tl_ipcd_start(void)
         pid = fork();
         CHECK_MSG(pid >= 0, "fork: %s", strerror(errno));
         if (pid == 0) {
+                /* A test killed by its alarm takes its ipcd with it. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (config && *config)
                         execl(ipcd, ipcd, "--runtime-dir", rundir, "--config", config,
                               (char *)NULL);
