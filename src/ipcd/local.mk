@@ -4,6 +4,7 @@
 sbin_PROGRAMS += src/ipcd/ipcd
 IPCD_CORE_SOURCES = \
 	src/ipcd/msgq.c src/ipcd/msgq.h \
+	src/ipcd/policy.c src/ipcd/policy.h \
 	src/ipcd/router.c src/ipcd/router.h \
 	src/ipcd/ring.c src/ipcd/ring.h \
 	src/ipcd/topics.c src/ipcd/topics.h

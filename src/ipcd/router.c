@@ -13,6 +13,7 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
+#include "ipcd/policy.h"
 #include "ipcd/router.h"
 #include "shared/log.h"
 #include "shared/names.h"
@@ -348,6 +349,8 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
         }
         if (name[0] && router_client_by_name(r, name, strlen(name)))
                 return -EADDRINUSE;
+        if (name[0] && policy_check_name(uid, name) < 0)
+                return -EACCES;
         if (r->nclients + 1 > r->nbuckets) {
                 e = tables_grow(r);
                 if (e < 0)
@@ -1201,6 +1204,9 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
                 status = -ENOENT;
                 goto answer;
         }
+        status = policy_check_send(s, dst);
+        if (status < 0)
+                goto answer;
         if (request && dst->ncalls >= r->lim.max_calls) {
                 r->cnt.limit_hits++;
                 status = -EAGAIN;
@@ -1349,6 +1355,13 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
         }
         memcpy(topic, topic_in, h->dst_len);
         topic[h->dst_len] = '\0';
+        status = policy_check_publish(s, topic);
+        if (status < 0) {
+                if (bulk)
+                        bulk_done(r, &d);
+                bulk = false;
+                goto answer;
+        }
         s->sent++;
         r->cnt.accepted++;
         r->cnt.published++;
@@ -1440,9 +1453,9 @@ static int handle_subscribe(struct router_pass *p, struct client *s, const struc
         cstr(pattern, dst, h->dst_len);
         if (!topic_pattern_is_valid(pattern))
                 return -EINVAL;
-        /* Everything, or everything under a first-level name: privileged. */
-        if (topic_pattern_is_broad(pattern) && !s->privileged)
-                return -EACCES;
+        e = policy_check_subscribe(s, pattern);
+        if (e < 0)
+                return e;
         if (s->nsubs >= r->lim.max_subscriptions) {
                 r->cnt.limit_hits++;
                 return -EDQUOT;
@@ -1497,9 +1510,10 @@ static int handle_monitor(struct router *r, struct client *s, const struct wire_
                           const char *dst)
 {
         char pattern[WIRE_NAME_MAX];
+        int e = policy_check_monitor(s);
 
-        if (!s->privileged)
-                return -EACCES;
+        if (e < 0)
+                return e;
         cstr(pattern, dst, h->dst_len);
         if (pattern[0] && !topic_pattern_is_valid(pattern))
                 return -EINVAL;
