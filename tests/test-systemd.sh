@@ -125,8 +125,14 @@ export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}$p
 
 # ------------------------------------------------------------- boot
 t0=$(ms_now)
+# A boot can fail on a loaded machine (nspawn exits early): try once more.
 if ! sbx up; then
-        skip "the systemd sandbox cannot boot here (see above)"
+        log "the sandbox did not boot; trying once more"
+        sbx down >/dev/null 2>&1 || true
+        sleep 2
+        if ! sbx up; then
+                skip "the systemd sandbox cannot boot here (see above)"
+        fi
 fi
 booted=1
 log "sandbox up in $(( $(ms_now) - t0 )) ms"
