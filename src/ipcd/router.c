@@ -1164,6 +1164,43 @@ static bool call_take(struct client *callee, uint64_t caller_id, uint64_t cookie
         return false;
 }
 
+/*
+ * The checks a SEND or PUBLISH record passes before it is routed: type,
+ * destination name or topic, size, and for bulk the descriptor (which
+ * then holds a routing reference: bulk_done()).  0 or the status to
+ * answer with; *bulk is false when no reference was taken.
+ */
+static int message_accept(struct router_pass *p, struct client *s, const struct wire_in *h,
+                          const char *dst, const void *payload, struct wire_bulk *d, bool *bulk)
+{
+        int e;
+
+        if (!wire_type_is_user(h->type)) {
+                bad_record(p, s, "message type out of range");
+                *bulk = false;
+                return -EINVAL;
+        }
+        if (!name_is_valid_n(dst, h->dst_len)) {
+                bad_record(p, s, "invalid destination name or topic");
+                *bulk = false;
+                return -EINVAL;
+        }
+        if (h->len > p->r->lim.max_payload) {
+                bad_record(p, s, "payload too large");
+                *bulk = false;
+                return -EMSGSIZE;
+        }
+        if (*bulk) {
+                e = bulk_accept(p->r, s, h, payload, d);
+                if (e < 0) {
+                        bad_record(p, s, "invalid bulk descriptor");
+                        *bulk = false;
+                        return e;
+                }
+        }
+        return 0;
+}
+
 static void handle_send(struct router_pass *p, struct client *s, const struct wire_in *h,
                         const char *dst_name, const void *payload)
 {
@@ -1175,29 +1212,9 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
         struct batch *b;
         int status = 0;
 
-        if (!wire_type_is_user(h->type)) {
-                bad_record(p, s, "message type out of range");
-                status = -EINVAL;
+        status = message_accept(p, s, h, dst_name, payload, &d, &bulk);
+        if (status < 0)
                 goto answer;
-        }
-        if (!name_is_valid_n(dst_name, h->dst_len)) {
-                bad_record(p, s, "invalid destination name");
-                status = -EINVAL;
-                goto answer;
-        }
-        if (h->len > r->lim.max_payload) {
-                bad_record(p, s, "payload too large");
-                status = -EMSGSIZE;
-                goto answer;
-        }
-        if (bulk) {
-                status = bulk_accept(r, s, h, payload, &d);
-                if (status < 0) {
-                        bad_record(p, s, "invalid bulk descriptor");
-                        bulk = false;
-                        goto answer;
-                }
-        }
         dst = router_client_by_name(r, dst_name, h->dst_len);
         if (!dst) {
                 r->cnt.unroutable++;
@@ -1335,24 +1352,9 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
         unsigned n;
         int status;
 
-        if (!wire_type_is_user(h->type) || !name_is_valid_n(topic_in, h->dst_len)) {
-                bad_record(p, s, "invalid publish");
-                status = -EINVAL;
+        status = message_accept(p, s, h, topic_in, payload, &d, &bulk);
+        if (status < 0)
                 goto answer;
-        }
-        if (h->len > r->lim.max_payload) {
-                bad_record(p, s, "payload too large");
-                status = -EMSGSIZE;
-                goto answer;
-        }
-        if (bulk) {
-                status = bulk_accept(r, s, h, payload, &d);
-                if (status < 0) {
-                        bad_record(p, s, "invalid bulk descriptor");
-                        bulk = false;
-                        goto answer;
-                }
-        }
         memcpy(topic, topic_in, h->dst_len);
         topic[h->dst_len] = '\0';
         status = policy_check_publish(s, topic);
