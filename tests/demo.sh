@@ -28,6 +28,7 @@ esac
 IPCD=$builddir/src/ipcd/ipcd
 IPCDCTL=$builddir/src/ipcdctl/ipcdctl
 HELLO=$builddir/examples/hello
+PUBSUB=$builddir/examples/pubsub
 
 for p in "$IPCD" "$IPCDCTL" "$HELLO"; do
         if [ ! -x "$p" ]; then
@@ -64,6 +65,7 @@ ipcd_pid=
 alice_pid=
 bob_pid=
 hello_pid=
+sub_pid=
 work=
 
 step() {
@@ -125,7 +127,7 @@ stop_pid() { # pid signal
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-        for p in $alice_pid $bob_pid $hello_pid; do
+        for p in $alice_pid $bob_pid $hello_pid $sub_pid; do
                 stop_pid "$p" TERM
         done
         if [ -n "$ipcd_pid" ] && kill -0 "$ipcd_pid" 2>/dev/null; then
@@ -213,21 +215,37 @@ grep -q "from dave" "$work/erin.out" || bad "erin did not hear from dave"
 grep -q "from erin" "$work/dave.out" || bad "dave did not hear from erin"
 
 # ------------------------------------------------------------------
-step "5. What the listeners printed"
+step "5. Publish/subscribe with history for a late joiner (examples/pubsub.c)"
+say "The publisher keeps the topic's last 8 messages; nobody listens yet:"
+run "$PUBSUB" pub home/kitchen/temp 21.5 21.7 || bad "publish failed"
+say "A subscriber to everything below home/kitchen joins late: it gets the"
+say "history first, oldest first, then what is published after it:"
+echo "   \$ pubsub sub 'home/kitchen/*' 3 &"
+"$PUBSUB" sub 'home/kitchen/*' 3 >"$work/sub.out" 2>&1 &
+sub_pid=$!
+wait_for_line "$work/sub.out" 100 "21.7" || bad "the late joiner did not get the history"
+run "$PUBSUB" pub home/kitchen/temp 22.0 || bad "publish failed"
+wait "$sub_pid" || bad "the subscriber failed"
+sub_pid=
+sed 's/^/   sub| /' "$work/sub.out"
+grep -q "22.0" "$work/sub.out" || bad "the subscriber missed the live message"
+
+# ------------------------------------------------------------------
+step "6. What the listeners printed"
 wait_for_line "$work/alice.out" 50 "one more for alice" || bad "alice missed a message"
 wait_for_line "$work/bob.out" 50 "how are you" || bad "bob missed a message"
 sed 's/^/   alice| /' "$work/alice.out"
 sed 's/^/   bob  | /' "$work/bob.out"
 
 # ------------------------------------------------------------------
-step "6. ipcdctl status (alice and bob are still connected)"
+step "7. ipcdctl status (alice and bob are still connected; the topic has its history)"
 run "$IPCDCTL" status || bad "ipcdctl status failed"
 echo
 run "$IPCDCTL" status --json || bad "ipcdctl status --json failed"
 grep -q "\"pid\":$ipcd_pid" "$work/out" || bad "the JSON does not name ipcd's pid"
 
 # ------------------------------------------------------------------
-step "7. Stop"
+step "8. Stop"
 say "Ctrl-C (SIGINT) ends a listener cleanly:"
 for who in alice bob; do
         eval "p=\$${who}_pid"
@@ -251,7 +269,7 @@ say "ipcd's log:"
 sed 's/^/   | /' "$work/ipcd.log"
 
 # ------------------------------------------------------------------
-step "8. Nothing left behind"
+step "9. Nothing left behind"
 run ipcs -q -s -m
 objects_after=$(count_ipc_objects)
 if [ $private_ns = yes ]; then
