@@ -414,6 +414,7 @@ enum config_key {
         KEY_HISTORY_TOTAL_BYTES,
         KEY_OVERFLOW_POLICY,
         KEY_LANES_PER_UID,
+        KEY_BULK_HELD_BYTES,
         KEY_RINGS,
         _KEY_MAX,
 };
@@ -446,6 +447,7 @@ static const struct {
         [KEY_HISTORY_TOTAL_BYTES] = { "history_total_bytes", 0, 4 * GIB, false },
         [KEY_OVERFLOW_POLICY] = { "overflow_policy" },
         [KEY_LANES_PER_UID] = { "lanes_per_uid", 1, 1024, false },
+        [KEY_BULK_HELD_BYTES] = { "bulk_held_bytes", 4096, 1024 * GIB, true },
         [KEY_RINGS] = { "rings" },
 };
 
@@ -705,6 +707,9 @@ static int config_apply(const struct config_ctx *ctx, const char *text, config_s
                                 break;
                         case KEY_LANES_PER_UID:
                                 cfg->lanes_per_uid = (uint32_t)u;
+                                break;
+                        case KEY_BULK_HELD_BYTES:
+                                cfg->bulk_held_bytes = u;
                                 break;
                         }
                         break;

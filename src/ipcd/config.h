@@ -49,6 +49,9 @@ struct ipcd_config {
                                          all, default 64 MiB, 0..4 GiB */
         uint32_t lanes_per_uid;       /* lanes_per_uid: bulk lanes one uid may hold, default 4,
                                          1..1024 */
+        uint64_t bulk_held_bytes;     /* bulk_held_bytes: ring bytes one receiver may hold
+                                         unreleased (chunks waiting in its queue count);
+                                         default 0 = half a lane, 0..1 TiB */
         struct ipcd_ring_config *rings; /* rings: see above; nrings 0 = the default ring */
         size_t nrings;
         int overflow_policy;          /* overflow_policy: "drop-new" (default) or "drop-old":

@@ -126,6 +126,7 @@ static void limits_from_config(const struct ipcd_config *cfg, size_t msgmax,
                 .max_calls = 4096,
                 .lanes_per_uid = cfg->lanes_per_uid,
                 .max_held_chunks = 4096,
+                .held_bytes = cfg->bulk_held_bytes,
         };
 }
 

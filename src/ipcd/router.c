@@ -1011,7 +1011,8 @@ static int bulk_deliver(struct router_pass *p, struct client *c, const struct wi
                 return -EACCES;
         }
         /* Half a lane at most; one chunk of any size when it holds nothing. */
-        if ((c->held_bytes && c->held_bytes + d->len > rg->lane_size / 2) ||
+        if ((c->held_bytes &&
+             c->held_bytes + d->len > (r->lim.held_bytes ? r->lim.held_bytes : rg->lane_size / 2)) ||
             c->nheld >= r->lim.max_held_chunks) {
                 count_drop(r, c, 1);
                 return -EAGAIN;

@@ -57,6 +57,7 @@ struct router_limits {
         uint32_t max_calls;            /* calls waiting for one callee's replies */
         uint32_t lanes_per_uid;
         uint32_t max_held_chunks;      /* ring chunks one receiver may hold */
+        uint64_t held_bytes;           /* ring bytes one receiver may hold; 0: half a lane */
 };
 
 #define ROUTER_MAX_RINGS 32

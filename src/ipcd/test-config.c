@@ -119,6 +119,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->history_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->overflow_policy == WIRE_OVERFLOW_DROP_NEW);
         CHECK(cfg->lanes_per_uid == 4);
+        CHECK(cfg->bulk_held_bytes == 0);
 }
 
 static void test_defaults(void)
@@ -508,7 +509,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 19); /* every key of struct ipcd_config */
+        CHECK(nkeys == 20); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])
