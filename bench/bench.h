@@ -25,6 +25,17 @@
 #include "shared/macro.h"
 
 #define BENCH_MAX_MSG 65536 /* largest message any section uses */
+
+/* The bench's ipcd config: backlog per destination and in all (DESIGN
+ * defaults: 1 MiB and 64 MiB), and the default the isolation and fan-out
+ * receivers go back to (ipcd_set_overflow). */
+#define BENCH_BACKLOG_BYTES (256ULL << 20)
+#define BENCH_BACKLOG_TOTAL (1024ULL << 20)
+#define DEFAULT_BACKLOG_BYTES (1ULL << 20)
+
+/* Sender batching (ipcd-more, floor-more): messages per batch; ipcd-more
+ * sends without IPCD_MORE every this many. */
+#define SENDER_BATCH 64
 #define BENCH_MAX_HELPERS 16
 
 /* First byte of every payload: what the message is for. */
@@ -195,6 +206,7 @@ extern const struct transport transport_unix_stream;
 extern const struct transport transport_sysv;
 extern const struct transport transport_floor;
 extern const struct transport transport_floor_batch;
+extern const struct transport transport_floor_more;
 
 /* ---- dbus.c ---- */
 extern const struct transport transport_dbus_broker;
@@ -208,7 +220,9 @@ extern const struct transport transport_zmq;
 /* ---- ipcd.c ---- */
 extern const struct transport transport_ipcd;
 extern const struct transport transport_ipcd_call;
+extern const struct transport transport_ipcd_more;
 extern const struct transport transport_ipcd_ring;
+extern const struct transport transport_ipcd_ring_ack;
 int ipcd_daemon_start(struct bench *b);
 void ipcd_daemon_stop(struct bench *b);
 bool ipcd_available(const struct bench *b);

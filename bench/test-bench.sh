@@ -33,7 +33,7 @@ measured() { # section transport
 for t in floor sysv pipe unix; do
         measured latency "$t" || bad "latency: $t not measured"
 done
-for t in floor sysv unix; do
+for t in floor floor-batch floor-more sysv unix; do
         measured throughput "$t" || bad "throughput: $t not measured"
 done
 
@@ -41,6 +41,7 @@ done
 if [ -x "${IPCD:-$builddir/src/ipcd/ipcd}" ]; then
         measured latency ipcd || bad "latency: ipcd not measured"
         measured throughput ipcd || bad "throughput: ipcd not measured"
+        measured throughput ipcd-more || bad "throughput: ipcd with IPCD_MORE not measured"
         measured isolation ipcd || bad "isolation: not measured"
         measured scale ipcd || bad "scale: not measured"
 else
@@ -71,6 +72,9 @@ for s in bulk fanout calls; do
         grep -q "^$s," "$csv" || bad "section $s: no rows"
 done
 measured bulk unix-stream || bad "bulk: unix-stream not measured"
+for t in ipcd-ring ipcd-ring-ack; do
+        grep -q "^bulk,[^,]*,$t," "$csv" || bad "bulk: no $t rows"
+done
 measured bulk pipe || bad "bulk: pipe not measured"
 grep -q '^== Targets' "$out/latest.txt" || bad "no targets summary"
 

@@ -257,6 +257,11 @@ struct sysv_ep {
         bool batched;      /* floor-batch: what arrives is a batch of records */
         size_t boff, blen; /* unread part of the current batch in m */
         struct msgbuf_big m;
+        /* floor-more: the sender's batch (records as batch_recv reads them) */
+        size_t omax;     /* 0: no sender batching */
+        size_t olen;     /* bytes in om */
+        unsigned ocount; /* records in om */
+        struct msgbuf_big om;
 };
 
 static int queue_new(void)
@@ -555,6 +560,81 @@ const struct transport transport_floor_batch = {
     .setup = floor_batch_setup,
     .open = floor_batch_open,
     .send = sysv_send,
+    .recv = batch_recv,
+    .close = sysv_close,
+    .teardown = sysv_teardown,
+};
+
+/* The floor with sender-side batching, like IPCD_MORE: the sender packs
+ * its messages into one queue message (the batch floor's record format)
+ * and sends it every SENDER_BATCH messages, when the next would not fit,
+ * and with any marker; the plain forwarder moves each batch as it is (the
+ * least a broker can do with a batch), the receiver unpacks it. */
+
+static int floor_more_setup(struct pair *p)
+{
+        size_t max = p->b->msgmax > 0 ? (size_t)p->b->msgmax : 8192;
+
+        if (p->size + 8 > MIN(max, (size_t)BENCH_MAX_MSG)) {
+                bprintf(p->why, sizeof(p->why), "skipped: %zu B does not fit a batch", p->size);
+                return 1;
+        }
+        return floor_setup(p);
+}
+
+static int floor_more_open(struct pair *p, int side, void **ret)
+{
+        int r = floor_open(p, side, ret);
+        size_t max = p->b->msgmax > 0 ? (size_t)p->b->msgmax : 8192;
+
+        if (r >= 0) {
+                struct sysv_ep *e = *ret;
+
+                e->batched = true;
+                e->omax = MIN(max, (size_t)BENCH_MAX_MSG);
+        }
+        return r;
+}
+
+static int more_flush(struct sysv_ep *e)
+{
+        if (e->olen == 0)
+                return 0;
+        e->om.mtype = e->stype;
+        while (msgsnd(e->sq, &e->om, e->olen, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        e->olen = 0;
+        e->ocount = 0;
+        return 0;
+}
+
+static int more_send(void *ep, const void *buf, size_t len, int flags)
+{
+        struct sysv_ep *e = ep;
+        size_t rec = 8 + ((len + 7) & ~(size_t)7);
+        uint32_t len32 = (uint32_t)len;
+        int r;
+
+        if (e->olen + rec > e->omax) {
+                r = more_flush(e);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(e->om.mtext + e->olen, &len32, sizeof(len32));
+        memcpy(e->om.mtext + e->olen + 8, buf, len);
+        e->olen += rec;
+        if (++e->ocount >= SENDER_BATCH || len == 0 || ((const char *)buf)[0] != MARK_DATA)
+                return more_flush(e);
+        return 0;
+}
+
+const struct transport transport_floor_more = {
+    .name = "floor-more",
+    .label = "floor: 2-hop, sender batches",
+    .setup = floor_more_setup,
+    .open = floor_more_open,
+    .send = more_send,
     .recv = batch_recv,
     .close = sysv_close,
     .teardown = sysv_teardown,
