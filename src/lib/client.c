@@ -297,6 +297,19 @@ bool client_peer_gone(ipcd_client *c)
         return gone;
 }
 
+int client_ensure_in(ipcd_client *c, uint64_t usec, bool persist)
+{
+        bool ready;
+
+        /* The common case costs a lock, not a clock_gettime(2). */
+        pthread_mutex_lock(&c->lock);
+        ready = c->connected && c->restored_gen == c->s.gen;
+        pthread_mutex_unlock(&c->lock);
+        if (ready)
+                return 0;
+        return client_ensure(c, util_now_us() + usec, persist);
+}
+
 int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
 {
         bool restore;
@@ -772,7 +785,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 return -ECHILD;
         /* Releases made before this send reach ipcd before it (bulk.c). */
         bulk_release_flush(c, !nowait);
-        r = client_ensure(c, deadline_in(RECONNECT_DEFAULT_USEC), !nowait);
+        r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, !nowait);
         if (r < 0)
                 return r;
 

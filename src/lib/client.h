@@ -199,6 +199,8 @@ bool client_forked(const ipcd_client *c);
  * gave.  persist: retry with backoff until deadline (usec) while no
  * daemon answers; else one attempt. */
 int client_ensure(ipcd_client *c, uint64_t deadline, bool persist);
+/* The same with a deadline usec from now, computed only when needed. */
+int client_ensure_in(ipcd_client *c, uint64_t usec, bool persist);
 /* The session was lost (EIDRM/EINVAL, or ipcd closed the FIFO): the next
  * call reconnects.  Ignored if gen is not the current session.  Lock held. */
 void client_lost_locked(ipcd_client *c, uint64_t gen);

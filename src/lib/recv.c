@@ -626,15 +626,13 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
         if (r < 0 && r != -EAGAIN)
                 return r;
 
-        if (timeout_ms > 0)
+        if (timeout_ms > 0) {
                 deadline = util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
-        else if (timeout_ms < 0)
-                deadline = USEC_INFINITY;
-        else
-                deadline = 0;
-        r = client_ensure(c,
-                          timeout_ms > 0 ? deadline : util_now_us() + RECONNECT_DEFAULT_USEC,
-                          timeout_ms != 0);
+                r = client_ensure(c, deadline, true);
+        } else {
+                deadline = timeout_ms < 0 ? USEC_INFINITY : 0;
+                r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, timeout_ms != 0);
+        }
         if (r < 0)
                 return r;
 

@@ -177,7 +177,7 @@ static int enter(ipcd_client *c, bool persist)
         if (client_forked(c))
                 return -ECHILD;
         (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
-        return client_ensure(c, deadline_in(RECONNECT_DEFAULT_USEC), persist);
+        return client_ensure_in(c, RECONNECT_DEFAULT_USEC, persist);
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,7 +396,7 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
                 return -ECHILD;
         bulk_release_flush(c, false);
         (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
-        r = client_ensure(c, deadline_in(RECONNECT_DEFAULT_USEC), !nowait);
+        r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, !nowait);
         if (r < 0)
                 return r;
 

@@ -48,11 +48,14 @@ int wire_hex_decode(const char *in, uint8_t *out, size_t n)
 
 bool wire_token_equal(const uint8_t a[WIRE_TOKEN_SIZE], const uint8_t b[WIRE_TOKEN_SIZE])
 {
-        volatile uint8_t d = 0;
+        uint64_t a0, a1, b0, b1;
 
-        for (size_t i = 0; i < WIRE_TOKEN_SIZE; i++)
-                d |= a[i] ^ b[i];
-        return d == 0;
+        /* Constant time: both words always compared, no early exit. */
+        memcpy(&a0, a, 8);
+        memcpy(&a1, a + 8, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&b1, b + 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 /* ---- control lines ---- */
