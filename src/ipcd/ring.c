@@ -15,6 +15,7 @@
 #include "ipcd/ring.h"
 #include "shared/ipcstate.h"
 #include "shared/log.h"
+#include "shared/util.h"
 
 #ifndef SHM_HUGETLB
 #define SHM_HUGETLB 04000
@@ -243,15 +244,8 @@ int ring_chunk_add(struct ring *r, struct client *producer, const struct wire_bu
                 return -EINVAL;
         if (i < l->nchunks && d->pos + d->len > l->chunks[i].pos)
                 return -EINVAL;
-        if (l->nchunks == l->cap) {
-                size_t ncap = l->cap ? l->cap * 2 : 16;
-                struct ring_chunk *n = realloc(l->chunks, ncap * sizeof(*n));
-
-                if (!n)
-                        return -ENOMEM;
-                l->chunks = n;
-                l->cap = ncap;
-        }
+        if (util_array_reserve(&l->chunks, &l->cap, l->nchunks + 1, sizeof(*l->chunks), 16) < 0)
+                return -ENOMEM;
         memmove(&l->chunks[i + 1], &l->chunks[i], (l->nchunks - i) * sizeof(*l->chunks));
         l->chunks[i] = (struct ring_chunk){ .pos = d->pos, .len = d->len };
         l->nchunks++;

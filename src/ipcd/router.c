@@ -912,15 +912,8 @@ static void wake_producer(struct ring *rg, uint32_t lane)
 
 static int held_add(struct client *c, const struct held_chunk *h)
 {
-        if (c->nheld == c->held_cap) {
-                size_t ncap = c->held_cap ? c->held_cap * 2 : 16;
-                struct held_chunk *n = realloc(c->held, ncap * sizeof(*n));
-
-                if (!n)
-                        return -ENOMEM;
-                c->held = n;
-                c->held_cap = ncap;
-        }
+        if (util_array_reserve(&c->held, &c->held_cap, c->nheld + 1, sizeof(*c->held), 16) < 0)
+                return -ENOMEM;
         c->held[c->nheld++] = *h;
         c->held_bytes += h->len;
         return 0;
@@ -1142,15 +1135,9 @@ static int call_add(struct router *r, struct client *callee, uint64_t caller_id,
 {
         if (callee->ncalls >= r->lim.max_calls)
                 return -EAGAIN;
-        if (callee->ncalls == callee->calls_cap) {
-                uint32_t ncap = callee->calls_cap ? callee->calls_cap * 2 : 8;
-                struct pending_call *n = realloc(callee->calls, ncap * sizeof(*n));
-
-                if (!n)
-                        return -ENOMEM;
-                callee->calls = n;
-                callee->calls_cap = ncap;
-        }
+        if (util_array_reserve(&callee->calls, &callee->calls_cap, callee->ncalls + 1,
+                               sizeof(*callee->calls), 8) < 0)
+                return -ENOMEM;
         callee->calls[callee->ncalls++] = (struct pending_call){ caller_id, cookie };
         return 0;
 }

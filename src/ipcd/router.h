@@ -124,7 +124,7 @@ struct client {
         uint64_t pub_gen;         /* topics_match() generation */
 
         struct pending_call *calls; /* calls delivered to it, not yet answered */
-        uint32_t ncalls, calls_cap;
+        size_t ncalls, calls_cap;
 
         uint32_t ring_access;     /* bit i: it can map ring i */
         struct held_chunk *held;  /* ring chunks delivered to it, not released */

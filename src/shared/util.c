@@ -92,6 +92,24 @@ int util_write_all(int fd, const void *buf, size_t n)
         return 0;
 }
 
+int util_array_reserve(void *array, size_t *cap, size_t n, size_t elem, size_t first)
+{
+        void **p = array;
+        size_t ncap = *cap ? *cap : first;
+        void *np;
+
+        if (n <= *cap)
+                return 0;
+        while (ncap < n)
+                ncap *= 2;
+        np = realloc(*p, ncap * elem);
+        if (!np)
+                return -ENOMEM;
+        *p = np;
+        *cap = ncap;
+        return 0;
+}
+
 int util_parse_u64(const char *s, uint64_t *ret)
 {
         char *end;

@@ -19,5 +19,8 @@ const char *util_runtime_dir(const char *explicit_dir);
 int util_ipc_ns(pid_t pid, uint64_t *ret);
 /* Write all of buf to a blocking fd; 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t n);
+/* Make room for n elements of elem bytes in *array (capacity *cap),
+ * doubling from first; 0 or -ENOMEM (the array is left as it was). */
+int util_array_reserve(void *array, size_t *cap, size_t n, size_t elem, size_t first);
 /* Parse an unsigned decimal that fits in *ret; 0 or -EINVAL/-ERANGE. */
 int util_parse_u64(const char *s, uint64_t *ret);
