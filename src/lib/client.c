@@ -493,6 +493,7 @@ static void client_free(ipcd_client *c)
         forked = client_forked(c);
         c->reply_fd = safe_close(c->reply_fd);
         pending_free_all(c);
+        rx_spare_free(c);
         bulk_free(c);
         client_ext_free(c, forked); /* topics.c, fd.c */
         if (!forked) {

@@ -135,6 +135,10 @@ struct ipcd_client {
         size_t ob_len;      /* record bytes after the mtype */
         size_t ob_cap;
         uint64_t ob_gen;    /* the session the records were made for */
+        /* One spare msgrcv(2) buffer of max_qmsg bytes (atomic exchange):
+         * a receive costs no large allocation, a failed IPC_NOWAIT look
+         * none at all (recv.c). */
+        struct rxbuf *rx_spare;
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
 
@@ -246,6 +250,8 @@ struct rxrec *pending_take(ipcd_client *c, long filter);
 bool pending_has(ipcd_client *c, long filter);
 void pending_free_all(ipcd_client *c);
 void rxbuf_unref(struct rxbuf *b);
+/* Free the spare receive buffer (client_free). */
+void rx_spare_free(ipcd_client *c);
 void rxbuf_ref(struct rxbuf *b);
 /* Fill the application's message from a record (it takes r's reference). */
 void msg_fill(ipcd_msg *msg, struct rxrec *r);

@@ -59,10 +59,32 @@ void rxbuf_ref(struct rxbuf *b)
         __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 }
 
+/* The spare buffer, if it has the size this session needs, or a new one. */
+static struct rxbuf *spare_take(ipcd_client *c, size_t size)
+{
+        struct rxbuf *b = __atomic_exchange_n(&c->rx_spare, NULL, __ATOMIC_ACQ_REL);
+
+        /* A spare buffer carries its capacity in size. */
+        if (b && b->size == size)
+                return b;
+        free(b);
+        return malloc(sizeof(struct rxbuf) + size);
+}
+
+static void spare_put(ipcd_client *c, struct rxbuf *b, size_t size)
+{
+        b->size = (uint32_t)size;
+        free(__atomic_exchange_n(&c->rx_spare, b, __ATOMIC_ACQ_REL));
+}
+
+void rx_spare_free(ipcd_client *c)
+{
+        free(__atomic_exchange_n(&c->rx_spare, NULL, __ATOMIC_ACQ_REL));
+}
+
 int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, struct rxbuf **ret)
 {
-        size_t alloc = sizeof(struct rxbuf) + s->max_qmsg;
-        struct rxbuf *b = malloc(alloc);
+        struct rxbuf *b = spare_take(c, s->max_qmsg);
         ssize_t n;
         int e;
 
@@ -73,7 +95,7 @@ int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, st
         n = msgrcv(s->qc, &b->mtype, s->max_qmsg, filter, flags | MSG_NOERROR);
         if (n < 0) {
                 e = errno;
-                free(b);
+                spare_put(c, b, s->max_qmsg);
                 switch (e) {
                 case ENOMSG:
                         return -ENOMSG;
@@ -88,12 +110,16 @@ int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, st
         }
         b->refs = 1;
         b->size = (uint32_t)n;
-        /* Do not pin max_qmsg bytes for a small message. */
+        /* Do not pin max_qmsg bytes for a small message: copy it out and
+         * keep the big buffer for the next receive. */
         if ((size_t)n < s->max_qmsg / 2) {
-                struct rxbuf *smaller = realloc(b, sizeof(struct rxbuf) + (size_t)n);
+                struct rxbuf *small = malloc(sizeof(struct rxbuf) + (size_t)n);
 
-                if (smaller)
-                        b = smaller;
+                if (small) {
+                        memcpy(small, b, sizeof(struct rxbuf) + (size_t)n);
+                        spare_put(c, b, s->max_qmsg);
+                        b = small;
+                }
         }
         *ret = b;
         return 0;
