@@ -80,27 +80,21 @@ static bool creds_in_group(const struct proc_creds *pc, gid_t g)
         return false;
 }
 
-static void reply_record(struct daemon *d, int fd, enum wire_rec_kind kind,
-                         const uint8_t nonce[WIRE_NONCE_SIZE], const void *body, size_t len)
-{
-        uint8_t *buf = malloc(WIRE_REC_MAX);
-        int n;
-
-        if (!buf) {
-                safe_close(fd);
-                return;
-        }
-        n = wire_rec_put(buf, WIRE_REC_MAX, kind, nonce, body, len);
-        event_write_reply(d, fd, buf, (size_t)n);
-}
-
+/* An error answer is written now or never: a FIFO nobody reads must not
+ * cost ipcd a descriptor and a buffer (the client retries anyway). */
 static void reply_error(struct daemon *d, int fd, const uint8_t nonce[WIRE_NONCE_SIZE], int error,
                         const char *message)
 {
         struct wire_rec_error e = { .error = error };
+        uint8_t buf[WIRE_REC_MAX];
+        int n;
 
+        (void)d;
         snprintf(e.message, sizeof(e.message), "%s", message);
-        reply_record(d, fd, WIRE_REC_ERROR, nonce, &e, sizeof(e));
+        n = wire_rec_put(buf, sizeof(buf), WIRE_REC_ERROR, nonce, &e, sizeof(e));
+        if (n > 0 && write(fd, buf, (size_t)n) != n)
+                log_debug("error answer not written: the reply FIFO is full or gone");
+        safe_close(fd);
 }
 
 /* Open the reply FIFO a request names; fd or -errno.  *uid gets its owner. */
@@ -153,6 +147,18 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                 return;
         }
 
+        /* Every request costs a token of the uid's bucket, refused ones
+         * too: a flood of bad registrations is bounded like good ones. */
+        pthread_mutex_lock(&r->lock);
+        if (!router_rate_take(r, uid)) {
+                r->cnt.limit_hits++;
+                r->cnt.refused++;
+                pthread_mutex_unlock(&r->lock);
+                e = -EAGAIN;
+                goto refuse;
+        }
+        pthread_mutex_unlock(&r->lock);
+
         /* The process it names must be of the FIFO owner's uid and in our
          * IPC namespace.  Take the pidfd first, then check, so that the
          * process checked is the one watched. */
@@ -164,7 +170,9 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         e = proc_creds(req->pid, &pc);
         if (e < 0)
                 goto refuse;
-        if (pc.ruid != uid && pc.euid != uid) {
+        /* Real and effective uid both: a set-uid process would lend the
+         * groups of whoever ran it. */
+        if (pc.ruid != uid || pc.euid != uid) {
                 e = -EPERM;
                 goto refuse;
         }

@@ -41,10 +41,16 @@ struct event_loop {
         uint64_t last_routed;
         uint64_t last_status_us;
         bool notify;
+        unsigned npending;        /* replies parked until their FIFO has room */
 };
+
+/* Parked replies (large STATUS answers to slow readers) at most: beyond,
+ * a reply that does not fit at once is dropped (the client asks again). */
+#define PENDING_MAX 64
 
 struct pending_write {
         struct daemon *d;
+        bool parked;
         int fd;
         uint8_t *buf;
         size_t len, off;
@@ -193,13 +199,19 @@ static int on_death_timer(sd_event_source *s, uint64_t usec, void *userdata)
         bool again = false;
 
         pthread_mutex_lock(&r->lock);
-        for (struct client *c = r->clients; c; c = c->next) {
+        for (struct client *c = r->clients, *next; c; c = next) {
+                next = c->next;
                 if (!c->death_pending)
                         continue;
-                if (router_client_post_death(r, c) == -EAGAIN)
-                        again = true;
-                else
+                if (router_client_post_death(r, c) != -EAGAIN)
                         c->death_pending = false;
+                else if (++c->death_tries > 100) {
+                        /* Its inbound queue stays full (its uid floods it, or
+                         * shrank it): remove it now, its last messages unrouted. */
+                        c->death_pending = false;
+                        router_client_remove(r, c);
+                } else
+                        again = true;
         }
         pthread_mutex_unlock(&r->lock);
         if (again)
@@ -242,6 +254,8 @@ int event_watch_client(struct daemon *d, struct client *c)
 
 static void pending_free(struct pending_write *w)
 {
+        if (w->parked)
+                w->d->loop->npending--;
         sd_event_source_disable_unref(w->io);
         sd_event_source_disable_unref(w->timer);
         safe_close(w->fd);
@@ -296,10 +310,12 @@ void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
         w->buf = buf;
         w->len = len;
         r = pending_try(w);
-        if (r != 0) {
+        if (r != 0 || d->loop->npending >= PENDING_MAX) {
                 pending_free(w);
                 return;
         }
+        w->parked = true;
+        d->loop->npending++;
         /* The reader is slow (a big STATUS): finish when it has room. */
         if (sd_event_add_io(d->loop->e, &w->io, fd, EPOLLOUT, on_pending_io, w) < 0 ||
             sd_event_add_time_relative(d->loop->e, &w->timer, CLOCK_MONOTONIC, REPLY_TIMEOUT_USEC,

@@ -187,7 +187,7 @@ static void backlog_free(struct router *r, struct client *c)
                 backlogged_remove(r, c);
         r->backlog_total -= c->bl_bytes;
         c->bl_head = c->bl_tail = NULL;
-        c->bl_bytes = c->bl_records = 0;
+        c->bl_bytes = c->bl_records = c->bl_ctl_bytes = 0;
 }
 
 void router_done(struct router *r)
@@ -224,6 +224,8 @@ void router_done(struct router *r)
 
 static void send_verdict(struct router *r, struct client *caller, uint64_t cookie, int status);
 static void held_drop_all(struct router *r, struct client *c);
+static bool held_take(struct client *c, uint32_t ring, uint32_t lane, uint64_t pos);
+static void chunk_unref(struct router *r, uint32_t ring, uint32_t lane, uint64_t pos);
 
 /* ------------------------------------------------------------------ */
 /* Registration and removal.                                            */
@@ -305,20 +307,30 @@ static int uidq_get(struct router *r, uid_t uid, struct uidq **ret)
         return 0;
 }
 
+static void uidq_unlink(struct router *r, struct uidq *u)
+{
+        for (struct uidq **pp = &r->uidqs; *pp; pp = &(*pp)->next)
+                if (*pp == u) {
+                        *pp = u->next;
+                        return;
+                }
+}
+
 static void uidq_release(struct router *r, struct uidq *u)
 {
-        struct uidq **pp;
-
         if (--u->nclients > 0)
                 return;
         /* The data thread sees EIDRM and exits; the event thread joins it. */
         u->qid = msgq_remove(&r->mq, u->qid);
+        if (r->shutting_down) {
+                /* Shutdown joins every thread on r->uidqs: keep it there. */
+                u->removed = true;
+                return;
+        }
+        /* (One whose thread died early was unlinked then.) */
+        if (!u->removed)
+                uidq_unlink(r, u);
         u->removed = true;
-        for (pp = &r->uidqs; *pp; pp = &(*pp)->next)
-                if (*pp == u) {
-                        *pp = u->next;
-                        break;
-                }
         u->next = r->dead_uidqs;
         r->dead_uidqs = u;
 }
@@ -339,10 +351,8 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
 
         if (name[0] && !name_is_valid(name))
                 return -EINVAL;
-        if (!router_rate_take(r, uid)) {
-                r->cnt.limit_hits++;
-                return -EAGAIN;
-        }
+        /* (The request rate is checked by the caller, control.c, before
+         * anything else: refused requests count too.) */
         if (r->nclients >= r->lim.max_clients || uid_clients(r, uid) >= r->lim.max_clients_per_uid) {
                 r->cnt.limit_hits++;
                 return -EDQUOT;
@@ -578,14 +588,19 @@ static bool backlog_drain(struct router *r, struct client *c)
                                 pull_marker(c);
                                 return false;
                         }
-                        /* The queue is gone: the client is being removed. */
-                        return false;
+                        /* The queue is gone (the client is leaving, or removed
+                         * its own queue): what waits for it is lost, counted. */
+                        count_drop(r, c, (uint32_t)c->bl_records);
+                        backlog_free(r, c);
+                        return true;
                 }
                 c->bl_head = e->next;
                 if (!c->bl_head) {
                         c->bl_tail = NULL;
                         backlogged_remove(r, c);
                 }
+                if (e->control)
+                        c->bl_ctl_bytes -= e->size;
                 c->bl_bytes -= e->size;
                 c->bl_records -= e->nrec;
                 r->backlog_total -= e->size;
@@ -610,6 +625,26 @@ unsigned router_drain_backlogs(struct router *r)
                         left++;
         }
         return left;
+}
+
+/* A backlog entry dropped (drop-old) may carry bulk descriptors: the
+ * chunks they reference were counted as held by c; give them back. */
+static void entry_release_bulk(struct router *r, struct client *c, const struct backlog_entry *e)
+{
+        size_t off = 0;
+        struct wire_out h;
+        const char *name, *topic;
+        const void *payload;
+
+        while (wire_out_next(e->msg + 1, e->size, &off, &h, &name, &topic, &payload) > 0) {
+                struct wire_bulk_out bo;
+
+                if (!(h.flags & WIRE_OUT_BULK) || h.kind != WIRE_OUT_MSG || h.len != sizeof(bo))
+                        continue;
+                memcpy(&bo, payload, sizeof(bo));
+                if (held_take(c, bo.ring, bo.lane, bo.pos))
+                        chunk_unref(r, bo.ring, bo.lane, bo.pos);
+        }
 }
 
 static int backlog_append(struct router *r, struct client *c, const long *msg, size_t size,
@@ -640,6 +675,7 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                         c->bl_records -= e->nrec;
                         r->backlog_total -= e->size;
                         count_drop(r, c, e->nrec);
+                        entry_release_bulk(r, c, e);
                         free(e);
                 }
                 if (had && !c->bl_head) {
@@ -650,6 +686,9 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
         if (!control && (c->bl_bytes + size > cap ||
                          r->backlog_total + size > r->lim.backlog_total_bytes))
                 return -EAGAIN;
+        if (control && (c->bl_ctl_bytes + size > ROUTER_CTL_BACKLOG ||
+                        r->backlog_total + size > r->lim.backlog_total_bytes))
+                return -EAGAIN; /* a client that never reads its answers */
         e = malloc(sizeof(*e) + sizeof(long) + size);
         if (!e)
                 return -ENOMEM;
@@ -667,6 +706,8 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
         c->bl_tail = e;
         c->bl_bytes += size;
         c->bl_records += nrec;
+        if (control)
+                c->bl_ctl_bytes += size;
         r->backlog_total += size;
         return 0;
 }
@@ -863,7 +904,8 @@ static struct batch *batch_append(struct router_pass *p, struct client *dst, lon
                 b->cap = dst->qmsg_max;
         }
         b->msg[0] = type;
-        if (wire_out_put((uint8_t *)(b->msg + 1), b->cap, &b->len, h, name, topic, payload) < 0)
+        /* Never more than this destination's queue takes in one message. */
+        if (wire_out_put((uint8_t *)(b->msg + 1), dst->qmsg_max, &b->len, h, name, topic, payload) < 0)
                 return NULL;
         b->nrec++;
         (void)r;
@@ -1663,7 +1705,7 @@ void *router_uidq_thread(void *arg)
         size_t cap = MAX(r->mq.msgmax, (size_t)8192);
         struct router_pass *p = router_pass_new(r, u);
         long *buf = malloc(sizeof(long) + cap);
-        int qid;
+        int qid = -1;
 
         if (!p || !buf) {
                 log_error("data thread for uid %u: out of memory", (unsigned)u->uid);
@@ -1704,6 +1746,16 @@ out:
         router_pass_free(p);
         free(buf);
         pthread_mutex_lock(&r->lock);
+        if (!u->removed && !r->shutting_down) {
+                /* Its queue vanished under it (its uid may remove it): new
+                 * clients of that uid get a new one; the present ones are
+                 * removed when they go (their death notice finds no queue). */
+                log_warning("inbound queue %d of uid %u removed behind ipcd's back", qid,
+                            (unsigned)u->uid);
+                u->qid = msgq_remove(&r->mq, u->qid);
+                u->removed = true;
+                uidq_unlink(r, u);
+        }
         if (r->wake)
                 r->wake(r->wake_userdata);
         pthread_mutex_unlock(&r->lock);

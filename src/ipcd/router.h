@@ -61,6 +61,10 @@ struct router_limits {
 };
 
 #define ROUTER_MAX_RINGS 32
+/* Answers (ACK outcomes, call replies) waiting for one client: they have
+ * their own type and bypass the per-destination byte limit, but not this
+ * one, nor the global total. */
+#define ROUTER_CTL_BACKLOG (256 * 1024)
 
 struct held_chunk {
         uint32_t ring, lane;
@@ -136,6 +140,7 @@ struct client {
         struct client *bl_next, *bl_prev; /* in router->backlogged while bl_head */
         uint64_t bl_bytes;
         uint64_t bl_records;
+        uint64_t bl_ctl_bytes;    /* of which answers (ACKs, replies): ROUTER_CTL_BACKLOG */
 
         uint64_t sent, received, dropped;
         uint64_t connected_ms;
@@ -147,6 +152,7 @@ struct client {
         void *pid_source;
         void *event_owner;        /* the struct daemon, for callbacks */
         bool death_pending;       /* UNREGISTER could not be posted yet */
+        unsigned death_tries;
 };
 
 struct pending_call {
