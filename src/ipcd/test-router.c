@@ -262,6 +262,33 @@ int main(int argc, char **argv)
                 CHECK(router_client_by_name(&r, "bob", 3) == NULL);
         }
 
+        /* A client that never reads its answers cannot make ipcd keep them
+         * without bound (each UNSUBSCRIBE of nothing is answered -ENOENT). */
+        {
+                struct client *z;
+                uint64_t total0 = r.backlog_total;
+
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_client_add(&r, getuid(), getpid(), "", &z) == 0);
+                pthread_mutex_unlock(&r.lock);
+                for (int i = 0; i < 20000; i++) {
+                        struct wire_in h = { .client_id = z->id, .op = WIRE_OP_UNSUBSCRIBE,
+                                             .dst_len = 4, .cookie = (uint64_t)i };
+
+                        memcpy(h.token, z->token, sizeof(h.token));
+                        off = 0;
+                        CHECK(wire_in_put(buf, sizeof(buf), &off, &h, "nope", NULL) == 0);
+                        run(&r, z->uq, buf, off);
+                }
+                CHECK(z->bl_ctl_bytes <= ROUTER_CTL_BACKLOG);
+                CHECK(z->bl_ctl_bytes > 0);
+                CHECK(r.backlog_total - total0 <= ROUTER_CTL_BACKLOG);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, z);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(r.backlog_total == total0);
+        }
+
         pthread_mutex_lock(&r.lock);
         router_stop_threads(&r);
         pthread_mutex_unlock(&r.lock);
