@@ -118,6 +118,25 @@ struct client *router_client_by_name(struct router *r, const char *name, size_t 
         return NULL;
 }
 
+/* Bytes waiting in ipcd: per destination, per uid of the destination, in all. */
+static void bl_account(struct router *r, struct client *c, int64_t delta)
+{
+        c->bl_bytes += (uint64_t)delta;
+        r->backlog_total += (uint64_t)delta;
+        if (c->uq)
+                c->uq->bl_bytes += (uint64_t)delta;
+}
+
+/* One uid's clients may hold at most half of the global backlog budget (or
+ * one destination's limit, if larger): a uid whose clients never read
+ * cannot take the backlog away from every other uid. */
+static bool uid_backlog_full(struct router *r, struct client *c, size_t size)
+{
+        uint64_t cap = MAX(r->lim.backlog_total_bytes / 2, r->lim.backlog_bytes);
+
+        return c->uq && c->uq->bl_bytes + size > cap;
+}
+
 /* The list of clients with a backlog, so retries cost nothing for the others. */
 static void backlogged_add(struct router *r, struct client *c)
 {
@@ -185,7 +204,7 @@ static void backlog_free(struct router *r, struct client *c)
         }
         if (c->bl_head)
                 backlogged_remove(r, c);
-        r->backlog_total -= c->bl_bytes;
+        bl_account(r, c, -(int64_t)c->bl_bytes);
         c->bl_head = c->bl_tail = NULL;
         c->bl_bytes = c->bl_records = c->bl_ctl_bytes = 0;
 }
@@ -601,9 +620,8 @@ static bool backlog_drain(struct router *r, struct client *c)
                 }
                 if (e->control)
                         c->bl_ctl_bytes -= e->size;
-                c->bl_bytes -= e->size;
+                bl_account(r, c, -(int64_t)e->size);
                 c->bl_records -= e->nrec;
-                r->backlog_total -= e->size;
                 if (e->nrec)
                         delivered(r, c, e->nrec);
                 else
@@ -661,7 +679,8 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                 bool had = c->bl_head != NULL;
 
                 while (*pp && (c->bl_bytes + size > cap ||
-                               r->backlog_total + size > r->lim.backlog_total_bytes)) {
+                               r->backlog_total + size > r->lim.backlog_total_bytes ||
+                               uid_backlog_full(r, c, size))) {
                         e = *pp;
                         if (e->control) {
                                 prev = e;
@@ -671,9 +690,8 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                         *pp = e->next;
                         if (c->bl_tail == e)
                                 c->bl_tail = prev;
-                        c->bl_bytes -= e->size;
+                        bl_account(r, c, -(int64_t)e->size);
                         c->bl_records -= e->nrec;
-                        r->backlog_total -= e->size;
                         count_drop(r, c, e->nrec);
                         entry_release_bulk(r, c, e);
                         free(e);
@@ -684,7 +702,8 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                 }
         }
         if (!control && (c->bl_bytes + size > cap ||
-                         r->backlog_total + size > r->lim.backlog_total_bytes))
+                         r->backlog_total + size > r->lim.backlog_total_bytes ||
+                         uid_backlog_full(r, c, size)))
                 return -EAGAIN;
         if (control && (c->bl_ctl_bytes + size > ROUTER_CTL_BACKLOG ||
                         r->backlog_total + size > r->lim.backlog_total_bytes))
@@ -704,11 +723,10 @@ static int backlog_append(struct router *r, struct client *c, const long *msg, s
                 backlogged_add(r, c);
         }
         c->bl_tail = e;
-        c->bl_bytes += size;
+        bl_account(r, c, (int64_t)size);
         c->bl_records += nrec;
         if (control)
                 c->bl_ctl_bytes += size;
-        r->backlog_total += size;
         return 0;
 }
 

@@ -85,6 +85,7 @@ struct uidq {
         uid_t uid;
         int qid;                  /* Qu */
         unsigned nclients;
+        uint64_t bl_bytes;        /* waiting in ipcd for this uid's clients */
         bool removed;             /* Qu removed: the thread is on its way out */
         pthread_t thread;
         bool thread_started;

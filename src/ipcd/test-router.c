@@ -289,6 +289,35 @@ int main(int argc, char **argv)
                 CHECK(r.backlog_total == total0);
         }
 
+        /* One uid's clients together hold at most half the global backlog
+         * (or one destination's limit): x fills it, y then gets nothing. */
+        {
+                struct router_limits l2 = lim;
+                struct client *cx, *cy;
+
+                l2.backlog_bytes = 4096;
+                l2.backlog_total_bytes = 8192;
+                pthread_mutex_lock(&r.lock);
+                router_set_limits(&r, &l2);
+                CHECK(router_client_add(&r, getuid(), getpid(), "xx", &cx) == 0);
+                CHECK(router_client_add(&r, getuid(), getpid(), "yy", &cy) == 0);
+                pthread_mutex_unlock(&r.lock);
+                for (int i = 0; i < 600; i++) {
+                        off = put_send(buf, sizeof(buf), 0, a, i % 2 ? "yy" : "xx", 1,
+                                       "0123456789abcdef0123456789abcdef", 0, 0);
+                        run(&r, a->uq, buf, off);
+                }
+                CHECK(cx->uq == cy->uq);
+                CHECK(cx->uq->bl_bytes >= cx->bl_bytes + cy->bl_bytes);
+                CHECK(cx->bl_bytes + cy->bl_bytes <= 4096);
+                CHECK(cx->dropped > 0 && cy->dropped > 0);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, cx);
+                router_client_remove(&r, cy);
+                router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
         pthread_mutex_lock(&r.lock);
         router_stop_threads(&r);
         pthread_mutex_unlock(&r.lock);
