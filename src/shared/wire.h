@@ -280,7 +280,8 @@ enum wire_overflow {
 enum wire_in_flags {
         WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */
         WIRE_IN_REQUEST = 1 << 1, /* a call: deliver with WIRE_OUT_REQUEST */
-        WIRE_IN_MORE = 1 << 2,    /* more follows soon: ipcd may hold it briefly */
+        WIRE_IN_MORE = 1 << 2,    /* sent with IPCD_MORE (the library batched it);
+                                     ipcd routes it like any other */
         WIRE_IN_BULK = 1 << 3,    /* payload is a ring descriptor */
 };
 
@@ -335,7 +336,9 @@ enum wire_out_kind {
 enum wire_out_flags {
         WIRE_OUT_REQUEST = 1 << 0, /* answer with WIRE_OP_REPLY */
         WIRE_OUT_BULK = 1 << 1,    /* payload is a ring descriptor */
-        WIRE_OUT_BACKLOG = 1 << 2, /* more for you waits in ipcd: PULL once empty */
+        WIRE_OUT_BACKLOG = 1 << 2, /* more for you waits in ipcd: PULL once empty (the
+                                      library honours it; ipcd signals a backlog with
+                                      the zero-byte WIRE_TYPE_PULL marker instead) */
         WIRE_OUT_HISTORY = 1 << 3, /* replayed from a topic's history */
         WIRE_OUT_TOPIC = 1 << 4,   /* MONITOR: the destination is a topic */
 };
