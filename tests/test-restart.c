@@ -191,6 +191,17 @@ int main(int argc, char **argv)
         tl_log("a's id: %llu before the restart, %llu after", (unsigned long long)id_before,
                (unsigned long long)ipcd_id(a));
 
+        /* A send IPCD_MORE held in the handle when ipcd restarts was never
+         * sent: it goes out in the new session, before what follows. */
+        CHECK_R(ipcd_send(a, "b", 4, "held over", 9, IPCD_MORE), 0);
+        check_exit0(tl_ipcd_stop(ipcd, SIGTERM), "SIGTERM (held send)");
+        ipcd = tl_ipcd_start();
+        recv_until_connected(b);
+        until_works(a, "b", 5, "after it");
+        tl_expect(b, 0, 4, "held over", 9, "a");
+        tl_expect(b, 0, 5, "after it", 8, "a");
+        tl_log("a send held by IPCD_MORE survived the restart, in order");
+
         /* ---- SIGKILL: a crash leaves the objects behind ---- */
         blocked = blocked_receiver("blocked2");
         CHECK(kill(ipcd, SIGKILL) == 0);

@@ -1070,6 +1070,7 @@ void bulk_msg_fill(ipcd_msg *msg, const struct rxrec *r)
 void bulk_msg_release(ipcd_client *c, const ipcd_msg *msg)
 {
         struct bulk_seg *g;
+        bool urgent;
         struct bulk *b;
 
         if (!msg->reserved_[2] ||
@@ -1080,6 +1081,9 @@ void bulk_msg_release(ipcd_client *c, const ipcd_msg *msg)
                 return;
         g = (struct bulk_seg *)(uintptr_t)msg->reserved_[2];
         pthread_mutex_lock(&c->lock);
+        /* Another thread waits in a receive (released by a worker): nobody
+         * would make the next library call soon, so send it now. */
+        urgent = c->nblocking > 0 || c->sleeper;
         b = c->bulk;
         if (b) {
                 /* A chunk of an ipcd that is gone is nobody's business now. */
@@ -1092,7 +1096,7 @@ void bulk_msg_release(ipcd_client *c, const ipcd_msg *msg)
                 seg_unref(b, g);
         }
         pthread_mutex_unlock(&c->lock);
-        bulk_release_flush(c, false);
+        bulk_release_flush(c, urgent);
 }
 
 void bulk_release_flush(ipcd_client *c, bool block)

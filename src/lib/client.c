@@ -682,6 +682,36 @@ IPCD_EXPORT int ipcd_name_is_valid(const char *name)
 
 /* ---- IPCD_MORE ---- */
 
+/*
+ * Held records made in a session that is gone (ipcd restarted) were never
+ * sent: they go out in the new session s, under its id and token.  A
+ * caller whose s is older than the records' session is the stale one:
+ * -ECONNRESET, nothing changed.  ob_lock held.
+ */
+static int ob_restamp(ipcd_client *c, const struct session *s)
+{
+        size_t off = 0;
+        struct wire_in h;
+        const char *dst;
+        const void *payload;
+
+        if (!c->ob_len || c->ob_gen == s->gen)
+                return 0;
+        if (c->ob_gen > s->gen)
+                return -ECONNRESET;
+        for (;;) {
+                size_t at = off;
+
+                if (wire_in_next(c->ob + sizeof(long), c->ob_len, &off, &h, &dst, &payload) <= 0)
+                        break;
+                h.client_id = s->client_id;
+                memcpy(h.token, s->token, sizeof(h.token));
+                memcpy(c->ob + sizeof(long) + at, &h, sizeof(h));
+        }
+        c->ob_gen = s->gen;
+        return 0;
+}
+
 /* ob_lock held. */
 static int ob_flush_locked(ipcd_client *c, const struct session *s, bool nowait)
 {
@@ -689,14 +719,14 @@ static int ob_flush_locked(ipcd_client *c, const struct session *s, bool nowait)
 
         if (c->ob_len == 0)
                 return 0;
-        if (c->ob_gen != s->gen) {
-                /* Made for a session that is gone: ipcd would reject them. */
-                c->ob_len = 0;
-                return -ECONNRESET;
-        }
+        r = ob_restamp(c, s);
+        if (r < 0)
+                return r;
         r = client_inbound_send(c, s, c->ob, c->ob_len, nowait);
-        if (r != -EAGAIN)
-                c->ob_len = 0; /* sent, or lost with the session */
+        /* Kept when not sent: a full queue (-EAGAIN), or a session that
+         * ended (-ECONNRESET: they go out in the next one, re-stamped). */
+        if (r != -EAGAIN && r != -ECONNRESET)
+                c->ob_len = 0;
         return r;
 }
 
@@ -728,13 +758,17 @@ static int ob_send(ipcd_client *c, const struct session *s, const char *dst, lon
         size_t dst_len = strlen(dst), need = wire_in_size(dst_len, len);
         size_t limit = MIN((size_t)s->max_qmsg, (size_t)65536);
         struct wire_in h = {.op = WIRE_OP_SEND};
+        size_t before;
         int r = 0;
 
         pthread_mutex_lock(&c->ob_lock);
-        if (c->ob_len && (c->ob_gen != s->gen || c->ob_len + need > limit)) {
+        r = ob_restamp(c, s);
+        if (r < 0)
+                goto out;
+        if (c->ob_len && c->ob_len + need > limit) {
                 r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
-                if (r < 0 && r != -ECONNRESET)
-                        goto out;
+                if (r < 0)
+                        goto out; /* this one not accepted either */
         }
         if (c->ob_cap < sizeof(long) + limit) {
                 uint8_t *n = realloc(c->ob, sizeof(long) + limit);
@@ -754,12 +788,18 @@ static int ob_send(ipcd_client *c, const struct session *s, const char *dst, lon
         h.dst_len = (uint8_t)dst_len;
         h.type = type;
         h.len = (uint32_t)len;
+        before = c->ob_len;
         r = wire_in_put(c->ob + sizeof(long), limit, &c->ob_len, &h, dst, data);
         if (r < 0)
                 goto out;
-        if (!(flags & IPCD_MORE))
+        if (!(flags & IPCD_MORE)) {
                 r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
-        else
+                /* Not sent (-EAGAIN: the inbound queue is full): take this
+                 * one back, so that a retry does not send it twice; those
+                 * held before stay held. */
+                if (r == -EAGAIN)
+                        c->ob_len = before;
+        } else
                 r = 0;
 out:
         pthread_mutex_unlock(&c->ob_lock);

@@ -620,6 +620,9 @@ static int recv_timed(ipcd_client *c, ipcd_msg *msg, long filter, uint64_t deadl
         int r;
 
         pthread_mutex_lock(&c->lock);
+        /* A thread in a plain blocking msgrcv(2) would race our sweeps. */
+        if (c->nblocking > 0)
+                rx_go_multi_locked(c);
         client_timed_start_locked(c);
         w.gen = c->s.gen;
         waiter_add(c, &w);
