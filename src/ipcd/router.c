@@ -959,6 +959,16 @@ static void bad_record(struct router_pass *p, struct client *c, const char *why)
                                 (unsigned)p->uq->uid, why);
 }
 
+/* The sender's identity on a delivered record: ipcd's record of the
+ * client, never anything the client wrote (the one place it is set). */
+static void stamp_sender(struct wire_out *o, const struct client *s)
+{
+        o->name_len = (uint8_t)strlen(s->name);
+        o->sender_id = s->id;
+        o->sender_uid = (uint32_t)s->uid;
+        o->sender_pid = s->pid;
+}
+
 /* ---- bulk ---- */
 
 static void wake_producer(struct ring *rg, uint32_t lane)
@@ -1158,15 +1168,12 @@ static void monitor_copy(struct router_pass *p, struct client *s, const struct w
         struct wire_out o = {
                 .kind = WIRE_OUT_MONITOR,
                 .flags = topic ? WIRE_OUT_TOPIC : 0,
-                .name_len = (uint8_t)strlen(s->name),
                 .topic_len = h->dst_len,
                 .type = h->type,
-                .sender_id = s->id,
-                .sender_uid = (uint32_t)s->uid,
-                .sender_pid = s->pid,
                 .cookie = h->len,
                 .len = MIN(h->len, (uint32_t)WIRE_MONITOR_BYTES),
         };
+        stamp_sender(&o, s);
 
         if (h->flags & WIRE_IN_BULK) {
                 /* The payload lies in the ring: report its size only. */
@@ -1283,14 +1290,11 @@ static void handle_send(struct router_pass *p, struct client *s, const struct wi
         o = (struct wire_out){
                 .kind = WIRE_OUT_MSG,
                 .flags = request ? WIRE_OUT_REQUEST : 0,
-                .name_len = (uint8_t)strlen(s->name),
                 .type = h->type,
-                .sender_id = s->id,
-                .sender_uid = (uint32_t)s->uid,
-                .sender_pid = s->pid,
                 .cookie = h->cookie,
                 .len = h->len,
         };
+        stamp_sender(&o, s);
         if (r->nmonitors)
                 monitor_copy(p, s, h, dst_name, false, payload);
         if (bulk) {
@@ -1344,14 +1348,11 @@ static void handle_reply(struct router_pass *p, struct client *s, const struct w
                 return; /* the caller left; nobody to tell */
         o = (struct wire_out){
                 .kind = WIRE_OUT_REPLY,
-                .name_len = (uint8_t)strlen(s->name),
                 .type = h->type,
-                .sender_id = s->id,
-                .sender_uid = (uint32_t)s->uid,
-                .sender_pid = s->pid,
                 .cookie = h->cookie,
                 .len = h->len,
         };
+        stamp_sender(&o, s);
         size = wire_out_size(o.name_len, 0, o.len);
         msg = malloc(sizeof(long) + size);
         if (!msg) {
@@ -1417,14 +1418,11 @@ static void handle_publish(struct router_pass *p, struct client *s, const struct
         r->cnt.published++;
         o = (struct wire_out){
                 .kind = WIRE_OUT_MSG,
-                .name_len = (uint8_t)strlen(s->name),
                 .topic_len = h->dst_len,
                 .type = h->type,
-                .sender_id = s->id,
-                .sender_uid = (uint32_t)s->uid,
-                .sender_pid = s->pid,
                 .len = h->len,
         };
+        stamp_sender(&o, s);
         x = (struct publish_ctx){ p, s, &o, topic, payload, bulk ? &d : NULL };
         n = topics_match(&r->topics, topic, h->dst_len, publish_one, &x);
         if (n == 0)
