@@ -300,6 +300,32 @@ static void print_message_json(const ipcd_msg *m)
         json_end_object(&j);
 }
 
+/*
+ * One receive of listen and monitor: 1 with a message, 0 when there was
+ * none yet (poll again: a signal may be pending), -1 after saying why it
+ * must stop.  ECONNRESET stops too: the library would reconnect on the
+ * next call, but a listener or monitor that silently survives a restart
+ * hides what it missed (and a monitor would lose its request).
+ */
+int ctl_recv(ipcd_client *c, ipcd_msg *m, int poll_ms)
+{
+        int r = ipcd_recv(c, m, 0, poll_ms);
+
+        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR)
+                return 0;
+        if (r == -ECONNRESET) {
+                fflush(stdout);
+                log_error("ipcd went away (ECONNRESET)");
+                return -1;
+        }
+        if (r < 0) {
+                fflush(stdout);
+                log_error("receive: %s (%s)", strerror(-r), ctl_errno_name(r));
+                return -1;
+        }
+        return 1;
+}
+
 static int cmd_listen(struct ctl *ctl, int argc, char **argv)
 {
         _cleanup_(ipcd_closep) ipcd_client *c = NULL;
@@ -343,22 +369,11 @@ static int cmd_listen(struct ctl *ctl, int argc, char **argv)
         while (!ctl_stop_signal) {
                 ipcd_msg m;
 
-                r = ipcd_recv(c, &m, 0, LISTEN_POLL_MS);
-                if (r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR)
+                r = ctl_recv(c, &m, LISTEN_POLL_MS);
+                if (r == 0)
                         continue;
-                if (r == -ECONNRESET) {
-                        /* The library would reconnect on the next call, but a
-                         * listener that silently survives a restart hides
-                         * lost messages: say so and stop. */
-                        fflush(stdout);
-                        log_error("ipcd went away (ECONNRESET)");
+                if (r < 0)
                         return CTL_EXIT_FAILURE;
-                }
-                if (r < 0) {
-                        fflush(stdout);
-                        log_error("receive: %s (%s)", strerror(-r), ctl_errno_name(r));
-                        return CTL_EXIT_FAILURE;
-                }
                 if (ctl->json)
                         print_message_json(&m);
                 else

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <ipcd.h>
+
 /* Exit status: 0 success, 1 failure (ipcd not running, refused, ...),
  * 2 usage error. */
 enum {
@@ -34,6 +36,8 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 
 /* "ENOENT" for ENOENT (positive or negative), "errno N" if unknown. */
 const char *ctl_errno_name(int e);
+/* One receive of listen and monitor: 1 message, 0 none yet, -1 stop (said why). */
+int ctl_recv(ipcd_client *c, ipcd_msg *m, int poll_ms);
 /* Print why talking to ipcd at ctl->rundir failed (what: "status",
  * "connect", ...) and return CTL_EXIT_FAILURE.  Knows -ECONNREFUSED (not
  * running: says whether the control FIFO exists), -ETIMEDOUT, -EACCES,

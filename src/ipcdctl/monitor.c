@@ -198,21 +198,11 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
                 uint64_t epoch_ms;
                 ipcd_msg m;
 
-                r = ipcd_recv(c, &m, 0, MONITOR_POLL_MS);
-                if (r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR)
+                r = ctl_recv(c, &m, MONITOR_POLL_MS);
+                if (r == 0)
                         continue;
-                if (r == -ECONNRESET) {
-                        /* The library would reconnect on the next call, but
-                         * without the monitor request: say so and stop. */
-                        fflush(stdout);
-                        log_error("ipcd went away (ECONNRESET)");
+                if (r < 0)
                         return CTL_EXIT_FAILURE;
-                }
-                if (r < 0) {
-                        fflush(stdout);
-                        log_error("receive: %s (%s)", strerror(-r), ctl_errno_name(r));
-                        return CTL_EXIT_FAILURE;
-                }
                 now_stamp(stamp, sizeof(stamp), &epoch_ms);
                 if (m.flags & IPCD_MSG_MONITOR) {
                         if (ctl->json)
