@@ -29,28 +29,8 @@
 static int ep;
 static pid_t ipcd_pid;
 
-/* Our ipcd goes with us, also when a check fails (tl_fail exits): the
- * harness only stops a daemon it started itself. */
-static pid_t ipcd_owner;
-
-static void ipcd_kill_at_exit(void)
-{
-        if (getpid() == ipcd_owner && ipcd_pid > 0 && kill(ipcd_pid, 0) == 0) {
-                kill(ipcd_pid, SIGKILL);
-                (void)waitpid(ipcd_pid, NULL, 0);
-        }
-}
-
-static pid_t start_ipcd(void)
-{
-        pid_t pid = tl_ipcd_start();
-
-        if (!ipcd_owner) {
-                ipcd_owner = getpid();
-                atexit(ipcd_kill_at_exit);
-        }
-        return pid;
-}
+/* tl_ipcd_start(): our ipcd dies with us (PR_SET_PDEATHSIG), also when
+ * a check fails; the harness only stops a daemon it started itself. */
 
 /* Number of ready events within timeout_ms. */
 static int ready(int timeout_ms)
@@ -126,7 +106,7 @@ int main(int argc, char **argv)
         int fd, status, r;
 
         tl_init(argc, argv);
-        ipcd_pid = start_ipcd();
+        ipcd_pid = tl_ipcd_start();
         c = tl_connect("fdc");
         snd = tl_connect("snd");
 
@@ -246,7 +226,7 @@ int main(int argc, char **argv)
         CHECK_R(ipcd_recv(c, &(ipcd_msg){0}, 0, 0), -ECONNRESET);
 
         /* back: the same descriptor follows the new session */
-        ipcd_pid = start_ipcd();
+        ipcd_pid = tl_ipcd_start();
         r = ipcd_recv(c, &(ipcd_msg){0}, 0, 0); /* reconnects */
         CHECK_MSG(r == -EAGAIN, "recv after the restart: %d (%s)", r, tl_errname(r));
         CHECK_EQ(ipcd_fd(c), fd);

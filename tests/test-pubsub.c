@@ -53,28 +53,8 @@ struct seqmsg {
 
 static pid_t ipcd_pid;
 
-/* Our ipcd goes with us, also when a check fails (tl_fail exits): the
- * harness only stops a daemon it started itself. */
-static pid_t ipcd_owner;
-
-static void ipcd_kill_at_exit(void)
-{
-        if (getpid() == ipcd_owner && ipcd_pid > 0 && kill(ipcd_pid, 0) == 0) {
-                kill(ipcd_pid, SIGKILL);
-                (void)waitpid(ipcd_pid, NULL, 0);
-        }
-}
-
-static pid_t start_ipcd(void)
-{
-        pid_t pid = tl_ipcd_start();
-
-        if (!ipcd_owner) {
-                ipcd_owner = getpid();
-                atexit(ipcd_kill_at_exit);
-        }
-        return pid;
-}
+/* tl_ipcd_start(): our ipcd dies with us (PR_SET_PDEATHSIG), also when
+ * a check fails; the harness only stops a daemon it started itself. */
 
 static struct seqmsg mk(uint32_t seq)
 {
@@ -706,7 +686,7 @@ static void test_restart(ipcd_client *p)
         status = tl_ipcd_stop(ipcd_pid, SIGTERM);
         ipcd_pid = 0;
         CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "ipcd exit %#x", status);
-        ipcd_pid = start_ipcd();
+        ipcd_pid = tl_ipcd_start();
 
         /* the first call meets the loss, the next one reconnects (and
          * subscribes again before it goes on) */
@@ -744,7 +724,7 @@ int main(int argc, char **argv)
         int status;
 
         tl_init(argc, argv);
-        ipcd_pid = start_ipcd();
+        ipcd_pid = tl_ipcd_start();
         p = tl_connect("pub");
 
         test_fanout(p);
