@@ -17,6 +17,7 @@
 
 #include "ipcd/daemon.h"
 #include "shared/log.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 #ifndef IPCD_VERSION_STRING
@@ -325,7 +326,7 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         }
         sd.pid = getpid();
         sd.nclients = r->nclients;
-        sd.uptime_ms = util_now_ms() - r->start_ms;
+        sd.uptime_ms = clock_now_ms() - r->start_ms;
         sd.routed = r->cnt.routed;
         sd.dropped = r->cnt.dropped;
         sd.accepted = r->cnt.accepted;
@@ -373,7 +374,7 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         .received = c->received,
                         .dropped = c->dropped,
                         .backlog_bytes = c->bl_bytes,
-                        .connected_ms = util_now_ms() - c->connected_ms,
+                        .connected_ms = clock_now_ms() - c->connected_ms,
                         .subscriptions = c->nsubs,
                         .pending_calls = c->ncalls,
                         .bulk_sent = c->bulk_sent,

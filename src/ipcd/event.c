@@ -21,6 +21,7 @@
 
 #include "ipcd/daemon.h"
 #include "shared/log.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 #define BACKLOG_RETRY_USEC (10 * 1000ULL)
@@ -59,7 +60,7 @@ struct pending_write {
 
 static uint64_t now_usec(void)
 {
-        return util_now_us();
+        return clock_now_us();
 }
 
 /* Called by the router (lock held, any thread): reap list or backlogs changed. */
@@ -389,7 +390,7 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct daemon *d = userdata;
         struct event_loop *l = d->loop;
-        uint64_t now_ms = util_now_ms(), limit_ms = l->watchdog_usec / 2000;
+        uint64_t now_ms = clock_now_ms(), limit_ms = l->watchdog_usec / 2000;
         bool healthy = true;
 
         pthread_mutex_lock(&d->router.lock);

@@ -17,6 +17,7 @@
 #include "ipcd/router.h"
 #include "shared/log.h"
 #include "shared/names.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 #define INITIAL_BUCKETS 256
@@ -179,7 +180,7 @@ int router_init(struct router *r, const struct router_limits *lim, int state_fd,
         r->name_buckets = calloc(r->nbuckets, sizeof(*r->name_buckets));
         if (!r->id_buckets || !r->name_buckets)
                 return -ENOMEM;
-        r->start_ms = util_now_ms();
+        r->start_ms = clock_now_ms();
         e = topics_init(&r->topics);
         if (e < 0)
                 return e;
@@ -251,7 +252,7 @@ static void chunk_unref(struct router *r, uint32_t ring, uint32_t lane, uint64_t
 
 bool router_rate_take(struct router *r, uid_t uid)
 {
-        uint64_t now = util_now_ms();
+        uint64_t now = clock_now_ms();
         struct rate_bucket *b = NULL, *victim = NULL;
 
         if (r->lim.registration_rate == 0)
@@ -412,7 +413,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                 goto fail;
         c->uq->nclients++;
         c->id = ++r->next_id;
-        c->connected_ms = util_now_ms();
+        c->connected_ms = clock_now_ms();
         c->overflow = r->lim.overflow_policy ? r->lim.overflow_policy : WIRE_OVERFLOW_DROP_NEW;
 
         c->next = r->clients;
@@ -1741,7 +1742,7 @@ void *router_uidq_thread(void *arg)
                                 log_error_errno(-errno, "msgrcv on inbound queue %d", qid);
                         break;
                 }
-                atomic_store(&u->pass_start_ms, util_now_ms());
+                atomic_store(&u->pass_start_ms, clock_now_ms());
                 atomic_store(&u->busy, true);
                 pthread_mutex_lock(&r->lock);
                 router_pass_handle(p, buf + 1, (size_t)n);

@@ -16,6 +16,7 @@
 
 #include "ipcdctl/ipcdctl.h"
 #include "ipcdctl/json.h"
+#include "shared/clock.h"
 #include "shared/ctlchan.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -681,14 +682,6 @@ static void topic_rates(const struct status *before, const struct wire_status_to
         *delivered = (double)dd * 1000.0 / (double)elapsed_ms;
 }
 
-static void sleep_ms(int ms)
-{
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static int print_topics_text(const struct status *st, const struct status *before,
                              uint64_t elapsed_ms)
 {
@@ -766,7 +759,7 @@ int cmd_topics(struct ctl *ctl, int argc, char **argv)
                 goto out;
         if (rates) {
                 sort_topics(&before);
-                sleep_ms(ctl->interval_ms);
+                clock_sleep_us((uint64_t)ctl->interval_ms * USEC_PER_MSEC);
                 r = fetch_or_report(ctl, &st);
                 if (r != 0)
                         goto out;

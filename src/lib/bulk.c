@@ -84,6 +84,7 @@
 #include "shared/macro.h"
 #include "shared/names.h"
 #include "shared/ring.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* Longest wait for room in a lane (or for a lane). */
@@ -435,7 +436,7 @@ static int request_locked(ipcd_client *c, enum wire_op op, uint64_t arg, void *a
 
         pthread_mutex_lock(&c->lock);
         if (r == 0)
-                r = wait_for(c, &w, MIN(deadline, util_now_us() + ACK_TIMEOUT_USEC), NULL);
+                r = wait_for(c, &w, MIN(deadline, clock_now_us() + ACK_TIMEOUT_USEC), NULL);
         waiter_remove(c, &w);
         if (r == 0)
                 *status = w.status;
@@ -526,7 +527,7 @@ static int lane_request_locked(ipcd_client *c, struct bulk *b, bool spare, uint6
                 struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000),
                                       .tv_nsec = (long)(deadline % 1000000) * 1000};
 
-                while (b->lane_busy && c->connected && util_now_us() < deadline)
+                while (b->lane_busy && c->connected && clock_now_us() < deadline)
                         (void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
                 if (!c->connected)
                         return -ECONNRESET;
@@ -646,7 +647,7 @@ out:
 static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowait,
                         struct bulk_alloc **ret)
 {
-        uint64_t deadline = util_now_us() + BULK_WAIT_USEC, backoff = 5 * USEC_PER_MSEC;
+        uint64_t deadline = clock_now_us() + BULK_WAIT_USEC, backoff = 5 * USEC_PER_MSEC;
         bool tried_spare = false, relaned = false;
         int r;
 
@@ -659,7 +660,7 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                         return -ECONNRESET;
                 bulk_sync(c, b);
                 l = b->current;
-                now = util_now_us();
+                now = clock_now_us();
                 if (!l) {
                         r = lane_request_locked(c, b, false, deadline);
                         if (r == 0)
@@ -669,14 +670,7 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                                  * drain.  Poll, backing off. */
                                 pthread_mutex_unlock(&c->lock);
                                 bulk_release_flush(c, true);
-                                {
-                                        struct timespec ts = {
-                                                .tv_sec = 0,
-                                                .tv_nsec = (long)MIN(backoff, deadline - now) *
-                                                           1000};
-
-                                        nanosleep(&ts, NULL);
-                                }
+                                clock_sleep_us(MIN(backoff, deadline - now));
                                 pthread_mutex_lock(&c->lock);
                                 backoff = MIN(backoff * 2, 100 * USEC_PER_MSEC);
                                 continue;
@@ -730,7 +724,7 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                                 return r;
                         if (!c->bulk || b->gen != c->s.gen)
                                 continue;
-                        b->spare_after = util_now_us() + SPARE_RETRY_USEC;
+                        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
                         if (b->current != l)
                                 continue;
                 }
@@ -877,7 +871,7 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
                 goto out;
 
         pthread_mutex_lock(&c->lock);
-        r = wait_for(c, &w, util_now_us() + ACK_TIMEOUT_USEC, NULL);
+        r = wait_for(c, &w, clock_now_us() + ACK_TIMEOUT_USEC, NULL);
         waiter_remove(c, &w);
         if (r == -ETIMEDOUT)
                 r = timeout_or_reset_locked(c);
@@ -913,7 +907,7 @@ static int buf_alloc(ipcd_client *c, size_t len, int flags, void **buf)
         if (client_forked(c))
                 return -ECHILD;
         bulk_release_flush(c, false);
-        r = client_ensure(c, util_now_us() + RECONNECT_DEFAULT_USEC, !(flags & IPCD_NONBLOCK));
+        r = client_ensure(c, clock_now_us() + RECONNECT_DEFAULT_USEC, !(flags & IPCD_NONBLOCK));
         if (r < 0)
                 return r;
 
@@ -1010,7 +1004,7 @@ static void release_queue(struct bulk *b, uint64_t gen, uint32_t ring, uint32_t 
                 b->rel_gen = gen;
                 b->rel_bytes = 0;
                 __atomic_store_n(&b->rel_full, false, __ATOMIC_RELAXED);
-                __atomic_store_n(&b->rel_since, util_now_us(), __ATOMIC_RELAXED);
+                __atomic_store_n(&b->rel_since, clock_now_us(), __ATOMIC_RELAXED);
         }
         b->rel_bytes += len;
         if (urgent || b->rel_bytes >= threshold)
@@ -1111,7 +1105,7 @@ void bulk_release_flush(ipcd_client *c, bool block)
                 return;
         if (!block && __atomic_load_n(&b->nrel, __ATOMIC_RELAXED) < RELEASE_BATCH &&
             !__atomic_load_n(&b->rel_full, __ATOMIC_RELAXED) &&
-            util_now_us() - __atomic_load_n(&b->rel_since, __ATOMIC_RELAXED) < RELEASE_DELAY_USEC)
+            clock_now_us() - __atomic_load_n(&b->rel_since, __ATOMIC_RELAXED) < RELEASE_DELAY_USEC)
                 return;
 
         pthread_mutex_lock(&c->lock);
@@ -1135,9 +1129,7 @@ void bulk_release_flush(ipcd_client *c, bool block)
                 r = send_record(c, &s, WIRE_OP_RELEASE, 0, NULL, 0, 0, 0, rel + off,
                                 k * sizeof(*rel), true);
                 if (r == -EAGAIN && block && ++tries < 10) {
-                        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
-
-                        nanosleep(&ts, NULL);
+                        clock_sleep_us(USEC_PER_MSEC);
                         continue;
                 }
                 if (r < 0)

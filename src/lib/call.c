@@ -31,6 +31,7 @@
 #include "lib/client.h"
 #include "shared/macro.h"
 #include "shared/names.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 bool reply_empty_locked(ipcd_client *c, const struct session *s, long mtype)
@@ -117,11 +118,11 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
                 return -ECHILD;
         bulk_release_flush(c, false);
         (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
-        deadline = timeout_ms > 0 ? util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC
-                                  : USEC_INFINITY;
+        deadline = timeout_ms > 0 ? clock_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC
+                                  : CLOCK_INFINITY;
         q.deadline = deadline;
         r = client_ensure(c,
-                          timeout_ms > 0 ? deadline : util_now_us() + RECONNECT_DEFAULT_USEC,
+                          timeout_ms > 0 ? deadline : clock_now_us() + RECONNECT_DEFAULT_USEC,
                           true);
         if (r < 0)
                 return r;

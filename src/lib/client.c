@@ -51,36 +51,11 @@
 #include "shared/ctlchan.h"
 #include "shared/macro.h"
 #include "shared/names.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* ------------------------------------------------------------------ */
 /* Small helpers.                                                       */
-
-static uint64_t deadline_in(uint64_t usec)
-{
-        return util_now_us() + usec;
-}
-
-static int remaining_ms(uint64_t deadline)
-{
-        uint64_t now = util_now_us();
-
-        if (deadline == USEC_INFINITY)
-                return -1;
-        if (now >= deadline)
-                return 0;
-        /* Round up: never wake before the deadline. */
-        return (int)MIN((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (uint64_t)INT32_MAX);
-}
-
-static void sleep_usec(uint64_t usec)
-{
-        struct timespec ts = {.tv_sec = (time_t)(usec / 1000000),
-                              .tv_nsec = (long)(usec % 1000000) * 1000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 bool client_forked(const ipcd_client *c)
 {
@@ -142,11 +117,11 @@ static int register_once(const char *rundir, const char *name, uint64_t attempt_
         r = ctlchan_open(ch, rundir);
         if (r < 0)
                 return r;
-        r = ctlchan_send(ch, &req, remaining_ms(attempt_deadline));
+        r = ctlchan_send(ch, &req, clock_remaining_ms(attempt_deadline));
         if (r < 0)
                 goto out;
         memset(&body, 0, sizeof(body));
-        r = ctlchan_read(ch, &body, sizeof(body), remaining_ms(attempt_deadline));
+        r = ctlchan_read(ch, &body, sizeof(body), clock_remaining_ms(attempt_deadline));
         if (r < 0) {
                 if (r == -EBADMSG)
                         r = -EPROTO;
@@ -195,12 +170,12 @@ static int register_retry(const char *rundir, const char *name, uint64_t deadlin
         uint64_t backoff = 20 * USEC_PER_MSEC;
 
         for (unsigned attempt = 0;; attempt++) {
-                uint64_t now = util_now_us(), attempt_deadline;
+                uint64_t now = clock_now_us(), attempt_deadline;
                 bool retry, waited = false;
                 int r;
 
                 attempt_deadline = MIN(deadline, now + REGISTER_ATTEMPT_USEC);
-                if (deadline != USEC_INFINITY && now >= deadline)
+                if (deadline != CLOCK_INFINITY && now >= deadline)
                         attempt_deadline = now; /* still one look, without waiting */
                 r = register_once(rundir, name, attempt_deadline, reg, ret_fd);
                 switch (r) {
@@ -221,19 +196,19 @@ static int register_retry(const char *rundir, const char *name, uint64_t deadlin
                 case -EADDRINUSE:
                         /* The holder may be our own abandoned attempt, or our
                          * previous session that ipcd is still removing. */
-                        retry = (attempt > 0 || persist) && util_now_us() < inuse_deadline;
+                        retry = (attempt > 0 || persist) && clock_now_us() < inuse_deadline;
                         break;
                 default:
                         return r;
                 }
-                now = util_now_us();
+                now = clock_now_us();
                 if (!retry || now >= deadline) {
                         if (r == -ETIMEDOUT || r == -ECONNRESET)
                                 return -ECONNREFUSED; /* no daemon answered */
                         return r;
                 }
                 if (!waited) {
-                        sleep_usec(MIN(backoff, deadline - now));
+                        clock_sleep_us(MIN(backoff, deadline - now));
                         backoff = MIN(backoff * 2, 500 * USEC_PER_MSEC);
                 }
         }
@@ -307,7 +282,7 @@ int client_ensure_in(ipcd_client *c, uint64_t usec, bool persist)
         pthread_mutex_unlock(&c->lock);
         if (ready)
                 return 0;
-        return client_ensure(c, util_now_us() + usec, persist);
+        return client_ensure(c, clock_now_us() + usec, persist);
 }
 
 int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
@@ -323,7 +298,7 @@ int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
 
                 if (c->reconnecting) {
                         /* Another thread registers: wait for its outcome. */
-                        if (deadline == USEC_INFINITY)
+                        if (deadline == CLOCK_INFINITY)
                                 pthread_cond_wait(&c->cond, &c->lock);
                         else {
                                 struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000),
@@ -347,7 +322,7 @@ int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
                          * (ipcd removes it when it notices): wait for that
                          * for part of the time, keep the rest for going on
                          * without the name. */
-                        uint64_t now = util_now_us();
+                        uint64_t now = clock_now_us();
                         uint64_t left = deadline > now ? deadline - now : 0;
 
                         r = register_retry(c->rundir, name, deadline,
@@ -464,7 +439,7 @@ void client_timed_start_locked(ipcd_client *c)
         cookie = client_cookie_new(c);
         c->timed = TIMED_SENT;
         c->timed_cookie = cookie;
-        c->timed_since = util_now_us();
+        c->timed_since = clock_now_us();
         s = c->s;
         pthread_mutex_unlock(&c->lock);
 
@@ -574,7 +549,7 @@ IPCD_EXPORT int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_
         }
 
         {
-                uint64_t deadline = deadline_in(CONNECT_TIMEOUT_USEC);
+                uint64_t deadline = clock_deadline_us(CONNECT_TIMEOUT_USEC);
 
                 r = register_retry(c->rundir, c->name, deadline, deadline, false, &reg, &fd);
         }
@@ -596,11 +571,11 @@ IPCD_EXPORT int ipcd_connect(const char *name, ipcd_client **ret)
  * stale count is consumed on the way. */
 static void close_wait_removed(const struct session *s)
 {
-        uint64_t deadline = util_now_us() + CLOSE_WAIT_USEC;
+        uint64_t deadline = clock_now_us() + CLOSE_WAIT_USEC;
 
         for (;;) {
                 struct sembuf op = { .sem_num = 0, .sem_op = -1, .sem_flg = 0 };
-                uint64_t now = util_now_us();
+                uint64_t now = clock_now_us();
                 struct timespec ts;
 
                 if (now >= deadline)
@@ -895,7 +870,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 goto out;
 
         pthread_mutex_lock(&c->lock);
-        r = wait_for(c, &w, deadline_in(ACK_TIMEOUT_USEC), NULL);
+        r = wait_for(c, &w, clock_deadline_us(ACK_TIMEOUT_USEC), NULL);
         waiter_remove(c, &w);
         pthread_mutex_unlock(&c->lock);
         if (r == -ETIMEDOUT && client_peer_gone(c))

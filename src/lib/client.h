@@ -13,14 +13,13 @@
 #include <sys/types.h>
 
 #include "ipcd.h"
+#include "shared/clock.h"
 #include "shared/wire.h"
 
 /* Exported definitions; everything else is hidden (-fvisibility=hidden)
  * and the version script keeps it so. */
 #define IPCD_EXPORT __attribute__((visibility("default")))
 
-#define USEC_INFINITY UINT64_MAX
-#define USEC_PER_MSEC 1000ULL
 
 /* Without a timeout of its own, a call reconnects for at most this long. */
 #define RECONNECT_DEFAULT_USEC (2000ULL * USEC_PER_MSEC)

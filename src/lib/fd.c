@@ -45,6 +45,7 @@
 
 #include "lib/client.h"
 #include "shared/macro.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* How long ipcd_fd() waits for the doorbell of ipcd's answer to DOORBELL. */
@@ -139,7 +140,7 @@ int fd_restore(ipcd_client *c)
                 .op = WIRE_OP_DOORBELL,
                 .wflags = WIRE_IN_ACK, /* DOORBELL is answered only when asked */
                 .qfull = QFULL_RETRY,
-                .deadline = util_now_us() + ACK_TIMEOUT_USEC,
+                .deadline = clock_now_us() + ACK_TIMEOUT_USEC,
         };
         int r;
 
@@ -212,7 +213,7 @@ IPCD_EXPORT int ipcd_fd(ipcd_client *c)
         if (r >= 0)
                 return r;
 
-        r = client_ensure(c, util_now_us() + RECONNECT_DEFAULT_USEC, true);
+        r = client_ensure(c, clock_now_us() + RECONNECT_DEFAULT_USEC, true);
         if (r < 0)
                 return r;
 

@@ -15,6 +15,7 @@ src_lib_libipcd_client_la_SOURCES = \
 	src/lib/topics.c \
 	src/lib/call.c \
 	src/lib/fd.c \
+	src/shared/clock.c src/shared/clock.h \
 	src/shared/ctlchan.c src/shared/ctlchan.h \
 	src/shared/macro.h \
 	src/shared/names.c src/shared/names.h \

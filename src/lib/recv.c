@@ -36,6 +36,7 @@
 
 #include "lib/client.h"
 #include "shared/macro.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* reserved_[1] = reserved_[0] ^ RELEASE_CHECK for a message we filled. */
@@ -532,7 +533,7 @@ void rx_go_multi_locked(ipcd_client *c)
                 post_wakeups(&s, t, 1);
                 pthread_mutex_lock(&c->lock);
                 if (c->nblocking > 0)
-                        cond_wait_until(c, util_now_us() + 10 * USEC_PER_MSEC);
+                        cond_wait_until(c, clock_now_us() + 10 * USEC_PER_MSEC);
         }
 }
 
@@ -568,7 +569,7 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                         rx_go_multi_locked(c);
                 if (c->multi_rx) {
                         pthread_mutex_unlock(&c->lock);
-                        return recv_timed(c, msg, filter, USEC_INFINITY);
+                        return recv_timed(c, msg, filter, CLOCK_INFINITY);
                 }
                 s = c->s;
                 pull = c->pull_needed;
@@ -656,10 +657,10 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
                 return r;
 
         if (timeout_ms > 0) {
-                deadline = util_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
+                deadline = clock_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
                 r = client_ensure(c, deadline, true);
         } else {
-                deadline = timeout_ms < 0 ? USEC_INFINITY : 0;
+                deadline = timeout_ms < 0 ? CLOCK_INFINITY : 0;
                 r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, timeout_ms != 0);
         }
         if (r < 0)

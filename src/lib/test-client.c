@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ipcd.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 #include "shared/wire.h"
 
@@ -394,7 +395,7 @@ static void fake_stop(void)
 
 static uint64_t now_ms(void)
 {
-        return util_now_ms();
+        return clock_now_ms();
 }
 
 /* ------------------------------------------------------------------ */

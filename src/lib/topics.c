@@ -34,19 +34,11 @@
 #include "lib/client.h"
 #include "shared/macro.h"
 #include "shared/names.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* ------------------------------------------------------------------ */
 /* Sending one record, and waiting for its answer.                      */
-
-static void sleep_usec(uint64_t usec)
-{
-        struct timespec ts = {.tv_sec = (time_t)(usec / 1000000),
-                              .tv_nsec = (long)(usec % 1000000) * 1000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, uint64_t cookie)
 {
@@ -95,14 +87,14 @@ int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, u
         /* Qu full (others of our uid are sending a lot): retry until the
          * deadline, and look now and then whether ipcd is still there (a
          * crashed one leaves its queues behind, full). */
-        checked = util_now_us();
+        checked = clock_now_us();
         for (;;) {
                 uint64_t now;
 
                 r = client_inbound_send(c, s, msg, off, true);
                 if (r != -EAGAIN)
                         return r;
-                now = util_now_us();
+                now = clock_now_us();
                 if (now >= q->deadline)
                         return -ETIMEDOUT;
                 if (now - checked >= PEER_CHECK_USEC) {
@@ -110,7 +102,7 @@ int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, u
                         if (client_peer_gone(c))
                                 return -ECONNRESET;
                 }
-                sleep_usec(MIN(backoff, q->deadline - now));
+                clock_sleep_us(MIN(backoff, q->deadline - now));
                 backoff = MIN(backoff * 2, 10 * USEC_PER_MSEC);
         }
 }
@@ -164,11 +156,6 @@ static int cfg_request(ipcd_client *c, enum wire_op op, const char *dst, uint64_
         };
 
         return lib_request(c, &q);
-}
-
-static uint64_t deadline_in(uint64_t usec)
-{
-        return util_now_us() + usec;
 }
 
 /* Start of a public call: not in a forked child; connected. */
@@ -256,7 +243,7 @@ static bool replayed(int r, bool *keep)
 
 void client_restore(ipcd_client *c)
 {
-        uint64_t gen, deadline = deadline_in(ACK_TIMEOUT_USEC);
+        uint64_t gen, deadline = clock_deadline_us(ACK_TIMEOUT_USEC);
         bool keep;
         int r;
 
@@ -341,7 +328,7 @@ IPCD_EXPORT int ipcd_subscribe(ipcd_client *c, const char *pattern)
         } else
                 t = NULL;
         r = cfg_request(c, WIRE_OP_SUBSCRIBE, pattern, 0, NULL, 0,
-                        deadline_in(ACK_TIMEOUT_USEC));
+                        clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0 && t) {
                 t->next = c->subs;
                 c->subs = TAKE_PTR(t);
@@ -365,7 +352,7 @@ IPCD_EXPORT int ipcd_unsubscribe(ipcd_client *c, const char *pattern)
 
         pthread_mutex_lock(&c->cfg_lock);
         r = cfg_request(c, WIRE_OP_UNSUBSCRIBE, pattern, 0, NULL, 0,
-                        deadline_in(ACK_TIMEOUT_USEC));
+                        clock_deadline_us(ACK_TIMEOUT_USEC));
         /* -ENOENT: ipcd has no such subscription, so neither do we. */
         if ((r >= 0 || r == -ENOENT) && (pp = cfg_find(&c->subs, pattern)))
                 cfg_drop(pp);
@@ -409,7 +396,7 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
                 return bulk_send_copy(c, WIRE_OP_PUBLISH, topic, type, data, len, flags);
         if (!ack)
                 return lib_send(c, &s, &q, 0);
-        q.deadline = deadline_in(ACK_TIMEOUT_USEC);
+        q.deadline = clock_deadline_us(ACK_TIMEOUT_USEC);
         return lib_request(c, &q); /* the number of subscribers reached */
 }
 
@@ -434,7 +421,7 @@ IPCD_EXPORT int ipcd_set_history(ipcd_client *c, const char *topic, unsigned dep
                 }
         }
         r = cfg_request(c, WIRE_OP_SET_HISTORY, topic, depth, NULL, 0,
-                        deadline_in(ACK_TIMEOUT_USEC));
+                        clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0) {
                 /* Kept for a reconnection: ipcd forgets it when it restarts. */
                 if (t) {
@@ -463,7 +450,7 @@ IPCD_EXPORT int ipcd_set_overflow(ipcd_client *c, int policy, size_t backlog_byt
                 return r;
 
         pthread_mutex_lock(&c->cfg_lock);
-        r = overflow_request(c, policy, backlog_bytes, flags, deadline_in(ACK_TIMEOUT_USEC));
+        r = overflow_request(c, policy, backlog_bytes, flags, clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0) {
                 c->ovf_policy = policy;
                 c->ovf_bytes = backlog_bytes;
@@ -490,7 +477,7 @@ IPCD_EXPORT int ipcd_monitor(ipcd_client *c, const char *pattern)
 
         pthread_mutex_lock(&c->cfg_lock);
         r = cfg_request(c, WIRE_OP_MONITOR, pattern[0] ? pattern : NULL, 0, NULL, 0,
-                        deadline_in(ACK_TIMEOUT_USEC));
+                        clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0) {
                 c->monitor = true;
                 snprintf(c->monitor_pattern, sizeof(c->monitor_pattern), "%s", pattern);

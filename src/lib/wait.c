@@ -68,6 +68,7 @@
 
 #include "lib/client.h"
 #include "shared/macro.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
 /* Filters one sweep looks at; with more waiters, filter 0 covers all. */
@@ -138,7 +139,7 @@ void cond_wait_until(ipcd_client *c, uint64_t deadline)
 {
         struct timespec ts;
 
-        if (deadline == USEC_INFINITY) {
+        if (deadline == CLOCK_INFINITY) {
                 pthread_cond_wait(&c->cond, &c->lock);
                 return;
         }
@@ -226,7 +227,7 @@ static int sleeper_round(ipcd_client *c, uint64_t deadline)
         long filters[SWEEP_MAX + 1];
         struct session s = c->s;
         bool reset, pull, found, woke = false;
-        uint64_t now = util_now_us(), wait;
+        uint64_t now = clock_now_us(), wait;
         size_t nf;
         int r = 0;
 
@@ -318,7 +319,7 @@ int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *
                         return 0;
                 if (!c->connected || c->s.gen != w->gen)
                         return -ECONNRESET;
-                if (util_now_us() >= deadline)
+                if (clock_now_us() >= deadline)
                         return -ETIMEDOUT;
 
                 if (c->sleeper) {

@@ -23,28 +23,8 @@
 
 #include "shared/ctlchan.h"
 #include "shared/macro.h"
+#include "shared/clock.h"
 #include "shared/util.h"
-
-/* Remaining milliseconds until deadline (UINT64_MAX: none) as a poll(2)
- * timeout. */
-static int remaining_ms(uint64_t deadline)
-{
-        uint64_t now;
-
-        if (deadline == UINT64_MAX)
-                return -1;
-        now = util_now_ms();
-        if (now >= deadline)
-                return 0;
-        return (int)MIN(deadline - now, (uint64_t)INT32_MAX);
-}
-
-static uint64_t deadline_after(int timeout_ms)
-{
-        if (timeout_ms < 0)
-                return UINT64_MAX;
-        return util_now_ms() + (uint64_t)timeout_ms;
-}
 
 int ctlchan_open(struct ctlchan *ch, const char *rundir)
 {
@@ -161,7 +141,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 int ctlchan_send(struct ctlchan *ch, struct wire_ctl *req, int timeout_ms)
 {
         char line[WIRE_LINE_MAX + 1];
-        uint64_t deadline = deadline_after(timeout_ms);
+        uint64_t deadline = clock_deadline_ms(timeout_ms);
         int n, r;
 
         if (ch->control_fd < 0)
@@ -190,7 +170,7 @@ int ctlchan_send(struct ctlchan *ch, struct wire_ctl *req, int timeout_ms)
                 if (k != -EAGAIN)
                         return (int)k;
                 /* The FIFO is full: wait for room, within the timeout. */
-                r = remaining_ms(deadline);
+                r = clock_remaining_ms(deadline);
                 if (r == 0)
                         return -ETIMEDOUT;
                 r = poll(&p, 1, r);
@@ -203,7 +183,7 @@ int ctlchan_send(struct ctlchan *ch, struct wire_ctl *req, int timeout_ms)
 
 int ctlchan_read(struct ctlchan *ch, void *body, size_t body_size, int timeout_ms)
 {
-        uint64_t deadline = deadline_after(timeout_ms);
+        uint64_t deadline = clock_deadline_ms(timeout_ms);
 
         if (ch->reply_fd < 0)
                 return -EBADF;
@@ -236,7 +216,7 @@ int ctlchan_read(struct ctlchan *ch, void *body, size_t body_size, int timeout_m
 
                 /* Read only after poll says so: read(2) on a FIFO that never
                  * had a writer returns 0 (EOF) at once. */
-                r = poll(&p, 1, remaining_ms(deadline));
+                r = poll(&p, 1, clock_remaining_ms(deadline));
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -2,6 +2,7 @@
 # libshared.la for the daemon and ipcdctl, libshared-pic.la (hidden
 # visibility) linked into the client library.
 SHARED_SOURCES = \
+	src/shared/clock.c src/shared/clock.h \
 	src/shared/macro.h \
 	src/shared/log.c src/shared/log.h \
 	src/shared/names.c src/shared/names.h \

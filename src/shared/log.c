@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 
 static const char *log_ident = "ipcd";
@@ -105,17 +106,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         return e ? -e : -EIO;
 }
 
-static unsigned long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
-}
-
 bool log_ratelimit_test(struct log_ratelimit *rl, unsigned *suppressed)
 {
-        unsigned long long t = now_ms();
+        unsigned long long t = clock_now_ms();
         bool ok;
 
         pthread_mutex_lock(&log_ratelimit_lock);

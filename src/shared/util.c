@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/util.h"
 
 #ifndef IPCD_DEFAULT_RUNDIR
@@ -30,19 +31,6 @@ int util_random_bytes(void *buf, size_t n)
                 n -= (size_t)r;
         }
         return 0;
-}
-
-uint64_t util_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
-}
-
-uint64_t util_now_ms(void)
-{
-        return util_now_us() / 1000ULL;
 }
 
 const char *util_runtime_dir(const char *explicit_dir)

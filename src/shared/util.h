@@ -9,9 +9,6 @@
 
 /* Fill buf with n random bytes from getrandom(2); 0 or -errno. */
 int util_random_bytes(void *buf, size_t n);
-/* CLOCK_MONOTONIC in milliseconds / microseconds. */
-uint64_t util_now_ms(void);
-uint64_t util_now_us(void);
 /* Runtime directory for clients and ipcdctl: explicit, else
  * $IPCD_RUNTIME_DIR, else the built-in default. */
 const char *util_runtime_dir(const char *explicit_dir);
