@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tlib.c - helpers shared by the integration tests; see tlib.h. */
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -779,4 +780,112 @@ int tl_ipcd_stop(pid_t pid, int sig)
         while (waitpid(pid, &status, 0) < 0)
                 CHECK_MSG(errno == EINTR, "waitpid ipcd: %s", strerror(errno));
         return status;
+}
+
+/* ---- attacks ---- */
+
+void tl_require_uids(uid_t first, unsigned n)
+{
+        FILE *f;
+        unsigned a, b, len;
+        bool mapped = false;
+
+        if (geteuid() != 0)
+                tl_skip("needs root to become other uids");
+        f = fopen("/proc/self/uid_map", "re");
+        while (f && fscanf(f, "%u %u %u", &a, &b, &len) == 3)
+                if (a <= first && (uint64_t)first + n <= (uint64_t)a + len)
+                        mapped = true;
+        if (f)
+                fclose(f);
+        if (!mapped)
+                tl_skip("uids %u..%u are not mapped in this user namespace", (unsigned)first,
+                        (unsigned)first + n - 1);
+}
+
+void tl_become(uid_t uid, const gid_t *groups, size_t ngroups)
+{
+        CHECK_MSG(setgroups(ngroups, groups) == 0, "setgroups: %s", strerror(errno));
+        CHECK_MSG(setgid((gid_t)uid) == 0, "setgid %u: %s", (unsigned)uid, strerror(errno));
+        CHECK_MSG(setuid(uid) == 0, "setuid %u: %s", (unsigned)uid, strerror(errno));
+        CHECK_EQ(getuid(), uid);
+}
+
+long tl_rss_kib(pid_t pid)
+{
+        char path[64], line[256];
+        long kib = -ENOENT;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}
+
+int tl_status_park(struct tl_parked *p)
+{
+        struct fifo_req *q = calloc(1, sizeof(*q));
+        int r;
+
+        CHECK_MSG(q, "out of memory");
+        p->fd = -1;
+        p->path[0] = '\0';
+        r = fifo_req_open(q);
+        if (r >= 0)
+                r = fifo_req_send(q, WIRE_CTL_STATUS, NULL, 0);
+        if (r < 0) {
+                fifo_req_close(q, false);
+                free(q);
+                return r;
+        }
+        p->fd = q->fd;
+        snprintf(p->path, sizeof(p->path), "%s", q->path);
+        free(q);
+        return 0;
+}
+
+void tl_parked_close(struct tl_parked *p)
+{
+        if (p->fd >= 0)
+                close(p->fd);
+        p->fd = -1;
+        if (p->path[0])
+                unlink(p->path);
+        p->path[0] = '\0';
+}
+
+char *tl_capture(const char *cmd, int *status)
+{
+        FILE *f = popen(cmd, "re");
+        size_t len = 0, size = 4096;
+        char *buf;
+        int st;
+
+        if (!f)
+                return NULL;
+        buf = malloc(size);
+        CHECK_MSG(buf, "out of memory");
+        for (;;) {
+                size_t n = fread(buf + len, 1, size - len - 1, f);
+
+                len += n;
+                if (n == 0)
+                        break;
+                if (size - len < 2) {
+                        size *= 2;
+                        buf = realloc(buf, size);
+                        CHECK_MSG(buf, "out of memory");
+                }
+        }
+        buf[len] = '\0';
+        st = pclose(f);
+        if (status)
+                *status = st;
+        return buf;
 }

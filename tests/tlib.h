@@ -188,3 +188,29 @@ unsigned tl_sysv_ids(const char *kind, int *ids, unsigned max);
 pid_t tl_ipcd_start(void);
 /* Send sig and wait for it (hang guard); returns the wait status. */
 int tl_ipcd_stop(pid_t pid, int sig);
+
+/* ---- attacks (tests/test-attack-*.c) ---- */
+
+/* Skip unless we are root and every uid in [first, first + n) is mapped
+ * in our user namespace (tests that turn children into other uids). */
+void tl_require_uids(uid_t first, unsigned n);
+/* Become uid (gid the same number), with the given supplementary groups
+ * (NULL, 0: none).  For forked children; fails the test on error. */
+void tl_become(uid_t uid, const gid_t *groups, size_t ngroups);
+/* VmRSS of a process in KiB (/proc/PID/status), or -errno. */
+long tl_rss_kib(pid_t pid);
+
+/* A STATUS request whose reply FIFO is kept open but never read, so that
+ * ipcd must park its answer. */
+struct tl_parked {
+        int fd;
+        char path[PATH_MAX];
+};
+/* 0 or -errno. */
+int tl_status_park(struct tl_parked *p);
+/* Close the FIFO (ipcd's writer sees EPIPE) and unlink it. */
+void tl_parked_close(struct tl_parked *p);
+
+/* Run `cmd` (sh -c) and return its whole stdout (malloc'd, NUL-terminated)
+ * and its exit status in *status; NULL on failure to run it. */
+char *tl_capture(const char *cmd, int *status);
