@@ -89,15 +89,19 @@ EXTRA_DIST += tests/test-more.sh
 # fixes a finding removes its test from XFAIL_TESTS.
 ATTACK_TESTS = \
 	tests/test-attack-books \
-	tests/test-attack-death
+	tests/test-attack-death \
+	tests/test-attack-names
 
 check_PROGRAMS += $(ATTACK_TESTS)
 tests_test_attack_books_SOURCES = tests/test-attack-books.c $(ITEST_COMMON)
 tests_test_attack_books_LDADD = $(ITEST_LIBS)
 tests_test_attack_death_SOURCES = tests/test-attack-death.c $(ITEST_COMMON)
 tests_test_attack_death_LDADD = $(ITEST_LIBS)
+tests_test_attack_names_SOURCES = tests/test-attack-names.c $(ITEST_COMMON)
+tests_test_attack_names_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS:=.sh)
 XFAIL_TESTS += \
+	tests/test-attack-names.sh \
 	tests/test-attack-books.sh \
 	tests/test-attack-death.sh

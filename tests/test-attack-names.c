@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-attack-names - issue 10, finding 5: name sniping across a restart.
+ *
+ * A root service holds the name `svc` and serves it (a thread receiving).
+ * A client of uid 65534 tries to register `svc` every ATTACK_PERIOD_MS.
+ * ipcd is SIGKILLed and a new ipcd is started on the same runtime
+ * directory (as systemd's Restart= would).  Then a root sender sends
+ * N_MSGS messages to `svc` with IPCD_ACK.
+ *
+ * Must hold: the attacker never gets `svc` (the names of the crashed
+ * instance are reserved for their previous owner's uid for name_grace_ms,
+ * and the library reclaims its name in that time); the service gets every
+ * message sent to `svc` after the restart and ipcd_name() still says
+ * "svc"; the attacker receives none.  Prints who held `svc` and how many
+ * messages each side got.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tlib.h"
+
+#define NOBODY 65534
+#define ATTACK_PERIOD_MS 5
+#define N_MSGS 50
+#define MSG_TYPE 5
+
+struct svc {
+        ipcd_client *c;
+        pthread_mutex_t lock;
+        bool stop;
+        int received;
+};
+
+static void *svc_thread(void *arg)
+{
+        struct svc *s = arg;
+
+        for (;;) {
+                ipcd_msg m;
+                int r;
+
+                pthread_mutex_lock(&s->lock);
+                if (s->stop) {
+                        pthread_mutex_unlock(&s->lock);
+                        return NULL;
+                }
+                pthread_mutex_unlock(&s->lock);
+                r = ipcd_recv(s->c, &m, 0, 100);
+                if (r >= 0) {
+                        if (m.type == MSG_TYPE && !(m.flags & IPCD_MSG_NOTICE)) {
+                                pthread_mutex_lock(&s->lock);
+                                s->received++;
+                                pthread_mutex_unlock(&s->lock);
+                        }
+                        ipcd_msg_release(s->c, &m);
+                } else if (r != -ETIMEDOUT && r != -EAGAIN) {
+                        /* ipcd went away: the next call reconnects */
+                        tl_sleep_ms(5);
+                }
+        }
+}
+
+/* The attacker: report "got received" on out_fd when told to stop. */
+static _Noreturn void attacker(int out_fd, int stop_fd)
+{
+        ipcd_client *c = NULL;
+        int got = 0, received = 0, attempts = 0;
+        struct pollfd p = { .fd = stop_fd, .events = POLLIN };
+        char buf[64];
+
+        tl_become(NOBODY, NULL, 0);
+        while (poll(&p, 1, 0) == 0) {
+                if (!c) {
+                        attempts++;
+                        if (ipcd_connect("svc", &c) == 0)
+                                got = 1;
+                        else
+                                c = NULL;
+                        tl_sleep_ms(ATTACK_PERIOD_MS);
+                } else {
+                        ipcd_msg m;
+
+                        if (ipcd_recv(c, &m, 0, 20) >= 0) {
+                                if (m.type == MSG_TYPE && !(m.flags & IPCD_MSG_NOTICE))
+                                        received++;
+                                ipcd_msg_release(c, &m);
+                        }
+                }
+        }
+        if (c)
+                ipcd_close(c);
+        snprintf(buf, sizeof(buf), "%d %d %d\n", got, received, attempts);
+        CHECK(write(out_fd, buf, strlen(buf)) == (ssize_t)strlen(buf));
+        _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+        struct svc s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        int to_parent[2], to_child[2], status, got = -1, stolen = -1, attempts = -1;
+        int acked = 0, received;
+        uint32_t holder = UINT32_MAX;
+        ipcd_client *tx;
+        struct tl_status st;
+        pthread_t th;
+        pid_t ipcd, pid;
+        char buf[64] = "";
+        uint64_t deadline;
+
+        tl_init(argc, argv);
+        tl_require_uids(NOBODY, 1);
+        ipcd = tl_ipcd_start();
+        s.c = tl_connect("svc");
+        CHECK(pthread_create(&th, NULL, svc_thread, &s) == 0);
+
+        CHECK(pipe(to_parent) == 0 && pipe(to_child) == 0);
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                close(to_parent[0]);
+                close(to_child[1]);
+                attacker(to_parent[1], to_child[0]);
+        }
+        close(to_parent[1]);
+        close(to_child[0]);
+        tl_sleep_ms(300); /* the attacker is retrying: -EADDRINUSE so far */
+
+        status = tl_ipcd_stop(ipcd, SIGKILL);
+        CHECK(WIFSIGNALED(status));
+        ipcd = tl_ipcd_start();
+
+        /* someone holds `svc` again (hang guard) */
+        deadline = tl_now_ms() + 20000;
+        for (;;) {
+                const struct wire_status_client *h;
+
+                tl_status(&st);
+                h = tl_status_client(&st, "svc");
+                if (h)
+                        holder = h->uid;
+                tl_status_free(&st);
+                if (h)
+                        break;
+                CHECK_MSG(tl_now_ms() < deadline, "nobody holds svc 20 s after the restart");
+                tl_sleep_ms(10);
+        }
+        tl_sleep_ms(500); /* let the attacker try some more */
+
+        tx = tl_connect("svc-sender");
+        for (int i = 0; i < N_MSGS; i++) {
+                int r = ipcd_send(tx, "svc", MSG_TYPE, "for svc", 7, IPCD_ACK);
+
+                CHECK_MSG(r == 0 || r == -ENOENT, "send to svc: %s", tl_errname(r));
+                acked += r == 0;
+                tl_sleep_ms(ATTACK_PERIOD_MS);
+        }
+        /* the service takes what was delivered to it (hang guard) */
+        deadline = tl_now_ms() + 10000;
+        for (;;) {
+                pthread_mutex_lock(&s.lock);
+                received = s.received;
+                pthread_mutex_unlock(&s.lock);
+                if (received >= acked || tl_now_ms() > deadline)
+                        break;
+                tl_sleep_ms(10);
+        }
+
+        CHECK(write(to_child[1], "s", 1) == 1);
+        CHECK(read(to_parent[0], buf, sizeof(buf) - 1) > 0);
+        CHECK(sscanf(buf, "%d %d %d", &got, &stolen, &attempts) == 3);
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacker failed (%#x)",
+                  status);
+        pthread_mutex_lock(&s.lock);
+        s.stop = true;
+        pthread_mutex_unlock(&s.lock);
+        CHECK(pthread_join(th, NULL) == 0);
+
+        printf("after the restart svc was held by uid %u; attacker (%d tries): got svc %s, "
+               "received %d; the service received %d of %d sent (%d delivered); its name \"%s\"\n",
+               holder, attempts, got ? "yes" : "no", stolen, s.received, N_MSGS, acked,
+               ipcd_name(s.c));
+        CHECK_MSG(!got, "uid %d registered svc after the restart", NOBODY);
+        CHECK_EQ(stolen, 0);
+        CHECK_EQ(holder, 0);
+        CHECK_STREQ(ipcd_name(s.c), "svc");
+        CHECK_EQ(acked, N_MSGS);
+        CHECK_EQ(s.received, N_MSGS);
+
+        ipcd_close(tx);
+        ipcd_close(s.c);
+        status = tl_ipcd_stop(ipcd, SIGTERM);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return 0;
+}
