@@ -134,7 +134,7 @@ struct bench {
         FILE *txt;
         FILE *csv;
 
-        /* ipcd daemon (ipcd.c) */
+        /* ipcd daemon (drv-ipcd.c) */
         char ipcd_path[512]; /* as found */
         char ipcd_exec[300]; /* the private copy that runs */
         char ipcd_rundir[300];
@@ -162,7 +162,7 @@ struct bench {
         unsigned seq;
 };
 
-/* ---- util.c ---- */
+/* ---- bench-util.c ---- */
 /* snprintf that truncates silently (messages and paths). */
 void bprintf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 double now_s(void);
@@ -217,15 +217,15 @@ void dbus_buses_stop(struct bench *b);
 /* ---- zmq.c ---- */
 extern const struct transport transport_zmq;
 
-/* ---- ipcd.c ---- */
+/* ---- drv-ipcd.c ---- */
 extern const struct transport transport_ipcd;
 extern const struct transport transport_ipcd_call;
 extern const struct transport transport_ipcd_more;
 extern const struct transport transport_ipcd_ring;
 extern const struct transport transport_ipcd_ring_ack;
-int ipcd_daemon_start(struct bench *b);
-void ipcd_daemon_stop(struct bench *b);
-bool ipcd_available(const struct bench *b);
+int drv_ipcd_daemon_start(struct bench *b);
+void drv_ipcd_daemon_stop(struct bench *b);
+bool drv_ipcd_available(const struct bench *b);
 int bench_isolation(struct bench *b);
 int bench_fanout(struct bench *b);
 int bench_scale(struct bench *b);

@@ -912,12 +912,12 @@ int main(int argc, char **argv)
             only_wants(b, "bulk", "ipcd-ring-ack") || only_wants(b, "fanout", "ipcd") ||
             only_wants(b, "calls", "ipcd-call") || only_wants(b, "isolation", "ipcd") ||
             only_wants(b, "scale", "ipcd")) {
-                int r = ipcd_daemon_start(b);
+                int r = drv_ipcd_daemon_start(b);
 
                 if (r < 0)
                         bprintf(b->ipcd_why, sizeof(b->ipcd_why), "skipped: starting ipcd: %s",
                                 strerror(-r));
-                if (ipcd_available(b)) {
+                if (drv_ipcd_available(b)) {
                         out(b, "ipcd: %s (pid %d), runtime dir %s\n", b->ipcd_path,
                             (int)b->ipcd_pid, b->ipcd_rundir);
                         if (b->ipcd_big_config)
@@ -966,7 +966,7 @@ int main(int argc, char **argv)
                 targets(b);
 
         dbus_buses_stop(b);
-        ipcd_daemon_stop(b);
+        drv_ipcd_daemon_stop(b);
         out(b, "\nDone in %.0f s; load average at the end: %s\n", now_s() - t0,
             loadavg(path, sizeof(path)));
         if (b->txt)

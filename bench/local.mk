@@ -9,12 +9,12 @@ noinst_PROGRAMS += bench/ipcd-bench
 bench_ipcd_bench_SOURCES = \
 	bench/ipcd-bench.c \
 	bench/bench.h \
-	bench/util.c \
+	bench/bench-util.c \
 	bench/run.c \
 	bench/transports.c \
 	bench/dbus.c \
 	bench/zmq.c \
-	bench/ipcd.c
+	bench/drv-ipcd.c
 bench_ipcd_bench_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 # Only the public API, like any application.  -no-install: no libtool
 # wrapper script, so the binary finds ../src/ipcd/ipcd next to itself.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* util.c - clocks, statistics, output, CPU pinning and /proc readers for ipcd-bench. */
+/* bench-util.c - clocks, statistics, output, CPU pinning and /proc readers for ipcd-bench. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * ipcd.c - ipcd itself in the bench: the daemon the bench starts (on a
+ * drv-ipcd.c - ipcd itself in the bench: the daemon the bench starts (on a
  * private runtime directory, with a config raising the client limits),
  * the ipcd transport for the generic latency/throughput drivers (A sends
  * to B by name with ipcd_send, B answers A by name; blocking ipcd_recv
@@ -47,7 +47,7 @@ static void exe_dir(char *buf, size_t size)
                 buf[n - 6] = 0;
 }
 
-bool ipcd_available(const struct bench *b)
+bool drv_ipcd_available(const struct bench *b)
 {
         return b->ipcd_pid > 0;
 }
@@ -162,7 +162,7 @@ static int copy_file(const char *from, const char *to)
         return r;
 }
 
-int ipcd_daemon_start(struct bench *b)
+int drv_ipcd_daemon_start(struct bench *b)
 {
         char dir[PATH_MAX], conf[PATH_MAX], log[PATH_MAX], check_log[PATH_MAX];
         const char *env = getenv("IPCD");
@@ -280,7 +280,7 @@ found:
         return 0;
 }
 
-void ipcd_daemon_stop(struct bench *b)
+void drv_ipcd_daemon_stop(struct bench *b)
 {
         int st;
 
@@ -299,16 +299,16 @@ void ipcd_daemon_stop(struct bench *b)
 
 /* ---- the transport ---- */
 
-struct ipcd_ep {
+struct drv_ipcd_ep {
         ipcd_client *c;
         char peer[IPCD_NAME_MAX];
         unsigned more_every; /* IPCD_MORE transport: a plain send every this many */
         uint64_t n;          /* data messages sent */
 };
 
-static int ipcd_setup(struct pair *p)
+static int drv_ipcd_setup(struct pair *p)
 {
-        if (!ipcd_available(p->b)) {
+        if (!drv_ipcd_available(p->b)) {
                 bprintf(p->why, sizeof(p->why), "%s", p->b->ipcd_why);
                 return 1;
         }
@@ -329,9 +329,9 @@ static int connect_retry(const char *rundir, const char *name, ipcd_client **ret
         }
 }
 
-static int ipcd_open(struct pair *p, int side, void **ret)
+static int drv_ipcd_open(struct pair *p, int side, void **ret)
 {
-        struct ipcd_ep *e = calloc(1, sizeof(*e));
+        struct drv_ipcd_ep *e = calloc(1, sizeof(*e));
         char me[IPCD_NAME_MAX];
         int r;
 
@@ -367,9 +367,9 @@ static int send_to(ipcd_client *c, const char *dst, const void *buf, size_t len,
         }
 }
 
-static int ipcd_bench_send(void *ep, const void *buf, size_t len, int flags)
+static int drv_ipcd_send(void *ep, const void *buf, size_t len, int flags)
 {
-        struct ipcd_ep *e = ep;
+        struct drv_ipcd_ep *e = ep;
 
         /* IPCD_MORE transport: data with IPCD_MORE, every more_every-th
          * without (it sends what the handle holds); markers without, so
@@ -404,16 +404,16 @@ static ssize_t recv_one(ipcd_client *c, void *buf, size_t len)
         }
 }
 
-static ssize_t ipcd_bench_recv(void *ep, void *buf, size_t len)
+static ssize_t drv_ipcd_recv(void *ep, void *buf, size_t len)
 {
-        struct ipcd_ep *e = ep;
+        struct drv_ipcd_ep *e = ep;
 
         return recv_one(e->c, buf, len);
 }
 
-static void ipcd_bench_close(void *ep)
+static void drv_ipcd_close(void *ep)
 {
-        struct ipcd_ep *e = ep;
+        struct drv_ipcd_ep *e = ep;
 
         ipcd_close(e->c);
         free(e);
@@ -422,32 +422,32 @@ static void ipcd_bench_close(void *ep)
 const struct transport transport_ipcd = {
     .name = "ipcd",
     .label = "ipcd unicast",
-    .setup = ipcd_setup,
-    .open = ipcd_open,
-    .send = ipcd_bench_send,
-    .recv = ipcd_bench_recv,
-    .close = ipcd_bench_close,
+    .setup = drv_ipcd_setup,
+    .open = drv_ipcd_open,
+    .send = drv_ipcd_send,
+    .recv = drv_ipcd_recv,
+    .close = drv_ipcd_close,
 };
 
 /* Sender-side batching: the same, A sending with IPCD_MORE (the library
  * holds up to a queue message of records and sends them as one). */
-static int ipcd_more_open(struct pair *p, int side, void **ret)
+static int drv_ipcd_more_open(struct pair *p, int side, void **ret)
 {
-        int r = ipcd_open(p, side, ret);
+        int r = drv_ipcd_open(p, side, ret);
 
         if (r >= 0)
-                ((struct ipcd_ep *)*ret)->more_every = SENDER_BATCH;
+                ((struct drv_ipcd_ep *)*ret)->more_every = SENDER_BATCH;
         return r;
 }
 
 const struct transport transport_ipcd_more = {
     .name = "ipcd-more",
     .label = "ipcd unicast, IPCD_MORE",
-    .setup = ipcd_setup,
-    .open = ipcd_more_open,
-    .send = ipcd_bench_send,
-    .recv = ipcd_bench_recv,
-    .close = ipcd_bench_close,
+    .setup = drv_ipcd_setup,
+    .open = drv_ipcd_more_open,
+    .send = drv_ipcd_send,
+    .recv = drv_ipcd_recv,
+    .close = drv_ipcd_close,
 };
 
 /* ---- bulk: the shared-memory ring ---- */
@@ -548,7 +548,7 @@ static void ring_close(void *ep)
 const struct transport transport_ipcd_ring = {
     .name = "ipcd-ring",
     .label = "ipcd ring (zero-copy)",
-    .setup = ipcd_setup,
+    .setup = drv_ipcd_setup,
     .open = ring_open,
     .send = ring_send,
     .recv = ring_recv,
@@ -568,7 +568,7 @@ static int ring_ack_open(struct pair *p, int side, void **ret)
 const struct transport transport_ipcd_ring_ack = {
     .name = "ipcd-ring-ack",
     .label = "ipcd ring, IPCD_ACK each",
-    .setup = ipcd_setup,
+    .setup = drv_ipcd_setup,
     .open = ring_ack_open,
     .send = ring_send,
     .recv = ring_recv,
@@ -674,7 +674,7 @@ static void call_close(void *ep)
 const struct transport transport_ipcd_call = {
     .name = "ipcd-call",
     .label = "ipcd_call / ipcd_reply",
-    .setup = ipcd_setup,
+    .setup = drv_ipcd_setup,
     .open = call_open,
     .send = call_send,
     .recv = call_recv,
@@ -1013,7 +1013,7 @@ int bench_isolation(struct bench *b)
         out(b, "\n== 6. Isolation: a receiver that stops reading (ipcd only, 64 B) ==\n");
         out(b,
             "Sender S sends to receivers F and L; L stops reading.  Figure: F's receive rate.\n");
-        if (!ipcd_available(b)) {
+        if (!drv_ipcd_available(b)) {
                 out(b, "  %s\n", b->ipcd_why);
                 return 1;
         }
@@ -1316,7 +1316,7 @@ int bench_fanout(struct bench *b)
         char why[ELEMENTSOF(sizes)][ELEMENTSOF(subs)][256];
 
         out(b, "\n== 4. Fan-out: one publisher, N subscribers (ipcd only, unpinned) ==\n");
-        if (!ipcd_available(b)) {
+        if (!drv_ipcd_available(b)) {
                 out(b, "  %s\n", b->ipcd_why);
                 csv_row(b, "fanout", "all", "ipcd", "", 0, "rate", "msgs/s", NULL, 0, b->ipcd_why);
                 return 1;
@@ -1502,14 +1502,14 @@ int bench_scale(struct bench *b)
         char lb[96], tb[96], rb[32];
 
         out(b, "\n== 7. Scale (ipcd only, 64 B) ==\n");
-        if (!ipcd_available(b)) {
+        if (!drv_ipcd_available(b)) {
                 out(b, "  %s\n", b->ipcd_why);
                 return 1;
         }
         /* A fresh daemon: its memory and state owe nothing to the
          * sections before. */
-        ipcd_daemon_stop(b);
-        if (ipcd_daemon_start(b) != 0) {
+        drv_ipcd_daemon_stop(b);
+        if (drv_ipcd_daemon_start(b) != 0) {
                 out(b, "  could not restart ipcd: %s\n", b->ipcd_why);
                 return 1;
         }
