@@ -88,6 +88,7 @@ EXTRA_DIST += tests/test-more.sh
 # real ipcd.  Each is in XFAIL_TESTS until its finding is fixed: whoever
 # fixes a finding removes its test from XFAIL_TESTS.
 ATTACK_TESTS = \
+	tests/test-attack-history \
 	tests/test-attack-flood \
 	tests/test-attack-books \
 	tests/test-attack-death \
@@ -102,9 +103,12 @@ tests_test_attack_names_SOURCES = tests/test-attack-names.c $(ITEST_COMMON)
 tests_test_attack_names_LDADD = $(ITEST_LIBS)
 tests_test_attack_flood_SOURCES = tests/test-attack-flood.c $(ITEST_COMMON)
 tests_test_attack_flood_LDADD = $(ITEST_LIBS)
+tests_test_attack_history_SOURCES = tests/test-attack-history.c $(ITEST_COMMON)
+tests_test_attack_history_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS:=.sh)
 XFAIL_TESTS += \
+	tests/test-attack-history.sh \
 	tests/test-attack-flood.sh \
 	tests/test-attack-names.sh \
 	tests/test-attack-books.sh \
