@@ -3,7 +3,9 @@
  * test-attack-names - issue 10, finding 5: name sniping across a restart.
  *
  * A root service holds the name `svc` and serves it (a thread receiving).
- * A client of uid 65534 tries to register `svc` every ATTACK_PERIOD_MS.
+ * From the moment ipcd dies, a process of uid 65534 tries to register `svc`
+ * from ATTACK_THREADS threads,
+ * each every ATTACK_PERIOD_MS.
  * ipcd is SIGKILLed and a new ipcd is started on the same runtime
  * directory (as systemd's Restart= would).  Then a root sender sends
  * N_MSGS messages to `svc` with IPCD_ACK.
@@ -64,36 +66,75 @@ static void *svc_thread(void *arg)
         }
 }
 
-/* The attacker: report "got received" on out_fd when told to stop. */
-static _Noreturn void attacker(int out_fd, int stop_fd)
+/* The attacker: ATTACK_THREADS threads, each retrying on its own handle. */
+#define ATTACK_THREADS 4
+static struct {
+        pthread_mutex_t lock;
+        bool stop;
+        int got, received, attempts;
+} atk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *attack_thread(void *arg)
 {
         ipcd_client *c = NULL;
-        int got = 0, received = 0, attempts = 0;
-        struct pollfd p = { .fd = stop_fd, .events = POLLIN };
-        char buf[64];
 
-        tl_become(NOBODY, NULL, 0);
-        while (poll(&p, 1, 0) == 0) {
+        (void)arg;
+        for (;;) {
+                bool stop;
+
+                pthread_mutex_lock(&atk.lock);
+                stop = atk.stop;
+                pthread_mutex_unlock(&atk.lock);
+                if (stop)
+                        break;
                 if (!c) {
-                        attempts++;
-                        if (ipcd_connect("svc", &c) == 0)
-                                got = 1;
-                        else
+                        int r = ipcd_connect("svc", &c);
+
+                        pthread_mutex_lock(&atk.lock);
+                        atk.attempts++;
+                        if (r == 0)
+                                atk.got = 1;
+                        pthread_mutex_unlock(&atk.lock);
+                        if (r != 0)
                                 c = NULL;
                         tl_sleep_ms(ATTACK_PERIOD_MS);
                 } else {
                         ipcd_msg m;
 
                         if (ipcd_recv(c, &m, 0, 20) >= 0) {
-                                if (m.type == MSG_TYPE && !(m.flags & IPCD_MSG_NOTICE))
-                                        received++;
+                                if (m.type == MSG_TYPE && !(m.flags & IPCD_MSG_NOTICE)) {
+                                        pthread_mutex_lock(&atk.lock);
+                                        atk.received++;
+                                        pthread_mutex_unlock(&atk.lock);
+                                }
                                 ipcd_msg_release(c, &m);
                         }
                 }
         }
         if (c)
                 ipcd_close(c);
-        snprintf(buf, sizeof(buf), "%d %d %d\n", got, received, attempts);
+        return NULL;
+}
+
+/* Report "got received attempts" on out_fd when told to stop. */
+static _Noreturn void attacker(int out_fd, int stop_fd)
+{
+        pthread_t th[ATTACK_THREADS];
+        char buf[64], x;
+
+        tl_become(NOBODY, NULL, 0);
+        /* go: from ipcd's death on (before it, registration_rate would
+         * only use up this uid's burst on -EADDRINUSE) */
+        CHECK(read(stop_fd, &x, 1) == 1);
+        for (int i = 0; i < ATTACK_THREADS; i++)
+                CHECK(pthread_create(&th[i], NULL, attack_thread, NULL) == 0);
+        CHECK(read(stop_fd, &x, 1) == 1);
+        pthread_mutex_lock(&atk.lock);
+        atk.stop = true;
+        pthread_mutex_unlock(&atk.lock);
+        for (int i = 0; i < ATTACK_THREADS; i++)
+                CHECK(pthread_join(th[i], NULL) == 0);
+        snprintf(buf, sizeof(buf), "%d %d %d\n", atk.got, atk.received, atk.attempts);
         CHECK(write(out_fd, buf, strlen(buf)) == (ssize_t)strlen(buf));
         _exit(0);
 }
@@ -127,10 +168,9 @@ int main(int argc, char **argv)
         }
         close(to_parent[1]);
         close(to_child[0]);
-        tl_sleep_ms(300); /* the attacker is retrying: -EADDRINUSE so far */
-
         status = tl_ipcd_stop(ipcd, SIGKILL);
         CHECK(WIFSIGNALED(status));
+        CHECK(write(to_child[1], "g", 1) == 1);
         ipcd = tl_ipcd_start();
 
         /* someone holds `svc` again (hang guard) */
