@@ -43,6 +43,9 @@ struct daemon {
 /* rundir.c: create the layout, take the lock, clean up after a crash. */
 int rundir_setup(struct daemon *d, int inherited_fifo_fd);
 void rundir_teardown(struct daemon *d);
+/* Group and mode of RUNDIR/control for clients_group: 0620 and the
+ * group when set, 0622 and ipcd's group when not (also on SIGHUP). */
+int rundir_control_access(struct daemon *d);
 
 /* control.c */
 void control_read(struct daemon *d);
@@ -50,6 +53,8 @@ void control_read(struct daemon *d);
 void control_feed(struct daemon *d, const char *buf, size_t n);
 
 /* event.c */
+/* The control FIFO passed by systemd (ipcd.socket, ListenFIFO=), or -1. */
+int event_inherited_fifo(const char *rundir);
 int event_run(struct daemon *d);
 int event_watch_client(struct daemon *d, struct client *c);
 /* Write buf to fd without blocking; what does not fit now is written when

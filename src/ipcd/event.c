@@ -4,12 +4,14 @@
  * every client's reply FIFO (EPOLLERR: the client closed it or died) and
  * pidfd, signals, timers (watchdog, status, backlog retries) and replies
  * still being written.  The only file of the daemon that talks to
- * libsystemd (sd-event, sd-daemon).
+ * libsystemd (sd-event, sd-daemon, sd-journal), socket activation's
+ * sd_listen_fds included.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -502,6 +504,22 @@ static void shutdown_all(struct daemon *d)
         for (struct client *c = r->clients; c; c = c->next)
                 client_free_sources(c);
         pthread_mutex_unlock(&r->lock);
+}
+
+int event_inherited_fifo(const char *rundir)
+{
+        char path[4096];
+        int n = sd_listen_fds(1);
+
+        if (n <= 0)
+                return -1;
+        snprintf(path, sizeof(path), "%s/control", rundir);
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (sd_is_fifo(fd, path) > 0)
+                        return fd;
+        log_warning("systemd passed %d descriptor%s but none is the FIFO %s; creating it", n,
+                    n == 1 ? "" : "s", path);
+        return -1;
 }
 
 int event_run(struct daemon *d)
