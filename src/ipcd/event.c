@@ -35,6 +35,7 @@ struct event_loop {
         sd_event *e;
         int wake_fd;
         sd_event_source *control_src;
+        sd_event_source *partial_timer; /* on only while a partial control line waits */
         sd_event_source *wake_src;
         sd_event_source *backlog_timer;
         sd_event_source *death_timer;
@@ -328,9 +329,30 @@ void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
 
 /* ---- control FIFO, signals, timers ---- */
 
+/* Run the partial-line timer until the partial line is complete or dropped. */
+static void partial_check(struct daemon *d)
+{
+        sd_event_source *t = d->loop->partial_timer;
+        uint64_t at_ms = control_expire(d, clock_now_ms());
+
+        if (!at_ms) {
+                sd_event_source_set_enabled(t, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_time(t, at_ms * USEC_PER_MSEC);
+        sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         control_read(userdata);
+        partial_check(userdata);
+        return 0;
+}
+
+static int on_partial_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        partial_check(userdata);
         return 0;
 }
 
@@ -414,6 +436,7 @@ static void loop_free(struct event_loop *l)
         if (!l)
                 return;
         sd_event_source_disable_unref(l->control_src);
+        sd_event_source_disable_unref(l->partial_timer);
         sd_event_source_disable_unref(l->wake_src);
         sd_event_source_disable_unref(l->backlog_timer);
         sd_event_source_disable_unref(l->death_timer);
@@ -459,6 +482,11 @@ static int loop_setup(struct daemon *d)
                 r = sd_event_add_time(l->e, &l->death_timer, CLOCK_MONOTONIC, 0, 1000, on_death_timer, d);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->death_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(l->e, &l->partial_timer, CLOCK_MONOTONIC, 0, 1000,
+                                      on_partial_timer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->partial_timer, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "timers");
 
