@@ -83,3 +83,10 @@ tests_test_more_SOURCES = tests/test-more.c $(ITEST_COMMON)
 tests_test_more_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-more.sh
 EXTRA_DIST += tests/test-more.sh
+
+# Stray bytes on the control FIFO (issue 10, finding 2).
+check_PROGRAMS += tests/test-stray
+tests_test_stray_SOURCES = tests/test-stray.c $(ITEST_COMMON)
+tests_test_stray_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-stray.sh
+EXTRA_DIST += tests/test-stray.sh
