@@ -132,6 +132,9 @@ int main(int argc, char **argv)
         kill(pid, SIGKILL);
         CHECK(waitpid(pid, &status, 0) == pid);
         CHECK_MSG(WIFSIGNALED(status), "the stray writer exited early (%#x)", status);
+        /* tlib's STATUS request is written without a leading newline (as an
+         * old client would): end the stray writer's last partial line. */
+        CHECK_OK(tl_control_write("\n", 1));
 
         tl_log("%u of %u registrations answered REGISTERED on their first try "
                "(%u refused, %u unanswered)",
