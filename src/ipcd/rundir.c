@@ -186,7 +186,7 @@ void rundir_teardown(struct daemon *d)
                 unlinkat(d->rundir_fd, "control", 0);
         d->control_fd = safe_close(d->control_fd);
         if (d->state_fd >= 0) {
-                d->state_fd = safe_close(d->state_fd);
+                d->state_fd = ipcstate_close(d->state_fd);
                 unlinkat(d->rundir_fd, "ipcd.state", 0);
         }
         d->clients_fd = safe_close(d->clients_fd);

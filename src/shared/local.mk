@@ -28,3 +28,8 @@ check_PROGRAMS += src/shared/test-ctlchan
 TESTS += src/shared/test-ctlchan
 src_shared_test_ctlchan_SOURCES = src/shared/test-ctlchan.c
 src_shared_test_ctlchan_LDADD = src/shared/libshared.la
+
+check_PROGRAMS += src/shared/test-ipcstate
+TESTS += src/shared/test-ipcstate
+src_shared_test_ipcstate_SOURCES = src/shared/test-ipcstate.c
+src_shared_test_ipcstate_LDADD = src/shared/libshared.la
