@@ -90,3 +90,10 @@ tests_test_stray_SOURCES = tests/test-stray.c $(ITEST_COMMON)
 tests_test_stray_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-stray.sh
 EXTRA_DIST += tests/test-stray.sh
+
+# The state file's size and crash clean-up (issue 10, finding 4).
+check_PROGRAMS += tests/test-statefile
+tests_test_statefile_SOURCES = tests/test-statefile.c $(ITEST_COMMON)
+tests_test_statefile_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-statefile.sh
+EXTRA_DIST += tests/test-statefile.sh
