@@ -97,3 +97,10 @@ tests_test_statefile_SOURCES = tests/test-statefile.c $(ITEST_COMMON)
 tests_test_statefile_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-statefile.sh
 EXTRA_DIST += tests/test-statefile.sh
+
+# SIGHUP applies every key or names it (issue 10, finding 9).
+check_PROGRAMS += tests/test-reload
+tests_test_reload_SOURCES = tests/test-reload.c $(ITEST_COMMON)
+tests_test_reload_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-reload.sh
+EXTRA_DIST += tests/test-reload.sh

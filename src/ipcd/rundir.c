@@ -81,6 +81,7 @@ int rundir_control_access(struct daemon *d)
                 log_warning_errno(-errno, "chown %s/control", d->rundir);
         if (fchmod(d->control_fd, mode) < 0)
                 return log_error_errno(-errno, "chmod %s/control", d->rundir);
+        log_debug("%s/control: mode %04o, group %u", d->rundir, (unsigned)mode, (unsigned)gid);
         return 0;
 }
 
