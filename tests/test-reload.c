@@ -16,7 +16,6 @@
  * Skips when not root or when nobody is not mapped.
  */
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,25 +24,9 @@
 #include "shared/ctlchan.h"
 #include "tlib.h"
 
-#define NOBODY 65534
 
 static char log_path[PATH_MAX];
 static pid_t ipcd;
-
-static void skip_unless_nobody_mapped(void)
-{
-        FILE *f = fopen("/proc/self/uid_map", "re");
-        unsigned a, b, n;
-        bool mapped = false;
-
-        while (f && fscanf(f, "%u %u %u", &a, &b, &n) == 3)
-                if (a <= NOBODY && NOBODY < a + n)
-                        mapped = true;
-        if (f)
-                fclose(f);
-        if (!mapped)
-                tl_skip("uid %d is not mapped in this user namespace", NOBODY);
-}
 
 static void write_config(const char *extra)
 {
@@ -118,9 +101,7 @@ static _Noreturn void nobody(int to_parent, int from_parent)
         ipcd_client *c = NULL;
         int r;
 
-        CHECK_MSG(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
-        CHECK_MSG(setgid(NOBODY) == 0, "setgid: %s", strerror(errno));
-        CHECK_MSG(setuid(NOBODY) == 0, "setuid: %s", strerror(errno));
+        tl_become_nobody();
 
         CHECK_OK(ipcd_connect(NULL, &c));
         ipcd_close(c);
@@ -156,9 +137,7 @@ int main(int argc, char **argv)
         pid_t pid;
 
         tl_init(argc, argv);
-        if (geteuid() != 0)
-                tl_skip("needs root to become nobody");
-        skip_unless_nobody_mapped();
+        tl_skip_unless_nobody();
 
         /* ipcd's stderr into a file of ours: the test reads its log. */
         CHECK_MSG(getenv("IPCD_TEST_TMP"), "IPCD_TEST_TMP is not set");

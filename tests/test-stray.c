@@ -14,7 +14,6 @@
  * or when nobody is not mapped in the user namespace.
  */
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,24 +21,8 @@
 #include "shared/ctlchan.h"
 #include "tlib.h"
 
-#define NOBODY 65534
 #define REGISTRATIONS 200
 #define ANSWER_GUARD_MS 20000 /* hang guard for one answer, not a threshold */
-
-static void skip_unless_nobody_mapped(void)
-{
-        FILE *f = fopen("/proc/self/uid_map", "re");
-        unsigned a, b, n;
-        bool mapped = false;
-
-        while (f && fscanf(f, "%u %u %u", &a, &b, &n) == 3)
-                if (a <= NOBODY && NOBODY < a + n)
-                        mapped = true;
-        if (f)
-                fclose(f);
-        if (!mapped)
-                tl_skip("uid %d is not mapped in this user namespace", NOBODY);
-}
 
 /* nobody: a byte every 20 ms until killed; "r" on ready_fd once writing. */
 static _Noreturn void stray_writer(int ready_fd)
@@ -47,9 +30,7 @@ static _Noreturn void stray_writer(int ready_fd)
         char path[PATH_MAX];
         int fd;
 
-        CHECK_MSG(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
-        CHECK_MSG(setgid(NOBODY) == 0, "setgid: %s", strerror(errno));
-        CHECK_MSG(setuid(NOBODY) == 0, "setuid: %s", strerror(errno));
+        tl_become_nobody();
         snprintf(path, sizeof(path), "%s/control", tl_rundir());
         fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         CHECK_MSG(fd >= 0, "nobody opens %s: %s", path, strerror(errno));
@@ -97,9 +78,7 @@ int main(int argc, char **argv)
         char x;
 
         tl_init(argc, argv);
-        if (geteuid() != 0)
-                tl_skip("needs root to become nobody");
-        skip_unless_nobody_mapped();
+        tl_skip_unless_nobody();
 
         tl_status(&st);
         bad_before = st.daemon.bad_control;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tlib.c - helpers shared by the integration tests; see tlib.h. */
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -779,4 +780,31 @@ int tl_ipcd_stop(pid_t pid, int sig)
         while (waitpid(pid, &status, 0) < 0)
                 CHECK_MSG(errno == EINTR, "waitpid ipcd: %s", strerror(errno));
         return status;
+}
+
+void tl_skip_unless_nobody(void)
+{
+        FILE *f;
+        unsigned a, b, n;
+        bool mapped = false;
+
+        if (geteuid() != 0)
+                tl_skip("needs root to become nobody");
+        /* in a user namespace, nobody must be mapped */
+        f = fopen("/proc/self/uid_map", "re");
+        while (f && fscanf(f, "%u %u %u", &a, &b, &n) == 3)
+                if (a <= TL_NOBODY && TL_NOBODY < a + n)
+                        mapped = true;
+        if (f)
+                fclose(f);
+        if (!mapped)
+                tl_skip("uid %d is not mapped in this user namespace", TL_NOBODY);
+}
+
+void tl_become_nobody(void)
+{
+        CHECK_MSG(setgroups(0, NULL) == 0, "setgroups: %s", strerror(errno));
+        CHECK_MSG(setgid(TL_NOBODY) == 0, "setgid: %s", strerror(errno));
+        CHECK_MSG(setuid(TL_NOBODY) == 0, "setuid: %s", strerror(errno));
+        CHECK_EQ(getuid(), TL_NOBODY);
 }

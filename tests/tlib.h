@@ -188,3 +188,11 @@ unsigned tl_sysv_ids(const char *kind, int *ids, unsigned max);
 pid_t tl_ipcd_start(void);
 /* Send sig and wait for it (hang guard); returns the wait status. */
 int tl_ipcd_stop(pid_t pid, int sig);
+
+/* ---- another uid ---- */
+
+#define TL_NOBODY 65534
+/* Skip (exit 77) unless we are root and uid 65534 is mapped here. */
+void tl_skip_unless_nobody(void);
+/* In a child: drop every group and become uid/gid 65534, or fail. */
+void tl_become_nobody(void);
