@@ -113,3 +113,24 @@ XFAIL_TESTS += \
 	tests/test-attack-names.sh \
 	tests/test-attack-books.sh \
 	tests/test-attack-death.sh
+
+# Stray bytes on the control FIFO (issue 10, finding 2).
+check_PROGRAMS += tests/test-stray
+tests_test_stray_SOURCES = tests/test-stray.c $(ITEST_COMMON)
+tests_test_stray_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-stray.sh
+EXTRA_DIST += tests/test-stray.sh
+
+# The state file's size and crash clean-up (issue 10, finding 4).
+check_PROGRAMS += tests/test-statefile
+tests_test_statefile_SOURCES = tests/test-statefile.c $(ITEST_COMMON)
+tests_test_statefile_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-statefile.sh
+EXTRA_DIST += tests/test-statefile.sh
+
+# SIGHUP applies every key or names it (issue 10, finding 9).
+check_PROGRAMS += tests/test-reload
+tests_test_reload_SOURCES = tests/test-reload.c $(ITEST_COMMON)
+tests_test_reload_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-reload.sh
+EXTRA_DIST += tests/test-reload.sh

@@ -889,3 +889,13 @@ char *tl_capture(const char *cmd, int *status)
                 *status = st;
         return buf;
 }
+
+void tl_skip_unless_nobody(void)
+{
+        tl_require_uids(TL_NOBODY, 1);
+}
+
+void tl_become_nobody(void)
+{
+        tl_become(TL_NOBODY, NULL, 0);
+}

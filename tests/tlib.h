@@ -214,3 +214,11 @@ void tl_parked_close(struct tl_parked *p);
 /* Run `cmd` (sh -c) and return its whole stdout (malloc'd, NUL-terminated)
  * and its exit status in *status; NULL on failure to run it. */
 char *tl_capture(const char *cmd, int *status);
+
+/* ---- uid 65534 (tests/test-stray.c, test-reload.c) ---- */
+
+#define TL_NOBODY 65534
+/* Skip (exit 77) unless we are root and uid 65534 is mapped here. */
+void tl_skip_unless_nobody(void);
+/* In a child: drop every group and become uid/gid 65534, or fail. */
+void tl_become_nobody(void);

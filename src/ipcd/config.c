@@ -19,11 +19,13 @@
  * "@include" works as in libconfig, relative to the including file's
  * directory; errors in an included file name that file and line.
  */
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,21 +57,27 @@ int config_set_defaults(struct ipcd_config *cfg)
         *cfg = (struct ipcd_config){
                 .log_level = LOG_INFO,
                 .clients_group = NULL,
-                .max_clients = 4096,
-                .max_clients_per_uid = 64,
                 .max_message_size = 0,
-                .queue_bytes = 262144,
-                .inbound_queue_bytes = 1048576,
-                .backlog_bytes = 1 * MIB,
-                .backlog_total_bytes = 64 * MIB,
-                .registration_rate = 50,
-                .registration_burst = 100,
-                .max_subscriptions = 256,
-                .history_per_topic = 64,
-                .history_total = 65536,
-                .history_total_bytes = 64 * MIB,
-                .overflow_policy = WIRE_OVERFLOW_DROP_NEW,
-                .lanes_per_uid = 4,
+                .lim = {
+                        .max_clients = 4096,
+                        .max_clients_per_uid = 64,
+                        .queue_bytes = 262144,
+                        .inbound_queue_bytes = 1048576,
+                        .backlog_bytes = 1 * MIB,
+                        .backlog_total_bytes = 64 * MIB,
+                        .registration_rate = 50,
+                        .registration_burst = 100,
+                        .garbage_kick = 1000,
+                        .max_subscriptions = 256,
+                        .history_per_topic = 64,
+                        .history_total = 65536,
+                        .history_total_bytes = 64 * MIB,
+                        .overflow_policy = WIRE_OVERFLOW_DROP_NEW,
+                        .max_calls = 4096,
+                        .lanes_per_uid = 4,
+                        .max_held_chunks = 4096,
+                        .held_bytes = 0,
+                },
         };
         cfg->runtime_dir = strdup(CONFIG_DEFAULT_RUNTIME_DIR);
         if (!cfg->runtime_dir)
@@ -395,62 +403,6 @@ static int group_exists(const char *name)
         return res ? 1 : 0;
 }
 
-enum config_key {
-        KEY_RUNTIME_DIR,
-        KEY_LOG_LEVEL,
-        KEY_CLIENTS_GROUP,
-        KEY_MAX_CLIENTS,
-        KEY_MAX_CLIENTS_PER_UID,
-        KEY_MAX_MESSAGE_SIZE,
-        KEY_QUEUE_BYTES,
-        KEY_INBOUND_QUEUE_BYTES,
-        KEY_BACKLOG_BYTES,
-        KEY_BACKLOG_TOTAL_BYTES,
-        KEY_REGISTRATION_RATE,
-        KEY_REGISTRATION_BURST,
-        KEY_MAX_SUBSCRIPTIONS,
-        KEY_HISTORY_PER_TOPIC,
-        KEY_HISTORY_TOTAL,
-        KEY_HISTORY_TOTAL_BYTES,
-        KEY_OVERFLOW_POLICY,
-        KEY_LANES_PER_UID,
-        KEY_BULK_HELD_BYTES,
-        KEY_RINGS,
-        _KEY_MAX,
-};
-
-/*
- * Integer keys: name, range, whether 0 is allowed besides the range.
- * Ranges are those of config.h, conf/ipcd.conf and ipcd.conf(5).
- */
-static const struct {
-        const char *name;
-        uint64_t min, max;
-        bool zero_ok;
-} config_keys[_KEY_MAX] = {
-        [KEY_RUNTIME_DIR] = { "runtime_dir" },
-        [KEY_LOG_LEVEL] = { "log_level" },
-        [KEY_CLIENTS_GROUP] = { "clients_group" },
-        [KEY_MAX_CLIENTS] = { "max_clients", 1, 65536, false },
-        /* the upper bound is max_clients, checked once both are known */
-        [KEY_MAX_CLIENTS_PER_UID] = { "max_clients_per_uid", 1, 65536, false },
-        [KEY_MAX_MESSAGE_SIZE] = { "max_message_size", 1, 16 * MIB, true },
-        [KEY_QUEUE_BYTES] = { "queue_bytes", 1024, 1 * GIB, false },
-        [KEY_INBOUND_QUEUE_BYTES] = { "inbound_queue_bytes", 1024, 1 * GIB, false },
-        [KEY_BACKLOG_BYTES] = { "backlog_bytes", 0, 1 * GIB, false },
-        [KEY_BACKLOG_TOTAL_BYTES] = { "backlog_total_bytes", 0, 1024 * GIB, false },
-        [KEY_REGISTRATION_RATE] = { "registration_rate", 1, 1000000, false },
-        [KEY_REGISTRATION_BURST] = { "registration_burst", 1, 1000000, false },
-        [KEY_MAX_SUBSCRIPTIONS] = { "max_subscriptions", 1, 65536, false },
-        [KEY_HISTORY_PER_TOPIC] = { "history_per_topic", 0, 65536, false },
-        [KEY_HISTORY_TOTAL] = { "history_total", 0, 16777216, false },
-        [KEY_HISTORY_TOTAL_BYTES] = { "history_total_bytes", 0, 4 * GIB, false },
-        [KEY_OVERFLOW_POLICY] = { "overflow_policy" },
-        [KEY_LANES_PER_UID] = { "lanes_per_uid", 1, 1024, false },
-        [KEY_BULK_HELD_BYTES] = { "bulk_held_bytes", 4096, 1024 * GIB, true },
-        [KEY_RINGS] = { "rings" },
-};
-
 static bool ring_name_ok(const char *n)
 {
         size_t len = strlen(n);
@@ -571,149 +523,183 @@ fail:
         return r;
 }
 
+static int set_runtime_dir(const struct config_ctx *ctx, const char *text,
+                           const config_setting_t *s, struct ipcd_config *cfg)
+{
+        const char *str = "";
+        int r = config_string(ctx, s, &str);
+
+        if (r < 0)
+                return r;
+        if (str[0] != '/')
+                return config_fail(ctx, s, "runtime_dir \"%s\": must be an absolute path", str);
+        if (strlen(str) > CONFIG_RUNTIME_DIR_MAX)
+                return config_fail(ctx, s, "runtime_dir: path too long");
+        return set_string(&cfg->runtime_dir, str);
+}
+
+static int set_log_level(const struct config_ctx *ctx, const char *text,
+                         const config_setting_t *s, struct ipcd_config *cfg)
+{
+        const char *str = "";
+        int r = config_string(ctx, s, &str);
+
+        if (r < 0)
+                return r;
+        r = log_level_from_string(str);
+        /* emerg/alert/crit would hide errors: not offered */
+        if (r < LOG_ERR)
+                return config_fail(ctx, s,
+                                   "log_level \"%s\": expected one of error, warning, notice, "
+                                   "info, debug",
+                                   str);
+        cfg->log_level = r;
+        return 0;
+}
+
+static int set_clients_group(const struct config_ctx *ctx, const char *text,
+                             const config_setting_t *s, struct ipcd_config *cfg)
+{
+        const char *str = "";
+        int r = config_string(ctx, s, &str);
+
+        if (r < 0)
+                return r;
+        if (str[0] == '\0')
+                return set_string(&cfg->clients_group, NULL);
+        r = group_exists(str);
+        if (r < 0)
+                return config_fail(ctx, s, "clients_group \"%s\": %s", str, strerror(-r));
+        if (r == 0)
+                return config_fail(ctx, s, "clients_group \"%s\": no such group", str);
+        return set_string(&cfg->clients_group, str);
+}
+
+static int set_overflow_policy(const struct config_ctx *ctx, const char *text,
+                               const config_setting_t *s, struct ipcd_config *cfg)
+{
+        const char *str = "";
+        int r = config_string(ctx, s, &str);
+
+        if (r < 0)
+                return r;
+        if (strcmp(str, "drop-new") == 0)
+                cfg->lim.overflow_policy = WIRE_OVERFLOW_DROP_NEW;
+        else if (strcmp(str, "drop-old") == 0)
+                cfg->lim.overflow_policy = WIRE_OVERFLOW_DROP_OLD;
+        else
+                return config_fail(ctx, s,
+                                   "overflow_policy \"%s\": expected \"drop-new\" or \"drop-old\"",
+                                   str);
+        return 0;
+}
+
+/* The value of a key, to tell a reload what changed. */
+enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS };
+
+/*
+ * Every key once: its name, where its value goes and, for integers, the
+ * range (ranges are those of config.h, conf/ipcd.conf and ipcd.conf(5)).
+ * An integer key writes its field (offset, width) in struct ipcd_config;
+ * any other key has a setter.  live: a SIGHUP applies it; otherwise a
+ * change is logged as needing a restart.
+ */
+struct config_key {
+        const char *name;
+        int (*set)(const struct config_ctx *ctx, const char *text, const config_setting_t *s,
+                   struct ipcd_config *cfg);
+        size_t offset, width; /* the field the key writes or a setter fills */
+        enum key_value value;
+        uint64_t min, max;
+        bool zero_ok; /* 0 is allowed besides min..max */
+        bool live;
+};
+
+#define UINT_KEY(n, f, lo, hi, z, l)                                                               \
+        { .name = n, .value = VALUE_FIELD, FIELD_INIT(f), .min = lo, .max = hi, .zero_ok = z,      \
+          .live = l }
+#define FIELD_INIT(f) .offset = offsetof(struct ipcd_config, f),                                   \
+                      .width = sizeof(((struct ipcd_config *)0)->f)
+
+static const struct config_key config_keys[] = {
+        { .name = "runtime_dir", .set = set_runtime_dir, .value = VALUE_STRING,
+          .offset = offsetof(struct ipcd_config, runtime_dir) },
+        { .name = "log_level", .set = set_log_level, FIELD_INIT(log_level), .live = true },
+        { .name = "clients_group", .set = set_clients_group, .value = VALUE_STRING,
+          .offset = offsetof(struct ipcd_config, clients_group), .live = true },
+        UINT_KEY("max_clients", lim.max_clients, 1, 65536, false, true),
+        /* the upper bound is max_clients, checked once both are known */
+        UINT_KEY("max_clients_per_uid", lim.max_clients_per_uid, 1, 65536, false, true),
+        /* clients registered before keep the value they were told */
+        UINT_KEY("max_message_size", max_message_size, 1, 16 * MIB, true, true),
+        UINT_KEY("queue_bytes", lim.queue_bytes, 1024, 1 * GIB, false, true),
+        UINT_KEY("inbound_queue_bytes", lim.inbound_queue_bytes, 1024, 1 * GIB, false, true),
+        UINT_KEY("backlog_bytes", lim.backlog_bytes, 0, 1 * GIB, false, true),
+        UINT_KEY("backlog_total_bytes", lim.backlog_total_bytes, 0, 1024 * GIB, false, true),
+        UINT_KEY("registration_rate", lim.registration_rate, 1, 1000000, false, true),
+        UINT_KEY("registration_burst", lim.registration_burst, 1, 1000000, false, true),
+        UINT_KEY("garbage_kick", lim.garbage_kick, 1, 1000000, true, true),
+        UINT_KEY("max_subscriptions", lim.max_subscriptions, 1, 65536, false, true),
+        UINT_KEY("history_per_topic", lim.history_per_topic, 0, 65536, false, true),
+        UINT_KEY("history_total", lim.history_total, 0, 16777216, false, true),
+        UINT_KEY("history_total_bytes", lim.history_total_bytes, 0, 4 * GIB, false, true),
+        { .name = "overflow_policy", .set = set_overflow_policy, FIELD_INIT(lim.overflow_policy),
+          .live = true },
+        UINT_KEY("max_calls", lim.max_calls, 1, 1048576, false, true),
+        UINT_KEY("lanes_per_uid", lim.lanes_per_uid, 1, 1024, false, true),
+        UINT_KEY("max_held_chunks", lim.max_held_chunks, 1, 1048576, false, true),
+        UINT_KEY("bulk_held_bytes", lim.held_bytes, 4096, 1024 * GIB, true, true),
+        { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
+};
+
+static void field_store(struct ipcd_config *cfg, const struct config_key *k, uint64_t v)
+{
+        uint8_t *p = (uint8_t *)cfg + k->offset;
+
+        if (k->width == sizeof(uint64_t)) {
+                uint64_t u = v;
+                memcpy(p, &u, sizeof(u));
+        } else if (k->width == sizeof(uint32_t)) {
+                uint32_t u = (uint32_t)v; /* the range fits: max <= UINT32_MAX */
+                memcpy(p, &u, sizeof(u));
+        } else
+                assert(!"config key of an unexpected width");
+}
+
+static const struct config_key *key_find(const char *name)
+{
+        for (size_t i = 0; name && i < ELEMENTSOF(config_keys); i++)
+                if (strcmp(name, config_keys[i].name) == 0)
+                        return &config_keys[i];
+        return NULL;
+}
+
 static int config_apply(const struct config_ctx *ctx, const char *text, config_setting_t *root,
                         struct ipcd_config *cfg)
 {
-        const config_setting_t *seen[_KEY_MAX] = { NULL };
+        const config_setting_t *per_uid = NULL;
         int n = config_setting_length(root);
         int r;
 
         for (int i = 0; i < n; i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
                 const char *name = config_setting_name(s);
-                const char *str = "";
+                const struct config_key *k = key_find(name);
                 uint64_t u = 0;
-                int k;
 
-                for (k = 0; k < _KEY_MAX; k++)
-                        if (name && strcmp(name, config_keys[k].name) == 0)
-                                break;
-                if (k == _KEY_MAX)
+                if (!k)
                         return config_fail(ctx, s, "unknown key '%s'", name ? name : "");
-                seen[k] = s;
-
-                switch (k) {
-                case KEY_RUNTIME_DIR:
-                        r = config_string(ctx, s, &str);
-                        if (r < 0)
-                                return r;
-                        if (str[0] != '/')
-                                return config_fail(ctx, s,
-                                                   "runtime_dir \"%s\": must be an absolute path",
-                                                   str);
-                        if (strlen(str) > CONFIG_RUNTIME_DIR_MAX)
-                                return config_fail(ctx, s, "runtime_dir: path too long");
-                        r = set_string(&cfg->runtime_dir, str);
-                        if (r < 0)
-                                return r;
-                        break;
-                case KEY_LOG_LEVEL:
-                        r = config_string(ctx, s, &str);
-                        if (r < 0)
-                                return r;
-                        r = log_level_from_string(str);
-                        /* emerg/alert/crit would hide errors: not offered */
-                        if (r < LOG_ERR)
-                                return config_fail(ctx, s,
-                                                   "log_level \"%s\": expected one of error, "
-                                                   "warning, notice, info, debug",
-                                                   str);
-                        cfg->log_level = r;
-                        break;
-                case KEY_CLIENTS_GROUP:
-                        r = config_string(ctx, s, &str);
-                        if (r < 0)
-                                return r;
-                        if (str[0] == '\0') {
-                                r = set_string(&cfg->clients_group, NULL);
-                                if (r < 0)
-                                        return r;
-                                break;
-                        }
-                        r = group_exists(str);
-                        if (r < 0)
-                                return config_fail(ctx, s, "clients_group \"%s\": %s", str,
-                                                   strerror(-r));
-                        if (r == 0)
-                                return config_fail(ctx, s, "clients_group \"%s\": no such group",
-                                                   str);
-                        r = set_string(&cfg->clients_group, str);
-                        if (r < 0)
-                                return r;
-                        break;
-                case KEY_RINGS:
-                        r = config_rings(ctx, text, s, cfg);
-                        if (r < 0)
-                                return r;
-                        break;
-                case KEY_OVERFLOW_POLICY:
-                        r = config_string(ctx, s, &str);
-                        if (r < 0)
-                                return r;
-                        if (strcmp(str, "drop-new") == 0)
-                                cfg->overflow_policy = WIRE_OVERFLOW_DROP_NEW;
-                        else if (strcmp(str, "drop-old") == 0)
-                                cfg->overflow_policy = WIRE_OVERFLOW_DROP_OLD;
-                        else
-                                return config_fail(ctx, s,
-                                                   "overflow_policy \"%s\": expected "
-                                                   "\"drop-new\" or \"drop-old\"",
-                                                   str);
-                        break;
-                default:
-                        r = config_uint(ctx, text, s, config_keys[k].min, config_keys[k].max,
-                                        config_keys[k].zero_ok, &u);
-                        if (r < 0)
-                                return r;
-                        switch (k) {
-                        case KEY_MAX_CLIENTS:
-                                cfg->max_clients = (uint32_t)u;
-                                break;
-                        case KEY_MAX_CLIENTS_PER_UID:
-                                cfg->max_clients_per_uid = (uint32_t)u;
-                                break;
-                        case KEY_MAX_MESSAGE_SIZE:
-                                cfg->max_message_size = (uint32_t)u;
-                                break;
-                        case KEY_QUEUE_BYTES:
-                                cfg->queue_bytes = (uint32_t)u;
-                                break;
-                        case KEY_INBOUND_QUEUE_BYTES:
-                                cfg->inbound_queue_bytes = (uint32_t)u;
-                                break;
-                        case KEY_BACKLOG_BYTES:
-                                cfg->backlog_bytes = u;
-                                break;
-                        case KEY_BACKLOG_TOTAL_BYTES:
-                                cfg->backlog_total_bytes = u;
-                                break;
-                        case KEY_REGISTRATION_RATE:
-                                cfg->registration_rate = (uint32_t)u;
-                                break;
-                        case KEY_REGISTRATION_BURST:
-                                cfg->registration_burst = (uint32_t)u;
-                                break;
-                        case KEY_MAX_SUBSCRIPTIONS:
-                                cfg->max_subscriptions = (uint32_t)u;
-                                break;
-                        case KEY_HISTORY_PER_TOPIC:
-                                cfg->history_per_topic = (uint32_t)u;
-                                break;
-                        case KEY_HISTORY_TOTAL:
-                                cfg->history_total = (uint32_t)u;
-                                break;
-                        case KEY_HISTORY_TOTAL_BYTES:
-                                cfg->history_total_bytes = u;
-                                break;
-                        case KEY_LANES_PER_UID:
-                                cfg->lanes_per_uid = (uint32_t)u;
-                                break;
-                        case KEY_BULK_HELD_BYTES:
-                                cfg->bulk_held_bytes = u;
-                                break;
-                        }
-                        break;
+                if (k->offset == offsetof(struct ipcd_config, lim.max_clients_per_uid))
+                        per_uid = s;
+                if (k->set)
+                        r = k->set(ctx, text, s, cfg);
+                else {
+                        r = config_uint(ctx, text, s, k->min, k->max, k->zero_ok, &u);
+                        if (r >= 0)
+                                field_store(cfg, k, u);
                 }
+                if (r < 0)
+                        return r;
         }
 
         /*
@@ -721,15 +707,66 @@ static int config_apply(const struct config_ctx *ctx, const char *text, config_s
          * it is an error; inherited (the default 64 with max_clients = 10)
          * it follows max_clients down.
          */
-        if (cfg->max_clients_per_uid > cfg->max_clients) {
-                if (seen[KEY_MAX_CLIENTS_PER_UID])
-                        return config_fail(ctx, seen[KEY_MAX_CLIENTS_PER_UID],
+        if (cfg->lim.max_clients_per_uid > cfg->lim.max_clients) {
+                if (per_uid)
+                        return config_fail(ctx, per_uid,
                                            "max_clients_per_uid = %" PRIu32
                                            ": out of range (1..max_clients = %" PRIu32 ")",
-                                           cfg->max_clients_per_uid, cfg->max_clients);
-                cfg->max_clients_per_uid = cfg->max_clients;
+                                           cfg->lim.max_clients_per_uid, cfg->lim.max_clients);
+                cfg->lim.max_clients_per_uid = cfg->lim.max_clients;
         }
         return 0;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+        return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+}
+
+static bool rings_equal(const struct ipcd_config *a, const struct ipcd_config *b)
+{
+        if (a->nrings != b->nrings)
+                return false;
+        for (size_t i = 0; i < a->nrings; i++) {
+                const struct ipcd_ring_config *x = &a->rings[i], *y = &b->rings[i];
+
+                if (!str_equal(x->name, y->name) || !str_equal(x->group, y->group) ||
+                    x->size != y->size || x->lane_size != y->lane_size ||
+                    x->hugepages != y->hugepages)
+                        return false;
+        }
+        return true;
+}
+
+void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_config *new,
+                            void (*fn)(const char *key, bool live, void *userdata),
+                            void *userdata)
+{
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const struct config_key *k = &config_keys[i];
+                const uint8_t *a = (const uint8_t *)old + k->offset;
+                const uint8_t *b = (const uint8_t *)new + k->offset;
+                bool same;
+
+                switch (k->value) {
+                case VALUE_STRING: {
+                        const char *x, *y;
+
+                        memcpy(&x, a, sizeof(x));
+                        memcpy(&y, b, sizeof(y));
+                        same = str_equal(x, y);
+                        break;
+                }
+                case VALUE_RINGS:
+                        same = rings_equal(old, new);
+                        break;
+                default:
+                        same = memcmp(a, b, k->width) == 0;
+                        break;
+                }
+                if (!same)
+                        fn(k->name, k->live, userdata);
+        }
 }
 
 static void config_destroyp(config_t **c)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipcd/router.h"
+
 /* One bulk ring (a libconfig list "rings"; none: one ring "default"). */
 struct ipcd_ring_config {
         char *name;           /* name: 1-63 bytes of [A-Za-z0-9._-], unique */
@@ -21,42 +23,55 @@ struct ipcd_ring_config {
         bool hugepages;       /* hugepages: SHM_HUGETLB, default false */
 };
 
+/*
+ * The configuration.  The router's limits are embedded: config.c's key
+ * table writes them in place (each key names its field by offset and
+ * width), so nothing copies them from one struct to another.
+ */
 struct ipcd_config {
         char *runtime_dir;            /* runtime_dir, default "/run/ipcd" */
         int log_level;                /* log_level, syslog level, default LOG_INFO ("info") */
         char *clients_group;          /* clients_group, NULL: any local user may register */
-        uint32_t max_clients;         /* max_clients, default 4096, 1..65536 */
-        uint32_t max_clients_per_uid; /* max_clients_per_uid, default 64, 1..max_clients */
         uint32_t max_message_size;    /* max_message_size: largest inline payload in bytes;
                                          default 0 = as large as kernel.msgmax allows;
-                                         0 or 1..16777216 */
-        uint32_t queue_bytes;         /* queue_bytes: msg_qbytes of each client queue (needs
-                                         CAP_SYS_RESOURCE above kernel.msgmnb), default
-                                         262144, 1024..1073741824 */
-        uint32_t inbound_queue_bytes; /* inbound_queue_bytes: msg_qbytes of each uid's inbound
-                                         queue, default 1048576, 1024..1073741824 */
-        uint64_t backlog_bytes;       /* backlog_bytes: bytes waiting in ipcd for one
-                                         destination, default 1 MiB, 0..1 GiB */
-        uint64_t backlog_total_bytes; /* backlog_total_bytes: for all, default 64 MiB */
-        uint32_t registration_rate;   /* registration_rate: per uid per second, default 50 */
-        uint32_t registration_burst;  /* registration_burst: default 100 */
-        uint32_t max_subscriptions;   /* max_subscriptions: per client, default 256, 1..65536 */
-        uint32_t history_per_topic;   /* history_per_topic: largest history depth a topic may
-                                         have, default 64, 0..65536 (0: no history) */
-        uint32_t history_total;       /* history_total: messages kept as history in all,
-                                         default 65536, 0..16777216 */
-        uint64_t history_total_bytes; /* history_total_bytes: payload bytes kept as history in
-                                         all, default 64 MiB, 0..4 GiB */
-        uint32_t lanes_per_uid;       /* lanes_per_uid: bulk lanes one uid may hold, default 4,
-                                         1..1024 */
-        uint64_t bulk_held_bytes;     /* bulk_held_bytes: ring bytes one receiver may hold
-                                         unreleased (chunks waiting in its queue count);
-                                         default 0 = half a lane, 0..1 TiB */
+                                         0 or 1..16777216.  lim.max_payload is derived
+                                         from it and kernel.msgmax at start-up. */
+        /*
+         * lim.max_clients           max_clients, default 4096, 1..65536
+         * lim.max_clients_per_uid   max_clients_per_uid, default 64, 1..max_clients
+         * lim.queue_bytes           queue_bytes: msg_qbytes of each client queue (needs
+         *                           CAP_SYS_RESOURCE above kernel.msgmnb), default 262144,
+         *                           1024..1073741824
+         * lim.inbound_queue_bytes   inbound_queue_bytes: of each uid's inbound queue,
+         *                           default 1048576, 1024..1073741824
+         * lim.backlog_bytes         backlog_bytes: bytes waiting in ipcd for one
+         *                           destination, default 1 MiB, 0..1 GiB
+         * lim.backlog_total_bytes   backlog_total_bytes: for all, default 64 MiB
+         * lim.registration_rate     registration_rate: per uid per second, default 50
+         * lim.registration_burst    registration_burst: default 100
+         * lim.garbage_kick          garbage_kick: invalid records one client may send before
+         *                           it is disconnected, default 1000, 0 (never) or 1..1000000
+         * lim.max_subscriptions     max_subscriptions: per client, default 256, 1..65536
+         * lim.history_per_topic     history_per_topic: largest history depth of a topic,
+         *                           default 64, 0..65536 (0: no history)
+         * lim.history_total         history_total: messages kept as history in all,
+         *                           default 65536, 0..16777216
+         * lim.history_total_bytes   history_total_bytes: their payload bytes, default
+         *                           64 MiB, 0..4 GiB
+         * lim.overflow_policy       overflow_policy: "drop-new" (default) or "drop-old"
+         *                           (enum wire_overflow)
+         * lim.max_calls             max_calls: calls waiting for one callee's replies,
+         *                           default 4096, 1..1048576
+         * lim.lanes_per_uid         lanes_per_uid: bulk lanes one uid may hold, default 4,
+         *                           1..1024
+         * lim.max_held_chunks       max_held_chunks: ring chunks one receiver may hold
+         *                           unreleased, default 4096, 1..1048576
+         * lim.held_bytes            bulk_held_bytes: ring bytes one receiver may hold
+         *                           unreleased; default 0 = half a lane, 0 or 4096..1 TiB
+         */
+        struct router_limits lim;
         struct ipcd_ring_config *rings; /* rings: see above; nrings 0 = the default ring */
         size_t nrings;
-        int overflow_policy;          /* overflow_policy: "drop-new" (default) or "drop-old":
-                                         what happens when a client's backlog is full;
-                                         1 = drop-new, 2 = drop-old (enum wire_overflow) */
 };
 
 /* Fill cfg with the built-in defaults (allocates runtime_dir).  Not
@@ -73,3 +88,13 @@ void config_done(struct ipcd_config *cfg);
  */
 int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char *err,
                 size_t errlen);
+
+/*
+ * Reload: for every key whose value differs between old and new, call
+ * fn(key, live, userdata); live is false for the keys that only take
+ * effect after a restart (runtime_dir, rings).  The
+ * order is that of the key table.
+ */
+void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_config *new,
+                            void (*fn)(const char *key, bool live, void *userdata),
+                            void *userdata);

@@ -2,7 +2,9 @@
 /*
  * control.c - the control FIFO: framing of text lines, registration and
  * STATUS.  Every byte on the FIFO comes from an untrusted writer: a line
- * that does not parse costs only itself and is counted.
+ * that does not parse costs only itself and is counted, and a partial
+ * line is dropped after CONTROL_PARTIAL_MS so that a writer that stops
+ * mid-line does not take the next writer's line with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -425,6 +427,13 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         event_write_reply(d, fd, o.p, o.len);
 }
 
+static void count_bad_line(struct daemon *d)
+{
+        pthread_mutex_lock(&d->router.lock);
+        d->router.cnt.bad_control++;
+        pthread_mutex_unlock(&d->router.lock);
+}
+
 static void handle_line(struct daemon *d, const char *line, size_t len)
 {
         struct wire_ctl req;
@@ -432,9 +441,7 @@ static void handle_line(struct daemon *d, const char *line, size_t len)
 
         if (wire_ctl_parse(line, len, &req) < 0 ||
             wire_hex_decode(req.nonce, nonce, sizeof(nonce)) < 0) {
-                pthread_mutex_lock(&d->router.lock);
-                d->router.cnt.bad_control++;
-                pthread_mutex_unlock(&d->router.lock);
+                count_bad_line(d);
                 log_ratelimited(&control_rl, LOG_NOTICE, "ignored an invalid control line (%zu bytes)",
                                 len);
                 return;
@@ -449,21 +456,33 @@ static void handle_line(struct daemon *d, const char *line, size_t len)
         }
 }
 
+/*
+ * Lines end at '\n'; empty lines are ignored without a word (every client
+ * starts its request with one, so that junk a stray writer left before it
+ * ends as a line of its own).  A partial line remembers when its first
+ * byte came: control_expire() drops it once it is CONTROL_PARTIAL_MS old.
+ */
 void control_feed(struct daemon *d, const char *buf, size_t n)
 {
+        uint64_t now = 0;
+
         for (size_t i = 0; i < n; i++) {
                 char ch = buf[i];
 
                 if (ch == '\n') {
                         if (d->line_discard) {
                                 d->line_discard = false;
-                                pthread_mutex_lock(&d->router.lock);
-                                d->router.cnt.bad_control++;
-                                pthread_mutex_unlock(&d->router.lock);
+                                count_bad_line(d);
                         } else if (d->line_len > 0)
                                 handle_line(d, d->line, d->line_len);
                         d->line_len = 0;
+                        d->line_since_ms = 0;
                         continue;
+                }
+                if (!d->line_since_ms) {
+                        if (!now)
+                                now = clock_now_ms();
+                        d->line_since_ms = now ? now : 1;
                 }
                 if (d->line_discard)
                         continue;
@@ -475,6 +494,22 @@ void control_feed(struct daemon *d, const char *buf, size_t n)
                 }
                 d->line[d->line_len++] = ch;
         }
+}
+
+uint64_t control_expire(struct daemon *d, uint64_t now_ms)
+{
+        if (!d->line_since_ms)
+                return 0;
+        if (now_ms - d->line_since_ms < CONTROL_PARTIAL_MS)
+                return d->line_since_ms + CONTROL_PARTIAL_MS;
+        /* A writer that stopped mid-line: the next line must not pay for it. */
+        log_ratelimited(&control_rl, LOG_NOTICE, "dropped a partial control line (%zu bytes) "
+                        "after %u ms", d->line_len, CONTROL_PARTIAL_MS);
+        count_bad_line(d);
+        d->line_len = 0;
+        d->line_discard = false;
+        d->line_since_ms = 0;
+        return 0;
 }
 
 void control_read(struct daemon *d)

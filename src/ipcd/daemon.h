@@ -35,6 +35,7 @@ struct daemon {
         char line[WIRE_LINE_MAX];
         size_t line_len;
         bool line_discard;        /* inside an over-long line: skip to '\n' */
+        uint64_t line_since_ms;   /* first byte of the partial line (clock_now_ms), 0: none */
 
         struct event_loop *loop;
         int (*reload)(struct daemon *d); /* SIGHUP: re-read the configuration */
@@ -43,13 +44,24 @@ struct daemon {
 /* rundir.c: create the layout, take the lock, clean up after a crash. */
 int rundir_setup(struct daemon *d, int inherited_fifo_fd);
 void rundir_teardown(struct daemon *d);
+/* Group and mode of RUNDIR/control for clients_group: 0620 and the
+ * group when set, 0622 and ipcd's group when not (also on SIGHUP). */
+int rundir_control_access(struct daemon *d);
 
 /* control.c */
 void control_read(struct daemon *d);
-/* Feed bytes as if read from the control FIFO (unit tests). */
+/* Feed bytes as if read from the control FIFO (control_read, unit tests). */
 void control_feed(struct daemon *d, const char *buf, size_t n);
+/* A partial line older than this is dropped (and counted as bad). */
+#define CONTROL_PARTIAL_MS 100U
+/* Drop the partial line if it is CONTROL_PARTIAL_MS old at now_ms.
+ * Returns when the partial line left expires (clock_now_ms time), 0 if
+ * none is left: the event loop runs a timer only while one is pending. */
+uint64_t control_expire(struct daemon *d, uint64_t now_ms);
 
 /* event.c */
+/* The control FIFO passed by systemd (ipcd.socket, ListenFIFO=), or -1. */
+int event_inherited_fifo(const char *rundir);
 int event_run(struct daemon *d);
 int event_watch_client(struct daemon *d, struct client *c);
 /* Write buf to fd without blocking; what does not fit now is written when

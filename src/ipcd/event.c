@@ -4,12 +4,14 @@
  * every client's reply FIFO (EPOLLERR: the client closed it or died) and
  * pidfd, signals, timers (watchdog, status, backlog retries) and replies
  * still being written.  The only file of the daemon that talks to
- * libsystemd (sd-event, sd-daemon).
+ * libsystemd (sd-event, sd-daemon, sd-journal), socket activation's
+ * sd_listen_fds included.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,6 +35,7 @@ struct event_loop {
         sd_event *e;
         int wake_fd;
         sd_event_source *control_src;
+        sd_event_source *partial_timer; /* on only while a partial control line waits */
         sd_event_source *wake_src;
         sd_event_source *backlog_timer;
         sd_event_source *death_timer;
@@ -326,9 +329,30 @@ void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
 
 /* ---- control FIFO, signals, timers ---- */
 
+/* Run the partial-line timer until the partial line is complete or dropped. */
+static void partial_check(struct daemon *d)
+{
+        sd_event_source *t = d->loop->partial_timer;
+        uint64_t at_ms = control_expire(d, clock_now_ms());
+
+        if (!at_ms) {
+                sd_event_source_set_enabled(t, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_time(t, at_ms * USEC_PER_MSEC);
+        sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         control_read(userdata);
+        partial_check(userdata);
+        return 0;
+}
+
+static int on_partial_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        partial_check(userdata);
         return 0;
 }
 
@@ -412,6 +436,7 @@ static void loop_free(struct event_loop *l)
         if (!l)
                 return;
         sd_event_source_disable_unref(l->control_src);
+        sd_event_source_disable_unref(l->partial_timer);
         sd_event_source_disable_unref(l->wake_src);
         sd_event_source_disable_unref(l->backlog_timer);
         sd_event_source_disable_unref(l->death_timer);
@@ -457,6 +482,11 @@ static int loop_setup(struct daemon *d)
                 r = sd_event_add_time(l->e, &l->death_timer, CLOCK_MONOTONIC, 0, 1000, on_death_timer, d);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->death_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(l->e, &l->partial_timer, CLOCK_MONOTONIC, 0, 1000,
+                                      on_partial_timer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->partial_timer, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "timers");
 
@@ -502,6 +532,22 @@ static void shutdown_all(struct daemon *d)
         for (struct client *c = r->clients; c; c = c->next)
                 client_free_sources(c);
         pthread_mutex_unlock(&r->lock);
+}
+
+int event_inherited_fifo(const char *rundir)
+{
+        char path[4096];
+        int n = sd_listen_fds(1);
+
+        if (n <= 0)
+                return -1;
+        snprintf(path, sizeof(path), "%s/control", rundir);
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (sd_is_fifo(fd, path) > 0)
+                        return fd;
+        log_warning("systemd passed %d descriptor%s but none is the FIFO %s; creating it", n,
+                    n == 1 ? "" : "s", path);
+        return -1;
 }
 
 int event_run(struct daemon *d)

@@ -29,3 +29,9 @@ src_ipcd_test_topics_SOURCES = src/ipcd/test-topics.c $(IPCD_CORE_SOURCES)
 src_ipcd_test_topics_LDADD = src/shared/libshared.la
 
 include src/ipcd/config.mk
+
+# The control-line reader, with event.c's functions stubbed.
+check_PROGRAMS += src/ipcd/test-control
+TESTS += src/ipcd/test-control
+src_ipcd_test_control_SOURCES = src/ipcd/test-control.c src/ipcd/control.c $(IPCD_CORE_SOURCES)
+src_ipcd_test_control_LDADD = src/shared/libshared.la

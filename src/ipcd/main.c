@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c - ipcd's command line and start-up: read the configuration into a
- * plain struct, turn it into router limits, set up the runtime directory,
- * run the event loop, clean up.  ipcd always runs in the foreground.
+ * plain struct (which holds the router's limits), set up the runtime
+ * directory, run the event loop, clean up; and the SIGHUP reload.  ipcd
+ * always runs in the foreground.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "ipcd/config.h"
@@ -100,34 +100,14 @@ static int parse_argv(int argc, char **argv, struct options *o)
         return 1;
 }
 
-static void limits_from_config(const struct ipcd_config *cfg, size_t msgmax,
-                               struct router_limits *lim)
+/* The largest inline payload: what kernel.msgmax leaves, at most max_message_size. */
+static uint32_t max_payload(const struct ipcd_config *cfg, size_t msgmax)
 {
-        size_t max_payload = msgmax > WIRE_OVERHEAD ? (msgmax - WIRE_OVERHEAD) & ~(size_t)7 : 0;
+        size_t n = msgmax > WIRE_OVERHEAD ? (msgmax - WIRE_OVERHEAD) & ~(size_t)7 : 0;
 
-        if (cfg->max_message_size && cfg->max_message_size < max_payload)
-                max_payload = cfg->max_message_size;
-        *lim = (struct router_limits){
-                .max_clients = cfg->max_clients,
-                .max_clients_per_uid = cfg->max_clients_per_uid,
-                .max_payload = (uint32_t)max_payload,
-                .backlog_bytes = cfg->backlog_bytes,
-                .backlog_total_bytes = cfg->backlog_total_bytes,
-                .queue_bytes = cfg->queue_bytes,
-                .inbound_queue_bytes = cfg->inbound_queue_bytes,
-                .registration_rate = cfg->registration_rate,
-                .registration_burst = cfg->registration_burst,
-                .garbage_kick = 1000,
-                .max_subscriptions = cfg->max_subscriptions,
-                .history_per_topic = cfg->history_per_topic,
-                .history_total = cfg->history_total,
-                .history_total_bytes = cfg->history_total_bytes,
-                .overflow_policy = cfg->overflow_policy,
-                .max_calls = 4096,
-                .lanes_per_uid = cfg->lanes_per_uid,
-                .max_held_chunks = 4096,
-                .held_bytes = cfg->bulk_held_bytes,
-        };
+        if (cfg->max_message_size && cfg->max_message_size < n)
+                n = cfg->max_message_size;
+        return (uint32_t)n;
 }
 
 static int load_config(struct ipcd_config *cfg, const struct options *o, char *err, size_t errlen)
@@ -144,14 +124,52 @@ static int load_config(struct ipcd_config *cfg, const struct options *o, char *e
 }
 
 static struct options opts;
-static const char *runtime_dir_in_use;
 
-/* SIGHUP: re-read limits and log level; what cannot change live is logged. */
+/* The configuration in effect (the reload compares against it). */
+static struct ipcd_config running;
+
+/* clients_group: the gid, or have = false when unset; false if no such group. */
+static bool clients_group_lookup(const char *name, gid_t *gid, bool *have)
+{
+        struct group *g;
+
+        *have = false;
+        if (!name || !name[0])
+                return true;
+        g = getgrnam(name);
+        if (!g)
+                return false;
+        *gid = g->gr_gid;
+        *have = true;
+        return true;
+}
+
+static void reload_key(const char *key, bool live, void *userdata)
+{
+        if (strcmp(key, "runtime_dir") == 0 && opts.runtime_dir)
+                return; /* --runtime-dir wins */
+        if (strcmp(key, "log_level") == 0 && opts.log_level)
+                return; /* --log-level wins */
+        if (!live)
+                log_warning("%s: needs a restart", key);
+        else if (strcmp(key, "queue_bytes") == 0 || strcmp(key, "inbound_queue_bytes") == 0)
+                log_notice("%s: applies to queues created from now on", key);
+        else
+                log_info("%s: changed", key);
+}
+
+/*
+ * SIGHUP: re-read the file.  Every key that changed is applied now or
+ * logged by name as needing a restart (config_foreach_changed knows
+ * which); the running configuration keeps those until then.
+ */
 static int reload(struct daemon *d)
 {
         struct ipcd_config cfg;
         struct router_limits lim;
         char err[512];
+        gid_t gid = 0;
+        bool have_group;
         int r;
 
         r = load_config(&cfg, &opts, err, sizeof(err));
@@ -160,21 +178,42 @@ static int reload(struct daemon *d)
                 config_done(&cfg);
                 return r;
         }
-        if (!opts.runtime_dir && strcmp(cfg.runtime_dir, runtime_dir_in_use) != 0)
-                log_warning("runtime_dir changed to %s: takes effect after a restart",
-                            cfg.runtime_dir);
+        if (!clients_group_lookup(cfg.clients_group, &gid, &have_group)) {
+                log_error("clients_group '%s': no such group", cfg.clients_group);
+                config_done(&cfg);
+                return -ENOENT;
+        }
+        config_foreach_changed(&running, &cfg, reload_key, NULL);
+
         if (!opts.log_level)
                 log_set_max_level(cfg.log_level);
+        if (have_group != d->have_clients_group || (have_group && gid != d->clients_gid)) {
+                d->have_clients_group = have_group;
+                d->clients_gid = gid;
+                rundir_control_access(d);
+        }
         pthread_mutex_lock(&d->router.lock);
-        limits_from_config(&cfg, d->router.mq.msgmax, &lim);
-        if (lim.queue_bytes != d->router.lim.queue_bytes ||
-            lim.inbound_queue_bytes != d->router.lim.inbound_queue_bytes)
-                log_notice("queue sizes apply to queues created from now on");
+        lim = cfg.lim;
+        lim.max_payload = max_payload(&cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &lim);
         pthread_mutex_unlock(&d->router.lock);
         log_info("limits: %u clients (%u per uid), backlog %llu bytes per destination",
                  lim.max_clients, lim.max_clients_per_uid, (unsigned long long)lim.backlog_bytes);
-        config_done(&cfg);
+
+        /* What needs a restart stays as it runs, so that it is named again
+         * at the next reload until the restart happens. */
+        {
+                /* What goes: the new restart-only values, the old group. */
+                struct ipcd_config dead = { .runtime_dir = cfg.runtime_dir, .rings = cfg.rings,
+                                            .nrings = cfg.nrings,
+                                            .clients_group = running.clients_group };
+
+                cfg.runtime_dir = running.runtime_dir;
+                cfg.rings = running.rings;
+                cfg.nrings = running.nrings;
+                running = cfg;
+                config_done(&dead);
+        }
         return 0;
 }
 
@@ -219,27 +258,9 @@ static int create_rings(struct daemon *d, const struct ipcd_config *cfg)
         return 0;
 }
 
-/* The control FIFO passed by systemd (ipcd.socket, ListenFIFO=), or -1. */
-static int inherited_fifo(const char *rundir)
-{
-        char path[4096];
-        int n = sd_listen_fds(1);
-
-        if (n <= 0)
-                return -1;
-        snprintf(path, sizeof(path), "%s/control", rundir);
-        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
-                if (sd_is_fifo(fd, path) > 0)
-                        return fd;
-        log_warning("systemd passed %d descriptor%s but none is the FIFO %s; creating it", n,
-                    n == 1 ? "" : "s", path);
-        return -1;
-}
-
 int main(int argc, char **argv)
 {
         struct ipcd_config cfg;
-        struct router_limits lim;
         struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
                             .state_fd = -1 };
         char err[512];
@@ -275,18 +296,11 @@ int main(int argc, char **argv)
         d.rundir = strdup(opts.runtime_dir ? opts.runtime_dir : cfg.runtime_dir);
         if (!d.rundir)
                 goto out;
-        runtime_dir_in_use = d.rundir;
         d.gid = getegid();
         d.reload = reload;
-        if (cfg.clients_group && cfg.clients_group[0]) {
-                struct group *g = getgrnam(cfg.clients_group);
-
-                if (!g) {
-                        log_error("clients_group '%s': no such group", cfg.clients_group);
-                        goto out;
-                }
-                d.clients_gid = g->gr_gid;
-                d.have_clients_group = true;
+        if (!clients_group_lookup(cfg.clients_group, &d.clients_gid, &d.have_clients_group)) {
+                log_error("clients_group '%s': no such group", cfg.clients_group);
+                goto out;
         }
         r = util_ipc_ns(0, &d.ipc_ns);
         if (r < 0) {
@@ -304,7 +318,7 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         umask(0022);
 
-        r = rundir_setup(&d, inherited_fifo(d.rundir));
+        r = rundir_setup(&d, event_inherited_fifo(d.rundir));
         if (r < 0)
                 goto out_rundir;
 
@@ -313,8 +327,8 @@ int main(int argc, char **argv)
                 log_error_errno(r, "initialising");
                 goto out_rundir;
         }
-        limits_from_config(&cfg, d.router.mq.msgmax, &lim);
-        router_set_limits(&d.router, &lim);
+        cfg.lim.max_payload = max_payload(&cfg, d.router.mq.msgmax);
+        router_set_limits(&d.router, &cfg.lim);
         d.router.ipc_ns = d.ipc_ns;
         r = create_rings(&d, &cfg);
         if (r < 0) {
@@ -322,6 +336,8 @@ int main(int argc, char **argv)
                 goto out_rundir;
         }
 
+        running = cfg;
+        cfg = (struct ipcd_config){ 0 };
         r = event_run(&d);
         router_done(&d.router);
         if (r >= 0)
@@ -331,5 +347,6 @@ out_rundir:
 out:
         free(d.rundir);
         config_done(&cfg);
+        config_done(&running);
         return ret;
 }

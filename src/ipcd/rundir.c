@@ -66,10 +66,29 @@ static int take_lock(struct daemon *d)
         return 0;
 }
 
-static int setup_control(struct daemon *d, int inherited)
+int rundir_control_access(struct daemon *d)
 {
         mode_t mode = d->have_clients_group ? 0620 : 0622;
+        gid_t gid = d->have_clients_group ? d->clients_gid : d->gid;
+
+        if (!d->control_created) {
+                /* systemd's (ipcd.socket): SocketGroup= and SocketMode= set it. */
+                log_notice("clients_group: the control FIFO comes from systemd; set SocketGroup= "
+                           "and SocketMode= of ipcd.socket to match");
+                return 0;
+        }
+        if (fchown(d->control_fd, (uid_t)-1, gid) < 0 && d->have_clients_group)
+                log_warning_errno(-errno, "chown %s/control", d->rundir);
+        if (fchmod(d->control_fd, mode) < 0)
+                return log_error_errno(-errno, "chmod %s/control", d->rundir);
+        log_debug("%s/control: mode %04o, group %u", d->rundir, (unsigned)mode, (unsigned)gid);
+        return 0;
+}
+
+static int setup_control(struct daemon *d, int inherited)
+{
         struct stat st;
+        int r;
         int fd;
 
         if (inherited >= 0) {
@@ -105,17 +124,12 @@ static int setup_control(struct daemon *d, int inherited)
                 log_error("%s/control is not a FIFO", d->rundir);
                 return -EINVAL;
         }
-        if (fchown(fd, (uid_t)-1, d->have_clients_group ? d->clients_gid : d->gid) < 0 &&
-            d->have_clients_group)
-                log_warning_errno(-errno, "chown %s/control", d->rundir);
-        if (fchmod(fd, mode) < 0) {
-                int e = log_error_errno(-errno, "chmod %s/control", d->rundir);
-                safe_close(fd);
-                return e;
-        }
         d->control_fd = fd;
         d->control_created = true;
-        return 0;
+        r = rundir_control_access(d);
+        if (r < 0)
+                d->control_fd = safe_close(d->control_fd);
+        return r;
 }
 
 int rundir_setup(struct daemon *d, int inherited_fifo_fd)
@@ -173,7 +187,7 @@ void rundir_teardown(struct daemon *d)
                 unlinkat(d->rundir_fd, "control", 0);
         d->control_fd = safe_close(d->control_fd);
         if (d->state_fd >= 0) {
-                d->state_fd = safe_close(d->state_fd);
+                d->state_fd = ipcstate_close(d->state_fd);
                 unlinkat(d->rundir_fd, "ipcd.state", 0);
         }
         d->clients_fd = safe_close(d->clients_fd);

@@ -104,22 +104,25 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK_STR(cfg->runtime_dir, "/run/ipcd");
         CHECK(cfg->log_level == LOG_INFO);
         CHECK(cfg->clients_group == NULL);
-        CHECK(cfg->max_clients == 4096);
-        CHECK(cfg->max_clients_per_uid == 64);
+        CHECK(cfg->lim.max_clients == 4096);
+        CHECK(cfg->lim.max_clients_per_uid == 64);
         CHECK(cfg->max_message_size == 0);
-        CHECK(cfg->queue_bytes == 262144);
-        CHECK(cfg->inbound_queue_bytes == 1048576);
-        CHECK(cfg->backlog_bytes == 1024 * 1024);
-        CHECK(cfg->backlog_total_bytes == 64 * 1024 * 1024);
-        CHECK(cfg->registration_rate == 50);
-        CHECK(cfg->registration_burst == 100);
-        CHECK(cfg->max_subscriptions == 256);
-        CHECK(cfg->history_per_topic == 64);
-        CHECK(cfg->history_total == 65536);
-        CHECK(cfg->history_total_bytes == 64 * 1024 * 1024);
-        CHECK(cfg->overflow_policy == WIRE_OVERFLOW_DROP_NEW);
-        CHECK(cfg->lanes_per_uid == 4);
-        CHECK(cfg->bulk_held_bytes == 0);
+        CHECK(cfg->lim.queue_bytes == 262144);
+        CHECK(cfg->lim.inbound_queue_bytes == 1048576);
+        CHECK(cfg->lim.backlog_bytes == 1024 * 1024);
+        CHECK(cfg->lim.backlog_total_bytes == 64 * 1024 * 1024);
+        CHECK(cfg->lim.registration_rate == 50);
+        CHECK(cfg->lim.registration_burst == 100);
+        CHECK(cfg->lim.max_subscriptions == 256);
+        CHECK(cfg->lim.history_per_topic == 64);
+        CHECK(cfg->lim.history_total == 65536);
+        CHECK(cfg->lim.history_total_bytes == 64 * 1024 * 1024);
+        CHECK(cfg->lim.overflow_policy == WIRE_OVERFLOW_DROP_NEW);
+        CHECK(cfg->lim.lanes_per_uid == 4);
+        CHECK(cfg->lim.held_bytes == 0);
+        CHECK(cfg->lim.garbage_kick == 1000);
+        CHECK(cfg->lim.max_calls == 4096);
+        CHECK(cfg->lim.max_held_chunks == 4096);
 }
 
 static void test_defaults(void)
@@ -193,29 +196,39 @@ static void test_every_key(void)
                         "history_total = 1000;\n"
                         "history_total_bytes = 4294967296;\n"
                         "overflow_policy = \"drop-old\";\n"
+                        "garbage_kick = 0;\n"
+                        "max_calls = 11;\n"
+                        "max_held_chunks = 12;\n"
+                        "lanes_per_uid = 3;\n"
+                        "bulk_held_bytes = 8192;\n"
                         "registration_burst : 7\n",
                         err, sizeof(err)) == 0);
         CHECK_STR(err, "");
         CHECK_STR(cfg.runtime_dir, "/run/ipcd-test");
         CHECK(cfg.log_level == LOG_DEBUG);
         CHECK_STR(cfg.clients_group, "root");
-        CHECK(cfg.max_clients == 100);
-        CHECK(cfg.max_clients_per_uid == 10);
+        CHECK(cfg.lim.max_clients == 100);
+        CHECK(cfg.lim.max_clients_per_uid == 10);
         CHECK(cfg.max_message_size == 4096);
-        CHECK(cfg.queue_bytes == 65536);
-        CHECK(cfg.inbound_queue_bytes == 131072);
-        CHECK(cfg.backlog_bytes == 2097152);
-        CHECK(cfg.backlog_total_bytes == 134217728);
-        CHECK(cfg.registration_rate == 5);
-        CHECK(cfg.registration_burst == 7);
-        CHECK(cfg.max_subscriptions == 9);
-        CHECK(cfg.history_per_topic == 0);
-        CHECK(cfg.history_total == 1000);
-        CHECK(cfg.history_total_bytes == UINT64_C(4294967296));
-        CHECK(cfg.overflow_policy == WIRE_OVERFLOW_DROP_OLD);
+        CHECK(cfg.lim.queue_bytes == 65536);
+        CHECK(cfg.lim.inbound_queue_bytes == 131072);
+        CHECK(cfg.lim.backlog_bytes == 2097152);
+        CHECK(cfg.lim.backlog_total_bytes == 134217728);
+        CHECK(cfg.lim.registration_rate == 5);
+        CHECK(cfg.lim.registration_burst == 7);
+        CHECK(cfg.lim.max_subscriptions == 9);
+        CHECK(cfg.lim.history_per_topic == 0);
+        CHECK(cfg.lim.history_total == 1000);
+        CHECK(cfg.lim.history_total_bytes == UINT64_C(4294967296));
+        CHECK(cfg.lim.overflow_policy == WIRE_OVERFLOW_DROP_OLD);
+        CHECK(cfg.lim.garbage_kick == 0);
+        CHECK(cfg.lim.max_calls == 11);
+        CHECK(cfg.lim.max_held_chunks == 12);
+        CHECK(cfg.lim.lanes_per_uid == 3);
+        CHECK(cfg.lim.held_bytes == 8192);
         config_done(&cfg);
         CHECK(load_text(&cfg, "overflow_policy = \"drop-new\";\n", err, sizeof(err)) == 0);
-        CHECK(cfg.overflow_policy == WIRE_OVERFLOW_DROP_NEW);
+        CHECK(cfg.lim.overflow_policy == WIRE_OVERFLOW_DROP_NEW);
         config_done(&cfg);
 
         /* Every log level by name; clients_group "" means unset. */
@@ -252,15 +265,15 @@ static void test_integers(void)
                         "registration_rate = 1000000; registration_burst = 1;\n",
                         err, sizeof(err)) == 0);
         CHECK_STR(err, "");
-        CHECK(cfg.max_clients == 65536);
-        CHECK(cfg.max_clients_per_uid == 65536);
+        CHECK(cfg.lim.max_clients == 65536);
+        CHECK(cfg.lim.max_clients_per_uid == 65536);
         CHECK(cfg.max_message_size == 16777216);
-        CHECK(cfg.queue_bytes == 1024);
-        CHECK(cfg.inbound_queue_bytes == 1073741824);
-        CHECK(cfg.backlog_bytes == 0);
-        CHECK(cfg.backlog_total_bytes == 0);
-        CHECK(cfg.registration_rate == 1000000);
-        CHECK(cfg.registration_burst == 1);
+        CHECK(cfg.lim.queue_bytes == 1024);
+        CHECK(cfg.lim.inbound_queue_bytes == 1073741824);
+        CHECK(cfg.lim.backlog_bytes == 0);
+        CHECK(cfg.lim.backlog_total_bytes == 0);
+        CHECK(cfg.lim.registration_rate == 1000000);
+        CHECK(cfg.lim.registration_burst == 1);
         config_done(&cfg);
 
         /* int64 literals, hex, max_message_size 0 = the kernel's limit. */
@@ -268,12 +281,12 @@ static void test_integers(void)
                         "max_clients = 16L;\nmax_message_size = 0;\n"
                         "backlog_bytes = 0x100000;\nqueue_bytes = 0x4000L;\n",
                         err, sizeof(err)) == 0);
-        CHECK(cfg.max_clients == 16);
+        CHECK(cfg.lim.max_clients == 16);
         CHECK(cfg.max_message_size == 0);
-        CHECK(cfg.backlog_bytes == 0x100000);
-        CHECK(cfg.queue_bytes == 0x4000);
+        CHECK(cfg.lim.backlog_bytes == 0x100000);
+        CHECK(cfg.lim.queue_bytes == 0x4000);
         /* the default per-uid limit (64) follows a smaller max_clients down */
-        CHECK(cfg.max_clients_per_uid == 16);
+        CHECK(cfg.lim.max_clients_per_uid == 16);
         config_done(&cfg);
 
         /*
@@ -281,14 +294,14 @@ static void test_integers(void)
          * 4294967296 to 0 (and 8589934592 too); config.c reads the literal.
          */
         CHECK(load_text(&cfg, "backlog_total_bytes = 8589934592;\n", err, sizeof(err)) == 0);
-        CHECK(cfg.backlog_total_bytes == UINT64_C(8589934592));
+        CHECK(cfg.lim.backlog_total_bytes == UINT64_C(8589934592));
         config_done(&cfg);
         CHECK(load_text(&cfg, "max_clients = 3; backlog_total_bytes =\n    4294967296 ;\n", err,
                         sizeof(err)) == 0);
-        CHECK(cfg.backlog_total_bytes == UINT64_C(4294967296));
+        CHECK(cfg.lim.backlog_total_bytes == UINT64_C(4294967296));
         config_done(&cfg);
         CHECK(load_text(&cfg, "backlog_total_bytes = 8589934592L;\n", err, sizeof(err)) == 0);
-        CHECK(cfg.backlog_total_bytes == UINT64_C(8589934592));
+        CHECK(cfg.lim.backlog_total_bytes == UINT64_C(8589934592));
         config_done(&cfg);
         EXPECT_ERROR("\nbacklog_bytes = 4294967296;\n",
                      at(2, "backlog_bytes = 4294967296: out of range (0..1073741824)"));
@@ -337,6 +350,11 @@ static void test_ranges(void)
                      at(1, "history_total = 16777217: out of range (0..16777216)"));
         EXPECT_ERROR("history_total_bytes = 4294967297;\n",
                      at(1, "history_total_bytes = 4294967297: out of range (0..4294967296)"));
+        EXPECT_ERROR("garbage_kick = 1000001;\n",
+                     at(1, "garbage_kick = 1000001: out of range (0 or 1..1000000)"));
+        EXPECT_ERROR("max_calls = 0;\n", at(1, "max_calls = 0: out of range (1..1048576)"));
+        EXPECT_ERROR("max_held_chunks = 1048577;\n",
+                     at(1, "max_held_chunks = 1048577: out of range (1..1048576)"));
         EXPECT_ERROR("overflow_policy = \"drop\";\n",
                      at(1, "overflow_policy \"drop\": expected \"drop-new\" or \"drop-old\""));
         EXPECT_ERROR("overflow_policy = 1;\n",
@@ -402,8 +420,8 @@ static void test_include(void)
                         sizeof(err)) == 0);
         CHECK_STR(err, "");
         CHECK(cfg.log_level == LOG_DEBUG);
-        CHECK(cfg.max_clients == 12);
-        CHECK(cfg.backlog_total_bytes == UINT64_C(8589934592));
+        CHECK(cfg.lim.max_clients == 12);
+        CHECK(cfg.lim.backlog_total_bytes == UINT64_C(8589934592));
         config_done(&cfg);
 
         f = fopen(inc, "we");
@@ -451,13 +469,13 @@ static void test_all_or_nothing(void)
         CHECK_STR(err, at(4, "queue_bytes = 1: out of range (1024..1073741824)"));
         CHECK_STR(cfg.runtime_dir, "/run/a");
         CHECK_STR(cfg.clients_group, "root");
-        CHECK(cfg.max_clients == 7);
-        CHECK(cfg.queue_bytes == 262144);
+        CHECK(cfg.lim.max_clients == 7);
+        CHECK(cfg.lim.queue_bytes == 262144);
 
         CHECK(config_load(&cfg, write_file("max_clients = 9;\n"), true, err, sizeof(err)) == 0);
         CHECK_STR(cfg.runtime_dir, "/run/a");
         CHECK_STR(cfg.clients_group, "root");
-        CHECK(cfg.max_clients == 9);
+        CHECK(cfg.lim.max_clients == 9);
         config_done(&cfg);
 }
 
@@ -509,7 +527,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 20); /* every key of struct ipcd_config */
+        CHECK(nkeys == 23); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])
@@ -524,7 +542,7 @@ static void test_rings(void)
         char err[1024];
 
         CHECK(config_set_defaults(&cfg) == 0);
-        CHECK(cfg.nrings == 0 && cfg.lanes_per_uid == 4);
+        CHECK(cfg.nrings == 0 && cfg.lim.lanes_per_uid == 4);
         config_done(&cfg);
         CHECK(load_text(&cfg,
                         "lanes_per_uid = 2;\n"
@@ -532,7 +550,7 @@ static void test_rings(void)
                         "          { name = \"small\"; size = 1048576; lane_size = 65536;\n"
                         "            group = \"root\"; hugepages = false; } );\n",
                         err, sizeof(err)) == 0);
-        CHECK(cfg.lanes_per_uid == 2);
+        CHECK(cfg.lim.lanes_per_uid == 2);
         CHECK(cfg.nrings == 2);
         CHECK_STR(cfg.rings[0].name, "video");
         CHECK(cfg.rings[0].size == 268435456ULL && cfg.rings[0].lane_size == 16777216);
@@ -555,7 +573,7 @@ static void test_rings(void)
                         sizeof(err)) < 0);
         CHECK(strstr(err, ":2: unknown ring key 'colour'") != NULL);
         config_done(&cfg);
-        CHECK(load_text(&cfg, "rings = ( { size = 1048576; } );\n", err, sizeof(err)) < 0);
+        CHECK(load_text(&cfg, "rings = ( { size = 1048576; lane_size = 65536; } );\n", err, sizeof(err)) < 0);
         CHECK(strstr(err, "ring without a name") != NULL);
         config_done(&cfg);
         CHECK(load_text(&cfg, "rings = ( { name = \"a\"; size = 65536; lane_size = 131072; } );\n",
@@ -564,6 +582,61 @@ static void test_rings(void)
         CHECK(load_text(&cfg, "rings = ( { name = \"a\"; group = \"no-such-group-x\"; } );\n",
                         err, sizeof(err)) < 0);
         config_done(&cfg);
+}
+
+struct changed {
+        char keys[1024];
+};
+
+static void note_changed(const char *key, bool live, void *userdata)
+{
+        struct changed *c = userdata;
+        size_t n = strlen(c->keys);
+
+        snprintf(c->keys + n, sizeof(c->keys) - n, "%s%s%s", n ? " " : "", key, live ? "" : "!");
+}
+
+/* What a reload is told: every changed key, and which need a restart. */
+static void test_changed(void)
+{
+        struct ipcd_config a, b;
+        struct changed c = { "" };
+        char err[1024];
+
+        CHECK(load_text(&a, "max_clients = 9;\n", err, sizeof(err)) == 0);
+        CHECK(load_text(&b, "max_clients = 9;\n", err, sizeof(err)) == 0);
+        config_foreach_changed(&a, &b, note_changed, &c);
+        CHECK_STR(c.keys, "");
+        config_done(&b);
+
+        CHECK(load_text(&b,
+                        "clients_group = \"root\";\nmax_calls = 5;\nmax_message_size = 100;\n"
+                        "runtime_dir = \"/run/other\";\noverflow_policy = \"drop-old\";\n"
+                        "rings = ( { name = \"r\"; } );\n",
+                        err, sizeof(err)) == 0);
+        config_foreach_changed(&a, &b, note_changed, &c);
+        /* max_clients 9 -> 4096 too; in the key table's order */
+        CHECK_STR(c.keys, "runtime_dir! clients_group max_clients max_clients_per_uid max_message_size "
+                          "overflow_policy max_calls rings!");
+        config_done(&b);
+
+        /* rings compared by value; a group set to "" is unset */
+        CHECK(load_text(&b, "max_clients = 9;\nclients_group = \"\";\n", err, sizeof(err)) == 0);
+        c.keys[0] = '\0';
+        config_foreach_changed(&a, &b, note_changed, &c);
+        CHECK_STR(c.keys, "");
+        config_done(&a);
+        config_done(&b);
+        CHECK(load_text(&a, "rings = ( { name = \"r\"; size = 1048576; lane_size = 65536; } );\n", err, sizeof(err)) == 0);
+        CHECK(load_text(&b, "rings = ( { name = \"r\"; size = 1048576; lane_size = 65536; } );\n", err, sizeof(err)) == 0);
+        config_foreach_changed(&a, &b, note_changed, &c);
+        CHECK_STR(c.keys, "");
+        config_done(&b);
+        CHECK(load_text(&b, "rings = ( { name = \"r\"; size = 2097152; lane_size = 65536; } );\n", err, sizeof(err)) == 0);
+        config_foreach_changed(&a, &b, note_changed, &c);
+        CHECK_STR(c.keys, "rings!");
+        config_done(&a);
+        config_done(&b);
 }
 
 int main(void)
@@ -586,6 +659,7 @@ int main(void)
         test_all_or_nothing();
         test_shipped();
         test_rings();
+        test_changed();
 
         unlink(path);
         rmdir(tmpdir);

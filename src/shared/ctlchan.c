@@ -138,9 +138,14 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
         return k < 0 ? -saved : k;
 }
 
+/*
+ * The request goes out as "\nREGISTER ...\n" in one write(2): whatever a
+ * stray writer left unfinished in the FIFO ends at our first newline as a
+ * bad line of its own, and ours parses (ipcd ignores empty lines).
+ */
 int ctlchan_send(struct ctlchan *ch, struct wire_ctl *req, int timeout_ms)
 {
-        char line[WIRE_LINE_MAX + 1];
+        char line[WIRE_LINE_MAX + 2];
         uint64_t deadline = clock_deadline_ms(timeout_ms);
         int n, r;
 
@@ -151,9 +156,12 @@ int ctlchan_send(struct ctlchan *ch, struct wire_ctl *req, int timeout_ms)
                 return r;
         wire_hex_encode(ch->nonce, sizeof(ch->nonce), req->nonce);
         memcpy(req->fifo, ch->fifo, sizeof(req->fifo));
-        n = wire_ctl_format(req, line, sizeof(line));
+        line[0] = '\n';
+        n = wire_ctl_format(req, line + 1, sizeof(line) - 1);
         if (n < 0)
                 return n;
+        if (++n > PIPE_BUF)
+                return -ENOBUFS; /* would not be one atomic write */
 
         for (;;) {
                 struct pollfd p = {.fd = ch->control_fd, .events = POLLOUT};

@@ -2,8 +2,10 @@
 /*
  * ctlchan.h - the client side of the control channel, shared by the
  * library (registration) and ipcdctl (STATUS): create a reply FIFO in
- * RUNDIR/clients/, write one request line to RUNDIR/control, read the
- * binary records ipcd answers with.
+ * RUNDIR/clients/, write one request line to RUNDIR/control (as
+ * "\nREGISTER ...\n" in one atomic write: the leading newline ends whatever
+ * junk a stray writer left before it), read the binary records ipcd
+ * answers with.
  *
  * Reply FIFO: mkfifo(0600) at RUNDIR/clients/<32 random hex>, opened
  * O_RDONLY|O_NONBLOCK|O_CLOEXEC, then fchmod 0622 (umask clears bits) so

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ipcstate.c - RUNDIR/ipcd.state (see ipcstate.h): appended to as objects
+ * come and go, rewritten from the live set when it has grown to about
+ * twice what is alive, read once at clean-up.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +21,182 @@
 #include "shared/macro.h"
 
 #define STATE_FILE "ipcd.state"
+#define STATE_NEW STATE_FILE ".new"
+/* Rewrite once the file has this many lines more than twice the live set. */
+#define COMPACT_SLACK 256
+#define LINE_MAX_LEN 32 /* "+msg 2147483647\n" */
+
+void (*ipcstate_before_rename)(void);
+
+/* ---- a set of (kind, id), open addressing ---- */
+
+struct idset {
+        uint64_t *slot; /* 0: empty; else kind << 32 | id */
+        size_t cap, n;  /* cap a power of two, n <= cap / 2 */
+};
+
+static uint64_t key_of(enum ipcstate_kind kind, int id)
+{
+        return (uint64_t)kind << 32 | (uint32_t)id;
+}
+
+static size_t slot_of(const struct idset *s, uint64_t key)
+{
+        uint64_t h = key * UINT64_C(0x9e3779b97f4a7c15);
+
+        return (size_t)(h >> 32) & (s->cap - 1);
+}
+
+static bool idset_has(const struct idset *s, uint64_t key)
+{
+        if (!s->cap)
+                return false;
+        for (size_t i = slot_of(s, key);; i = (i + 1) & (s->cap - 1)) {
+                if (s->slot[i] == key)
+                        return true;
+                if (!s->slot[i])
+                        return false;
+        }
+}
+
+static int idset_add(struct idset *s, uint64_t key);
+
+static int idset_grow(struct idset *s)
+{
+        struct idset n = { .cap = s->cap ? s->cap * 2 : 64 };
+
+        n.slot = calloc(n.cap, sizeof(*n.slot));
+        if (!n.slot)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+                if (s->slot[i])
+                        (void)idset_add(&n, s->slot[i]); /* room: cannot fail */
+        free(s->slot);
+        *s = n;
+        return 0;
+}
+
+/* 1 if added, 0 if there already, -ENOMEM. */
+static int idset_add(struct idset *s, uint64_t key)
+{
+        size_t i;
+
+        if ((s->n + 1) * 2 > s->cap && idset_grow(s) < 0)
+                return -ENOMEM;
+        for (i = slot_of(s, key); s->slot[i]; i = (i + 1) & (s->cap - 1))
+                if (s->slot[i] == key)
+                        return 0;
+        s->slot[i] = key;
+        s->n++;
+        return 1;
+}
+
+/* Linear probing's deletion: shift later members of the run back. */
+static void idset_del(struct idset *s, uint64_t key)
+{
+        size_t i, j, mask = s->cap - 1;
+
+        if (!s->cap)
+                return;
+        for (i = slot_of(s, key); s->slot[i] != key; i = (i + 1) & mask)
+                if (!s->slot[i])
+                        return;
+        s->slot[i] = 0;
+        s->n--;
+        for (j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
+                size_t home = slot_of(s, s->slot[j]);
+
+                /* Move slot j to the hole at i if its home is not in (i, j]. */
+                if (((j - home) & mask) >= ((j - i) & mask)) {
+                        s->slot[i] = s->slot[j];
+                        s->slot[j] = 0;
+                        i = j;
+                }
+        }
+}
+
+static void idset_free(struct idset *s)
+{
+        free(s->slot);
+        *s = (struct idset){ 0 };
+}
+
+/* ---- the open state files ---- */
+
+struct state {
+        struct state *next;
+        int fd;        /* the callers' descriptor number, stable across rewrites */
+        int dir_fd;    /* RUNDIR */
+        struct idset live;
+        size_t nlines; /* lines in the file now */
+        size_t compact_at;
+};
+
+static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct state *states;
+
+static struct state *state_find(int fd)
+{
+        for (struct state *st = states; st; st = st->next)
+                if (st->fd == fd)
+                        return st;
+        return NULL;
+}
 
 int ipcstate_open(const char *rundir)
 {
-        char path[4096];
-        int fd;
+        struct state *st;
+        int fd, dir_fd;
 
-        if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
-                return -ENAMETOOLONG;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
+        dir_fd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
                 return -errno;
+        (void)unlinkat(dir_fd, STATE_NEW, 0); /* a rewrite a crash interrupted */
+        fd = openat(dir_fd, STATE_FILE,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                int e = -errno;
+
+                close(dir_fd);
+                return e;
+        }
+        st = calloc(1, sizeof(*st));
+        if (!st) {
+                close(fd);
+                close(dir_fd);
+                return -ENOMEM;
+        }
+        st->fd = fd;
+        st->dir_fd = dir_fd;
+        st->compact_at = COMPACT_SLACK;
+        pthread_mutex_lock(&states_lock);
+        st->next = states;
+        states = st;
+        pthread_mutex_unlock(&states_lock);
         return fd;
+}
+
+int ipcstate_close(int fd)
+{
+        struct state **pp, *st = NULL;
+
+        if (fd < 0)
+                return -1;
+        pthread_mutex_lock(&states_lock);
+        for (pp = &states; *pp; pp = &(*pp)->next)
+                if ((*pp)->fd == fd) {
+                        st = *pp;
+                        *pp = st->next;
+                        break;
+                }
+        pthread_mutex_unlock(&states_lock);
+        if (st) {
+                idset_free(&st->live);
+                close(st->dir_fd);
+                free(st);
+        }
+        close(fd);
+        return -1;
 }
 
 static const char *kind_name(enum ipcstate_kind kind)
@@ -41,17 +212,101 @@ static const char *kind_name(enum ipcstate_kind kind)
         return "?";
 }
 
+static int line_format(char *line, size_t size, enum ipcstate_kind kind, int id, bool removed)
+{
+        return snprintf(line, size, "%c%s %d\n", removed ? '-' : '+', kind_name(kind), id);
+}
+
+/*
+ * Write the live set to ipcd.state.new and rename it over ipcd.state; the
+ * new file takes over st->fd's number.  On failure the old file (still
+ * complete) stays in use.  Called with states_lock held.
+ */
+static int state_compact(struct state *st)
+{
+        _cleanup_free_ char *buf = malloc(st->live.n * LINE_MAX_LEN + 1);
+        size_t len = 0;
+        int fd, r = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < st->live.cap; i++) {
+                uint64_t k = st->live.slot[i];
+
+                if (k)
+                        len += (size_t)line_format(buf + len, LINE_MAX_LEN + 1,
+                                                   (enum ipcstate_kind)(k >> 32),
+                                                   (int)(uint32_t)k, false);
+        }
+        fd = openat(st->dir_fd, STATE_NEW,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        /* No fsync: RUNDIR is on tmpfs, and what matters is a crash of
+         * ipcd, after which the kernel still has every byte written. */
+        if (len && write(fd, buf, len) != (ssize_t)len)
+                r = errno ? -errno : -EIO;
+        if (r == 0 && ipcstate_before_rename)
+                ipcstate_before_rename();
+        if (r == 0 && renameat(st->dir_fd, STATE_NEW, st->dir_fd, STATE_FILE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlinkat(st->dir_fd, STATE_NEW, 0);
+                close(fd);
+                return r;
+        }
+        /* Two valid descriptors: only a racing open(2) (EBUSY) or a
+         * signal can stand in the way. */
+        while (dup3(fd, st->fd, O_CLOEXEC) < 0 && (errno == EBUSY || errno == EINTR))
+                ;
+        close(fd);
+        if (r == 0)
+                st->nlines = st->live.n;
+        return r;
+}
+
 int ipcstate_record(int fd, enum ipcstate_kind kind, int id, bool removed)
 {
-        char line[64];
-        int n;
+        char line[LINE_MAX_LEN + 1];
+        struct state *st;
+        int n, r = 0;
 
         if (fd < 0)
                 return 0;
-        n = snprintf(line, sizeof(line), "%c%s %d\n", removed ? '-' : '+', kind_name(kind), id);
+        n = line_format(line, sizeof(line), kind, id, removed);
+        pthread_mutex_lock(&states_lock);
+        st = state_find(fd);
+        if (st) {
+                uint64_t k = key_of(kind, id);
+
+                if (removed)
+                        idset_del(&st->live, k);
+                else if (idset_add(&st->live, k) < 0)
+                        r = -ENOMEM; /* still appended: the file stays right */
+        }
         if (write(fd, line, (size_t)n) != n)
-                return -errno;
-        return 0;
+                r = errno ? -errno : -EIO;
+        else if (st && ++st->nlines >= st->compact_at) {
+                /* Amortised: a rewrite of n live lines after n + SLACK appends. */
+                (void)state_compact(st); /* failed: the old file goes on, try later */
+                st->compact_at = st->nlines + st->live.n + COMPACT_SLACK;
+        }
+        pthread_mutex_unlock(&states_lock);
+        return r;
+}
+
+int ipcstate_stats(int fd, size_t *nlive, size_t *nlines)
+{
+        struct state *st;
+
+        pthread_mutex_lock(&states_lock);
+        st = state_find(fd);
+        if (st) {
+                *nlive = st->live.n;
+                *nlines = st->nlines;
+        }
+        pthread_mutex_unlock(&states_lock);
+        return st ? 0 : -ENOENT;
 }
 
 int ipcstate_remove_object(enum ipcstate_kind kind, int id)
@@ -72,14 +327,17 @@ int ipcstate_remove_object(enum ipcstate_kind kind, int id)
         return r < 0 ? -errno : 0;
 }
 
-/* Does /proc/sysvipc/<kind> list id with key 0 and creator uid `creator`? */
-static bool object_is_ours(enum ipcstate_kind kind, int id, uid_t creator)
+/*
+ * Add to *ours every object /proc/sysvipc/<kind> lists with key 0 and
+ * creator uid `creator`: one read of the table.
+ */
+static int sysvipc_ours(enum ipcstate_kind kind, uid_t creator, struct idset *ours)
 {
         const char *file;
         int cuid_col; /* 1-based column of cuid */
         char line[512];
-        bool found = false;
         FILE *f;
+        int r = 0;
 
         switch (kind) {
         case IPCSTATE_MSG:
@@ -95,50 +353,65 @@ static bool object_is_ours(enum ipcstate_kind kind, int id, uid_t creator)
                 cuid_col = 10;
                 break;
         default:
-                return false;
+                return -EINVAL;
         }
         f = fopen(file, "re");
         if (!f)
-                return false;
+                return errno == ENOENT ? 0 : -errno;
         if (!fgets(line, sizeof(line), f)) { /* header */
                 fclose(f);
-                return false;
+                return 0;
         }
-        while (fgets(line, sizeof(line), f)) {
+        while (r >= 0 && fgets(line, sizeof(line), f)) {
                 long long col[16];
                 int n = 0;
-                char *s = line, *end;
+                char *p = line, *end;
 
                 while (n < 16) {
-                        col[n] = strtoll(s, &end, 10);
-                        if (end == s)
+                        col[n] = strtoll(p, &end, 10);
+                        if (end == p)
                                 break;
                         n++;
-                        s = end;
+                        p = end;
                 }
-                if (n < cuid_col)
+                if (n < cuid_col || col[0] != 0 || col[cuid_col - 1] != (long long)creator ||
+                    col[1] < 0 || col[1] > INT32_MAX)
                         continue;
-                if (col[1] == id && col[0] == 0 && col[cuid_col - 1] == (long long)creator) {
-                        found = true;
-                        break;
-                }
+                r = idset_add(ours, key_of(kind, (int)col[1]));
         }
         fclose(f);
-        return found;
+        return r < 0 ? r : 0;
 }
 
-struct entry {
-        enum ipcstate_kind kind;
-        int id;
-        bool live;
-};
+/* One line of the file into *kind, *id, *removed; false if it is not one. */
+static bool line_parse(const char *line, enum ipcstate_kind *kind, int *id, bool *removed)
+{
+        char sign, kname[8];
+
+        if (!strchr(line, '\n')) /* the last line, cut short */
+                return false;
+        if (sscanf(line, "%c%7s %d", &sign, kname, id) != 3 || *id < 0 ||
+            (sign != '+' && sign != '-'))
+                return false;
+        if (strcmp(kname, "msg") == 0)
+                *kind = IPCSTATE_MSG;
+        else if (strcmp(kname, "sem") == 0)
+                *kind = IPCSTATE_SEM;
+        else if (strcmp(kname, "shm") == 0)
+                *kind = IPCSTATE_SHM;
+        else
+                return false;
+        *removed = sign == '-';
+        return true;
+}
 
 int ipcstate_cleanup(const char *rundir, uid_t creator, unsigned *nremoved)
 {
-        _cleanup_free_ struct entry *v = NULL;
-        size_t nv = 0, cap = 0;
+        static const enum ipcstate_kind kinds[] = { IPCSTATE_MSG, IPCSTATE_SEM, IPCSTATE_SHM };
+        struct idset live = { 0 }, ours = { 0 };
         char path[4096], line[128];
         FILE *f;
+        int r = 0;
 
         *nremoved = 0;
         if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
@@ -146,51 +419,31 @@ int ipcstate_cleanup(const char *rundir, uid_t creator, unsigned *nremoved)
         f = fopen(path, "re");
         if (!f)
                 return errno == ENOENT ? 0 : -errno;
-        while (fgets(line, sizeof(line), f)) {
-                char sign, kname[8];
-                int id;
+        /* The last line about an object wins. */
+        while (r >= 0 && fgets(line, sizeof(line), f)) {
                 enum ipcstate_kind kind;
-                size_t i;
+                bool removed;
+                int id;
 
-                if (sscanf(line, "%c%7s %d", &sign, kname, &id) != 3 || id < 0 ||
-                    (sign != '+' && sign != '-'))
+                if (!line_parse(line, &kind, &id, &removed))
                         continue;
-                if (strcmp(kname, "msg") == 0)
-                        kind = IPCSTATE_MSG;
-                else if (strcmp(kname, "sem") == 0)
-                        kind = IPCSTATE_SEM;
-                else if (strcmp(kname, "shm") == 0)
-                        kind = IPCSTATE_SHM;
+                if (removed)
+                        idset_del(&live, key_of(kind, id));
                 else
-                        continue;
-                for (i = 0; i < nv; i++)
-                        if (v[i].kind == kind && v[i].id == id)
-                                break;
-                if (i == nv) {
-                        if (nv == cap) {
-                                size_t ncap = cap ? cap * 2 : 64;
-                                struct entry *nvp = realloc(v, ncap * sizeof(*v));
-
-                                if (!nvp) {
-                                        fclose(f);
-                                        return -ENOMEM;
-                                }
-                                v = nvp;
-                                cap = ncap;
-                        }
-                        v[nv].kind = kind;
-                        v[nv].id = id;
-                        nv++;
-                }
-                v[i].live = sign == '+';
+                        r = idset_add(&live, key_of(kind, id));
         }
         fclose(f);
+        for (size_t i = 0; r >= 0 && live.n && i < ELEMENTSOF(kinds); i++)
+                r = sysvipc_ours(kinds[i], creator, &ours);
+        for (size_t i = 0; r >= 0 && i < live.cap; i++) {
+                uint64_t k = live.slot[i];
 
-        for (size_t i = 0; i < nv; i++) {
-                if (!v[i].live || !object_is_ours(v[i].kind, v[i].id, creator))
+                if (!k || !idset_has(&ours, k))
                         continue;
-                if (ipcstate_remove_object(v[i].kind, v[i].id) == 0)
+                if (ipcstate_remove_object((enum ipcstate_kind)(k >> 32), (int)(uint32_t)k) == 0)
                         (*nremoved)++;
         }
-        return 0;
+        idset_free(&live);
+        idset_free(&ours);
+        return r < 0 ? r : 0;
 }

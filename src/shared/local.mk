@@ -23,3 +23,13 @@ src_shared_test_wire_SOURCES = src/shared/test-wire.c
 src_shared_test_wire_LDADD = src/shared/libshared.la
 src_shared_test_names_SOURCES = src/shared/test-names.c
 src_shared_test_names_LDADD = src/shared/libshared.la
+
+check_PROGRAMS += src/shared/test-ctlchan
+TESTS += src/shared/test-ctlchan
+src_shared_test_ctlchan_SOURCES = src/shared/test-ctlchan.c
+src_shared_test_ctlchan_LDADD = src/shared/libshared.la
+
+check_PROGRAMS += src/shared/test-ipcstate
+TESTS += src/shared/test-ipcstate
+src_shared_test_ipcstate_SOURCES = src/shared/test-ipcstate.c
+src_shared_test_ipcstate_LDADD = src/shared/libshared.la
