@@ -15,7 +15,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
-#include "ipcd/router.h"
+#include "ipcd/core/router.h"
 #include "shared/names.h"
 #include "shared/wire.h"
 
@@ -121,8 +121,8 @@ int main(int argc, char **argv)
         pthread_mutex_lock(&r.lock);
         CHECK(router_client_add(&r, getuid(), getpid(), "alice", &a) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "bob", &b) == 0);
-        CHECK(router_client_add(&r, getuid(), getpid(), "alice", &x) == -EADDRINUSE);
-        CHECK(router_client_add(&r, getuid(), getpid(), "bad name", &x) == -EINVAL);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "alice", &x)) == -EADDRINUSE);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "bad name", &x)) == -EINVAL);
         CHECK(router_client_add(&r, getuid(), getpid(), "", &anon) == 0);
         CHECK(a->id != b->id && b->id != anon->id);
         CHECK(router_client_by_id(&r, b->id) == b);
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
         CHECK(router_client_add(&r, getuid(), getpid(), "c4", &x) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "c5", &x) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "c6", &x) == 0);
-        CHECK(router_client_add(&r, getuid(), getpid(), "c7", &x) == -EDQUOT);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "c7", &x)) == -EDQUOT);
         router_client_remove(&r, x);
         CHECK(router_client_by_name(&r, "c6", 2) == NULL);
         CHECK(router_client_add(&r, getuid(), getpid(), "c6", &x) == 0);
