@@ -118,6 +118,61 @@ static long pidfd_open_(pid_t pid)
         return syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* May the process req names register as uid: 0, or -errno to refuse
+ * with.  *pidfd gets its pidfd (the caller closes it on refusal). */
+static int register_vet(struct daemon *d, const struct wire_ctl *req, uid_t uid,
+                        struct proc_creds *pc, int *pidfd)
+{
+        struct policy_creds cr;
+        uint64_t ns;
+        int e;
+
+        /* The process it names must be of the FIFO owner's uid and in our
+         * IPC namespace.  Take the pidfd first, then check, so that the
+         * process checked is the one watched. */
+        *pidfd = (int)pidfd_open_(req->pid);
+        if (*pidfd < 0)
+                return -errno;
+        e = proc_creds(req->pid, pc);
+        if (e < 0)
+                return e;
+        /* Real and effective uid both: a set-uid process would lend the
+         * groups of whoever ran it. */
+        if (pc->ruid != uid || pc->euid != uid)
+                return -EPERM;
+        cr = (struct policy_creds){ uid, pc->rgid, pc->groups, pc->ngroups };
+        e = router_errno(policy_check_register(&cr, d->have_clients_group, d->clients_gid));
+        if (e < 0)
+                return e;
+        /* /proc/PID/ns/ipc of another uid's process needs ptrace access,
+         * which ipcd running as its own user lacks (and must not get).  When
+         * it cannot look, the library checks: the registration reply
+         * carries ipcd's namespace and a client in another one gives up
+         * with -EXDEV (and ipcd sees it leave). */
+        e = util_ipc_ns(req->pid, &ns);
+        if (e < 0 && e != -EACCES && e != -EPERM)
+                return e;
+        if (e == 0 && ns != d->ipc_ns)
+                return -EXDEV;
+        return 0;
+}
+
+/* What a registered client is told (lock held). */
+static void registered_body(struct daemon *d, const struct client *c,
+                            struct wire_rec_registered *reg)
+{
+        reg->client_id = c->id;
+        memcpy(reg->token, c->token, sizeof(reg->token));
+        reg->inbound_qid = c->uq->qid;
+        reg->queue_qid = c->qid;
+        reg->semid = c->semid;
+        reg->max_payload = d->router.lim.max_payload;
+        reg->max_qmsg = (uint32_t)c->qmsg_max;
+        reg->daemon_pid = getpid();
+        reg->ipc_ns = d->ipc_ns;
+        reg->instance = d->router.instance;
+}
+
 static void handle_register(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
         struct router *r = &d->router;
@@ -125,7 +180,6 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         struct proc_creds pc;
         struct policy_creds cr;
         struct client *c = NULL;
-        uint64_t ns;
         uid_t uid;
         int fd, pidfd = -1, e;
 
@@ -152,39 +206,10 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         }
         pthread_mutex_unlock(&r->lock);
 
-        /* The process it names must be of the FIFO owner's uid and in our
-         * IPC namespace.  Take the pidfd first, then check, so that the
-         * process checked is the one watched. */
-        pidfd = (int)pidfd_open_(req->pid);
-        if (pidfd < 0) {
-                e = -errno;
-                goto refuse;
-        }
-        e = proc_creds(req->pid, &pc);
+        e = register_vet(d, req, uid, &pc, &pidfd);
         if (e < 0)
                 goto refuse;
-        /* Real and effective uid both: a set-uid process would lend the
-         * groups of whoever ran it. */
-        if (pc.ruid != uid || pc.euid != uid) {
-                e = -EPERM;
-                goto refuse;
-        }
         cr = (struct policy_creds){ uid, pc.rgid, pc.groups, pc.ngroups };
-        e = router_errno(policy_check_register(&cr, d->have_clients_group, d->clients_gid));
-        if (e < 0)
-                goto refuse;
-        /* /proc/PID/ns/ipc of another uid's process needs ptrace access,
-         * which ipcd running as its own user lacks (and must not get).  When
-         * it cannot look, the library checks: the registration reply
-         * carries ipcd's namespace and a client in another one gives up
-         * with -EXDEV (and ipcd sees it leave). */
-        e = util_ipc_ns(req->pid, &ns);
-        if (e < 0 && e != -EACCES && e != -EPERM)
-                goto refuse;
-        if (e == 0 && ns != d->ipc_ns) {
-                e = -EXDEV;
-                goto refuse;
-        }
 
         pthread_mutex_lock(&r->lock);
         e = router_errno(router_client_add(r, uid, req->pid, req->name, &c));
@@ -193,16 +218,7 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                 c->pidfd = pidfd;
                 c->privileged = policy_is_privileged(&cr, d->gid);
                 c->ring_access = policy_ring_access(&cr, r->rings, r->nrings);
-                reg.client_id = c->id;
-                memcpy(reg.token, c->token, sizeof(reg.token));
-                reg.inbound_qid = c->uq->qid;
-                reg.queue_qid = c->qid;
-                reg.semid = c->semid;
-                reg.max_payload = r->lim.max_payload;
-                reg.max_qmsg = (uint32_t)c->qmsg_max;
-                reg.daemon_pid = getpid();
-                reg.ipc_ns = d->ipc_ns;
-                reg.instance = r->instance;
+                registered_body(d, c, &reg);
         } else
                 r->cnt.refused++;
         pthread_mutex_unlock(&r->lock);
