@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * router.h - ipcd's routing state: clients, names, per-uid inbound queues,
- * backlogs, counters.  Plain C: no libsystemd, no libconfig, so unit tests
- * drive it directly.
+ * router.h - the core's API for the edges (control.c, event.c, main.c):
+ * ipcd's routing state of clients, names, per-uid inbound queues,
+ * backlogs and counters (the types are state.h).  Plain C: no libsystemd,
+ * no libconfig, so unit tests drive it directly.  Expected refusals are
+ * ROUTER_E_* (errors.h), turned into the public errno by router_errno().
+ *
+ * The files of src/ipcd/core, each calling only those before it: state.h,
+ * errors, clients, wakeup, held, delivery, answers, pass, bulk, message,
+ * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
+ * status (and ring, msgq, topics, policy beneath them all).
  *
  * Lock discipline (the one place it is written down):
  *
