@@ -100,6 +100,33 @@ static void run(struct router *r, struct uidq *uq, const void *buf, size_t n)
         router_pass_free(p);
 }
 
+/* Run one record of operation op from c; the number of answers on the
+ * reply type of cookie (at most one is right), *status the first one's. */
+static int answers_to(struct router *r, struct client *c, uint16_t op, uint16_t flags,
+                      uint64_t arg, const char *dst, uint64_t cookie, int *status);
+
+static int answers_to(struct router *r, struct client *c, uint16_t op, uint16_t flags,
+                      uint64_t arg, const char *dst, uint64_t cookie, int *status)
+{
+        struct wire_in h = { .client_id = c->id, .op = op, .flags = flags, .arg = arg,
+                             .dst_len = (uint8_t)strlen(dst), .cookie = cookie };
+        struct wire_out out[4];
+        char texts[4][64];
+        uint8_t buf[256];
+        size_t off = 0;
+        int n = 0;
+
+        memcpy(h.token, c->token, sizeof(h.token));
+        CHECK(wire_in_put(buf, sizeof(buf), &off, &h, dst, NULL) == 0);
+        run(r, c->uq, buf, off);
+        while (recv_records(c, wire_reply_type(cookie), out, texts, 4) == 1) {
+                CHECK(out[0].kind == WIRE_OUT_ACK && out[0].cookie == cookie);
+                if (n++ == 0)
+                        *status = out[0].status;
+        }
+        return n;
+}
+
 int main(int argc, char **argv)
 {
         struct router r;
@@ -315,6 +342,40 @@ int main(int argc, char **argv)
                 router_client_remove(&r, cx);
                 router_client_remove(&r, cy);
                 router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Who is answered (wire_op_answered()): some operations always,
+         * some when they ask (WIRE_IN_ACK), some never; an unknown one or
+         * one with flags it may not carry is refused, once. */
+        {
+                struct client *z;
+                int st = 1;
+
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_client_add(&r, getuid(), getpid(), "", &z) == 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, z, WIRE_OP_PING, 0, 0, "", 61, &st) == 1 && st == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_TIMED, 0, 0, "", 62, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_TIMED, WIRE_IN_ACK, 0, "", 63, &st) == 1 && st == 0);
+                CHECK(z->timed);
+                CHECK(answers_to(&r, z, WIRE_OP_PULL, WIRE_IN_ACK, 0, "", 64, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_LANE_DROP, WIRE_IN_ACK, 0, "", 65, &st) == 0);
+                CHECK(answers_to(&r, z, 99, WIRE_IN_ACK, 0, "", 66, &st) == 1 && st == -EOPNOTSUPP);
+                CHECK(answers_to(&r, z, 99, 0, 0, "", 67, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_PING, WIRE_IN_BULK | WIRE_IN_ACK, 0, "", 68, &st) ==
+                              1 &&
+                      st == -EINVAL);
+                CHECK(answers_to(&r, z, WIRE_OP_UNSUBSCRIBE, 0, 0, "nope", 69, &st) == 1 &&
+                      st == -ENOENT);
+                CHECK(answers_to(&r, z, WIRE_OP_SET_OVERFLOW, 0, 7, "", 70, &st) == 1 && st == -EINVAL);
+                /* No ring it may map: the refusal is the answer. */
+                CHECK(answers_to(&r, z, WIRE_OP_LANE, 0, 0, "", 71, &st) == 1 && st == -EACCES);
+                CHECK(answers_to(&r, z, WIRE_OP_SET_HISTORY, 0, 3, "t/h", 72, &st) == 1 && st == 0);
+                /* Three invalid records: counted on it, below garbage_kick. */
+                CHECK(z->garbage == 3 && router_client_by_id(&r, z->id) == z);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, z);
                 pthread_mutex_unlock(&r.lock);
         }
 
