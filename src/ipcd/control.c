@@ -119,11 +119,11 @@ static long pidfd_open_(pid_t pid)
 }
 
 /* May the process req names register as uid: 0, or -errno to refuse
- * with.  *pidfd gets its pidfd (the caller closes it on refusal). */
+ * with.  *pidfd gets its pidfd (the caller closes it on refusal), *cr its
+ * credentials for policy (pointing into *pc). */
 static int register_vet(struct daemon *d, const struct wire_ctl *req, uid_t uid,
-                        struct proc_creds *pc, int *pidfd)
+                        struct proc_creds *pc, struct policy_creds *cr, int *pidfd)
 {
-        struct policy_creds cr;
         uint64_t ns;
         int e;
 
@@ -140,8 +140,8 @@ static int register_vet(struct daemon *d, const struct wire_ctl *req, uid_t uid,
          * groups of whoever ran it. */
         if (pc->ruid != uid || pc->euid != uid)
                 return -EPERM;
-        cr = (struct policy_creds){ uid, pc->rgid, pc->groups, pc->ngroups };
-        e = router_errno(policy_check_register(&cr, d->have_clients_group, d->clients_gid));
+        *cr = (struct policy_creds){ uid, pc->rgid, pc->groups, pc->ngroups };
+        e = router_errno(policy_check_register(cr, d->have_clients_group, d->clients_gid));
         if (e < 0)
                 return e;
         /* /proc/PID/ns/ipc of another uid's process needs ptrace access,
@@ -206,10 +206,9 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         }
         pthread_mutex_unlock(&r->lock);
 
-        e = register_vet(d, req, uid, &pc, &pidfd);
+        e = register_vet(d, req, uid, &pc, &cr, &pidfd);
         if (e < 0)
                 goto refuse;
-        cr = (struct policy_creds){ uid, pc.rgid, pc.groups, pc.ngroups };
 
         pthread_mutex_lock(&r->lock);
         e = router_errno(router_client_add(r, uid, req->pid, req->name, &c));
