@@ -48,7 +48,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shared/ring.h"
+#include "shared/ringfmt.h"
 #include "tlib.h"
 
 #define LANE_SIZE 262144UL

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ipcd/core/policy.h"
 #include "ipcd/daemon.h"
 #include "shared/log.h"
 #include "shared/clock.h"
@@ -73,16 +74,6 @@ static int proc_creds(pid_t pid, struct proc_creds *pc)
         return have_uid ? 0 : -ESRCH;
 }
 
-static bool creds_in_group(const struct proc_creds *pc, gid_t g)
-{
-        if (pc->rgid == g)
-                return true;
-        for (size_t i = 0; i < pc->ngroups; i++)
-                if (pc->groups[i] == g)
-                        return true;
-        return false;
-}
-
 /* An error answer is written now or never: a FIFO nobody reads must not
  * cost ipcd a descriptor and a buffer (the client retries anyway). */
 static void reply_error(struct daemon *d, int fd, const uint8_t nonce[WIRE_NONCE_SIZE], int error,
@@ -129,13 +120,68 @@ static long pidfd_open_(pid_t pid)
         return syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* May the process req names register as uid: 0, or -errno to refuse
+ * with.  *pidfd gets its pidfd (the caller closes it on refusal), *cr its
+ * credentials for policy (pointing into *pc). */
+static int register_vet(struct daemon *d, const struct wire_ctl *req, uid_t uid,
+                        struct proc_creds *pc, struct policy_creds *cr, int *pidfd)
+{
+        uint64_t ns;
+        int e;
+
+        /* The process it names must be of the FIFO owner's uid and in our
+         * IPC namespace.  Take the pidfd first, then check, so that the
+         * process checked is the one watched. */
+        *pidfd = (int)pidfd_open_(req->pid);
+        if (*pidfd < 0)
+                return -errno;
+        e = proc_creds(req->pid, pc);
+        if (e < 0)
+                return e;
+        /* Real and effective uid both: a set-uid process would lend the
+         * groups of whoever ran it. */
+        if (pc->ruid != uid || pc->euid != uid)
+                return -EPERM;
+        *cr = (struct policy_creds){ uid, pc->rgid, pc->groups, pc->ngroups };
+        e = router_errno(policy_check_register(cr, d->have_clients_group, d->clients_gid));
+        if (e < 0)
+                return e;
+        /* /proc/PID/ns/ipc of another uid's process needs ptrace access,
+         * which ipcd running as its own user lacks (and must not get).  When
+         * it cannot look, the library checks: the registration reply
+         * carries ipcd's namespace and a client in another one gives up
+         * with -EXDEV (and ipcd sees it leave). */
+        e = util_ipc_ns(req->pid, &ns);
+        if (e < 0 && e != -EACCES && e != -EPERM)
+                return e;
+        if (e == 0 && ns != d->ipc_ns)
+                return -EXDEV;
+        return 0;
+}
+
+/* What a registered client is told (lock held). */
+static void registered_body(struct daemon *d, const struct client *c,
+                            struct wire_rec_registered *reg)
+{
+        reg->client_id = c->id;
+        memcpy(reg->token, c->token, sizeof(reg->token));
+        reg->inbound_qid = c->uq->qid;
+        reg->queue_qid = c->qid;
+        reg->semid = c->semid;
+        reg->max_payload = d->router.lim.max_payload;
+        reg->max_qmsg = (uint32_t)c->qmsg_max;
+        reg->daemon_pid = getpid();
+        reg->ipc_ns = d->ipc_ns;
+        reg->instance = d->router.instance;
+}
+
 static void handle_register(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
         struct router *r = &d->router;
         struct wire_rec_registered reg = { 0 };
         struct proc_creds pc;
+        struct policy_creds cr;
         struct client *c = NULL;
-        uint64_t ns;
         uid_t uid;
         int fd, pidfd = -1, e;
 
@@ -162,61 +208,18 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         }
         pthread_mutex_unlock(&r->lock);
 
-        /* The process it names must be of the FIFO owner's uid and in our
-         * IPC namespace.  Take the pidfd first, then check, so that the
-         * process checked is the one watched. */
-        pidfd = (int)pidfd_open_(req->pid);
-        if (pidfd < 0) {
-                e = -errno;
-                goto refuse;
-        }
-        e = proc_creds(req->pid, &pc);
+        e = register_vet(d, req, uid, &pc, &cr, &pidfd);
         if (e < 0)
                 goto refuse;
-        /* Real and effective uid both: a set-uid process would lend the
-         * groups of whoever ran it. */
-        if (pc.ruid != uid || pc.euid != uid) {
-                e = -EPERM;
-                goto refuse;
-        }
-        if (d->have_clients_group && uid != 0 && !creds_in_group(&pc, d->clients_gid)) {
-                e = -EACCES;
-                goto refuse;
-        }
-        /* /proc/PID/ns/ipc of another uid's process needs ptrace access,
-         * which ipcd running as its own user lacks (and must not get).  When
-         * it cannot look, the library checks: the registration reply
-         * carries ipcd's namespace and a client in another one gives up
-         * with -EXDEV (and ipcd sees it leave). */
-        e = util_ipc_ns(req->pid, &ns);
-        if (e < 0 && e != -EACCES && e != -EPERM)
-                goto refuse;
-        if (e == 0 && ns != d->ipc_ns) {
-                e = -EXDEV;
-                goto refuse;
-        }
 
         pthread_mutex_lock(&r->lock);
-        e = router_client_add(r, uid, req->pid, req->name, &c);
+        e = router_errno(router_client_add(r, uid, req->pid, req->name, &c));
         if (e == 0) {
                 c->fifo_fd = fd;
                 c->pidfd = pidfd;
-                /* Admin operations: root and members of ipcd's group. */
-                c->privileged = uid == 0 || creds_in_group(&pc, d->gid);
-                /* Which rings it can map: the ring's group is its trust domain. */
-                for (unsigned i = 0; i < r->nrings; i++)
-                        if (uid == 0 || uid == geteuid() || creds_in_group(&pc, r->rings[i]->gid))
-                                c->ring_access |= 1u << i;
-                reg.client_id = c->id;
-                memcpy(reg.token, c->token, sizeof(reg.token));
-                reg.inbound_qid = c->uq->qid;
-                reg.queue_qid = c->qid;
-                reg.semid = c->semid;
-                reg.max_payload = r->lim.max_payload;
-                reg.max_qmsg = (uint32_t)c->qmsg_max;
-                reg.daemon_pid = getpid();
-                reg.ipc_ns = d->ipc_ns;
-                reg.instance = r->instance;
+                c->privileged = policy_is_privileged(&cr, d->gid);
+                c->ring_access = policy_ring_access(&cr, r->rings, r->nrings);
+                registered_body(d, c, &reg);
         } else
                 r->cnt.refused++;
         pthread_mutex_unlock(&r->lock);
@@ -282,34 +285,13 @@ static void out_rec(struct outbuf *o, enum wire_rec_kind kind, const uint8_t *no
         o->len += (size_t)wire_rec_put(o->p + o->len, o->cap - o->len, kind, nonce, body, len);
 }
 
-struct topic_status_ctx {
-        struct outbuf *o;
-        const uint8_t *nonce;
-};
-
-static void topic_status(struct topic *t, void *userdata)
-{
-        struct topic_status_ctx *x = userdata;
-        struct wire_status_topic ts = {
-                .subscribers = t->nexact,
-                .wildcard_subscribers = t->nwild,
-                .history_depth = t->depth,
-                .history_len = t->hlen,
-                .published = t->published,
-                .delivered = t->delivered,
-        };
-
-        snprintf(ts.name, sizeof(ts.name), "%s", t->name);
-        out_rec(x->o, WIRE_REC_STATUS_TOPIC, x->nonce, &ts, sizeof(ts));
-}
-
 static void handle_status(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
         struct router *r = &d->router;
         struct outbuf o = { 0 };
-        struct wire_status_daemon sd = { 0 };
+        struct router_status st;
         uid_t uid;
-        int fd;
+        int fd, e;
 
         fd = open_reply_fifo(d, req->fifo, &uid);
         if (fd < 0) {
@@ -326,98 +308,25 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 reply_error(d, fd, nonce, -EAGAIN, "too many requests");
                 return;
         }
-        sd.pid = getpid();
-        sd.nclients = r->nclients;
-        sd.uptime_ms = clock_now_ms() - r->start_ms;
-        sd.routed = r->cnt.routed;
-        sd.dropped = r->cnt.dropped;
-        sd.accepted = r->cnt.accepted;
-        sd.registrations = r->cnt.registrations;
-        sd.refused = r->cnt.refused;
-        sd.bad_control = r->cnt.bad_control;
-        sd.bad_inbound = r->cnt.bad_inbound;
-        sd.backlog_bytes = r->backlog_total;
-        sd.max_clients = r->lim.max_clients;
-        sd.queue_bytes = r->clients ? (uint32_t)r->clients->qmsg_max : 0;
-        sd.max_payload = r->lim.max_payload;
-        sd.limit_hits = r->cnt.limit_hits;
-        sd.published = r->cnt.published;
-        sd.unheard = r->cnt.unheard;
-        sd.ntopics = (uint32_t)r->topics.ntopics;
-        sd.nmonitors = r->nmonitors;
-        snprintf(sd.version, sizeof(sd.version), "%s", IPCD_VERSION_STRING);
-        {
-                /* The queue size in effect: ask the kernel about one queue. */
-                struct msqid_ds ds;
-
-                if (r->clients && msgctl(r->clients->qid, IPC_STAT, &ds) == 0)
-                        sd.queue_bytes = (uint32_t)ds.msg_qbytes;
-                else
-                        sd.queue_bytes = (uint32_t)r->mq.msgmnb;
-        }
-        out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &sd, sizeof(sd));
-        for (struct uidq *u = r->uidqs; u; u = u->next) {
-                struct wire_status_queue q = { .uid = (uint32_t)u->uid, .qid = u->qid,
-                                               .nclients = u->nclients };
-                struct msqid_ds ds;
-
-                if (msgctl(u->qid, IPC_STAT, &ds) == 0)
-                        q.qnum = (uint32_t)ds.msg_qnum;
-                out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &q, sizeof(q));
-        }
-        for (struct client *c = r->clients; c; c = c->next) {
-                struct wire_status_client sc = {
-                        .id = c->id,
-                        .uid = (uint32_t)c->uid,
-                        .pid = c->pid,
-                        .qid = c->qid,
-                        .inbound_qid = c->uq ? c->uq->qid : -1,
-                        .sent = c->sent,
-                        .received = c->received,
-                        .dropped = c->dropped,
-                        .backlog_bytes = c->bl_bytes,
-                        .connected_ms = clock_now_ms() - c->connected_ms,
-                        .subscriptions = c->nsubs,
-                        .pending_calls = c->ncalls,
-                        .bulk_sent = c->bulk_sent,
-                        .bulk_received = c->bulk_received,
-                        .bulk_held = c->held_bytes,
-                };
-
-                for (unsigned i = 0; i < r->nrings; i++)
-                        for (uint32_t l = 0; l < r->rings[i]->nlanes; l++)
-                                if (r->rings[i]->lanes[l].owner == c)
-                                        sc.lanes++;
-                struct msqid_ds ds;
-
-                /* Waiting in ipcd, plus queue messages (batches) in its queue. */
-                sc.queued = c->bl_records;
-                if (msgctl(c->qid, IPC_STAT, &ds) == 0)
-                        sc.queued += ds.msg_qnum;
-                snprintf(sc.name, sizeof(sc.name), "%s", c->name);
-                out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &sc, sizeof(sc));
-        }
-        for (unsigned i = 0; i < r->nrings; i++) {
-                struct ring *rg = r->rings[i];
-                struct wire_status_ring sr = {
-                        .shmid = rg->shmid,
-                        .lanes = rg->nlanes,
-                        .size = rg->size,
-                        .used = rg->used,
-                        .lanes_used = rg->lanes_used,
-                        .gid = (uint32_t)rg->gid,
-                        .lane_size = rg->lane_size,
-                };
-
-                snprintf(sr.name, sizeof(sr.name), "%s", rg->name);
-                out_rec(&o, WIRE_REC_STATUS_RING, nonce, &sr, sizeof(sr));
-        }
-        {
-                struct topic_status_ctx x = { &o, nonce };
-
-                topics_foreach(&r->topics, topic_status, &x);
-        }
+        e = router_status_collect(r, &st);
         pthread_mutex_unlock(&r->lock);
+        if (e < 0) {
+                safe_close(fd);
+                return;
+        }
+        router_status_complete(&st);
+        st.daemon.pid = getpid();
+        snprintf(st.daemon.version, sizeof(st.daemon.version), "%s", IPCD_VERSION_STRING);
+        out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &st.daemon, sizeof(st.daemon));
+        for (size_t i = 0; i < st.nqueues; i++)
+                out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &st.queues[i], sizeof(st.queues[i]));
+        for (size_t i = 0; i < st.nclients; i++)
+                out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &st.clients[i], sizeof(st.clients[i]));
+        for (size_t i = 0; i < st.nrings; i++)
+                out_rec(&o, WIRE_REC_STATUS_RING, nonce, &st.rings[i], sizeof(st.rings[i]));
+        for (size_t i = 0; i < st.ntopics; i++)
+                out_rec(&o, WIRE_REC_STATUS_TOPIC, nonce, &st.topics[i], sizeof(st.topics[i]));
+        router_status_free(&st);
         out_rec(&o, WIRE_REC_END, nonce, NULL, 0);
         if (o.failed) {
                 free(o.p);

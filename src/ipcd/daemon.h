@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ipcd/router.h"
+#include "ipcd/core/router.h"
 #include "shared/wire.h"
 
 struct event_loop; /* event.c */

@@ -83,7 +83,7 @@
 #include "lib/client.h"
 #include "shared/macro.h"
 #include "shared/names.h"
-#include "shared/ring.h"
+#include "shared/ringfmt.h"
 #include "shared/clock.h"
 #include "shared/util.h"
 

@@ -10,7 +10,7 @@ SHARED_SOURCES = \
 	src/shared/wire.c src/shared/wire.h \
 	src/shared/ipcstate.c src/shared/ipcstate.h \
 	src/shared/ctlchan.c src/shared/ctlchan.h \
-	src/shared/ring.h
+	src/shared/ringfmt.h
 
 noinst_LTLIBRARIES += src/shared/libshared.la
 src_shared_libshared_la_SOURCES = $(SHARED_SOURCES)

@@ -251,13 +251,13 @@ enum wire_op {
         WIRE_OP_SET_OVERFLOW = 14, /* arg = policy | notify << 8, payload: optional uint64_t
                                       backlog bytes (0: the configured default); answered */
         WIRE_OP_LANE = 15,       /* give me a lane (another one if arg = 1); answered, the
-                                    ACK's payload is a struct wire_lane_grant (ring.h) */
+                                    ACK's payload is a struct wire_lane_grant (ringfmt.h) */
         WIRE_OP_LANE_DROP = 16,  /* arg = ring << 32 | lane: I will not write it any more */
 };
 
 /*
- * Answers.  Operations marked "answered" above, and SEND with WIRE_IN_ACK,
- * get one WIRE_OUT_ACK record on the sender's type wire_reply_type(cookie)
+ * Answers.  The operations wire_op_answered() (below) names get one
+ * WIRE_OUT_ACK record on the sender's type wire_reply_type(cookie)
  * whose status is 0 (or, for SET_HISTORY, the depth in effect) or a
  * negative errno.  A call (SEND with WIRE_IN_REQUEST) gets no ACK: its
  * answer is one WIRE_OUT_REPLY on wire_reply_type(cookie), either the
@@ -284,6 +284,40 @@ enum wire_in_flags {
                                      ipcd routes it like any other */
         WIRE_IN_BULK = 1 << 3,    /* payload is a ring descriptor */
 };
+
+/*
+ * Which operations are answered, stated once: ipcd's dispatch and the
+ * library both read wire_op_answered().  PING, SUBSCRIBE, UNSUBSCRIBE,
+ * SET_HISTORY, MONITOR, SET_OVERFLOW and LANE always get one answer; SEND,
+ * PUBLISH (status: the subscribers reached), TIMED and DOORBELL one when
+ * they carry WIRE_IN_ACK, and a call (SEND with WIRE_IN_REQUEST) its
+ * WIRE_OUT_REPLY; UNREGISTER, PULL, REPLY, RELEASE and LANE_DROP never,
+ * whatever their flags.  An unknown operation is answered -EOPNOTSUPP when
+ * it carries WIRE_IN_ACK.
+ */
+static inline bool wire_op_answered(uint16_t op, uint16_t flags)
+{
+        switch (op) {
+        case WIRE_OP_PING:
+        case WIRE_OP_SUBSCRIBE:
+        case WIRE_OP_UNSUBSCRIBE:
+        case WIRE_OP_SET_HISTORY:
+        case WIRE_OP_MONITOR:
+        case WIRE_OP_SET_OVERFLOW:
+        case WIRE_OP_LANE:
+                return true;
+        case WIRE_OP_SEND:
+                return flags & (WIRE_IN_ACK | WIRE_IN_REQUEST);
+        case WIRE_OP_UNREGISTER:
+        case WIRE_OP_PULL:
+        case WIRE_OP_REPLY:
+        case WIRE_OP_RELEASE:
+        case WIRE_OP_LANE_DROP:
+                return false;
+        default: /* PUBLISH, TIMED, DOORBELL, and unknown operations */
+                return flags & WIRE_IN_ACK;
+        }
+}
 
 struct wire_in {
         uint64_t client_id;

@@ -6,7 +6,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 
-#include "ipcd/msgq.h"
+#include "ipcd/core/msgq.h"
 #include "shared/ipcstate.h"
 #include "shared/log.h"
 

@@ -2,7 +2,7 @@
 /*
  * ring.h - ipcd's authoritative state of the bulk rings: who owns which
  * lane, which chunks are in flight and how many receivers hold each.  The
- * segment layout is in src/shared/ring.h.  Called with router->lock held.
+ * segment layout is in src/shared/ringfmt.h.  Called with router->lock held.
  *
  * ipcd keeps everything it relies on in its own memory and only ever
  * writes the segment (each lane's free_pos).  Every descriptor a producer
@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "shared/ring.h"
+#include "shared/ringfmt.h"
 
 struct client;
 struct msgq_ctx;

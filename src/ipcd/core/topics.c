@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipcd/router.h"
-#include "ipcd/topics.h"
+#include "ipcd/core/router.h"
+#include "ipcd/core/topics.h"
 #include "shared/names.h"
 
 static uint64_t hash_name(const char *s, size_t n)

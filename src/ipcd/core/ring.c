@@ -11,8 +11,8 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
-#include "ipcd/msgq.h"
-#include "ipcd/ring.h"
+#include "ipcd/core/msgq.h"
+#include "ipcd/core/ring.h"
 #include "shared/ipcstate.h"
 #include "shared/log.h"
 #include "shared/util.h"

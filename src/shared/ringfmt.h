@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * ring.h - the layout of a bulk ring segment and the bulk descriptors,
+ * ringfmt.h - the layout of a bulk ring segment and the bulk descriptors,
  * shared by the daemon and the library.
  *
  * A ring is one System V shared-memory segment (owner ipcd, group = the

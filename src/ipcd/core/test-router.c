@@ -15,7 +15,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
-#include "ipcd/router.h"
+#include "ipcd/core/router.h"
 #include "shared/names.h"
 #include "shared/wire.h"
 
@@ -100,6 +100,33 @@ static void run(struct router *r, struct uidq *uq, const void *buf, size_t n)
         router_pass_free(p);
 }
 
+/* Run one record of operation op from c; the number of answers on the
+ * reply type of cookie (at most one is right), *status the first one's. */
+static int answers_to(struct router *r, struct client *c, uint16_t op, uint16_t flags,
+                      uint64_t arg, const char *dst, uint64_t cookie, int *status);
+
+static int answers_to(struct router *r, struct client *c, uint16_t op, uint16_t flags,
+                      uint64_t arg, const char *dst, uint64_t cookie, int *status)
+{
+        struct wire_in h = { .client_id = c->id, .op = op, .flags = flags, .arg = arg,
+                             .dst_len = (uint8_t)strlen(dst), .cookie = cookie };
+        struct wire_out out[4];
+        char texts[4][64];
+        uint8_t buf[256];
+        size_t off = 0;
+        int n = 0;
+
+        memcpy(h.token, c->token, sizeof(h.token));
+        CHECK(wire_in_put(buf, sizeof(buf), &off, &h, dst, NULL) == 0);
+        run(r, c->uq, buf, off);
+        while (recv_records(c, wire_reply_type(cookie), out, texts, 4) == 1) {
+                CHECK(out[0].kind == WIRE_OUT_ACK && out[0].cookie == cookie);
+                if (n++ == 0)
+                        *status = out[0].status;
+        }
+        return n;
+}
+
 int main(int argc, char **argv)
 {
         struct router r;
@@ -121,8 +148,8 @@ int main(int argc, char **argv)
         pthread_mutex_lock(&r.lock);
         CHECK(router_client_add(&r, getuid(), getpid(), "alice", &a) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "bob", &b) == 0);
-        CHECK(router_client_add(&r, getuid(), getpid(), "alice", &x) == -EADDRINUSE);
-        CHECK(router_client_add(&r, getuid(), getpid(), "bad name", &x) == -EINVAL);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "alice", &x)) == -EADDRINUSE);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "bad name", &x)) == -EINVAL);
         CHECK(router_client_add(&r, getuid(), getpid(), "", &anon) == 0);
         CHECK(a->id != b->id && b->id != anon->id);
         CHECK(router_client_by_id(&r, b->id) == b);
@@ -133,7 +160,7 @@ int main(int argc, char **argv)
         CHECK(router_client_add(&r, getuid(), getpid(), "c4", &x) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "c5", &x) == 0);
         CHECK(router_client_add(&r, getuid(), getpid(), "c6", &x) == 0);
-        CHECK(router_client_add(&r, getuid(), getpid(), "c7", &x) == -EDQUOT);
+        CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "c7", &x)) == -EDQUOT);
         router_client_remove(&r, x);
         CHECK(router_client_by_name(&r, "c6", 2) == NULL);
         CHECK(router_client_add(&r, getuid(), getpid(), "c6", &x) == 0);
@@ -314,6 +341,83 @@ int main(int argc, char **argv)
                 pthread_mutex_lock(&r.lock);
                 router_client_remove(&r, cx);
                 router_client_remove(&r, cy);
+                router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Who is answered (wire_op_answered()): some operations always,
+         * some when they ask (WIRE_IN_ACK), some never; an unknown one or
+         * one with flags it may not carry is refused, once. */
+        {
+                struct client *z;
+                int st = 1;
+
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_client_add(&r, getuid(), getpid(), "", &z) == 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, z, WIRE_OP_PING, 0, 0, "", 61, &st) == 1 && st == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_TIMED, 0, 0, "", 62, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_TIMED, WIRE_IN_ACK, 0, "", 63, &st) == 1 && st == 0);
+                CHECK(z->timed);
+                CHECK(answers_to(&r, z, WIRE_OP_PULL, WIRE_IN_ACK, 0, "", 64, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_LANE_DROP, WIRE_IN_ACK, 0, "", 65, &st) == 0);
+                CHECK(answers_to(&r, z, 99, WIRE_IN_ACK, 0, "", 66, &st) == 1 && st == -EOPNOTSUPP);
+                CHECK(answers_to(&r, z, 99, 0, 0, "", 67, &st) == 0);
+                CHECK(answers_to(&r, z, WIRE_OP_PING, WIRE_IN_BULK | WIRE_IN_ACK, 0, "", 68, &st) ==
+                              1 &&
+                      st == -EINVAL);
+                CHECK(answers_to(&r, z, WIRE_OP_UNSUBSCRIBE, 0, 0, "nope", 69, &st) == 1 &&
+                      st == -ENOENT);
+                CHECK(answers_to(&r, z, WIRE_OP_SET_OVERFLOW, 0, 7, "", 70, &st) == 1 && st == -EINVAL);
+                /* No ring it may map: the refusal is the answer. */
+                CHECK(answers_to(&r, z, WIRE_OP_LANE, 0, 0, "", 71, &st) == 1 && st == -EACCES);
+                CHECK(answers_to(&r, z, WIRE_OP_SET_HISTORY, 0, 3, "t/h", 72, &st) == 1 && st == 0);
+                /* Three invalid records: counted on it, below garbage_kick. */
+                CHECK(z->garbage == 3 && router_client_by_id(&r, z->id) == z);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, z);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Drop-old with ring chunks: a dropped backlog entry gives back the
+         * chunk its descriptor references (kept in the entry), so what the
+         * receiver holds is exactly what is still on its way to it. */
+        {
+                struct router_limits l3 = lim;
+                struct ring *rg;
+                struct client *q;
+                int lane;
+
+                l3.max_held_chunks = 100000;
+                pthread_mutex_lock(&r.lock);
+                router_set_limits(&r, &l3);
+                CHECK(ring_create(&r.mq, 0, "t", 4 * 65536, 65536, getegid(), false, &rg) == 0);
+                r.rings[r.nrings++] = rg;
+                CHECK(router_client_add(&r, getuid(), getpid(), "qq", &q) == 0);
+                q->ring_access = a->ring_access = 1;
+                q->overflow = WIRE_OVERFLOW_DROP_OLD;
+                lane = ring_lane_acquire(rg, a, a->uid);
+                CHECK(lane >= 0);
+                pthread_mutex_unlock(&r.lock);
+                for (uint64_t i = 0; i < 1000; i++) {
+                        struct wire_bulk d = { .ring = 0, .lane = (uint32_t)lane, .pos = i * 16,
+                                               .len = 16, .hold = i * 16 };
+                        struct wire_in h = { .client_id = a->id, .op = WIRE_OP_SEND,
+                                             .flags = WIRE_IN_BULK, .dst_len = 2, .type = 1,
+                                             .len = sizeof(d) };
+
+                        memcpy(h.token, a->token, sizeof(h.token));
+                        off = 0;
+                        CHECK(wire_in_put(buf, sizeof(buf), &off, &h, "qq", &d) == 0);
+                        run(&r, a->uq, buf, off);
+                }
+                CHECK(q->dropped > 0 && q->bl_records > 0);
+                CHECK(q->nheld == q->received + q->bl_records);
+                CHECK(q->held_bytes == 16 * q->nheld && rg->used == q->held_bytes);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, q);
+                CHECK(rg->used == 0);
+                ring_lane_disown(rg, (uint32_t)lane);
                 router_set_limits(&r, &lim);
                 pthread_mutex_unlock(&r.lock);
         }

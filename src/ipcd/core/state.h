@@ -1,27 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * router.h - ipcd's routing state: clients, names, per-uid inbound queues,
- * backlogs, counters.  Plain C: no libsystemd, no libconfig, so unit tests
- * drive it directly.
- *
- * Lock discipline (the one place it is written down):
- *
- *   router->lock protects everything in struct router and every struct
- *   client and struct uidq reachable from it.  Data threads take it for one
- *   pass (the messages drained from their inbound queue after one blocking
- *   msgrcv), the event thread for a registration, a removal, a status
- *   snapshot or a backlog retry.  Nothing blocks while holding it: every
- *   msgsnd/msgrcv/semop under the lock uses IPC_NOWAIT, every FIFO is
- *   O_NONBLOCK.  The blocking msgrcv of a data thread happens with the
- *   lock released.  Fields marked [event] belong to the event thread alone
- *   (descriptors and event sources) and need no lock; fields marked
- *   [atomic] are read by the watchdog without the lock.
- *
- * Lifetime: a client leaves the routing tables under the lock (name freed,
- * queue and semaphore removed) and goes on router->reap; the event thread
- * then closes its descriptors and frees it.  A uid's inbound queue exists
- * while the uid has clients; when the last one leaves it is removed, its
- * data thread sees EIDRM, exits, and is joined by the event thread.
+ * state.h - the routing state's types: clients, per-uid inbound queues,
+ * backlog entries, held chunks, limits, counters.  The lowest layer of the
+ * core: every other file of src/ipcd/core includes it.  Who may touch
+ * which field under which lock is written once, in router.h.
  */
 #pragma once
 
@@ -31,9 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ipcd/msgq.h"
-#include "ipcd/ring.h"
-#include "ipcd/topics.h"
+#include "ipcd/core/msgq.h"
+#include "ipcd/core/ring.h"
+#include "ipcd/core/topics.h"
 #include "shared/wire.h"
 
 struct router;
@@ -76,6 +58,8 @@ struct backlog_entry {
         uint32_t size;    /* mtext bytes */
         uint32_t nrec;    /* user records in it (counted as received when delivered) */
         bool control;     /* ACK or notice: not subject to the byte limit */
+        bool has_bulk;    /* it carries a bulk descriptor for this chunk, held */
+        struct held_chunk bulk;
         long msg[];       /* msgsnd(2) buffer: msg[0] is the mtype, the mtext follows */
 };
 
@@ -206,46 +190,3 @@ struct router {
         bool shutting_down;
 };
 
-int router_init(struct router *r, const struct router_limits *lim, int state_fd, gid_t gid);
-/* Remove every object and free everything (threads must be joined). */
-void router_done(struct router *r);
-
-/* Registration (event thread).  Takes the lock itself.  On success the
- * client is routable and *ret points at it; expected refusals are
- * -EADDRINUSE, -EDQUOT, -EAGAIN (rate), -ENOMEM. */
-int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
-                      struct client **ret);
-/* Ask for a client's removal in order with its earlier messages: post an
- * UNREGISTER record into its inbound queue (lock held by the caller). 0, or
- * -EAGAIN when that queue is full (the caller retries later). */
-int router_client_post_death(struct router *r, struct client *c);
-/* Remove at once (lock held). */
-void router_client_remove(struct router *r, struct client *c);
-
-/* Take one token of uid's request bucket (registrations, STATUS): false
- * when it is empty (lock held). */
-bool router_rate_take(struct router *r, uid_t uid);
-
-struct client *router_client_by_id(struct router *r, uint64_t id);
-struct client *router_client_by_name(struct router *r, const char *name, size_t len);
-
-/* Data-thread entry point. */
-void *router_uidq_thread(void *arg);
-/* Remove every inbound queue so the data threads exit (lock held). */
-void router_stop_threads(struct router *r);
-
-/* Try to deliver backlogs (lock held); returns how many clients still
- * have one. */
-unsigned router_drain_backlogs(struct router *r);
-
-/* Limits may change on reload (lock held). */
-void router_set_limits(struct router *r, const struct router_limits *lim);
-
-/* Data path, exposed for unit tests: handle one inbound queue message of n
- * bytes from uid's queue.  Lock held; deliveries are flushed by
- * router_pass_end(). */
-struct router_pass;
-struct router_pass *router_pass_new(struct router *r, struct uidq *uq);
-void router_pass_free(struct router_pass *p);
-void router_pass_handle(struct router_pass *p, const void *mtext, size_t n);
-void router_pass_end(struct router_pass *p);

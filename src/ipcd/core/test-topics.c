@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipcd/router.h"
-#include "ipcd/topics.h"
+#include "ipcd/core/router.h"
+#include "ipcd/core/topics.h"
 
 #define CHECK(x)                                                                                   \
         do {                                                                                       \

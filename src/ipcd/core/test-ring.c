@@ -13,8 +13,8 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "ipcd/msgq.h"
-#include "ipcd/ring.h"
+#include "ipcd/core/msgq.h"
+#include "ipcd/core/ring.h"
 
 #define CHECK(x)                                                                                   \
         do {                                                                                       \

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * datathread.c - a uid's inbound queue and its data thread: one blocking
+ * msgrcv with the lock released, then one pass under the lock (what
+ * followed it, drained with IPC_NOWAIT), then a retry of the backlogs the
+ * pass may have made room for.  The thread exits when its queue is
+ * removed (EIDRM) and is joined by the event thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "ipcd/core/clients.h"
+#include "ipcd/core/datathread.h"
+#include "ipcd/core/router.h"
+#include "shared/clock.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+/* Messages one pass drains with IPC_NOWAIT after its blocking msgrcv. */
+#define PASS_DRAIN_MAX 64
+
+int uidq_get(struct router *r, uid_t uid, struct uidq **ret)
+{
+        struct uidq *u = uidq_find(r, uid);
+        int e, qid;
+
+        if (u) {
+                *ret = u;
+                return 0;
+        }
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        qid = msgq_create(&r->mq, uid, r->lim.inbound_queue_bytes, NULL);
+        if (qid < 0) {
+                free(u);
+                return qid;
+        }
+        u->router = r;
+        u->uid = uid;
+        u->qid = qid;
+        e = pthread_create(&u->thread, NULL, router_uidq_thread, u);
+        if (e) {
+                msgq_remove(&r->mq, qid);
+                free(u);
+                return -e;
+        }
+        u->thread_started = true;
+        u->next = r->uidqs;
+        r->uidqs = u;
+        log_debug("inbound queue %d for uid %u", qid, (unsigned)uid);
+        *ret = u;
+        return 0;
+}
+
+void router_stop_threads(struct router *r)
+{
+        r->shutting_down = true;
+        for (struct uidq *u = r->uidqs; u; u = u->next)
+                u->qid = msgq_remove(&r->mq, u->qid);
+}
+
+void *router_uidq_thread(void *arg)
+{
+        struct uidq *u = arg;
+        struct router *r = u->router;
+        size_t cap = MAX(r->mq.msgmax, (size_t)8192);
+        struct router_pass *p = router_pass_new(r, u);
+        long *buf = malloc(sizeof(long) + cap);
+        int qid = -1;
+
+        if (!p || !buf) {
+                log_error("data thread for uid %u: out of memory", (unsigned)u->uid);
+                goto out;
+        }
+        pthread_mutex_lock(&r->lock);
+        qid = u->qid;
+        pthread_mutex_unlock(&r->lock);
+
+        for (;;) {
+                ssize_t n = msgrcv(qid, buf, cap, 0, MSG_NOERROR);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EIDRM && errno != EINVAL)
+                                log_error_errno(-errno, "msgrcv on inbound queue %d", qid);
+                        break;
+                }
+                atomic_store(&u->pass_start_ms, clock_now_ms());
+                atomic_store(&u->busy, true);
+                pthread_mutex_lock(&r->lock);
+                router_pass_handle(p, buf + 1, (size_t)n);
+                for (int i = 0; i < PASS_DRAIN_MAX; i++) {
+                        n = msgrcv(qid, buf, cap, 0, IPC_NOWAIT | MSG_NOERROR);
+                        if (n < 0)
+                                break;
+                        router_pass_handle(p, buf + 1, (size_t)n);
+                }
+                router_pass_end(p);
+                /* Retry backlogs this pass may have made room for. */
+                router_drain_backlogs(r);
+                pthread_mutex_unlock(&r->lock);
+                atomic_store(&u->busy, false);
+                atomic_fetch_add(&u->passes, 1);
+        }
+out:
+        router_pass_free(p);
+        free(buf);
+        pthread_mutex_lock(&r->lock);
+        if (!u->removed && !r->shutting_down) {
+                /* Its queue vanished under it (its uid may remove it): new
+                 * clients of that uid get a new one; the present ones are
+                 * removed when they go (their death notice finds no queue). */
+                log_warning("inbound queue %d of uid %u removed behind ipcd's back", qid,
+                            (unsigned)u->uid);
+                u->qid = msgq_remove(&r->mq, u->qid);
+                u->removed = true;
+                uidq_unlink(r, u);
+        }
+        if (r->wake)
+                r->wake(r->wake_userdata);
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * delivery.c - putting a queue message into a client's queue with
+ * IPC_NOWAIT, or behind its bounded backlog in ipcd (per destination, per
+ * uid, in all), or dropping it and counting the drop; retrying backlogs;
+ * the "N messages missed" notice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "ipcd/core/delivery.h"
+#include "ipcd/core/errors.h"
+#include "ipcd/core/held.h"
+#include "ipcd/core/router.h"
+#include "ipcd/core/wakeup.h"
+#include "shared/macro.h"
+
+/* Bytes waiting in ipcd: per destination, per uid of the destination, in all. */
+static void bl_account(struct router *r, struct client *c, int64_t delta)
+{
+        c->bl_bytes += (uint64_t)delta;
+        r->backlog_total += (uint64_t)delta;
+        if (c->uq)
+                c->uq->bl_bytes += (uint64_t)delta;
+}
+
+/* One uid's clients may hold at most half of the global backlog budget (or
+ * one destination's limit, if larger): a uid whose clients never read
+ * cannot take the backlog away from every other uid. */
+static bool uid_backlog_full(struct router *r, struct client *c, size_t size)
+{
+        uint64_t cap = MAX(r->lim.backlog_total_bytes / 2, r->lim.backlog_bytes);
+
+        return c->uq && c->uq->bl_bytes + size > cap;
+}
+
+/* The list of clients with a backlog, so retries cost nothing for the others. */
+static void backlogged_add(struct router *r, struct client *c)
+{
+        c->bl_prev = NULL;
+        c->bl_next = r->backlogged;
+        if (r->backlogged)
+                r->backlogged->bl_prev = c;
+        r->backlogged = c;
+        /* The first one: tell the event thread, it retries on a timer. */
+        if (r->nbacklogged++ == 0 && r->wake)
+                r->wake(r->wake_userdata);
+}
+
+static void backlogged_remove(struct router *r, struct client *c)
+{
+        if (c->bl_prev)
+                c->bl_prev->bl_next = c->bl_next;
+        else
+                r->backlogged = c->bl_next;
+        if (c->bl_next)
+                c->bl_next->bl_prev = c->bl_prev;
+        c->bl_next = c->bl_prev = NULL;
+        r->nbacklogged--;
+}
+
+void backlog_free(struct router *r, struct client *c)
+{
+        struct backlog_entry *e, *n;
+
+        for (e = c->bl_head; e; e = n) {
+                n = e->next;
+                free(e);
+        }
+        if (c->bl_head)
+                backlogged_remove(r, c);
+        bl_account(r, c, -(int64_t)c->bl_bytes);
+        c->bl_head = c->bl_tail = NULL;
+        c->bl_bytes = c->bl_records = c->bl_ctl_bytes = 0;
+}
+
+static void delivered(struct router *r, struct client *c, uint32_t nrec)
+{
+        c->received += nrec;
+        r->cnt.routed += nrec;
+        wakeup_raise(c);
+}
+
+void count_drop(struct router *r, struct client *c, uint32_t nrec)
+{
+        c->dropped += nrec;
+        r->cnt.dropped += nrec;
+        if (c->notify_drops)
+                c->missed += nrec;
+}
+
+/* Tell c how many messages it missed (it asked for it), once nothing
+ * waits before the notice: its place in the stream marks the gap. */
+static void notice_missed(struct client *c)
+{
+        struct {
+                long mtype;
+                uint8_t mtext[sizeof(struct wire_out) + 64];
+        } m = { .mtype = WIRE_TYPE_NOTICE };
+        struct wire_out h = { .kind = WIRE_OUT_NOTICE, .status = WIRE_NOTICE_DROPPED };
+        char text[48];
+        size_t off = 0;
+
+        if (!c->missed || c->bl_head)
+                return;
+        h.cookie = c->missed;
+        h.len = (uint32_t)snprintf(text, sizeof(text), "%llu messages missed",
+                                   (unsigned long long)c->missed);
+        wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, text);
+        if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0) {
+                c->missed = 0;
+                wakeup_raise(c);
+        }
+}
+
+/* Try to empty c's backlog into its queue.  true if it is empty now. */
+bool backlog_drain(struct router *r, struct client *c)
+{
+        struct backlog_entry *e;
+
+        while ((e = c->bl_head)) {
+                if (msgsnd(c->qid, e->msg, e->size, IPC_NOWAIT) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                wakeup_pull_marker(c);
+                                return false;
+                        }
+                        /* The queue is gone (the client is leaving, or removed
+                         * its own queue): what waits for it is lost, counted. */
+                        count_drop(r, c, (uint32_t)c->bl_records);
+                        backlog_free(r, c);
+                        return true;
+                }
+                c->bl_head = e->next;
+                if (!c->bl_head) {
+                        c->bl_tail = NULL;
+                        backlogged_remove(r, c);
+                }
+                if (e->control)
+                        c->bl_ctl_bytes -= e->size;
+                bl_account(r, c, -(int64_t)e->size);
+                c->bl_records -= e->nrec;
+                if (e->nrec)
+                        delivered(r, c, e->nrec);
+                else
+                        wakeup_raise(c);
+                free(e);
+        }
+        notice_missed(c);
+        return true;
+}
+
+unsigned router_drain_backlogs(struct router *r)
+{
+        struct client *c, *next;
+        unsigned left = 0;
+
+        for (c = r->backlogged; c; c = next) {
+                next = c->bl_next;
+                if (!backlog_drain(r, c))
+                        left++;
+        }
+        return left;
+}
+
+/* A backlog entry dropped (drop-old) may carry a bulk descriptor: the
+ * chunk it references was counted as held by c; give it back. */
+static void entry_release_bulk(struct router *r, struct client *c, const struct backlog_entry *e)
+{
+        if (e->has_bulk && held_take(c, e->bulk.ring, e->bulk.lane, e->bulk.pos))
+                chunk_unref(r, e->bulk.ring, e->bulk.lane, e->bulk.pos);
+}
+
+/* Would size more bytes for c pass a user-message limit (its own, its
+ * uid's, the global one)? */
+static bool backlog_over(struct router *r, struct client *c, size_t size, uint64_t cap)
+{
+        return c->bl_bytes + size > cap || r->backlog_total + size > r->lim.backlog_total_bytes ||
+               uid_backlog_full(r, c, size);
+}
+
+/* Drop-old: make room for size bytes by dropping the oldest waiting user
+ * messages (answers stay). */
+static void backlog_drop_old(struct router *r, struct client *c, size_t size, uint64_t cap)
+{
+        struct backlog_entry **pp = &c->bl_head, *prev = NULL, *e;
+        bool had = c->bl_head != NULL;
+
+        while (*pp && backlog_over(r, c, size, cap)) {
+                e = *pp;
+                if (e->control) {
+                        prev = e;
+                        pp = &e->next;
+                        continue;
+                }
+                *pp = e->next;
+                if (c->bl_tail == e)
+                        c->bl_tail = prev;
+                bl_account(r, c, -(int64_t)e->size);
+                c->bl_records -= e->nrec;
+                count_drop(r, c, e->nrec);
+                entry_release_bulk(r, c, e);
+                free(e);
+        }
+        if (had && !c->bl_head) {
+                c->bl_tail = NULL;
+                backlogged_remove(r, c);
+        }
+}
+
+/* 0 queued in ipcd, ROUTER_E_FULL over a limit, or -ENOMEM. */
+static int backlog_append(struct router *r, struct client *c, const struct delivery *m)
+{
+        uint64_t cap = c->backlog_limit && c->backlog_limit < r->lim.backlog_bytes
+                               ? c->backlog_limit
+                               : r->lim.backlog_bytes;
+        struct backlog_entry *e;
+
+        if (!m->control && c->overflow == WIRE_OVERFLOW_DROP_OLD && m->size <= cap)
+                backlog_drop_old(r, c, m->size, cap);
+        if (!m->control && backlog_over(r, c, m->size, cap))
+                return ROUTER_E_FULL;
+        if (m->control && (c->bl_ctl_bytes + m->size > ROUTER_CTL_BACKLOG ||
+                           r->backlog_total + m->size > r->lim.backlog_total_bytes))
+                return ROUTER_E_FULL; /* a client that never reads its answers */
+        e = malloc(sizeof(*e) + sizeof(long) + m->size);
+        if (!e)
+                return -ENOMEM;
+        *e = (struct backlog_entry){
+                .size = (uint32_t)m->size,
+                .nrec = m->nrec,
+                .control = m->control,
+                .has_bulk = m->bulk != NULL,
+        };
+        if (m->bulk)
+                e->bulk = *m->bulk;
+        memcpy(e->msg, m->msg, sizeof(long) + m->size);
+        if (c->bl_tail)
+                c->bl_tail->next = e;
+        else {
+                c->bl_head = e;
+                backlogged_add(r, c);
+        }
+        c->bl_tail = e;
+        bl_account(r, c, (int64_t)m->size);
+        c->bl_records += m->nrec;
+        if (m->control)
+                c->bl_ctl_bytes += m->size;
+        return 0;
+}
+
+int deliver(struct router *r, struct client *c, const struct delivery *m)
+{
+        if (c->removed)
+                return ROUTER_E_GONE;
+        if (!m->control && c->missed)
+                notice_missed(c);
+        /* Control records (ACKs) have their own type: order does not bind them. */
+        if (!c->bl_head || m->control) {
+                if (msgsnd(c->qid, m->msg, m->size, IPC_NOWAIT) == 0) {
+                        if (m->nrec)
+                                delivered(r, c, m->nrec);
+                        else
+                                wakeup_raise(c);
+                        return 0;
+                }
+                if (errno != EAGAIN && errno != EINTR) {
+                        /* Queue gone (client leaving) or a kernel limit. */
+                        count_drop(r, c, m->nrec);
+                        return ROUTER_E_FULL;
+                }
+        }
+        if (backlog_append(r, c, m) != 0) {
+                count_drop(r, c, m->nrec);
+                return ROUTER_E_FULL;
+        }
+        wakeup_pull_marker(c);
+        return 0;
+}

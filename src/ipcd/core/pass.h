@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pass.h - one pass of a data thread and its per-destination batches
+ * (pass.c).  router_pass_new/free/end/handle are in router.h.  Lock held. */
+#pragma once
+
+#include "ipcd/core/state.h"
+
+struct batch {
+        struct client *dst;
+        size_t len;   /* mtext bytes used */
+        size_t cap;   /* mtext capacity */
+        uint32_t nrec;
+        bool has_bulk; /* its last record is a bulk descriptor for this chunk */
+        struct held_chunk bulk;
+        long *msg;    /* msg[0] mtype, then mtext */
+};
+
+struct router_pass {
+        struct router *r;
+        struct uidq *uq;
+        struct batch *b;
+        size_t nb, cap;
+};
+
+/*
+ * Append a record for dst with mtype type.  A batch closes when the type
+ * changes or when it is full.  Returns the batch, or NULL when memory ran
+ * out (the record is then dropped: the caller counts it).
+ */
+struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
+                           const struct wire_out *h, const char *name, const char *topic,
+                           const void *payload);
+/* Deliver what b holds now: deliver()'s result. */
+int batch_flush(struct router_pass *p, struct batch *b);
+
+/* An invalid record, from client c (NULL: no client could be told): count
+ * it and log it, rate-limited.  Nothing else: the caller decides. */
+void pass_reject(struct router_pass *p, struct client *c, const char *why);
+/* c sent more invalid records than garbage_kick allows. */
+bool pass_client_is_garbage(const struct router_pass *p, const struct client *c);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pubsub.c - publish/subscribe: WIRE_OP_PUBLISH to every subscriber of a
+ * topic (topics.c matches), the topic's history for late joiners,
+ * WIRE_OP_SUBSCRIBE (with the history replayed ahead of what follows),
+ * WIRE_OP_UNSUBSCRIBE and WIRE_OP_SET_HISTORY.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ipcd/core/bulk.h"
+#include "ipcd/core/delivery.h"
+#include "ipcd/core/errors.h"
+#include "ipcd/core/message.h"
+#include "ipcd/core/monitor.h"
+#include "ipcd/core/pass.h"
+#include "ipcd/core/policy.h"
+#include "ipcd/core/pubsub.h"
+#include "ipcd/core/router.h"
+#include "shared/macro.h"
+#include "shared/names.h"
+
+struct publish_ctx {
+        struct router_pass *p;
+        struct client *s;
+        const struct wire_out *o;
+        const char *topic;
+        const void *payload;
+        const struct wire_bulk *bulk; /* NULL: inline */
+};
+
+static void publish_one(struct client *c, void *userdata)
+{
+        struct publish_ctx *x = userdata;
+
+        if (x->bulk)
+                (void)bulk_deliver(x->p, c, x->bulk, x->o, x->s->name, x->topic);
+        else if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
+                count_drop(x->p->r, c, 1);
+}
+
+/* History keeps inline messages: a ring chunk is not pinned for late
+ * joiners. */
+static void publish_history(struct router *r, struct topic *t, const struct op_call *x,
+                            const struct wire_out *o)
+{
+        struct hist_entry e = {
+                .type = x->h->type,
+                .sender_id = x->s->id,
+                .sender_uid = (uint32_t)x->s->uid,
+                .sender_pid = x->s->pid,
+                .name_len = o->name_len,
+                .len = x->h->len,
+        };
+
+        memcpy(e.name, x->s->name, o->name_len);
+        topics_history_add(&r->topics, t, &e, x->payload, r->lim.history_total,
+                           r->lim.history_total_bytes);
+}
+
+/* Answered when asked with the number of subscribers it reached. */
+int op_publish(struct op_call *x)
+{
+        struct router *r = x->p->r;
+        const struct wire_in *h = x->h;
+        char topic[WIRE_NAME_MAX];
+        bool bulk = h->flags & WIRE_IN_BULK;
+        struct publish_ctx pc;
+        struct wire_bulk d;
+        struct wire_out o;
+        struct topic *t;
+        unsigned n;
+        int e;
+
+        e = message_accept(x, &d, &bulk);
+        if (e != 0)
+                return e;
+        message_dst_cstr(topic, x->dst, h->dst_len);
+        e = policy_check_publish(x->s, topic);
+        if (e != 0) {
+                if (bulk)
+                        bulk_done(r, &d);
+                return e;
+        }
+        x->s->sent++;
+        r->cnt.accepted++;
+        r->cnt.published++;
+        o = (struct wire_out){
+                .kind = WIRE_OUT_MSG,
+                .topic_len = h->dst_len,
+                .type = h->type,
+                .len = h->len,
+        };
+        stamp_sender(&o, x->s);
+        pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL };
+        n = topics_match(&r->topics, topic, h->dst_len, publish_one, &pc);
+        if (n == 0)
+                r->cnt.unheard++;
+        t = topics_find(&r->topics, topic, h->dst_len);
+        if (t) {
+                t->published++;
+                t->delivered += n;
+                if (t->depth && !bulk)
+                        publish_history(r, t, x, &o);
+        }
+        if (r->nmonitors)
+                monitor_copy(x->p, x->s, h, topic, true, x->payload);
+        if (bulk)
+                bulk_done(r, &d);
+        x->value = (int32_t)MIN(n, (unsigned)INT32_MAX);
+        return 0;
+}
+
+struct replay_ctx {
+        struct router_pass *p;
+        struct client *c;
+};
+
+static void replay_one(struct topic *t, const struct hist_entry *e, void *userdata)
+{
+        struct replay_ctx *x = userdata;
+        struct wire_out o = {
+                .kind = WIRE_OUT_MSG,
+                .flags = WIRE_OUT_HISTORY,
+                .name_len = e->name_len,
+                .topic_len = (uint8_t)strlen(t->name),
+                .type = e->type,
+                .sender_id = e->sender_id,
+                .sender_uid = e->sender_uid,
+                .sender_pid = e->sender_pid,
+                .len = e->len,
+        };
+
+        if (!batch_append(x->p, x->c, e->type, &o, e->name, t->name, e->data))
+                count_drop(x->p->r, x->c, 1);
+}
+
+static int subscribe(struct op_call *x)
+{
+        struct router *r = x->p->r;
+        struct client *s = x->s;
+        char pattern[WIRE_NAME_MAX];
+        struct replay_ctx rc = { x->p, s };
+        struct sub *sb;
+        int e;
+
+        message_dst_cstr(pattern, x->dst, x->h->dst_len);
+        if (!topic_pattern_is_valid(pattern))
+                return ROUTER_E_INVALID;
+        e = policy_check_subscribe(s, pattern);
+        if (e != 0)
+                return e;
+        if (s->nsubs >= r->lim.max_subscriptions) {
+                r->cnt.limit_hits++;
+                return ROUTER_E_QUOTA;
+        }
+        e = topics_subscribe(&r->topics, s, pattern, &sb);
+        if (e == -EEXIST)
+                return 0;
+        if (e < 0)
+                return e;
+        sb->client_next = s->subs;
+        s->subs = sb;
+        s->nsubs++;
+        /* Late joiner: the history of what it now hears, oldest first,
+         * ahead of anything published from now on. */
+        topics_history_replay(&r->topics, pattern, replay_one, &rc);
+        return 0;
+}
+
+int op_subscribe(struct op_call *x)
+{
+        int e = subscribe(x);
+
+        /* The answer follows whatever it caused (history) in its queue. */
+        router_pass_end(x->p);
+        return e;
+}
+
+int op_unsubscribe(struct op_call *x)
+{
+        struct client *s = x->s;
+        char pattern[WIRE_NAME_MAX];
+
+        message_dst_cstr(pattern, x->dst, x->h->dst_len);
+        for (struct sub **pp = &s->subs; *pp; pp = &(*pp)->client_next)
+                if (strcmp((*pp)->pattern, pattern) == 0) {
+                        struct sub *sb = *pp;
+
+                        *pp = sb->client_next;
+                        s->nsubs--;
+                        topics_unsubscribe(&x->p->r->topics, sb);
+                        return 0;
+                }
+        return ROUTER_E_NOT_FOUND;
+}
+
+/* Answered with the depth in effect. */
+int op_set_history(struct op_call *x)
+{
+        struct router *r = x->p->r;
+        uint32_t depth;
+        int e;
+
+        if (!name_is_valid_n(x->dst, x->h->dst_len))
+                return ROUTER_E_INVALID;
+        depth = (uint32_t)MIN(x->h->arg, (uint64_t)r->lim.history_per_topic);
+        e = topics_set_history(&r->topics, x->dst, x->h->dst_len, depth, r->lim.history_total);
+        if (e == -EDQUOT) {
+                r->cnt.limit_hits++;
+                return ROUTER_E_QUOTA;
+        }
+        if (e < 0)
+                return e;
+        x->value = (int32_t)depth;
+        return 0;
+}

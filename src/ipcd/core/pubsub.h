@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pubsub.h - publish/subscribe operations (pubsub.c).  Lock held. */
+#pragma once
+
+#include "ipcd/core/opcall.h"
+
+op_handler_fn op_publish, op_subscribe, op_unsubscribe, op_set_history;

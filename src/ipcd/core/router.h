@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * router.h - the core's API for the edges (control.c, event.c, main.c):
+ * ipcd's routing state of clients, names, per-uid inbound queues,
+ * backlogs and counters (the types are state.h).  Plain C: no libsystemd,
+ * no libconfig, so unit tests drive it directly.  Expected refusals are
+ * ROUTER_E_* (errors.h), turned into the public errno by router_errno().
+ *
+ * The files of src/ipcd/core, each calling only those before it: state.h,
+ * errors, clients, wakeup, held, delivery, answers, pass, bulk, message,
+ * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
+ * status (and ring, msgq, topics, policy beneath them all).
+ *
+ * Lock discipline (the one place it is written down):
+ *
+ *   router->lock protects everything in struct router and every struct
+ *   client and struct uidq reachable from it.  Data threads take it for one
+ *   pass (the messages drained from their inbound queue after one blocking
+ *   msgrcv), the event thread for a registration, a removal, a status
+ *   snapshot or a backlog retry.  Nothing blocks while holding it: every
+ *   msgsnd/msgrcv/semop under the lock uses IPC_NOWAIT, every FIFO is
+ *   O_NONBLOCK.  The blocking msgrcv of a data thread happens with the
+ *   lock released.  Fields marked [event] belong to the event thread alone
+ *   (descriptors and event sources) and need no lock; fields marked
+ *   [atomic] are read by the watchdog without the lock.
+ *
+ * Lifetime: a client leaves the routing tables under the lock (name freed,
+ * queue and semaphore removed) and goes on router->reap; the event thread
+ * then closes its descriptors and frees it.  A uid's inbound queue exists
+ * while the uid has clients; when the last one leaves it is removed, its
+ * data thread sees EIDRM, exits, and is joined by the event thread.
+ */
+#pragma once
+
+#include "ipcd/core/errors.h"
+#include "ipcd/core/state.h"
+
+int router_init(struct router *r, const struct router_limits *lim, int state_fd, gid_t gid);
+/* Remove every object and free everything (threads must be joined). */
+void router_done(struct router *r);
+
+/* Registration (event thread, lock held).  On success the client is
+ * routable and *ret points at it; expected refusals are ROUTER_E_INVALID
+ * (the name), ROUTER_E_QUOTA, ROUTER_E_NAME_TAKEN, ROUTER_E_DENIED
+ * (policy); a negative errno is a failure (-ENOMEM, a failed msgget).
+ * The caller answers with router_errno(). */
+int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
+                      struct client **ret);
+/* Ask for a client's removal in order with its earlier messages: post an
+ * UNREGISTER record into its inbound queue (lock held by the caller). 0, or
+ * -EAGAIN when that queue is full (the caller retries later). */
+int router_client_post_death(struct router *r, struct client *c);
+/* Remove at once (lock held). */
+void router_client_remove(struct router *r, struct client *c);
+
+/* Take one token of uid's request bucket (registrations, STATUS): false
+ * when it is empty (lock held). */
+bool router_rate_take(struct router *r, uid_t uid);
+
+struct client *router_client_by_id(struct router *r, uint64_t id);
+struct client *router_client_by_name(struct router *r, const char *name, size_t len);
+
+/* Data-thread entry point. */
+void *router_uidq_thread(void *arg);
+/* Remove every inbound queue so the data threads exit (lock held). */
+void router_stop_threads(struct router *r);
+
+/* Try to deliver backlogs (lock held); returns how many clients still
+ * have one. */
+unsigned router_drain_backlogs(struct router *r);
+
+/* Limits may change on reload (lock held). */
+void router_set_limits(struct router *r, const struct router_limits *lim);
+
+/* Data path, exposed for unit tests: handle one inbound queue message of n
+ * bytes from uid's queue.  Lock held; deliveries are flushed by
+ * router_pass_end(). */
+struct router_pass;
+struct router_pass *router_pass_new(struct router *r, struct uidq *uq);
+void router_pass_free(struct router_pass *p);
+void router_pass_handle(struct router_pass *p, const void *mtext, size_t n);
+void router_pass_end(struct router_pass *p);
+
+/* STATUS: a snapshot of the routing state as the wire records it is
+ * answered with.  collect copies under the lock (held by the caller);
+ * complete asks the kernel for queue lengths without the lock; free
+ * releases it.  collect returns 0 or -ENOMEM. */
+struct router_status {
+        struct wire_status_daemon daemon; /* pid and version: the caller's */
+        struct wire_status_queue *queues;
+        size_t nqueues;
+        struct wire_status_client *clients;
+        size_t nclients;
+        struct wire_status_ring *rings;
+        size_t nrings;
+        struct wire_status_topic *topics;
+        size_t ntopics, topics_cap;
+        int sample_qid;            /* a client queue, for the size in effect; -1 */
+        size_t default_qbytes;     /* kernel.msgmnb, without one */
+};
+int router_status_collect(struct router *r, struct router_status *st);
+void router_status_complete(struct router_status *st);
+void router_status_free(struct router_status *st);

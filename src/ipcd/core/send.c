@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * send.c - WIRE_OP_SEND: a message to the client that owns a name, inline
+ * or as a ring chunk, and a call (WIRE_IN_REQUEST) whose reply the callee
+ * sends (calls.c).
+ */
+#include <errno.h>
+
+#include "ipcd/core/answers.h"
+#include "ipcd/core/bulk.h"
+#include "ipcd/core/calls.h"
+#include "ipcd/core/delivery.h"
+#include "ipcd/core/errors.h"
+#include "ipcd/core/message.h"
+#include "ipcd/core/monitor.h"
+#include "ipcd/core/pass.h"
+#include "ipcd/core/policy.h"
+#include "ipcd/core/router.h"
+#include "ipcd/core/send.h"
+
+/* The destination of x, allowed and able to take a call: 0 and *ret, or
+ * ROUTER_E_NOT_FOUND, ROUTER_E_DENIED, ROUTER_E_FULL. */
+static int send_resolve(struct op_call *x, bool request, struct client **ret)
+{
+        struct router *r = x->p->r;
+        struct client *dst = router_client_by_name(r, x->dst, x->h->dst_len);
+        int e;
+
+        if (!dst) {
+                r->cnt.unroutable++;
+                return ROUTER_E_NOT_FOUND;
+        }
+        e = policy_check_send(x->s, dst);
+        if (e != 0)
+                return e;
+        if (request && dst->ncalls >= r->lim.max_calls) {
+                r->cnt.limit_hits++;
+                return ROUTER_E_FULL;
+        }
+        *ret = dst;
+        return 0;
+}
+
+/* Route x to dst; the outcome once known (the sender waits for it). */
+static int send_route(struct op_call *x, struct client *dst, const struct wire_bulk *d,
+                      bool request)
+{
+        struct router *r = x->p->r;
+        const struct wire_in *h = x->h;
+        struct client *s = x->s;
+        struct wire_out o = {
+                .kind = WIRE_OUT_MSG,
+                .flags = request ? WIRE_OUT_REQUEST : 0,
+                .type = h->type,
+                .cookie = h->cookie,
+                .len = h->len,
+        };
+        struct batch *b;
+
+        s->sent++;
+        r->cnt.accepted++;
+        stamp_sender(&o, s);
+        if (r->nmonitors)
+                monitor_copy(x->p, s, h, x->dst, false, x->payload);
+        if (d)
+                return bulk_deliver(x->p, dst, d, &o, s->name, NULL);
+        b = batch_append(x->p, dst, h->type, &o, s->name, NULL, x->payload);
+        if (!b) {
+                count_drop(r, dst, 1);
+                return -ENOMEM;
+        }
+        /* The sender waits for the outcome: deliver now, answer with it. */
+        if ((h->flags & WIRE_IN_ACK) || request)
+                return batch_flush(x->p, b);
+        return 0;
+}
+
+/* A call is answered here only when it fails (a verdict); otherwise by
+ * its callee.  A plain SEND is answered by the dispatcher when asked. */
+int op_send(struct op_call *x)
+{
+        struct router *r = x->p->r;
+        const struct wire_in *h = x->h;
+        bool request = h->flags & WIRE_IN_REQUEST, bulk = h->flags & WIRE_IN_BULK;
+        struct client *dst = NULL;
+        struct wire_bulk d;
+        int e;
+
+        e = message_accept(x, &d, &bulk);
+        if (e == 0)
+                e = send_resolve(x, request, &dst);
+        if (e == 0)
+                e = send_route(x, dst, bulk ? &d : NULL, request);
+        if (request && e == 0)
+                e = call_add(r, dst, x->s->id, h->cookie);
+        if (request) {
+                if (e != 0)
+                        send_verdict(r, x->s, h->cookie, router_errno(e));
+                x->answered = true;
+        }
+        if (bulk)
+                bulk_done(r, &d);
+        return e;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * status.c - the STATUS snapshot: copied out of the routing state under
+ * the lock, then completed with what only the kernel knows (queue lengths
+ * and sizes, msgctl IPC_STAT) after the lock is released, so a snapshot
+ * never makes the data threads wait on a system call per client.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "ipcd/core/router.h"
+#include "shared/clock.h"
+
+static void status_daemon(struct router *r, struct wire_status_daemon *sd)
+{
+        *sd = (struct wire_status_daemon){
+                .nclients = r->nclients,
+                .uptime_ms = clock_now_ms() - r->start_ms,
+                .routed = r->cnt.routed,
+                .dropped = r->cnt.dropped,
+                .accepted = r->cnt.accepted,
+                .registrations = r->cnt.registrations,
+                .refused = r->cnt.refused,
+                .bad_control = r->cnt.bad_control,
+                .bad_inbound = r->cnt.bad_inbound,
+                .backlog_bytes = r->backlog_total,
+                .max_clients = r->lim.max_clients,
+                .max_payload = r->lim.max_payload,
+                .limit_hits = r->cnt.limit_hits,
+                .published = r->cnt.published,
+                .unheard = r->cnt.unheard,
+                .ntopics = (uint32_t)r->topics.ntopics,
+                .nmonitors = r->nmonitors,
+        };
+}
+
+static void status_client(struct router *r, const struct client *c, struct wire_status_client *sc)
+{
+        *sc = (struct wire_status_client){
+                .id = c->id,
+                .uid = (uint32_t)c->uid,
+                .pid = c->pid,
+                .qid = c->qid,
+                .inbound_qid = c->uq ? c->uq->qid : -1,
+                .sent = c->sent,
+                .received = c->received,
+                .dropped = c->dropped,
+                .backlog_bytes = c->bl_bytes,
+                .connected_ms = clock_now_ms() - c->connected_ms,
+                .subscriptions = c->nsubs,
+                .pending_calls = c->ncalls,
+                .bulk_sent = c->bulk_sent,
+                .bulk_received = c->bulk_received,
+                .bulk_held = c->held_bytes,
+                /* Waiting in ipcd; router_status_complete() adds its queue. */
+                .queued = c->bl_records,
+        };
+        for (unsigned i = 0; i < r->nrings; i++)
+                for (uint32_t l = 0; l < r->rings[i]->nlanes; l++)
+                        if (r->rings[i]->lanes[l].owner == c)
+                                sc->lanes++;
+        snprintf(sc->name, sizeof(sc->name), "%s", c->name);
+}
+
+static void status_ring(const struct ring *rg, struct wire_status_ring *sr)
+{
+        *sr = (struct wire_status_ring){
+                .shmid = rg->shmid,
+                .lanes = rg->nlanes,
+                .size = rg->size,
+                .used = rg->used,
+                .lanes_used = rg->lanes_used,
+                .gid = (uint32_t)rg->gid,
+                .lane_size = rg->lane_size,
+        };
+        snprintf(sr->name, sizeof(sr->name), "%s", rg->name);
+}
+
+static void status_topic(struct topic *t, void *userdata)
+{
+        struct router_status *st = userdata;
+        struct wire_status_topic *ts;
+
+        if (st->ntopics == st->topics_cap)
+                return; /* topics counted before: cannot grow under the same lock */
+        ts = &st->topics[st->ntopics++];
+        *ts = (struct wire_status_topic){
+                .subscribers = t->nexact,
+                .wildcard_subscribers = t->nwild,
+                .history_depth = t->depth,
+                .history_len = t->hlen,
+                .published = t->published,
+                .delivered = t->delivered,
+        };
+        snprintf(ts->name, sizeof(ts->name), "%s", t->name);
+}
+
+static unsigned count_uidqs(const struct router *r)
+{
+        unsigned n = 0;
+
+        for (const struct uidq *u = r->uidqs; u; u = u->next)
+                n++;
+        return n;
+}
+
+int router_status_collect(struct router *r, struct router_status *st)
+{
+        size_t i = 0;
+
+        memset(st, 0, sizeof(*st));
+        st->topics_cap = r->topics.ntopics;
+        st->queues = calloc(count_uidqs(r) + 1, sizeof(*st->queues));
+        st->clients = calloc(r->nclients + 1, sizeof(*st->clients));
+        st->rings = calloc(r->nrings + 1, sizeof(*st->rings));
+        st->topics = calloc(st->topics_cap + 1, sizeof(*st->topics));
+        if (!st->queues || !st->clients || !st->rings || !st->topics) {
+                router_status_free(st);
+                return -ENOMEM;
+        }
+        status_daemon(r, &st->daemon);
+        st->sample_qid = r->clients ? r->clients->qid : -1;
+        st->default_qbytes = r->mq.msgmnb;
+        for (struct uidq *u = r->uidqs; u; u = u->next)
+                st->queues[st->nqueues++] = (struct wire_status_queue){
+                        .uid = (uint32_t)u->uid, .qid = u->qid, .nclients = u->nclients
+                };
+        for (struct client *c = r->clients; c; c = c->next)
+                status_client(r, c, &st->clients[i++]);
+        st->nclients = i;
+        for (unsigned k = 0; k < r->nrings; k++)
+                status_ring(r->rings[k], &st->rings[st->nrings++]);
+        topics_foreach(&r->topics, status_topic, st);
+        return 0;
+}
+
+void router_status_complete(struct router_status *st)
+{
+        struct msqid_ds ds;
+
+        /* The queue size in effect: ask the kernel about one queue. */
+        if (st->sample_qid >= 0 && msgctl(st->sample_qid, IPC_STAT, &ds) == 0)
+                st->daemon.queue_bytes = (uint32_t)ds.msg_qbytes;
+        else
+                st->daemon.queue_bytes = (uint32_t)st->default_qbytes;
+        for (size_t i = 0; i < st->nqueues; i++)
+                if (msgctl(st->queues[i].qid, IPC_STAT, &ds) == 0)
+                        st->queues[i].qnum = (uint32_t)ds.msg_qnum;
+        /* Plus queue messages (batches) in each client's queue. */
+        for (size_t i = 0; i < st->nclients; i++)
+                if (msgctl(st->clients[i].qid, IPC_STAT, &ds) == 0)
+                        st->clients[i].queued += ds.msg_qnum;
+}
+
+void router_status_free(struct router_status *st)
+{
+        free(st->queues);
+        free(st->clients);
+        free(st->rings);
+        free(st->topics);
+        memset(st, 0, sizeof(*st));
+}
