@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ipcd/router.h"
+#include "ipcd/core/router.h"
 
 /* One bulk ring (a libconfig list "rings"; none: one ring "default"). */
 struct ipcd_ring_config {
