@@ -113,3 +113,15 @@ XFAIL_TESTS += \
 	tests/test-attack-names.sh \
 	tests/test-attack-books.sh \
 	tests/test-attack-death.sh
+
+# Issue 10's remaining attacks (findings 3, 7, 8), same rules as above.
+ATTACK_TESTS2 = \
+	tests/test-attack-quota
+
+check_PROGRAMS += $(ATTACK_TESTS2)
+tests_test_attack_quota_SOURCES = tests/test-attack-quota.c $(ITEST_COMMON)
+tests_test_attack_quota_LDADD = $(ITEST_LIBS)
+TESTS += $(ATTACK_TESTS2:=.sh)
+EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
+XFAIL_TESTS += \
+	tests/test-attack-quota.sh
