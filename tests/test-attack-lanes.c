@@ -3,8 +3,10 @@
  * test-attack-lanes - issue 10, finding 8: lanes of a ring can be hoarded.
  *
  * Attack: two unprivileged uids, 65534 and 65533, each in the ring's group
- * (as any user allowed to use the ring is), take as many lanes of the
- * default ring (64 MiB in lanes of 8 MiB: 8 lanes) as ipcd gives them:
+ * (as any user allowed to use the ring is; test-attack-lanes.sh gives the
+ * ring a group of its own, not ipcd's, so they stay unprivileged), take as
+ * many lanes of a ring the size of the default one (64 MiB in lanes of
+ * 8 MiB: 8 lanes) as ipcd gives them:
  * client after client, each allocates a small buffer in the ring
  * (ipcd_buf_alloc with IPCD_NONBLOCK, which makes ipcd grant the client a
  * lane) and keeps it, never sending it, until ipcd refuses.  The issue saw
@@ -48,6 +50,8 @@ static _Noreturn void hoard(uid_t uid, gid_t ring_gid, int out_fd, int in_fd)
                 void *p;
 
                 cs[got] = tl_connect(NULL);
+                if (got == 0) /* unprivileged, really */
+                        CHECK_R(ipcd_monitor(cs[0], "*"), -EACCES);
                 r = ipcd_buf_alloc(cs[got], 64, IPCD_NONBLOCK, &p);
                 if (r < 0) {
                         ipcd_close(cs[got]);
@@ -119,6 +123,7 @@ int main(int argc, char **argv)
         tl_status(&st);
         CHECK_MSG(st.n_rings >= 1, "no ring: the default ring is missing");
         ring_gid = st.rings[0].gid;
+        CHECK_MSG(ring_gid != 0, "the ring's group is root's (test-attack-lanes.sh sets users)");
         printf("ring %s: %u lanes of %llu bytes, group %u\n", st.rings[0].name,
                st.rings[0].lanes, (unsigned long long)st.rings[0].lane_size,
                (unsigned)ring_gid);
