@@ -20,6 +20,12 @@
  *   status       STATUS requests, each read to its END (a snapshot of
  *                every topic)
  *   monitor      ipcd_monitor("*") (refused to uid 65534: -EACCES)
+ *   lane_burst   LANE requests (beyond lanes_per_uid) and LANE_DROPs of every lane
+ *                written by hand into the inbound queue, as many per
+ *                message as fit, answers unread: the attacker is in the
+ *                ring's group (test-attack-flood.sh gives the ring a group
+ *                of its own, `users`, so the attacker stays unprivileged),
+ *                so ipcd grants, refuses and takes back lanes all along
  *
  * Meanwhile a root client does IPCD_ACK round trips to itself and a root
  * process registers and closes anonymous clients, one after another.
@@ -54,7 +60,7 @@
 #define RT_TYPE 7
 
 static const char *const variants[] = { "subscribe", "subscribe_burst", "set_history", "status",
-                                        "monitor" };
+                                        "monitor", "lane_burst" };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
 /* ---- the notify socket ---- */
@@ -152,7 +158,49 @@ static int subscribe_burst(const struct tl_raw *raw)
         return r;
 }
 
+/* One message full of LANE requests and LANE_DROPs of every lane of the
+ * first ring, on the raw client: in turn LANE_ASKS requests (the first for
+ * a lane, the others for a spare one: more than lanes_per_uid, so some
+ * are refused) and a drop of every lane (ipcd ignores those of others). */
+#define LANE_ASKS 6
+static int lane_burst(const struct tl_raw *raw, uint32_t nlanes)
+{
+        static uint8_t buf[8000];
+        static size_t len;
+        uint64_t cookie = 1;
+        int r;
+
+        while (!len) {
+                struct wire_in h;
+                size_t off = 0;
+
+                for (uint32_t k = 0;; k++) {
+                        uint32_t step = k % (nlanes + LANE_ASKS);
+                        bool ask = step < LANE_ASKS;
+
+                        tl_raw_header(raw, &h, ask ? WIRE_OP_LANE : WIRE_OP_LANE_DROP, NULL);
+                        h.cookie = cookie;
+                        /* LANE: 1 = a spare one; LANE_DROP: ring 0 << 32 | lane */
+                        h.arg = ask ? step > 0 : (uint64_t)(step - LANE_ASKS);
+                        if (wire_in_put(buf, sizeof(buf), &off, &h, NULL, NULL) < 0)
+                                break;
+                        cookie++;
+                }
+                len = off;
+        }
+        r = tl_msgsnd(raw->reg.inbound_qid, WIRE_MTYPE_IN, buf, len);
+        if (r == -EAGAIN) {
+                tl_sleep_ms(1); /* the inbound queue is full: ipcd is busy with us */
+                r = 0;
+        }
+        return r;
+}
+
 static struct tl_raw attacker_raw;
+/* The first ring's group (0: root's, which would make the attacker
+ * privileged: then lane_burst is skipped) and its lanes. */
+static gid_t ring_gid;
+static uint32_t ring_lanes;
 
 static unsigned attack(ipcd_client *c, const char *variant, int *last_err)
 {
@@ -172,6 +220,8 @@ static unsigned attack(ipcd_client *c, const char *variant, int *last_err)
                         topic_name(t, sizeof(t), i % N_TOPICS);
                         r = ipcd_set_history(c, t, (i / N_TOPICS) % 2 ? 1 : 2);
                         i++;
+                } else if (strcmp(variant, "lane_burst") == 0) {
+                        r = lane_burst(&attacker_raw, ring_lanes);
                 } else if (strcmp(variant, "status") == 0) {
                         struct tl_status st;
 
@@ -197,7 +247,10 @@ static _Noreturn void attacker(int out_fd, int in_fd)
         char t[32], cmd, buf[128];
         int r;
 
-        tl_become(NOBODY, NULL, 0);
+        if (ring_gid)
+                tl_become(NOBODY, &ring_gid, 1);
+        else
+                tl_become(NOBODY, NULL, 0);
         c = tl_connect("flooder");
         t0 = tl_now_ms();
         for (unsigned i = 0; i < N_TOPICS; i++) {
@@ -314,6 +367,16 @@ int main(int argc, char **argv)
         unsetenv("NOTIFY_SOCKET");
         unsetenv("WATCHDOG_USEC");
 
+        {
+                struct tl_status st;
+
+                tl_status(&st);
+                if (st.n_rings > 0) {
+                        ring_gid = st.rings[0].gid;
+                        ring_lanes = st.rings[0].lanes;
+                }
+                tl_status_free(&st);
+        }
         rt = tl_connect("flood-rt");
         CHECK(pipe(to_parent) == 0 && pipe(to_child) == 0);
         pid = fork();
@@ -345,8 +408,19 @@ int main(int argc, char **argv)
                 bool reg_turn = false;
                 unsigned ops = 0, wds;
                 int err = 0;
-                uint64_t gap;
+                bool lanes = strcmp(variants[k], "lane_burst") == 0;
+                uint64_t gap, limit_hits = 0;
+                struct tl_status st;
 
+                if (lanes && (!ring_gid || !ring_lanes)) {
+                        printf("%s flood: SKIP (no ring with a group of its own)\n", variants[k]);
+                        continue;
+                }
+                if (lanes) {
+                        tl_status(&st);
+                        limit_hits = st.daemon.limit_hits;
+                        tl_status_free(&st);
+                }
                 wd_reset(&w);
                 CHECK(write(to_child[1], &cmd, 1) == 1);
                 while (poll(&p, 1, 0) == 0)
@@ -362,6 +436,14 @@ int main(int argc, char **argv)
                        tl_errname(v.rt_err), (unsigned long long)v.rt_worst_ms, v.reg_ok,
                        v.reg_failed, tl_errname(v.reg_err), (unsigned long long)v.reg_worst_ms,
                        (unsigned long long)gap, wds);
+                if (lanes) {
+                        tl_status(&st);
+                        printf("%s flood: %llu requests refused by a limit (lanes_per_uid), "
+                               "%u of %u lanes in use after it\n",
+                               variants[k], (unsigned long long)(st.daemon.limit_hits - limit_hits),
+                               st.rings[0].lanes_used, st.rings[0].lanes);
+                        tl_status_free(&st);
+                }
                 if (v.rt_failed || v.reg_failed || v.rt_ok == 0 || v.reg_ok == 0) {
                         tl_log("FAIL: %s flood: root's round trips or registrations failed",
                                variants[k]);
