@@ -811,9 +811,10 @@ void tl_become(uid_t uid, const gid_t *groups, size_t ngroups)
         CHECK_EQ(getuid(), uid);
 }
 
-long tl_rss_kib(pid_t pid)
+long tl_proc_kib(pid_t pid, const char *field)
 {
         char path[64], line[256];
+        size_t flen = strlen(field);
         long kib = -ENOENT;
         FILE *f;
 
@@ -822,10 +823,26 @@ long tl_rss_kib(pid_t pid)
         if (!f)
                 return -errno;
         while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                if (strncmp(line, field, flen) == 0 && line[flen] == ':' &&
+                    sscanf(line + flen + 1, "%ld kB", &kib) == 1)
                         break;
         fclose(f);
         return kib;
+}
+
+long tl_rss_kib(pid_t pid)
+{
+        return tl_proc_kib(pid, "VmRSS");
+}
+
+unsigned tl_status_uid_clients(const struct tl_status *st, uid_t uid)
+{
+        unsigned n = 0;
+
+        for (size_t i = 0; i < st->n_clients; i++)
+                if (st->clients[i].uid == (uint32_t)uid)
+                        n++;
+        return n;
 }
 
 int tl_status_park(struct tl_parked *p)

@@ -199,6 +199,11 @@ void tl_require_uids(uid_t first, unsigned n);
 void tl_become(uid_t uid, const gid_t *groups, size_t ngroups);
 /* VmRSS of a process in KiB (/proc/PID/status), or -errno. */
 long tl_rss_kib(pid_t pid);
+/* Any "kB" line of /proc/PID/status ("VmRSS", "VmHWM": the peak RSS), in
+ * KiB, or -errno. */
+long tl_proc_kib(pid_t pid, const char *field);
+/* How many clients of uid a status lists. */
+unsigned tl_status_uid_clients(const struct tl_status *st, uid_t uid);
 
 /* A STATUS request whose reply FIFO is kept open but never read, so that
  * ipcd must park its answer. */
