@@ -111,7 +111,6 @@ XFAIL_TESTS += \
 	tests/test-attack-history.sh \
 	tests/test-attack-flood.sh \
 	tests/test-attack-names.sh \
-	tests/test-attack-books.sh \
 	tests/test-attack-death.sh
 
 # Stray bytes on the control FIFO (issue 10, finding 2).

@@ -128,6 +128,7 @@ struct client {
         uint64_t bl_ctl_bytes;    /* of which answers (ACKs, replies): ROUTER_CTL_BACKLOG */
 
         uint64_t sent, received, dropped;
+        uint64_t unroutable;      /* its sends to a name nobody held */
         uint64_t connected_ms;
 
         /* [event] */

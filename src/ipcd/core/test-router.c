@@ -193,6 +193,37 @@ int main(int argc, char **argv)
         CHECK(recv_records(a, wire_reply_type(42), out, texts, 64) == 1 && out[0].status == -ENOENT);
         CHECK(recv_records(a, wire_reply_type(43), out, texts, 64) == 1 && out[0].status == -EINVAL);
         CHECK(recv_records(b, 9, out, texts, 64) == 1 && strcmp(texts[0], "acked") == 0);
+        CHECK(a->unroutable == 1 && r.cnt.unroutable == 1);
+
+        /* Unroutable sends without an ACK: the sender learns nothing, the
+         * books count them on the sender and in total; a routable send and
+         * another client's count are untouched. */
+        {
+                struct router_status st;
+                uint64_t drop0 = r.cnt.dropped;
+
+                off = 0;
+                for (int i = 0; i < 5; i++)
+                        off = put_send(buf, sizeof(buf), off, anon, "nobody", 9, "lost", 0, 0);
+                off = put_send(buf, sizeof(buf), off, anon, "bob", 9, "found", 0, 0);
+                run(&r, a->uq, buf, off);
+                CHECK(recv_records(anon, 0, out, texts, 64) == -ENOMSG);
+                CHECK(recv_records(b, 9, out, texts, 64) == 1 && strcmp(texts[0], "found") == 0);
+                CHECK(anon->unroutable == 5 && a->unroutable == 1 && b->unroutable == 0);
+                CHECK(r.cnt.unroutable == 6 && r.cnt.dropped == drop0);
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_status_collect(&r, &st) == 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(st.daemon.unroutable == 6);
+                for (size_t i = 0; i < st.nclients; i++)
+                        if (st.clients[i].id == anon->id)
+                                CHECK(st.clients[i].unroutable == 5);
+                        else if (st.clients[i].id == a->id)
+                                CHECK(st.clients[i].unroutable == 1);
+                        else
+                                CHECK(st.clients[i].unroutable == 0);
+                router_status_free(&st);
+        }
 
         /* A forged token and an unknown id are rejected and counted. */
         {
