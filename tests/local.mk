@@ -150,6 +150,5 @@ tests_test_attack_lanes_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
 XFAIL_TESTS += \
-	tests/test-attack-quota.sh \
 	tests/test-attack-status.sh \
 	tests/test-attack-lanes.sh

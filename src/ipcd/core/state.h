@@ -78,6 +78,14 @@ struct uidq {
         atomic_uint_fast64_t passes;        /* [atomic] */
 };
 
+/* What one uid holds, whatever becomes of its inbound queue: the per-uid
+ * limits count here (clients.c). */
+struct uid_books {
+        struct uid_books *next;
+        uid_t uid;
+        unsigned nclients;
+};
+
 struct client {
         struct client *id_next;   /* hash chains */
         struct client *name_next;
@@ -170,6 +178,7 @@ struct router {
         struct client *clients;   /* all, doubly linked */
         unsigned nclients;
         struct uidq *uidqs;
+        struct uid_books *uids;   /* uids with clients */
         uint64_t next_id;
         uint64_t instance;
         uint64_t ipc_ns;

@@ -15,6 +15,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include "ipcd/core/clients.h"
 #include "ipcd/core/router.h"
 #include "shared/names.h"
 #include "shared/wire.h"
@@ -450,6 +451,60 @@ int main(int argc, char **argv)
                 CHECK(rg->used == 0);
                 ring_lane_disown(rg, (uint32_t)lane);
                 router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Issue 10, finding 3: the uid removes its own inbound queue.  Its
+         * clients go with it (they could not send any more), and its count
+         * on the books with them, never more: the limit holds for the
+         * clients it registers next, which get a new queue that works. */
+        {
+                struct client *cs[8];
+                struct uidq *old;
+                int oldq, tries = 0;
+                unsigned n;
+
+                pthread_mutex_lock(&r.lock);
+                /* Fill the uid's quota. */
+                n = 0;
+                while (router_client_add(&r, getuid(), getpid(), "", &x) == 0)
+                        n++;
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid);
+                old = a->uq;
+                oldq = old->qid;
+                pthread_mutex_unlock(&r.lock);
+                CHECK(msgctl(oldq, IPC_RMID, NULL) == 0);
+                /* Its data thread sees EIDRM (hang guard: 10 s). */
+                for (;;) {
+                        pthread_mutex_lock(&r.lock);
+                        n = uid_clients(&r, getuid());
+                        pthread_mutex_unlock(&r.lock);
+                        if (n == 0)
+                                break;
+                        CHECK(++tries < 1000);
+                        usleep(10000);
+                }
+                pthread_mutex_lock(&r.lock);
+                CHECK(r.nclients == 0 && r.uids == NULL);
+                CHECK(router_client_by_name(&r, "alice", 5) == NULL);
+                for (struct uidq *u = r.uidqs; u; u = u->next)
+                        CHECK(u != old);
+                for (unsigned i = 0; i < lim.max_clients_per_uid; i++)
+                        CHECK(router_client_add(&r, getuid(), getpid(), i ? "" : "fresh",
+                                                &cs[i]) == 0);
+                CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "", &x)) == -EDQUOT);
+                CHECK(cs[0]->uq != old && cs[0]->uq->qid != oldq);
+                CHECK(cs[0]->uq->nclients == lim.max_clients_per_uid);
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid);
+                pthread_mutex_unlock(&r.lock);
+                off = put_send(buf, sizeof(buf), 0, cs[1], "fresh", 4, "works", 0, 0);
+                run(&r, cs[1]->uq, buf, off);
+                CHECK(recv_records(cs[0], 4, out, texts, 64) == 1 && strcmp(texts[0], "works") == 0);
+                /* One leaves: one place on the books. */
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, cs[2]);
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid - 1);
+                CHECK(router_client_add(&r, getuid(), getpid(), "", &cs[2]) == 0);
                 pthread_mutex_unlock(&r.lock);
         }
 
