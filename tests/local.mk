@@ -150,5 +150,4 @@ tests_test_attack_lanes_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
 XFAIL_TESTS += \
-	tests/test-attack-status.sh \
-	tests/test-attack-lanes.sh
+	tests/test-attack-status.sh

@@ -37,7 +37,7 @@ struct router_limits {
         uint64_t history_total_bytes;
         int overflow_policy;           /* enum wire_overflow, the default */
         uint32_t max_calls;            /* calls waiting for one callee's replies */
-        uint32_t lanes_per_uid;
+        uint32_t lanes_per_uid;        /* per ring; 0: a quarter of its lanes, at least 1 */
         uint32_t max_held_chunks;      /* ring chunks one receiver may hold */
         uint64_t held_bytes;           /* ring bytes one receiver may hold; 0: half a lane */
 };

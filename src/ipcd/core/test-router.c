@@ -15,6 +15,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include "ipcd/core/bulk.h"
 #include "ipcd/core/clients.h"
 #include "ipcd/core/router.h"
 #include "shared/names.h"
@@ -451,6 +452,66 @@ int main(int argc, char **argv)
                 CHECK(rg->used == 0);
                 ring_lane_disown(rg, (uint32_t)lane);
                 router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Issue 10, finding 8: lanes per uid.  By default (0) a uid holds
+         * at most a quarter of a ring's lanes: in a ring of 8 (the default
+         * ring's count), three other uids at their maximum leave this uid
+         * its two, and it gets no third (-EDQUOT) while lanes are free. */
+        {
+                struct client *others[6];
+                struct ring *rg;
+                struct client *c4 = router_client_by_name(&r, "c4", 2);
+                int st = 1;
+
+                CHECK(c4);
+                pthread_mutex_lock(&r.lock);
+                CHECK(ring_create(&r.mq, 1, "t8", 8 * 65536, 65536, getegid(), false, &rg) == 0);
+                r.rings[r.nrings++] = rg;
+                CHECK(r.lim.lanes_per_uid == 0 && bulk_lanes_per_uid(&r, rg) == 2);
+                CHECK(bulk_lanes_per_uid(&r, r.rings[0]) == 1); /* 4 lanes: one each */
+                for (int i = 0; i < 6; i++) {
+                        others[i] = (struct client *)(uintptr_t)(0x1000 + 0x100 * i);
+                        CHECK(ring_lane_acquire(rg, others[i], getuid() + 1 + (uid_t)i / 2) >= 0);
+                }
+                a->ring_access = c4->ring_access = 2; /* ring 1 only */
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7001, &st) == 1 &&
+                      st == 0);
+                CHECK(answers_to(&r, c4, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7002, &st) == 1 &&
+                      st == 0);
+                CHECK(ring_lanes_of(rg, getuid()) == 2 && rg->lanes_used == 8);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7003, &st) == 1 &&
+                      st == -EDQUOT);
+                /* One of the others gives a lane back: still not a third. */
+                pthread_mutex_lock(&r.lock);
+                ring_lane_disown(rg, 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7004, &st) == 1 &&
+                      st == -EDQUOT);
+                /* An explicit lanes_per_uid is the limit. */
+                {
+                        struct router_limits l4 = lim;
+
+                        l4.lanes_per_uid = 3;
+                        pthread_mutex_lock(&r.lock);
+                        router_set_limits(&r, &l4);
+                        CHECK(bulk_lanes_per_uid(&r, rg) == 3);
+                        pthread_mutex_unlock(&r.lock);
+                        CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7005, &st) ==
+                                      1 &&
+                              st == 0);
+                        CHECK(ring_lanes_of(rg, getuid()) == 3);
+                        pthread_mutex_lock(&r.lock);
+                        router_set_limits(&r, &lim);
+                        pthread_mutex_unlock(&r.lock);
+                }
+                pthread_mutex_lock(&r.lock);
+                for (uint32_t l = 0; l < rg->nlanes; l++)
+                        ring_lane_disown(rg, l);
+                CHECK(rg->lanes_used == 0);
+                a->ring_access = c4->ring_access = 0;
                 pthread_mutex_unlock(&r.lock);
         }
 
