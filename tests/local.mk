@@ -111,7 +111,6 @@ XFAIL_TESTS += \
 	tests/test-attack-history.sh \
 	tests/test-attack-flood.sh \
 	tests/test-attack-names.sh \
-	tests/test-attack-books.sh \
 	tests/test-attack-death.sh
 
 # Stray bytes on the control FIFO (issue 10, finding 2).
@@ -151,6 +150,4 @@ tests_test_attack_lanes_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
 XFAIL_TESTS += \
-	tests/test-attack-quota.sh \
-	tests/test-attack-status.sh \
-	tests/test-attack-lanes.sh
+	tests/test-attack-status.sh

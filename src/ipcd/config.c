@@ -74,7 +74,7 @@ int config_set_defaults(struct ipcd_config *cfg)
                         .history_total_bytes = 64 * MIB,
                         .overflow_policy = WIRE_OVERFLOW_DROP_NEW,
                         .max_calls = 4096,
-                        .lanes_per_uid = 4,
+                        .lanes_per_uid = 0, /* a quarter of each ring's lanes */
                         .max_held_chunks = 4096,
                         .held_bytes = 0,
                 },
@@ -646,7 +646,7 @@ static const struct config_key config_keys[] = {
         { .name = "overflow_policy", .set = set_overflow_policy, FIELD_INIT(lim.overflow_policy),
           .live = true },
         UINT_KEY("max_calls", lim.max_calls, 1, 1048576, false, true),
-        UINT_KEY("lanes_per_uid", lim.lanes_per_uid, 1, 1024, false, true),
+        UINT_KEY("lanes_per_uid", lim.lanes_per_uid, 1, 1024, true, true),
         UINT_KEY("max_held_chunks", lim.max_held_chunks, 1, 1048576, false, true),
         UINT_KEY("bulk_held_bytes", lim.held_bytes, 4096, 1024 * GIB, true, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },

@@ -118,7 +118,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.history_total == 65536);
         CHECK(cfg->lim.history_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->lim.overflow_policy == WIRE_OVERFLOW_DROP_NEW);
-        CHECK(cfg->lim.lanes_per_uid == 4);
+        CHECK(cfg->lim.lanes_per_uid == 0);
         CHECK(cfg->lim.held_bytes == 0);
         CHECK(cfg->lim.garbage_kick == 1000);
         CHECK(cfg->lim.max_calls == 4096);
@@ -542,7 +542,7 @@ static void test_rings(void)
         char err[1024];
 
         CHECK(config_set_defaults(&cfg) == 0);
-        CHECK(cfg.nrings == 0 && cfg.lim.lanes_per_uid == 4);
+        CHECK(cfg.nrings == 0 && cfg.lim.lanes_per_uid == 0);
         config_done(&cfg);
         CHECK(load_text(&cfg,
                         "lanes_per_uid = 2;\n"

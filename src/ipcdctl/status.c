@@ -325,11 +325,12 @@ static int print_client_table(const struct status *st, const char *indent)
 }
 
 /* The second half of a client's row, kept apart so that each table fits
- * a terminal: subscriptions, calls waiting for its reply, bulk bytes. */
+ * a terminal: subscriptions, calls waiting for its reply, bulk bytes,
+ * lanes, and its sends to a name nobody held. */
 static int print_client_activity_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { true, false, true, true, true, true, true, true };
-        struct table t = { .ncols = 8 };
+        static const bool right[] = { true, false, true, true, true, true, true, true, true };
+        struct table t = { .ncols = 9 };
         int r = 0;
 
         if (st->nclients == 0) {
@@ -344,6 +345,7 @@ static int print_client_activity_table(const struct status *st, const char *inde
         r |= table_add(&t, "BULK-RECEIVED");
         r |= table_add(&t, "BULK-HELD");
         r |= table_add(&t, "LANES");
+        r |= table_add(&t, "UNROUTABLE");
         for (size_t i = 0; i < st->nclients; i++) {
                 const struct wire_status_client *c = &st->clients[i];
 
@@ -355,6 +357,7 @@ static int print_client_activity_table(const struct status *st, const char *inde
                 r |= table_add_size(&t, c->bulk_received);
                 r |= table_add_size(&t, c->bulk_held);
                 r |= table_add(&t, "%" PRIu32, c->lanes);
+                r |= table_add(&t, "%" PRIu64, c->unroutable);
         }
         if (r == 0)
                 table_print(&t, right, indent);
@@ -424,8 +427,8 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
         printf("  clients:        %" PRIu32 " connected, at most %" PRIu32 "\n", d->nclients,
                d->max_clients);
         printf("  messages:       %" PRIu64 " accepted, %" PRIu64 " routed, %" PRIu64
-               " dropped\n",
-               d->accepted, d->routed, d->dropped);
+               " dropped, %" PRIu64 " to a name nobody held\n",
+               d->accepted, d->routed, d->dropped, d->unroutable);
         printf("  publishes:      %" PRIu64 " accepted, %" PRIu64 " heard by nobody\n",
                d->published, d->unheard);
         printf("  topics:         %" PRIu32 " (ipcdctl topics lists them)\n", d->ntopics);
@@ -469,7 +472,8 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
         printf("\nclients:\n");
         r |= print_client_table(st, "  ");
         if (st->nclients > 0) {
-                printf("\nclients' subscriptions, unanswered calls and bulk bytes:\n");
+                printf("\nclients' subscriptions, unanswered calls, bulk bytes and sends to a "
+                       "name nobody held:\n");
                 r |= print_client_activity_table(st, "  ");
         }
         return r < 0 ? -ENOMEM : 0;
@@ -489,6 +493,7 @@ static void json_client(struct json *j, const struct wire_status_client *c)
         json_u64(j, "sent", c->sent);
         json_u64(j, "received", c->received);
         json_u64(j, "dropped", c->dropped);
+        json_u64(j, "unroutable", c->unroutable);
         json_u64(j, "backlog_bytes", c->backlog_bytes);
         json_u64(j, "connected_s", c->connected_ms / 1000);
         json_u64(j, "subscriptions", c->subscriptions);
@@ -596,6 +601,7 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "bad_control", d->bad_control);
         json_u64(&j, "bad_inbound", d->bad_inbound);
         json_u64(&j, "limit_hits", d->limit_hits);
+        json_u64(&j, "unroutable", d->unroutable);
         json_end_object(&j);
 
         json_end_object(&j);

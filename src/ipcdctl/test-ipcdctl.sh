@@ -194,9 +194,9 @@ done
 expect 0 ctl status --json
 out_has '"name":"alice"'
 expect 0 ctl status
-grep -q "^  ID  *NAME  *SUBSCRIPTIONS  *CALLS  *BULK-SENT  *BULK-RECEIVED  *BULK-HELD  *LANES$" "$T/out" ||
+grep -q "^  ID  *NAME  *SUBSCRIPTIONS  *CALLS  *BULK-SENT  *BULK-RECEIVED  *BULK-HELD  *LANES  *UNROUTABLE$" "$T/out" ||
         fail "no client activity table: $(cat "$T/out")"
-grep -q "^ *$alice_id  *alice  *0  *0  *0  *0  *0  *0$" "$T/out" ||
+grep -q "^ *$alice_id  *alice  *0  *0  *0  *0  *0  *0  *0$" "$T/out" ||
         fail "alice not in the client activity table: $(cat "$T/out")"
 
 # listen --json: one JSON object per line.

@@ -165,6 +165,7 @@ struct wire_status_daemon {
         uint64_t unheard;       /* publishes nobody was subscribed to */
         uint32_t ntopics;
         uint32_t nmonitors;
+        uint64_t unroutable;    /* sends to a name nobody held, ACK or not */
 };
 
 struct wire_status_queue {
@@ -194,6 +195,7 @@ struct wire_status_client {
         uint64_t bulk_held;      /* bytes of ring chunks it holds unreleased */
         uint32_t lanes;          /* lanes it produces into */
         uint32_t reserved_;
+        uint64_t unroutable;     /* its sends to a name nobody held */
 };
 
 struct wire_status_ring {

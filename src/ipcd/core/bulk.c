@@ -124,6 +124,20 @@ int op_release(struct op_call *x)
         return 0;
 }
 
+/* Lanes of rg one uid may hold: lanes_per_uid, or by default (0) an equal
+ * share of the ring among BULK_LANE_SHARES uids, at least one.  Lanes are
+ * not taken back from an idle producer (its library may hold a buffer in
+ * one), so the share is what keeps a lane free for others: four uids at
+ * their maximum fit any ring (issue 10, finding 8). */
+#define BULK_LANE_SHARES 4
+
+unsigned bulk_lanes_per_uid(const struct router *r, const struct ring *rg)
+{
+        if (r->lim.lanes_per_uid)
+                return r->lim.lanes_per_uid;
+        return rg->nlanes >= BULK_LANE_SHARES ? rg->nlanes / BULK_LANE_SHARES : 1;
+}
+
 static int lane_grant(struct router *r, struct client *s, struct wire_lane_grant *g)
 {
         for (unsigned i = 0; i < r->nrings; i++) {
@@ -132,7 +146,7 @@ static int lane_grant(struct router *r, struct client *s, struct wire_lane_grant
 
                 if (!(s->ring_access & (1u << i)))
                         continue;
-                if (ring_lanes_of(rg, s->uid) >= r->lim.lanes_per_uid) {
+                if (ring_lanes_of(rg, s->uid) >= bulk_lanes_per_uid(r, rg)) {
                         r->cnt.limit_hits++;
                         return ROUTER_E_QUOTA;
                 }

@@ -16,4 +16,7 @@ void bulk_done(struct router *r, const struct wire_bulk *d);
 int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                  const struct wire_out *tmpl, const char *name, const char *topic);
 
+/* Lanes of rg one uid may hold at once. */
+unsigned bulk_lanes_per_uid(const struct router *r, const struct ring *rg);
+
 op_handler_fn op_release, op_lane, op_lane_drop;

@@ -2,7 +2,8 @@
 /*
  * clients.c - the client tables (by id, by name: chained hash tables with
  * power-of-two buckets, grown at load factor 1), the per-uid inbound
- * queue list, and the per-uid request buckets (registrations, STATUS).
+ * queue list, the per-uid books (what the per-uid limits count), and the
+ * per-uid request buckets (registrations, STATUS).
  * Lookups only: registration is router.c, removal removal.c.
  */
 #include <errno.h>
@@ -157,10 +158,49 @@ void uidq_unlink(struct router *r, struct uidq *u)
                 }
 }
 
+static struct uid_books *uid_books_find(struct router *r, uid_t uid)
+{
+        for (struct uid_books *b = r->uids; b; b = b->next)
+                if (b->uid == uid)
+                        return b;
+        return NULL;
+}
+
 unsigned uid_clients(struct router *r, uid_t uid)
 {
-        struct uidq *u = uidq_find(r, uid);
+        struct uid_books *b = uid_books_find(r, uid);
 
-        return u ? u->nclients : 0;
+        return b ? b->nclients : 0;
+}
+
+int uid_books_join(struct router *r, uid_t uid)
+{
+        struct uid_books *b = uid_books_find(r, uid);
+
+        if (!b) {
+                b = calloc(1, sizeof(*b));
+                if (!b)
+                        return -ENOMEM;
+                b->uid = uid;
+                b->next = r->uids;
+                r->uids = b;
+        }
+        b->nclients++;
+        return 0;
+}
+
+void uid_books_leave(struct router *r, uid_t uid)
+{
+        for (struct uid_books **pp = &r->uids; *pp; pp = &(*pp)->next) {
+                struct uid_books *b = *pp;
+
+                if (b->uid != uid)
+                        continue;
+                if (--b->nclients == 0) {
+                        *pp = b->next;
+                        free(b);
+                }
+                return;
+        }
 }
 

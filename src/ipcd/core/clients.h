@@ -15,5 +15,9 @@ int clients_grow(struct router *r);
 /* uid's live inbound queue, or NULL. */
 struct uidq *uidq_find(struct router *r, uid_t uid);
 void uidq_unlink(struct router *r, struct uidq *u);
-/* Clients of uid. */
+/* Clients of uid: counted on its books, not on its inbound queue (which
+ * its uid may remove). */
 unsigned uid_clients(struct router *r, uid_t uid);
+/* A client of uid arrives (0 or -ENOMEM) or leaves. */
+int uid_books_join(struct router *r, uid_t uid);
+void uid_books_leave(struct router *r, uid_t uid);

@@ -111,14 +111,29 @@ out:
         free(buf);
         pthread_mutex_lock(&r->lock);
         if (!u->removed && !r->shutting_down) {
-                /* Its queue vanished under it (its uid may remove it): new
-                 * clients of that uid get a new one; the present ones are
-                 * removed when they go (their death notice finds no queue). */
-                log_warning("inbound queue %d of uid %u removed behind ipcd's back", qid,
-                            (unsigned)u->uid);
+                /* Its queue vanished under it (its uid may remove it, or
+                 * msgrcv failed): its clients cannot send any more, so they
+                 * go with it (their queues are removed: each library sees
+                 * ipcd gone).  New clients of that uid get a new queue; the
+                 * uid's limits count on its books, so the count stays
+                 * right (issue 10, finding 3).  The last client puts u on
+                 * dead_uidqs: the event thread joins this thread. */
+                struct client *c, *cn;
+                unsigned n = 0;
+
                 u->qid = msgq_remove(&r->mq, u->qid);
                 u->removed = true;
                 uidq_unlink(r, u);
+                for (c = r->clients; c; c = cn) {
+                        cn = c->next;
+                        if (c->uq == u) {
+                                router_client_remove(r, c);
+                                n++;
+                        }
+                }
+                log_warning("inbound queue %d of uid %u removed behind ipcd's back: its %u "
+                            "clients removed",
+                            qid, (unsigned)u->uid, n);
         }
         if (r->wake)
                 r->wake(r->wake_userdata);

@@ -134,9 +134,14 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                 e = c->semid;
                 goto fail;
         }
-        e = uidq_get(r, uid, &c->uq);
+        e = uid_books_join(r, uid);
         if (e < 0)
                 goto fail;
+        e = uidq_get(r, uid, &c->uq);
+        if (e < 0) {
+                uid_books_leave(r, uid);
+                goto fail;
+        }
         c->uq->nclients++;
         c->id = ++r->next_id;
         c->connected_ms = clock_now_ms();

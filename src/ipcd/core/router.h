@@ -28,7 +28,10 @@
  * queue and semaphore removed) and goes on router->reap; the event thread
  * then closes its descriptors and frees it.  A uid's inbound queue exists
  * while the uid has clients; when the last one leaves it is removed, its
- * data thread sees EIDRM, exits, and is joined by the event thread.
+ * data thread sees EIDRM, exits, and is joined by the event thread.  A
+ * queue removed behind ipcd's back (its uid owns it and may IPC_RMID it)
+ * takes that uid's clients with it, as their last one would; the per-uid
+ * limits count on the uid's books (struct uid_books), never on its queue.
  */
 #pragma once
 

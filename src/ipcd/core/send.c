@@ -27,7 +27,9 @@ static int send_resolve(struct op_call *x, bool request, struct client **ret)
         int e;
 
         if (!dst) {
+                /* Without IPCD_ACK the sender never learns: the books do. */
                 r->cnt.unroutable++;
+                x->s->unroutable++;
                 return ROUTER_E_NOT_FOUND;
         }
         e = policy_check_send(x->s, dst);

@@ -37,7 +37,7 @@ struct router_limits {
         uint64_t history_total_bytes;
         int overflow_policy;           /* enum wire_overflow, the default */
         uint32_t max_calls;            /* calls waiting for one callee's replies */
-        uint32_t lanes_per_uid;
+        uint32_t lanes_per_uid;        /* per ring; 0: a quarter of its lanes, at least 1 */
         uint32_t max_held_chunks;      /* ring chunks one receiver may hold */
         uint64_t held_bytes;           /* ring bytes one receiver may hold; 0: half a lane */
 };
@@ -76,6 +76,14 @@ struct uidq {
         atomic_bool busy;         /* [atomic] inside a pass */
         atomic_uint_fast64_t pass_start_ms; /* [atomic] */
         atomic_uint_fast64_t passes;        /* [atomic] */
+};
+
+/* What one uid holds, whatever becomes of its inbound queue: the per-uid
+ * limits count here (clients.c). */
+struct uid_books {
+        struct uid_books *next;
+        uid_t uid;
+        unsigned nclients;
 };
 
 struct client {
@@ -128,6 +136,7 @@ struct client {
         uint64_t bl_ctl_bytes;    /* of which answers (ACKs, replies): ROUTER_CTL_BACKLOG */
 
         uint64_t sent, received, dropped;
+        uint64_t unroutable;      /* its sends to a name nobody held */
         uint64_t connected_ms;
 
         /* [event] */
@@ -169,6 +178,7 @@ struct router {
         struct client *clients;   /* all, doubly linked */
         unsigned nclients;
         struct uidq *uidqs;
+        struct uid_books *uids;   /* uids with clients */
         uint64_t next_id;
         uint64_t instance;
         uint64_t ipc_ns;

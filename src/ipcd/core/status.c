@@ -35,6 +35,7 @@ static void status_daemon(struct router *r, struct wire_status_daemon *sd)
                 .unheard = r->cnt.unheard,
                 .ntopics = (uint32_t)r->topics.ntopics,
                 .nmonitors = r->nmonitors,
+                .unroutable = r->cnt.unroutable,
         };
 }
 
@@ -56,6 +57,7 @@ static void status_client(struct router *r, const struct client *c, struct wire_
                 .bulk_sent = c->bulk_sent,
                 .bulk_received = c->bulk_received,
                 .bulk_held = c->held_bytes,
+                .unroutable = c->unroutable,
                 /* Waiting in ipcd; router_status_complete() adds its queue. */
                 .queued = c->bl_records,
         };

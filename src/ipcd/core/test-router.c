@@ -15,6 +15,8 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include "ipcd/core/bulk.h"
+#include "ipcd/core/clients.h"
 #include "ipcd/core/router.h"
 #include "shared/names.h"
 #include "shared/wire.h"
@@ -193,6 +195,37 @@ int main(int argc, char **argv)
         CHECK(recv_records(a, wire_reply_type(42), out, texts, 64) == 1 && out[0].status == -ENOENT);
         CHECK(recv_records(a, wire_reply_type(43), out, texts, 64) == 1 && out[0].status == -EINVAL);
         CHECK(recv_records(b, 9, out, texts, 64) == 1 && strcmp(texts[0], "acked") == 0);
+        CHECK(a->unroutable == 1 && r.cnt.unroutable == 1);
+
+        /* Unroutable sends without an ACK: the sender learns nothing, the
+         * books count them on the sender and in total; a routable send and
+         * another client's count are untouched. */
+        {
+                struct router_status st;
+                uint64_t drop0 = r.cnt.dropped;
+
+                off = 0;
+                for (int i = 0; i < 5; i++)
+                        off = put_send(buf, sizeof(buf), off, anon, "nobody", 9, "lost", 0, 0);
+                off = put_send(buf, sizeof(buf), off, anon, "bob", 9, "found", 0, 0);
+                run(&r, a->uq, buf, off);
+                CHECK(recv_records(anon, 0, out, texts, 64) == -ENOMSG);
+                CHECK(recv_records(b, 9, out, texts, 64) == 1 && strcmp(texts[0], "found") == 0);
+                CHECK(anon->unroutable == 5 && a->unroutable == 1 && b->unroutable == 0);
+                CHECK(r.cnt.unroutable == 6 && r.cnt.dropped == drop0);
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_status_collect(&r, &st) == 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(st.daemon.unroutable == 6);
+                for (size_t i = 0; i < st.nclients; i++)
+                        if (st.clients[i].id == anon->id)
+                                CHECK(st.clients[i].unroutable == 5);
+                        else if (st.clients[i].id == a->id)
+                                CHECK(st.clients[i].unroutable == 1);
+                        else
+                                CHECK(st.clients[i].unroutable == 0);
+                router_status_free(&st);
+        }
 
         /* A forged token and an unknown id are rejected and counted. */
         {
@@ -419,6 +452,120 @@ int main(int argc, char **argv)
                 CHECK(rg->used == 0);
                 ring_lane_disown(rg, (uint32_t)lane);
                 router_set_limits(&r, &lim);
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Issue 10, finding 8: lanes per uid.  By default (0) a uid holds
+         * at most a quarter of a ring's lanes: in a ring of 8 (the default
+         * ring's count), three other uids at their maximum leave this uid
+         * its two, and it gets no third (-EDQUOT) while lanes are free. */
+        {
+                struct client *others[6];
+                struct ring *rg;
+                struct client *c4 = router_client_by_name(&r, "c4", 2);
+                int st = 1;
+
+                CHECK(c4);
+                pthread_mutex_lock(&r.lock);
+                CHECK(ring_create(&r.mq, 1, "t8", 8 * 65536, 65536, getegid(), false, &rg) == 0);
+                r.rings[r.nrings++] = rg;
+                CHECK(r.lim.lanes_per_uid == 0 && bulk_lanes_per_uid(&r, rg) == 2);
+                CHECK(bulk_lanes_per_uid(&r, r.rings[0]) == 1); /* 4 lanes: one each */
+                for (int i = 0; i < 6; i++) {
+                        others[i] = (struct client *)(uintptr_t)(0x1000 + 0x100 * i);
+                        CHECK(ring_lane_acquire(rg, others[i], getuid() + 1 + (uid_t)i / 2) >= 0);
+                }
+                a->ring_access = c4->ring_access = 2; /* ring 1 only */
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7001, &st) == 1 &&
+                      st == 0);
+                CHECK(answers_to(&r, c4, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7002, &st) == 1 &&
+                      st == 0);
+                CHECK(ring_lanes_of(rg, getuid()) == 2 && rg->lanes_used == 8);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7003, &st) == 1 &&
+                      st == -EDQUOT);
+                /* One of the others gives a lane back: still not a third. */
+                pthread_mutex_lock(&r.lock);
+                ring_lane_disown(rg, 0);
+                pthread_mutex_unlock(&r.lock);
+                CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7004, &st) == 1 &&
+                      st == -EDQUOT);
+                /* An explicit lanes_per_uid is the limit. */
+                {
+                        struct router_limits l4 = lim;
+
+                        l4.lanes_per_uid = 3;
+                        pthread_mutex_lock(&r.lock);
+                        router_set_limits(&r, &l4);
+                        CHECK(bulk_lanes_per_uid(&r, rg) == 3);
+                        pthread_mutex_unlock(&r.lock);
+                        CHECK(answers_to(&r, a, WIRE_OP_LANE, WIRE_IN_ACK, 0, "", 7005, &st) ==
+                                      1 &&
+                              st == 0);
+                        CHECK(ring_lanes_of(rg, getuid()) == 3);
+                        pthread_mutex_lock(&r.lock);
+                        router_set_limits(&r, &lim);
+                        pthread_mutex_unlock(&r.lock);
+                }
+                pthread_mutex_lock(&r.lock);
+                for (uint32_t l = 0; l < rg->nlanes; l++)
+                        ring_lane_disown(rg, l);
+                CHECK(rg->lanes_used == 0);
+                a->ring_access = c4->ring_access = 0;
+                pthread_mutex_unlock(&r.lock);
+        }
+
+        /* Issue 10, finding 3: the uid removes its own inbound queue.  Its
+         * clients go with it (they could not send any more), and its count
+         * on the books with them, never more: the limit holds for the
+         * clients it registers next, which get a new queue that works. */
+        {
+                struct client *cs[8];
+                struct uidq *old;
+                int oldq, tries = 0;
+                unsigned n;
+
+                pthread_mutex_lock(&r.lock);
+                /* Fill the uid's quota. */
+                n = 0;
+                while (router_client_add(&r, getuid(), getpid(), "", &x) == 0)
+                        n++;
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid);
+                old = a->uq;
+                oldq = old->qid;
+                pthread_mutex_unlock(&r.lock);
+                CHECK(msgctl(oldq, IPC_RMID, NULL) == 0);
+                /* Its data thread sees EIDRM (hang guard: 10 s). */
+                for (;;) {
+                        pthread_mutex_lock(&r.lock);
+                        n = uid_clients(&r, getuid());
+                        pthread_mutex_unlock(&r.lock);
+                        if (n == 0)
+                                break;
+                        CHECK(++tries < 1000);
+                        usleep(10000);
+                }
+                pthread_mutex_lock(&r.lock);
+                CHECK(r.nclients == 0 && r.uids == NULL);
+                CHECK(router_client_by_name(&r, "alice", 5) == NULL);
+                for (struct uidq *u = r.uidqs; u; u = u->next)
+                        CHECK(u != old);
+                for (unsigned i = 0; i < lim.max_clients_per_uid; i++)
+                        CHECK(router_client_add(&r, getuid(), getpid(), i ? "" : "fresh",
+                                                &cs[i]) == 0);
+                CHECK(router_errno(router_client_add(&r, getuid(), getpid(), "", &x)) == -EDQUOT);
+                CHECK(cs[0]->uq != old && cs[0]->uq->qid != oldq);
+                CHECK(cs[0]->uq->nclients == lim.max_clients_per_uid);
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid);
+                pthread_mutex_unlock(&r.lock);
+                off = put_send(buf, sizeof(buf), 0, cs[1], "fresh", 4, "works", 0, 0);
+                run(&r, cs[1]->uq, buf, off);
+                CHECK(recv_records(cs[0], 4, out, texts, 64) == 1 && strcmp(texts[0], "works") == 0);
+                /* One leaves: one place on the books. */
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, cs[2]);
+                CHECK(uid_clients(&r, getuid()) == lim.max_clients_per_uid - 1);
+                CHECK(router_client_add(&r, getuid(), getpid(), "", &cs[2]) == 0);
                 pthread_mutex_unlock(&r.lock);
         }
 
