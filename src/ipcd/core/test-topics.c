@@ -223,6 +223,7 @@ int main(void)
 
                 topics_foreach(&ts, count_topic, &n);
                 CHECK(n == 6); /* a/b a/b/c a/b/c/d/e a/bc, and sensors sensors/temp */
+                CHECK(ts.ntopics == 6 && ts.nnodes == 8); /* and a, a/b/c/d */
         }
         /* Gone with the last topic below them. */
         CHECK(set_hist(&ts, &a, "a/b/c/d/e", 9, 0, 1000) == 0);

@@ -113,6 +113,23 @@ static void grow(struct topics *ts)
         ts->nbuckets = n;
 }
 
+/* A topic status lists: not an index node. */
+static bool topic_listed(const struct topic *t)
+{
+        return t->exact || t->wild || t->depth;
+}
+
+/* t may have changed between listed and not: keep ntopics right. */
+static void topic_relist(struct topics *ts, struct topic *t, bool was)
+{
+        bool now = topic_listed(t);
+
+        if (now && !was)
+                ts->ntopics++;
+        else if (was && !now)
+                ts->ntopics--;
+}
+
 /* The length of name's parent in the index: its longest prefix that ends
  * before a '/' (not at 0), or 0 at the top. */
 static size_t parent_len(const char *name, size_t len)
@@ -141,7 +158,7 @@ static void topic_unlink(struct topics *ts, struct topic *t)
                 ts->roots = t->sib_next;
         if (t->sib_next)
                 t->sib_next->sib_prev = t->sib_prev;
-        ts->ntopics--;
+        ts->nnodes--;
 }
 
 /* Free a topic nobody needs any more, and the index nodes above it that
@@ -179,12 +196,12 @@ static struct topic *topic_get(struct topics *ts, const char *name, size_t len)
                 return NULL;
         }
         memcpy(t->name, name, len);
-        if (ts->ntopics + 1 > ts->nbuckets)
+        if (ts->nnodes + 1 > ts->nbuckets)
                 grow(ts);
         b = hash_name(name, len) & (ts->nbuckets - 1);
         t->hnext = ts->buckets[b];
         ts->buckets[b] = t;
-        ts->ntopics++;
+        ts->nnodes++;
         t->parent = parent;
         {
                 struct topic **head = parent ? &parent->child : &ts->roots;
@@ -224,6 +241,8 @@ int topics_subscribe(struct topics *ts, struct client *c, const char *pattern, s
                 }
                 s->t = t;
                 s->wildcard = wild;
+                if (!topic_listed(t))
+                        ts->ntopics++;
                 if (wild) {
                         s->next = t->wild;
                         t->wild = s;
@@ -250,6 +269,7 @@ static void list_remove(struct sub **head, struct sub *s)
 void topics_unsubscribe(struct topics *ts, struct sub *s)
 {
         struct topic *t = s->t;
+        bool was = t && topic_listed(t);
 
         if (!t) {
                 list_remove(&ts->all, s);
@@ -262,8 +282,10 @@ void topics_unsubscribe(struct topics *ts, struct sub *s)
                 t->nexact--;
         }
         free(s);
-        if (t)
+        if (t) {
+                topic_relist(ts, t, was);
                 topic_maybe_free(ts, t);
+        }
 }
 
 static unsigned visit(struct topics *ts, struct sub *list,
@@ -373,6 +395,8 @@ static void slots_reverse(struct hist_entry **a, uint32_t i, uint32_t j)
  */
 static int topic_resize(struct topics *ts, struct topic *t, uint32_t depth)
 {
+        bool was = topic_listed(t);
+
         if (depth == t->depth)
                 return 0;
         if (depth > t->depth) {
@@ -406,6 +430,7 @@ static int topic_resize(struct topics *ts, struct topic *t, uint32_t depth)
         t->hhead = 0;
         ts->depth_total = ts->depth_total - t->depth + depth;
         t->depth = depth;
+        topic_relist(ts, t, was);
         return 0;
 }
 
@@ -606,6 +631,6 @@ void topics_foreach(struct topics *ts, void (*fn)(struct topic *t, void *userdat
 {
         for (size_t b = 0; b < ts->nbuckets; b++)
                 for (struct topic *t = ts->buckets[b]; t; t = t->hnext)
-                        if (t->exact || t->wild || t->depth || t->hlen)
+                        if (topic_listed(t))
                                 fn(t, userdata);
 }

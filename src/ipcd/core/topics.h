@@ -91,7 +91,9 @@ struct topic {
 
 struct topics {
         struct topic **buckets;
-        size_t nbuckets, ntopics;
+        size_t nbuckets;
+        size_t nnodes;            /* in the table, index nodes included */
+        size_t ntopics;           /* of which with subscriptions or a depth (status) */
         struct topic *roots;      /* prefix index: the top-level topics */
         struct sub *all;          /* subscriptions to "*" */
         uint32_t nall;
