@@ -108,8 +108,6 @@ tests_test_attack_history_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS:=.sh)
 XFAIL_TESTS += \
-	tests/test-attack-history.sh \
-	tests/test-attack-flood.sh \
 	tests/test-attack-names.sh \
 	tests/test-attack-death.sh
 

@@ -29,7 +29,11 @@ static int child_wipe(void)
         tl_become(NOBODY, NULL, 0);
         c = tl_connect("wiper");
         r = ipcd_set_history(c, "news/root", 0);
-        printf("uid %d: set_history(news/root, 0) returned %s\n", NOBODY, tl_errname(r));
+        if (r >= 0)
+                printf("uid %d: set_history(news/root, 0) returned %d (the depth in effect)\n",
+                       NOBODY, r);
+        else
+                printf("uid %d: set_history(news/root, 0) returned %s\n", NOBODY, tl_errname(r));
         ipcd_close(c);
         return 0;
 }

@@ -71,6 +71,8 @@ int config_set_defaults(struct ipcd_config *cfg)
                         .max_subscriptions = 256,
                         .history_per_topic = 64,
                         .history_total = 65536,
+                        /* a quarter: four uids can hold their whole share at once */
+                        .history_per_uid = 16384,
                         .history_total_bytes = 64 * MIB,
                         .overflow_policy = WIRE_OVERFLOW_DROP_NEW,
                         .max_calls = 4096,
@@ -642,6 +644,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("max_subscriptions", lim.max_subscriptions, 1, 65536, false, true),
         UINT_KEY("history_per_topic", lim.history_per_topic, 0, 65536, false, true),
         UINT_KEY("history_total", lim.history_total, 0, 16777216, false, true),
+        UINT_KEY("history_per_uid", lim.history_per_uid, 0, 16777216, false, true),
         UINT_KEY("history_total_bytes", lim.history_total_bytes, 0, 4 * GIB, false, true),
         { .name = "overflow_policy", .set = set_overflow_policy, FIELD_INIT(lim.overflow_policy),
           .live = true },

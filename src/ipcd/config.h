@@ -56,6 +56,8 @@ struct ipcd_config {
          *                           default 64, 0..65536 (0: no history)
          * lim.history_total         history_total: messages kept as history in all,
          *                           default 65536, 0..16777216
+         * lim.history_per_uid       history_per_uid: the history depths one uid's clients
+         *                           may set in all, default 16384, 0..16777216
          * lim.history_total_bytes   history_total_bytes: their payload bytes, default
          *                           64 MiB, 0..4 GiB
          * lim.overflow_policy       overflow_policy: "drop-new" (default) or "drop-old"

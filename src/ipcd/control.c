@@ -188,9 +188,9 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         fd = open_reply_fifo(d, req->fifo, &uid);
         if (fd < 0) {
                 /* No one to answer (gone, or not a FIFO of its own): count it. */
-                pthread_mutex_lock(&r->lock);
+                router_lock(r);
                 r->cnt.refused++;
-                pthread_mutex_unlock(&r->lock);
+                router_unlock(r);
                 log_ratelimited(&control_rl, LOG_NOTICE, "REGISTER: reply FIFO %s: %s",
                                 req->fifo, strerror(-fd));
                 return;
@@ -198,21 +198,21 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
 
         /* Every request costs a token of the uid's bucket, refused ones
          * too: a flood of bad registrations is bounded like good ones. */
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         if (!router_rate_take(r, uid)) {
                 r->cnt.limit_hits++;
                 r->cnt.refused++;
-                pthread_mutex_unlock(&r->lock);
+                router_unlock(r);
                 e = -EAGAIN;
                 goto refuse;
         }
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
 
         e = register_vet(d, req, uid, &pc, &cr, &pidfd);
         if (e < 0)
                 goto refuse;
 
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         e = router_errno(router_client_add(r, uid, req->pid, req->name, &c));
         if (e == 0) {
                 c->fifo_fd = fd;
@@ -222,15 +222,15 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                 registered_body(d, c, &reg);
         } else
                 r->cnt.refused++;
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
         if (e < 0)
                 goto refuse;
 
         e = event_watch_client(d, c);
         if (e < 0) {
-                pthread_mutex_lock(&r->lock);
+                router_lock(r);
                 router_client_remove(r, c);
-                pthread_mutex_unlock(&r->lock);
+                router_unlock(r);
                 /* fifo_fd and pidfd are closed when the client is reaped. */
                 return;
         }
@@ -240,9 +240,9 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
 
                 /* The FIFO is new and empty: the record fits. */
                 if (write(fd, buf, (size_t)n) != n) {
-                        pthread_mutex_lock(&r->lock);
+                        router_lock(r);
                         router_client_remove(r, c);
-                        pthread_mutex_unlock(&r->lock);
+                        router_unlock(r);
                         return;
                 }
         }
@@ -300,16 +300,16 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 return;
         }
 
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         /* STATUS costs a snapshot: it shares the registrations' bucket. */
         if (!router_rate_take(r, uid)) {
                 r->cnt.limit_hits++;
-                pthread_mutex_unlock(&r->lock);
+                router_unlock(r);
                 reply_error(d, fd, nonce, -EAGAIN, "too many requests");
                 return;
         }
         e = router_status_collect(r, &st);
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
         if (e < 0) {
                 safe_close(fd);
                 return;
@@ -338,9 +338,9 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
 
 static void count_bad_line(struct daemon *d)
 {
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         d->router.cnt.bad_control++;
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
 }
 
 static void handle_line(struct daemon *d, const char *line, size_t len)

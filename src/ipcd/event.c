@@ -122,12 +122,12 @@ static void reap(struct daemon *d)
         struct client *c, *n;
         struct uidq *u, *un;
 
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         c = r->reap;
         r->reap = NULL;
         u = r->dead_uidqs;
         r->dead_uidqs = NULL;
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
 
         for (; c; c = n) {
                 n = c->next;
@@ -154,9 +154,9 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 log_debug_errno(-errno, "eventfd read");
         reap(d);
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         nb = d->router.nbacklogged;
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
         if (nb)
                 timer_arm(l, l->backlog_timer, BACKLOG_RETRY_USEC);
         return 0;
@@ -167,9 +167,9 @@ static int on_backlog_timer(sd_event_source *s, uint64_t usec, void *userdata)
         struct daemon *d = userdata;
         unsigned left;
 
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         left = router_drain_backlogs(&d->router);
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
         /* Retry while a destination still has a backlog; idle otherwise. */
         if (left)
                 timer_arm(d->loop, s, BACKLOG_RETRY_USEC);
@@ -184,7 +184,7 @@ static void client_gone(struct daemon *d, struct client *c)
                 sd_event_source_set_enabled(c->fifo_source, SD_EVENT_OFF);
         if (c->pid_source)
                 sd_event_source_set_enabled(c->pid_source, SD_EVENT_OFF);
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         if (!c->removed && !c->dying) {
                 /* Through its inbound queue, so that what it sent before dying
                  * is routed first. */
@@ -193,7 +193,7 @@ static void client_gone(struct daemon *d, struct client *c)
                         timer_arm(d->loop, d->loop->death_timer, DEATH_RETRY_USEC);
                 }
         }
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
 }
 
 static int on_death_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -202,7 +202,7 @@ static int on_death_timer(sd_event_source *s, uint64_t usec, void *userdata)
         struct router *r = &d->router;
         bool again = false;
 
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         for (struct client *c = r->clients, *next; c; c = next) {
                 next = c->next;
                 if (!c->death_pending)
@@ -217,7 +217,7 @@ static int on_death_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 } else
                         again = true;
         }
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
         if (again)
                 timer_arm(d->loop, s, DEATH_RETRY_USEC);
         return 0;
@@ -392,10 +392,10 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
         unsigned n;
         double rate;
 
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         routed = d->router.cnt.routed;
         n = d->router.nclients;
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
         rate = l->last_status_us && now > l->last_status_us
                        ? (double)(routed - l->last_routed) * 1e6 / (double)(now - l->last_status_us)
                        : 0.0;
@@ -408,26 +408,24 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 /*
  * Feed the watchdog only while every data thread is idle in msgrcv or its
- * current pass started recently: a stuck data plane gets ipcd restarted.
+ * current slice started recently: a stuck data plane gets ipcd restarted.
+ * The check reads the data threads' atomics and never takes the router
+ * lock, so a busy data plane cannot delay it.  Fed every quarter of the
+ * interval: one late timer still leaves no gap of half the interval.
  */
 static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct daemon *d = userdata;
         struct event_loop *l = d->loop;
         uint64_t now_ms = clock_now_ms(), limit_ms = l->watchdog_usec / 2000;
-        bool healthy = true;
+        uid_t stuck = 0;
 
-        pthread_mutex_lock(&d->router.lock);
-        for (struct uidq *u = d->router.uidqs; u; u = u->next)
-                if (atomic_load(&u->busy) && now_ms - atomic_load(&u->pass_start_ms) > limit_ms) {
-                        healthy = false;
-                        log_warning("data thread of uid %u is stuck: not feeding the watchdog",
-                                    (unsigned)u->uid);
-                }
-        pthread_mutex_unlock(&d->router.lock);
-        if (healthy)
+        if (router_data_healthy(&d->router, now_ms, limit_ms, &stuck))
                 sd_notify(0, "WATCHDOG=1");
-        sd_event_source_set_time(s, now_usec() + l->watchdog_usec / 2);
+        else
+                log_warning("data thread of uid %u is stuck: not feeding the watchdog",
+                            (unsigned)stuck);
+        sd_event_source_set_time(s, now_usec() + l->watchdog_usec / 4);
         return 0;
 }
 
@@ -501,7 +499,7 @@ static int loop_setup(struct daemon *d)
         }
         if (sd_watchdog_enabled(0, &l->watchdog_usec) > 0 && l->watchdog_usec > 0) {
                 r = sd_event_add_time_relative(l->e, &l->watchdog_timer, CLOCK_MONOTONIC,
-                                               l->watchdog_usec / 2, 10000, on_watchdog_timer, d);
+                                               l->watchdog_usec / 4, 10000, on_watchdog_timer, d);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(l->watchdog_timer, SD_EVENT_ON);
                 if (r < 0)
@@ -518,20 +516,20 @@ static void shutdown_all(struct daemon *d)
         struct uidq *threads = NULL;
 
         /* Remove every inbound queue: the data threads see EIDRM and exit. */
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         router_stop_threads(r);
         threads = r->uidqs;
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
         for (struct uidq *u = threads; u; u = u->next)
                 if (u->thread_started) {
                         pthread_join(u->thread, NULL);
                         u->thread_started = false;
                 }
         reap(d);
-        pthread_mutex_lock(&r->lock);
+        router_lock(r);
         for (struct client *c = r->clients; c; c = c->next)
                 client_free_sources(c);
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
 }
 
 int event_inherited_fifo(const char *rundir)
@@ -566,9 +564,9 @@ int event_run(struct daemon *d)
         if (r < 0)
                 log_error_errno(r, "event loop");
         shutdown_all(d);
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         n = d->router.nclients;
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
         log_info("stopped; %u client%s disconnected", n, n == 1 ? "" : "s");
 out:
         d->router.wake = NULL;

@@ -192,11 +192,11 @@ static int reload(struct daemon *d)
                 d->clients_gid = gid;
                 rundir_control_access(d);
         }
-        pthread_mutex_lock(&d->router.lock);
+        router_lock(&d->router);
         lim = cfg.lim;
         lim.max_payload = max_payload(&cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &lim);
-        pthread_mutex_unlock(&d->router.lock);
+        router_unlock(&d->router);
         log_info("limits: %u clients (%u per uid), backlog %llu bytes per destination",
                  lim.max_clients, lim.max_clients_per_uid, (unsigned long long)lim.backlog_bytes);
 

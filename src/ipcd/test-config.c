@@ -116,6 +116,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.max_subscriptions == 256);
         CHECK(cfg->lim.history_per_topic == 64);
         CHECK(cfg->lim.history_total == 65536);
+        CHECK(cfg->lim.history_per_uid == 16384);
         CHECK(cfg->lim.history_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->lim.overflow_policy == WIRE_OVERFLOW_DROP_NEW);
         CHECK(cfg->lim.lanes_per_uid == 0);
@@ -527,7 +528,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 23); /* every key of struct ipcd_config */
+        CHECK(nkeys == 24); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])

@@ -12,7 +12,8 @@
  *        publish "msg 1" ... "msg COUNT" on TOPIC with IPCD_ACK, PERIOD_MS
  *        apart (default 0); COUNT 0: until SIGTERM/SIGINT (exit 0)
  *   test-ctl-client history TOPIC DEPTH
- *        set TOPIC's history depth (it outlives this client)
+ *        set TOPIC's history depth, print "ready", then stay connected
+ *        until SIGTERM/SIGINT (exit 0): a client's depth goes with it
  *
  * Exit status: 0, 1 on any failure (with a message on stderr), 2 usage.
  */
@@ -138,8 +139,19 @@ static int do_history(int argc, char **argv)
         if (connect_as("-", &c))
                 return 1;
         r = ipcd_set_history(c, argv[0], (unsigned)depth);
+        if (r < 0) {
+                ipcd_close(c);
+                return fail("set history", r);
+        }
+        printf("ready\n");
+        fflush(stdout);
+        while (!stop) {
+                struct timespec ts = { 0, 50 * 1000000L };
+
+                nanosleep(&ts, NULL);
+        }
         ipcd_close(c);
-        return r < 0 ? fail("set history", r) : 0;
+        return 0;
 }
 
 int main(int argc, char **argv)

@@ -224,7 +224,11 @@ sub2=$!
 bg_pids="$bg_pids $sub2"
 wait_for "$T/sub1" ready
 wait_for "$T/sub2" ready
-"$CLIENT" history h/x 4 || fail "set the history of h/x"
+# (the history's depth is its setter's: it stays connected)
+"$CLIENT" history h/x 4 >"$T/hist" 2>&1 &
+hist=$!
+bg_pids="$bg_pids $hist"
+wait_for "$T/hist" ready
 "$CLIENT" pub h/x 1 6 || fail "publish on h/x"
 "$CLIENT" pub t/a 2 5 || fail "publish on t/a"
 wait_for "$T/sub1" "t/a 2 msg 5"
@@ -361,7 +365,9 @@ until ctl status | grep -q "monitors:       0 watching"; do
         [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "ipcd still counts monitors: $(ctl status)"
         sleep 0.05
 done
-kill -TERM "$sub1" "$sub2"
+kill -TERM "$sub1" "$sub2" "$hist"
+wait_exit "$hist"
+[ "$wait_status" = 0 ] || fail "the history client exited $wait_status: $(cat "$T/hist")"
 wait_exit "$sub1"
 [ "$wait_status" = 0 ] || fail "sub1 exited $wait_status: $(cat "$T/sub1")"
 wait_exit "$sub2"

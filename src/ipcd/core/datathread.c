@@ -3,16 +3,21 @@
  * datathread.c - a uid's inbound queue and its data thread: one blocking
  * msgrcv with the lock released, then one pass under the lock (what
  * followed it, drained with IPC_NOWAIT), then a retry of the backlogs the
- * pass may have made room for.  The thread exits when its queue is
- * removed (EIDRM) and is joined by the event thread.
+ * pass may have made room for.  The pass is cut into slices (router.h):
+ * between two slices the lock goes to whoever waits for it.  Each thread
+ * shows its progress in a watch slot, which the watchdog reads without
+ * the lock.  The thread exits when its queue is removed (EIDRM) and is
+ * joined by the event thread.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 
 #include "ipcd/core/clients.h"
 #include "ipcd/core/datathread.h"
+#include "ipcd/core/pass.h"
 #include "ipcd/core/router.h"
 #include "shared/clock.h"
 #include "shared/log.h"
@@ -62,6 +67,80 @@ void router_stop_threads(struct router *r)
                 u->qid = msgq_remove(&r->mq, u->qid);
 }
 
+/* A free watch slot for uid's thread, or a new one (NULL: out of memory,
+ * the thread goes unwatched). */
+static struct watch_slot *watch_slot_get(struct router *r, uid_t uid)
+{
+        struct watch_slot *w;
+
+        for (w = atomic_load(&r->watch); w; w = w->next) {
+                bool no = false;
+
+                if (atomic_compare_exchange_strong(&w->used, &no, true))
+                        break;
+        }
+        if (!w) {
+                w = calloc(1, sizeof(*w));
+                if (!w)
+                        return NULL;
+                atomic_store(&w->used, true);
+                w->next = atomic_load(&r->watch);
+                while (!atomic_compare_exchange_weak(&r->watch, &w->next, w))
+                        ;
+        }
+        atomic_store(&w->busy_since_ms, 0);
+        atomic_store(&w->uid, (unsigned)uid);
+        return w;
+}
+
+static void watch_slot_put(struct watch_slot *w)
+{
+        if (!w)
+                return;
+        atomic_store(&w->busy_since_ms, 0);
+        atomic_store(&w->used, false);
+}
+
+static void watch_busy(struct watch_slot *w)
+{
+        if (w)
+                atomic_store(&w->busy_since_ms, clock_now_ms() | 1); /* never 0 */
+}
+
+bool router_data_healthy(struct router *r, uint64_t now_ms, uint64_t limit_ms, uid_t *stuck)
+{
+        for (struct watch_slot *w = atomic_load(&r->watch); w; w = w->next) {
+                uint64_t since = atomic_load(&w->busy_since_ms);
+
+                if (atomic_load(&w->used) && since && now_ms > since && now_ms - since > limit_ms) {
+                        *stuck = (uid_t)atomic_load(&w->uid);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* The end of a slice: flush, and let a waiter have the lock. */
+static void pass_yield(struct router_pass *p)
+{
+        struct router *r = p->r;
+        uint_fast64_t g;
+
+        watch_busy(p->yield_data);
+        if (atomic_load(&r->lock_waiters) == 0)
+                return; /* nobody waits: carry on */
+        /* Nothing batched may outlive the lock: a destination may go. */
+        router_pass_end(p);
+        g = atomic_load(&r->lock_grants);
+        router_unlock(r);
+        /* A mutex is not fair: without this the woken waiter would find it
+         * taken again.  Bounded, in case the waiter gave up. */
+        for (int i = 0; i < 1000 && atomic_load(&r->lock_grants) == g; i++)
+                sched_yield();
+        router_lock(r);
+        watch_busy(p->yield_data);
+}
+
 void *router_uidq_thread(void *arg)
 {
         struct uidq *u = arg;
@@ -69,15 +148,18 @@ void *router_uidq_thread(void *arg)
         size_t cap = MAX(r->mq.msgmax, (size_t)8192);
         struct router_pass *p = router_pass_new(r, u);
         long *buf = malloc(sizeof(long) + cap);
+        struct watch_slot *w = watch_slot_get(r, u->uid);
         int qid = -1;
 
-        if (!p || !buf) {
+        if (!p || !buf || !w) {
                 log_error("data thread for uid %u: out of memory", (unsigned)u->uid);
                 goto out;
         }
-        pthread_mutex_lock(&r->lock);
+        p->yield = pass_yield;
+        p->yield_data = w;
+        router_lock(r);
         qid = u->qid;
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
 
         for (;;) {
                 ssize_t n = msgrcv(qid, buf, cap, 0, MSG_NOERROR);
@@ -91,7 +173,9 @@ void *router_uidq_thread(void *arg)
                 }
                 atomic_store(&u->pass_start_ms, clock_now_ms());
                 atomic_store(&u->busy, true);
-                pthread_mutex_lock(&r->lock);
+                watch_busy(w);
+                router_lock(r);
+                pass_slice_begin(p);
                 router_pass_handle(p, buf + 1, (size_t)n);
                 for (int i = 0; i < PASS_DRAIN_MAX; i++) {
                         n = msgrcv(qid, buf, cap, 0, IPC_NOWAIT | MSG_NOERROR);
@@ -102,14 +186,16 @@ void *router_uidq_thread(void *arg)
                 router_pass_end(p);
                 /* Retry backlogs this pass may have made room for. */
                 router_drain_backlogs(r);
-                pthread_mutex_unlock(&r->lock);
+                router_unlock(r);
+                atomic_store(&w->busy_since_ms, 0);
                 atomic_store(&u->busy, false);
                 atomic_fetch_add(&u->passes, 1);
         }
 out:
         router_pass_free(p);
         free(buf);
-        pthread_mutex_lock(&r->lock);
+        watch_slot_put(w);
+        router_lock(r);
         if (!u->removed && !r->shutting_down) {
                 /* Its queue vanished under it (its uid may remove it, or
                  * msgrcv failed): its clients cannot send any more, so they
@@ -137,6 +223,6 @@ out:
         }
         if (r->wake)
                 r->wake(r->wake_userdata);
-        pthread_mutex_unlock(&r->lock);
+        router_unlock(r);
         return NULL;
 }

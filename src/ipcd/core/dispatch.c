@@ -83,11 +83,15 @@ void router_pass_handle(struct router_pass *p, const void *mtext, size_t n)
                         pass_reject(p, NULL, "malformed record");
                         return;
                 }
+                p->slice_work++;
                 x.s = dispatch_sender(p, &h);
-                if (!x.s)
-                        continue;
-                dispatch_one(&x);
-                if (!x.s->removed && pass_client_is_garbage(p, x.s))
-                        dispatch_kick(p, x.s);
+                if (x.s) {
+                        dispatch_one(&x);
+                        if (!x.s->removed && pass_client_is_garbage(p, x.s))
+                                dispatch_kick(p, x.s);
+                }
+                /* Nothing of this record is left half done: the lock may
+                 * go here. */
+                pass_slice_check(p);
         }
 }

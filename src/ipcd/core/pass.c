@@ -13,6 +13,7 @@
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/pass.h"
 #include "ipcd/core/router.h"
+#include "shared/clock.h"
 #include "shared/log.h"
 
 static struct log_ratelimit bad_inbound_rl = LOG_RATELIMIT_INIT(5000, 10);
@@ -107,6 +108,22 @@ struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
                 return NULL;
         b->nrec++;
         return b;
+}
+
+void pass_slice_begin(struct router_pass *p)
+{
+        p->slice_start_us = clock_now_us();
+        p->slice_work = 0;
+}
+
+void pass_slice_check(struct router_pass *p)
+{
+        if (!p->yield)
+                return;
+        if (p->slice_work < PASS_SLICE_WORK && clock_now_us() - p->slice_start_us < PASS_SLICE_US)
+                return;
+        p->yield(p);
+        pass_slice_begin(p);
 }
 
 void pass_reject(struct router_pass *p, struct client *c, const char *why)

@@ -20,7 +20,23 @@ struct router_pass {
         struct uidq *uq;
         struct batch *b;
         size_t nb, cap;
+        /* Slices (router.h's lock discipline): set by the data thread;
+         * NULL (unit tests): one slice. */
+        void (*yield)(struct router_pass *p);
+        void *yield_data;
+        uint64_t slice_start_us;
+        uint64_t slice_work;
 };
+
+/* A slice ends after this much work (records, history entries
+ * replayed) or this long, whichever comes first. */
+#define PASS_SLICE_WORK 1024
+#define PASS_SLICE_US 2000
+
+/* Between two records: end the slice if it is over (p->yield). */
+void pass_slice_check(struct router_pass *p);
+/* Start a slice (the lock just taken). */
+void pass_slice_begin(struct router_pass *p);
 
 /*
  * Append a record for dst with mtype type.  A batch closes when the type

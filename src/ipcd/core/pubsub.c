@@ -164,7 +164,7 @@ static int subscribe(struct op_call *x)
         s->nsubs++;
         /* Late joiner: the history of what it now hears, oldest first,
          * ahead of anything published from now on. */
-        topics_history_replay(&r->topics, pattern, replay_one, &rc);
+        x->p->slice_work += topics_history_replay(&r->topics, pattern, replay_one, &rc);
         return 0;
 }
 
@@ -199,19 +199,22 @@ int op_unsubscribe(struct op_call *x)
 int op_set_history(struct op_call *x)
 {
         struct router *r = x->p->r;
-        uint32_t depth;
+        uint32_t depth, in_effect = 0;
         int e;
 
         if (!name_is_valid_n(x->dst, x->h->dst_len))
                 return ROUTER_E_INVALID;
         depth = (uint32_t)MIN(x->h->arg, (uint64_t)r->lim.history_per_topic);
-        e = topics_set_history(&r->topics, x->dst, x->h->dst_len, depth, r->lim.history_total);
+        /* Only the sender's own contribution: the topic keeps the largest
+         * depth a live client asked for. */
+        e = topics_set_history(&r->topics, x->s, x->dst, x->h->dst_len, depth,
+                               r->lim.history_total, r->lim.history_per_uid, &in_effect);
         if (e == -EDQUOT) {
                 r->cnt.limit_hits++;
                 return ROUTER_E_QUOTA;
         }
         if (e < 0)
                 return e;
-        x->value = (int32_t)depth;
+        x->value = (int32_t)MIN(in_effect, (uint32_t)INT32_MAX);
         return 0;
 }

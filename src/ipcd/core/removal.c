@@ -59,6 +59,8 @@ void router_client_remove(struct router *r, struct client *c)
                 topics_unsubscribe(&r->topics, sb);
         }
         c->nsubs = 0;
+        /* Its history depths go: each topic keeps the largest left. */
+        topics_client_gone(&r->topics, c);
         if (c->monitor) {
                 c->monitor = false;
                 r->nmonitors--;

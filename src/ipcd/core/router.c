@@ -82,6 +82,11 @@ void router_done(struct router *r)
         for (unsigned i = 0; i < r->nrings; i++)
                 ring_free(r->rings[i]);
         r->nrings = 0;
+        for (struct watch_slot *w = atomic_load(&r->watch), *wn; w; w = wn) {
+                wn = w->next;
+                free(w);
+        }
+        atomic_store(&r->watch, NULL);
         pthread_mutex_destroy(&r->lock);
 }
 

@@ -14,15 +14,26 @@
  * Lock discipline (the one place it is written down):
  *
  *   router->lock protects everything in struct router and every struct
- *   client and struct uidq reachable from it.  Data threads take it for one
- *   pass (the messages drained from their inbound queue after one blocking
- *   msgrcv), the event thread for a registration, a removal, a status
- *   snapshot or a backlog retry.  Nothing blocks while holding it: every
- *   msgsnd/msgrcv/semop under the lock uses IPC_NOWAIT, every FIFO is
- *   O_NONBLOCK.  The blocking msgrcv of a data thread happens with the
- *   lock released.  Fields marked [event] belong to the event thread alone
- *   (descriptors and event sources) and need no lock; fields marked
- *   [atomic] are read by the watchdog without the lock.
+ *   client and struct uidq reachable from it.  Every thread takes it with
+ *   router_lock() and releases it with router_unlock(), never with
+ *   pthread_mutex_lock() directly: router_lock() counts its waiters.
+ *   Data threads take it for one pass (the messages drained from their
+ *   inbound queue after one blocking msgrcv), cut into slices: after
+ *   PASS_SLICE_WORK units of work (a record, a history entry replayed) or
+ *   PASS_SLICE_US, between two records, a data thread flushes what it
+ *   batched and, if anyone waits in router_lock(), lets the lock go until
+ *   a waiter got it (pass.h, datathread.c).  So no thread, the event
+ *   thread included, waits behind a data thread's pass for more than one
+ *   slice, and what one record may cost is bounded by the limits (a
+ *   replay by history_total).  The event thread takes the lock for a
+ *   registration, a removal, a status snapshot or a backlog retry.
+ *   Nothing blocks while holding it: every msgsnd/msgrcv/semop under the
+ *   lock uses IPC_NOWAIT, every FIFO is O_NONBLOCK.  The blocking msgrcv
+ *   of a data thread happens with the lock released.  Fields marked
+ *   [event] belong to the event thread alone (descriptors and event
+ *   sources) and need no lock; fields marked [atomic] are read without
+ *   the lock.  The watchdog never takes it: it reads the data threads'
+ *   watch slots (router_data_healthy()).
  *
  * Lifetime: a client leaves the routing tables under the lock (name freed,
  * queue and semaphore removed) and goes on router->reap; the event thread
@@ -37,6 +48,23 @@
 
 #include "ipcd/core/errors.h"
 #include "ipcd/core/state.h"
+
+static inline void router_lock(struct router *r)
+{
+        atomic_fetch_add(&r->lock_waiters, 1);
+        pthread_mutex_lock(&r->lock);
+        atomic_fetch_sub(&r->lock_waiters, 1);
+        atomic_fetch_add(&r->lock_grants, 1);
+}
+
+static inline void router_unlock(struct router *r)
+{
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* The watchdog's check, without the lock: false (and the uid) when a data
+ * thread has been inside one slice of a pass for more than limit_ms. */
+bool router_data_healthy(struct router *r, uint64_t now_ms, uint64_t limit_ms, uid_t *stuck);
 
 int router_init(struct router *r, const struct router_limits *lim, int state_fd, gid_t gid);
 /* Remove every object and free everything (threads must be joined). */

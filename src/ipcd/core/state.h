@@ -34,6 +34,7 @@ struct router_limits {
         uint32_t max_subscriptions;    /* per client */
         uint32_t history_per_topic;    /* largest depth */
         uint64_t history_total;        /* messages */
+        uint64_t history_per_uid;      /* messages: one uid's share of history_total */
         uint64_t history_total_bytes;
         int overflow_policy;           /* enum wire_overflow, the default */
         uint32_t max_calls;            /* calls waiting for one callee's replies */
@@ -119,6 +120,7 @@ struct client {
         struct sub *subs;         /* its subscriptions */
         uint32_t nsubs;
         uint64_t pub_gen;         /* topics_match() generation */
+        struct hist_contrib *hist_contribs; /* its history depths (topics.c) */
 
         struct pending_call *calls; /* calls delivered to it, not yet answered */
         size_t ncalls, calls_cap;
@@ -168,8 +170,21 @@ struct rate_bucket {
         bool used;
 };
 
+/* A data thread's progress, read by the watchdog without the lock
+ * (datathread.c).  Slots are only added to router->watch and reused,
+ * never freed before router_done(), so the list can be walked lock-free. */
+struct watch_slot {
+        struct watch_slot *next;           /* fixed once pushed */
+        atomic_bool used;
+        atomic_uint uid;
+        atomic_uint_fast64_t busy_since_ms; /* start of its current slice; 0: idle */
+};
+
 struct router {
         pthread_mutex_t lock;
+        atomic_uint lock_waiters;          /* [atomic] threads in router_lock() */
+        atomic_uint_fast64_t lock_grants;  /* [atomic] router_lock() calls that got it */
+        _Atomic(struct watch_slot *) watch; /* [atomic] the data threads' slots */
         struct router_limits lim;
         struct msgq_ctx mq;
 
