@@ -51,29 +51,11 @@
 /* How long ipcd_fd() waits for the doorbell of ipcd's answer to DOORBELL. */
 #define DOORBELL_WAIT_MSEC 1000
 
-void fd_sync_locked(ipcd_client *c)
-{
-        bool want = c->pending || c->fd_kick;
-        uint64_t v = 1;
-
-        if (want == c->ev_on)
-                return;
-        if (want) {
-                /* Fails only when the count would overflow: readable anyway. */
-                (void)!write(c->event_fd, &v, sizeof(v));
-                c->ev_on = true;
-        } else {
-                /* Resets the count to 0: not readable. */
-                (void)!read(c->event_fd, &v, sizeof(v));
-                c->ev_on = false;
-        }
-}
-
 static void fd_kick_locked(ipcd_client *c)
 {
         c->fd_kick = true;
         __atomic_store_n(&c->kick_seq, c->kick_seq + 1, __ATOMIC_RELEASE);
-        fd_sync_locked(c);
+        pending_sync_fd_locked(c);
 }
 
 int fd_drain(ipcd_client *c)
@@ -114,12 +96,12 @@ void fd_quiet(ipcd_client *c, uint64_t seq)
         /* A kick after this receiver started looking stays. */
         if (c->fd_kick && c->kick_seq == seq) {
                 c->fd_kick = false;
-                fd_sync_locked(c);
+                pending_sync_fd_locked(c);
         }
         pthread_mutex_unlock(&c->lock);
 }
 
-void fd_follow_locked(ipcd_client *c, int new_fifo)
+static void fd_follow_locked(ipcd_client *c, int new_fifo)
 {
         struct epoll_event e = {.events = EPOLLIN, .data.fd = new_fifo};
 
@@ -134,7 +116,7 @@ void fd_follow_locked(ipcd_client *c, int new_fifo)
          * still wakes the loop once (client_restore kicks it). */
 }
 
-int fd_restore(ipcd_client *c)
+static int fd_restore(ipcd_client *c)
 {
         struct lib_req q = {
                 .op = WIRE_OP_DOORBELL,
@@ -148,7 +130,7 @@ int fd_restore(ipcd_client *c)
         fd_follow_locked(c, c->reply_fd);
         pthread_mutex_unlock(&c->lock);
 
-        r = lib_request(c, &q);
+        r = lib_request(c, &q, NULL);
 
         if (r >= 0) {
                 /* The answer itself rings, just after it was queued: take
@@ -242,7 +224,7 @@ IPCD_EXPORT int ipcd_fd(ipcd_client *c)
         c->epoll_fd = ep;
         c->event_fd = ev;
         c->ev_on = false;
-        fd_sync_locked(c); /* records already pending */
+        pending_sync_fd_locked(c); /* records already pending */
         pthread_mutex_unlock(&c->lock);
 
         r = fd_restore(c);
@@ -262,3 +244,19 @@ out:
         pthread_mutex_unlock(&c->cfg_lock);
         return r;
 }
+
+/* ------------------------------------------------------------------ */
+/* Session hooks.                                                       */
+
+/* A new session (cfg_lock held): doorbells again, if ipcd_fd() is used. */
+static int fd_replay(ipcd_client *c)
+{
+        if (fd_in_use(c) && fd_restore(c) == -ECONNRESET)
+                return -ECONNRESET;
+        return 0;
+}
+
+const struct session_hooks fd_hooks = {
+        .installed_locked = fd_follow_locked,
+        .restore = fd_replay,
+};
