@@ -615,6 +615,25 @@ out:
         return r;
 }
 
+/* A new allocation at pos in l, where lane_fit() found room (lock held). */
+static int alloc_at(struct bulk_lane *l, uint64_t pos, uint64_t len, struct bulk_alloc **ret)
+{
+        struct bulk_alloc *a = calloc(1, sizeof(*a)), **pp;
+
+        if (!a)
+                return -ENOMEM;
+        a->ptr = l->data + pos % l->lane_size;
+        a->pos = pos;
+        a->len = len;
+        a->state = ALLOC_UNSENT;
+        l->head = pos + len;
+        for (pp = &l->allocs; *pp; pp = &(*pp)->next)
+                ;
+        *pp = a;
+        *ret = a;
+        return 0;
+}
+
 /* Allocate len bytes (lock held). */
 static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowait,
                         struct bulk_alloc **ret)
@@ -625,7 +644,6 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
 
         for (;;) {
                 struct bulk_lane *l;
-                struct bulk_alloc *a, **pp;
                 uint64_t pos, now;
 
                 if (!c->connected)
@@ -653,21 +671,8 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                 }
                 if (len > l->lane_size)
                         return -EMSGSIZE;
-                if (lane_fit(l, len, &pos)) {
-                        a = calloc(1, sizeof(*a));
-                        if (!a)
-                                return -ENOMEM;
-                        a->ptr = l->data + pos % l->lane_size;
-                        a->pos = pos;
-                        a->len = len;
-                        a->state = ALLOC_UNSENT;
-                        l->head = pos + len;
-                        for (pp = &l->allocs; *pp; pp = &(*pp)->next)
-                                ;
-                        *pp = a;
-                        *ret = a;
-                        return 0;
-                }
+                if (lane_fit(l, len, &pos))
+                        return alloc_at(l, pos, len, ret);
                 if (nowait)
                         return -EAGAIN;
                 if (now >= deadline)

@@ -160,7 +160,7 @@ struct ipcd_client {
         uint64_t ob_gen;    /* the session the records were made for */
         /* One spare msgrcv(2) buffer of max_qmsg bytes (atomic exchange):
          * a receive costs no large allocation, a failed IPC_NOWAIT look
-         * none at all (recv.c). */
+         * none at all (pending.c, dispatch.c). */
         struct rxbuf *rx_spare;
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
@@ -186,7 +186,7 @@ struct ipcd_client {
         unsigned nblocking;     /* threads in a blocking msgrcv(2) */
         long blocking_filter;   /* the filter of that msgrcv (one thread: see multi_rx) */
         bool multi_rx;          /* several threads received at once: every receive
-                                   goes through rx_lock and the Sc wait (recv.c) */
+                                   goes through rx_lock and the Sc wait (dispatch.c) */
 
         struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
         /* The features' session hooks, in the order they run (handle.c

@@ -28,9 +28,10 @@
  *
  * The descriptor number stays the same for the life of the handle: after
  * a reconnection the epoll set follows the new reply FIFO
- * (fd_follow_locked, from session_install, before the old FIFO is
- * closed), and client_restore() asks the new ipcd for doorbells again and
- * makes the descriptor readable once (fd_kick), since messages may have
+ * (fd_follow_locked, the installed hook, before the old FIFO is
+ * closed), and the restore hook (fd_replay) asks the new ipcd for
+ * doorbells again and makes the descriptor readable once (fd_kick), since
+ * messages may have
  * arrived before the doorbells were on.  When ipcd dies, EPOLLHUP on the
  * FIFO makes it readable and ipcd_recv() returns -ECONNRESET; it stays
  * readable until a call has reconnected.
@@ -113,7 +114,7 @@ static void fd_follow_locked(ipcd_client *c, int new_fifo)
         if (new_fifo >= 0 && epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, new_fifo, &e) == 0)
                 c->epoll_fifo = new_fifo;
         /* On failure (ENOMEM, ENOSPC: the epoll watch limit) the eventfd
-         * still wakes the loop once (client_restore kicks it). */
+         * still wakes the loop once (fd_restore kicks it). */
 }
 
 static int fd_restore(ipcd_client *c)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * recv.c - libipcd-client: receiving.
+ * recv.c - libipcd-client: ipcd_recv(), and the ipcd_msg it fills.
  *
  * ipcd delivers into our queue Qc messages of one mtype each, holding one
  * or more wire_out records (a batch).  ipcd_recv() receives one queue
- * message into a buffer of its own (malloc'd, max_qmsg bytes, refcounted
- * per record), returns its first record and keeps the others on the
- * handle's pending list, oldest first; later calls look there before the
- * queue.  A returned ipcd_msg points into the buffer and keeps a
+ * message into a buffer of its own (pending.c: refcounted per record),
+ * returns its first record and keeps the others on the handle's pending
+ * list, oldest first (dispatch.c sorts them); later calls look there
+ * before the queue.  A returned ipcd_msg points into the buffer and keeps a
  * reference in reserved_[0] (and a check value in reserved_[1], so that a
  * zeroed or foreign struct is never freed); ipcd_msg_release() drops it
  * and zeroes reserved_, so releasing twice is harmless.
@@ -18,7 +18,7 @@
  * id = its argument, data = a text); a WIRE_TYPE_PULL marker is answered
  * with a PULL (ipcd holds a backlog for us and our queue is drained up to
  * the marker); answers on reply types (>= WIRE_TYPE_REPLY_BASE) go to the
- * thread waiting for that cookie (wait.c), never to the application, and
+ * thread waiting for that cookie (answer.c), never to the application, and
  * are dropped when nobody waits any more (a late answer after a timeout).
  * A receiver with a non-zero filter never sees the marker; it still
  * honours WIRE_OUT_BACKLOG flags, and ipcd drains backlogs on its own.
