@@ -492,6 +492,12 @@ void fd_quiet(ipcd_client *c, uint64_t seq);
 void fd_free(ipcd_client *c);
 extern const struct session_hooks fd_hooks;
 
+/* ---- send.c ---- */
+/* One message q (SEND or PUBLISH; flags IPCD_NONBLOCK, IPCD_ACK), after
+ * what IPCD_MORE held: inline, or through the bulk ring when larger than
+ * max_payload; with IPCD_ACK, ipcd's outcome. */
+int message_send(ipcd_client *c, const struct lib_req *q, int flags);
+
 /* ---- recv.c ---- */
 /* Fill the application's message from a record (it takes r's reference). */
 void msg_fill(ipcd_msg *msg, struct rxrec *r);

@@ -15,6 +15,23 @@
 #include "shared/names.h"
 #include "shared/clock.h"
 
+int message_send(ipcd_client *c, const struct lib_req *q, int flags)
+{
+        struct session s;
+
+        pthread_mutex_lock(&c->lock);
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
+        /* Payloads larger than max_payload go through the bulk ring
+         * (bulk.c): copied into our lane, a descriptor sent (for a
+         * publish, one for every subscriber). */
+        if (q->len > s.max_payload)
+                return bulk_send_copy(c, q->op, q->dst, q->type, q->data, q->len, flags);
+        if (!(flags & IPCD_ACK))
+                return lib_send(c, &s, q, 0);
+        return lib_request(c, q, NULL);
+}
+
 IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void *data, size_t len,
                           int flags)
 {
@@ -57,15 +74,6 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
         r = client_ob_flush(c, nowait);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&c->lock);
-        s = c->s;
-        pthread_mutex_unlock(&c->lock);
-        /* Payloads larger than max_payload go through the bulk ring
-         * (bulk.c): copied into our lane, a descriptor sent. */
-        if (len > s.max_payload)
-                return bulk_send_copy(c, WIRE_OP_SEND, dst, type, data, len, flags);
-        if (!ack)
-                return lib_send(c, &s, &q, 0);
-        r = lib_request(c, &q, NULL);
+        r = message_send(c, &q, flags);
         return r > 0 ? -EPROTO : r; /* a send's outcome is 0 or -errno */
 }

@@ -105,7 +105,6 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
                 .len = len,
                 .qfull = nowait ? QFULL_FAIL : QFULL_BLOCK,
         };
-        struct session s;
         int r;
 
         if (!c || !name_is_valid(topic) || !wire_type_is_user(type) ||
@@ -119,17 +118,9 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
         if (r < 0)
                 return r;
 
-        pthread_mutex_lock(&c->lock);
-        s = c->s;
-        pthread_mutex_unlock(&c->lock);
-        /* Larger than a queue message: through the ring, one copy for
-         * every subscriber (bulk.c). */
-        if (len > s.max_payload)
-                return bulk_send_copy(c, WIRE_OP_PUBLISH, topic, type, data, len, flags);
-        if (!ack)
-                return lib_send(c, &s, &q, 0);
-        q.deadline = clock_deadline_us(ACK_TIMEOUT_USEC);
-        return lib_request(c, &q, NULL); /* the number of subscribers reached */
+        if (ack)
+                q.deadline = clock_deadline_us(ACK_TIMEOUT_USEC);
+        return message_send(c, &q, flags); /* with IPCD_ACK, the subscribers reached */
 }
 
 IPCD_EXPORT int ipcd_set_history(ipcd_client *c, const char *topic, unsigned depth)
