@@ -27,13 +27,21 @@
 #include "shared/clock.h"
 #include "shared/util.h"
 
-/* Start of a public call: not in a forked child; connected. */
-static int enter(ipcd_client *c, bool persist)
+/* Start of a public setter (valid: its arguments are): not in a forked
+ * child; connected; cfg_lock taken (0), or -errno. */
+static int cfg_enter(ipcd_client *c, bool valid)
 {
+        int r;
+
+        if (!c || !valid)
+                return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;
         (void)client_ob_flush(c, false); /* IPCD_MORE: held sends go first */
-        return client_ensure_in(c, RECONNECT_DEFAULT_USEC, persist);
+        r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, true);
+        if (r == 0)
+                pthread_mutex_lock(&c->cfg_lock);
+        return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -44,13 +52,9 @@ IPCD_EXPORT int ipcd_subscribe(ipcd_client *c, const char *pattern)
         struct cfg_topic *t;
         int r;
 
-        if (!c || !topic_pattern_is_valid(pattern))
-                return -EINVAL;
-        r = enter(c, true);
+        r = cfg_enter(c, topic_pattern_is_valid(pattern));
         if (r < 0)
                 return r;
-
-        pthread_mutex_lock(&c->cfg_lock);
         if (!cfg_find(&c->subs, pattern)) {
                 t = cfg_new(pattern, 0);
                 if (!t) {
@@ -76,13 +80,9 @@ IPCD_EXPORT int ipcd_unsubscribe(ipcd_client *c, const char *pattern)
         struct cfg_topic **pp;
         int r;
 
-        if (!c || !topic_pattern_is_valid(pattern))
-                return -EINVAL;
-        r = enter(c, true);
+        r = cfg_enter(c, topic_pattern_is_valid(pattern));
         if (r < 0)
                 return r;
-
-        pthread_mutex_lock(&c->cfg_lock);
         r = cfg_request(c, WIRE_OP_UNSUBSCRIBE, pattern, 0, NULL, 0,
                         clock_deadline_us(ACK_TIMEOUT_USEC));
         /* -ENOENT: ipcd has no such subscription, so neither do we. */
@@ -128,13 +128,9 @@ IPCD_EXPORT int ipcd_set_history(ipcd_client *c, const char *topic, unsigned dep
         struct cfg_topic **pp, *t = NULL;
         int r;
 
-        if (!c || !name_is_valid(topic))
-                return -EINVAL;
-        r = enter(c, true);
+        r = cfg_enter(c, name_is_valid(topic));
         if (r < 0)
                 return r;
-
-        pthread_mutex_lock(&c->cfg_lock);
         pp = cfg_find(&c->histories, topic);
         if (depth && !pp) {
                 t = cfg_new(topic, depth);
@@ -165,14 +161,10 @@ IPCD_EXPORT int ipcd_set_overflow(ipcd_client *c, int policy, size_t backlog_byt
 {
         int r;
 
-        if (!c || (policy != IPCD_OVERFLOW_DROP_NEW && policy != IPCD_OVERFLOW_DROP_OLD) ||
-            (flags & ~IPCD_NOTIFY_DROPS))
-                return -EINVAL;
-        r = enter(c, true);
+        r = cfg_enter(c, (policy == IPCD_OVERFLOW_DROP_NEW || policy == IPCD_OVERFLOW_DROP_OLD) &&
+                             !(flags & ~IPCD_NOTIFY_DROPS));
         if (r < 0)
                 return r;
-
-        pthread_mutex_lock(&c->cfg_lock);
         r = overflow_request(c, policy, backlog_bytes, flags, clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0) {
                 c->ovf_policy = policy;
@@ -187,18 +179,12 @@ IPCD_EXPORT int ipcd_monitor(ipcd_client *c, const char *pattern)
 {
         int r;
 
-        if (!c)
-                return -EINVAL;
         /* NULL, "" and "*": everything (sent to ipcd as ""). */
         if (!pattern || strcmp(pattern, "*") == 0)
                 pattern = "";
-        if (pattern[0] && !topic_pattern_is_valid(pattern))
-                return -EINVAL;
-        r = enter(c, true);
+        r = cfg_enter(c, !pattern[0] || topic_pattern_is_valid(pattern));
         if (r < 0)
                 return r;
-
-        pthread_mutex_lock(&c->cfg_lock);
         r = cfg_request(c, WIRE_OP_MONITOR, pattern[0] ? pattern : NULL, 0, NULL, 0,
                         clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0) {
