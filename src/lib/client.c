@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * client.c - libipcd-client: handles, registration, reconnection, sending.
+ * client.c - libipcd-client: the session core (registration, reconnection,
+ * the one inbound-record encoder and the one send on Qu, TIMED, cookies,
+ * and the session hooks through which it reaches the features above it).
  *
  * A handle is one registration with ipcd (a "session": client id, token,
  * the uid's inbound queue Qu, our queue Qc and semaphore Sc) plus what
@@ -27,6 +29,13 @@
  * had back (another client took it) is given up: the handle continues
  * anonymously, and ipcd_recv() with filter 0 returns a notice saying so
  * (flag IPCD_MSG_NOTICE, type WIRE_NOTICE_NAME_LOST).
+ *
+ * Session hooks (client.h): the features register what they do when a
+ * new session is installed (fd.c: the epoll set follows the new reply
+ * FIFO), once per new session (replay.c, fd.c: ask the new ipcd again for
+ * what the old one had), before a thread blocks (bulk.c: releases out),
+ * and for a bulk record (bulk.c: map the ring).  So the core never calls
+ * up into them; handle.c, the top, registers them all at ipcd_connect.
  *
  * fork(): a child does not inherit a usable handle.  Every call made in a
  * forked child returns -ECHILD ("this handle belongs to the parent");

@@ -7,10 +7,10 @@
  *
  *   handle.c    ipcd_connect/ipcd_close: sets a handle up, registers the
  *               hooks, tears it down                              (top)
- *   send.c      ipcd_send
- *   recv.c      ipcd_recv, filling and releasing an ipcd_msg
- *   call.c      ipcd_call, ipcd_reply
  *   subscribe.c publish/subscribe, history, overflow, monitor
+ *   call.c      ipcd_call, ipcd_reply
+ *   send.c      ipcd_send; message_send (inline, ring, or a request)
+ *   recv.c      ipcd_recv, filling and releasing an ipcd_msg
  *   fd.c        ipcd_fd: the epoll descriptor, doorbells    (hooks)
  *   bulk.c      the shared-memory ring: lanes, buffers, releases (hooks)
  *   batch.c     IPCD_MORE: inline sends held for one msgsnd(2)
