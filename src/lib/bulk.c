@@ -354,35 +354,20 @@ static void room_wake_locked(ipcd_client *c)
 /* ------------------------------------------------------------------ */
 /* Inbound records.                                                     */
 
-/* One inbound record (lock not held).  payload up to
- * RELEASE_PER_RECORD releases. */
-static int send_record(ipcd_client *c, const struct session *s, enum wire_op op, uint16_t flags,
-                       const char *dst, long type, uint64_t cookie, uint64_t arg,
+/* A record without answer (lock not held); payload up to
+ * RELEASE_PER_RECORD releases, sent from the stack (request.c). */
+static int send_record(ipcd_client *c, const struct session *s, enum wire_op op, uint64_t arg,
                        const void *payload, size_t len, bool nowait)
 {
-        struct {
-                long mtype;
-                uint8_t mtext[sizeof(struct wire_in) + WIRE_NAME_MAX +
-                              RELEASE_PER_RECORD * sizeof(struct wire_release)];
-        } m = {.mtype = WIRE_MTYPE_IN};
-        struct wire_in h = {
-                .client_id = s->client_id,
-                .op = (uint16_t)op,
-                .flags = flags,
-                .dst_len = (uint8_t)(dst ? strlen(dst) : 0),
-                .type = type,
-                .cookie = cookie,
+        struct lib_req q = {
+                .op = op,
                 .arg = arg,
-                .len = (uint32_t)len,
+                .data = payload,
+                .len = len,
+                .qfull = nowait ? QFULL_FAIL : QFULL_BLOCK,
         };
-        size_t off = 0;
-        int r;
 
-        memcpy(h.token, s->token, sizeof(h.token));
-        r = wire_in_put(m.mtext, sizeof(m.mtext), &off, &h, dst, payload);
-        if (r < 0)
-                return r;
-        return client_inbound_send(c, s, &m, off, nowait);
+        return lib_send(c, s, &q, 0);
 }
 
 static void drops_flush(ipcd_client *c)
@@ -408,38 +393,29 @@ static void drops_flush(ipcd_client *c)
         /* Best effort: ipcd takes a lane back when we leave anyway. */
         for (size_t i = 0; i < n; i++)
                 if (d[i].gen == s.gen)
-                        (void)send_record(c, &s, WIRE_OP_LANE_DROP, 0, NULL, 0, 0, d[i].arg, NULL,
-                                          0, false);
+                        (void)send_record(c, &s, WIRE_OP_LANE_DROP, d[i].arg, NULL, 0, false);
         free(d);
 }
 
-/* An answered request (lock held; dropped meanwhile).  0 with the
- * answer's status in *status and its payload in answer, or -errno. */
+/* An answered request (lock held; dropped meanwhile).  The answer's
+ * status, its payload in answer; or -errno with *answered false. */
 static int request_locked(ipcd_client *c, enum wire_op op, uint64_t arg, void *answer,
-                          size_t answer_size, uint64_t deadline, int *status)
+                          size_t answer_size, uint64_t deadline, bool *answered)
 {
-        struct waiter w = {.kind = WAITER_REPLY, .answer = answer, .answer_size = answer_size};
-        struct session s;
+        struct waiter w = {.answer = answer, .answer_size = answer_size};
+        struct lib_req q = {
+                .op = op,
+                .arg = arg,
+                .qfull = QFULL_BLOCK,
+                .deadline = deadline,
+                .answer_usec = ACK_TIMEOUT_USEC,
+        };
         int r;
 
-        client_timed_start_locked(c); /* the answer raises Sc for the sleeper */
-        if (!c->connected)
-                return -ECONNRESET;
-        s = c->s;
-        w.cookie = client_cookie_new(c);
-        w.filter = wire_reply_type(w.cookie);
-        w.gen = s.gen;
-        waiter_add(c, &w);
         pthread_mutex_unlock(&c->lock);
-
-        r = send_record(c, &s, op, 0, NULL, 0, w.cookie, arg, NULL, 0, false);
-
+        r = lib_request(c, &q, &w);
         pthread_mutex_lock(&c->lock);
-        if (r == 0)
-                r = wait_for(c, &w, MIN(deadline, clock_now_us() + ACK_TIMEOUT_USEC), NULL);
-        waiter_remove(c, &w);
-        if (r == 0)
-                *status = w.status;
+        *answered = w.done;
         return r;
 }
 
@@ -518,29 +494,25 @@ static int lane_request_locked(ipcd_client *c, struct bulk *b, bool spare, uint6
 {
         struct wire_lane_grant g;
         uint64_t gen = b->gen;
-        int r, status = 0;
+        bool answered;
+        int r, status;
 
         if (b->no_access)
                 return b->no_access;
         if (b->lane_busy) {
                 /* Another thread asks: wait for its outcome, then look again. */
-                struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000),
-                                      .tv_nsec = (long)(deadline % 1000000) * 1000};
-
                 while (b->lane_busy && c->connected && clock_now_us() < deadline)
-                        (void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+                        cond_wait_until(c, deadline);
                 if (!c->connected)
                         return -ECONNRESET;
                 return b->lane_busy ? -ETIMEDOUT : 0;
         }
         b->lane_busy = true;
-        r = request_locked(c, WIRE_OP_LANE, spare ? 1 : 0, &g, sizeof(g), deadline, &status);
+        status = request_locked(c, WIRE_OP_LANE, spare ? 1 : 0, &g, sizeof(g), deadline, &answered);
         b->lane_busy = false;
         pthread_cond_broadcast(&c->cond);
-        if (r == -ETIMEDOUT)
-                r = timeout_or_reset_locked(c);
-        if (r < 0)
-                return r;
+        if (!answered)
+                return status; /* -ETIMEDOUT, -ECONNRESET, ... */
         if (!c->connected || c->s.gen != gen)
                 return -ECONNRESET; /* what ipcd gave belongs to a past session */
         bulk_sync(c, b);
@@ -643,6 +615,25 @@ out:
         return r;
 }
 
+/* A new allocation at pos in l, where lane_fit() found room (lock held). */
+static int alloc_at(struct bulk_lane *l, uint64_t pos, uint64_t len, struct bulk_alloc **ret)
+{
+        struct bulk_alloc *a = calloc(1, sizeof(*a)), **pp;
+
+        if (!a)
+                return -ENOMEM;
+        a->ptr = l->data + pos % l->lane_size;
+        a->pos = pos;
+        a->len = len;
+        a->state = ALLOC_UNSENT;
+        l->head = pos + len;
+        for (pp = &l->allocs; *pp; pp = &(*pp)->next)
+                ;
+        *pp = a;
+        *ret = a;
+        return 0;
+}
+
 /* Allocate len bytes (lock held). */
 static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowait,
                         struct bulk_alloc **ret)
@@ -653,7 +644,6 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
 
         for (;;) {
                 struct bulk_lane *l;
-                struct bulk_alloc *a, **pp;
                 uint64_t pos, now;
 
                 if (!c->connected)
@@ -681,21 +671,8 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                 }
                 if (len > l->lane_size)
                         return -EMSGSIZE;
-                if (lane_fit(l, len, &pos)) {
-                        a = calloc(1, sizeof(*a));
-                        if (!a)
-                                return -ENOMEM;
-                        a->ptr = l->data + pos % l->lane_size;
-                        a->pos = pos;
-                        a->len = len;
-                        a->state = ALLOC_UNSENT;
-                        l->head = pos + len;
-                        for (pp = &l->allocs; *pp; pp = &(*pp)->next)
-                                ;
-                        *pp = a;
-                        *ret = a;
-                        return 0;
-                }
+                if (lane_fit(l, len, &pos))
+                        return alloc_at(l, pos, len, ret);
                 if (nowait)
                         return -EAGAIN;
                 if (now >= deadline)
@@ -778,16 +755,101 @@ static uint64_t lane_hold(const struct bulk_lane *l, const struct bulk_alloc *a,
 /* ------------------------------------------------------------------ */
 /* Sending.                                                             */
 
+/* One bulk send in flight: what bulk_send() hands its two halves. */
+struct desc_send {
+        enum wire_op op;
+        const char *dst;
+        long type;
+        size_t len;
+        bool ack, nowait;
+        struct bulk *b;
+        struct bulk_lane *l;
+        struct bulk_alloc *a;
+        struct waiter w; /* IPCD_ACK */
+};
+
+/* Send the descriptor of x->a (ALLOC_QUEUED) under send_lock, so that the
+ * holds ipcd sees only grow; with IPCD_ACK as a request whose answer
+ * x->w awaits (request.c).  0 or -errno (the allocation is the caller's
+ * again). */
+static int desc_send(ipcd_client *c, struct desc_send *x)
+{
+        struct lib_req q = {
+                .op = x->op,
+                .wflags = WIRE_IN_BULK | (x->ack ? WIRE_IN_ACK : 0),
+                .dst = x->dst,
+                .type = x->type,
+                .qfull = x->nowait ? QFULL_FAIL : QFULL_BLOCK,
+        };
+        struct bulk_lane *l = x->l;
+        struct wire_bulk d;
+        struct session s;
+        int r;
+
+        pthread_mutex_lock(&x->b->send_lock);
+        pthread_mutex_lock(&c->lock);
+        r = !c->connected || l->gen != c->s.gen ? -ECONNRESET : 0;
+        if (r == 0 && x->ack)
+                r = request_begin_locked(c, &x->w, &s);
+        s = c->s;
+        d = (struct wire_bulk){
+                .ring = l->ring,
+                .lane = l->lane,
+                .pos = x->a->pos,
+                .len = x->len,
+                .hold = lane_hold(l, x->a, x->ack),
+        };
+        pthread_mutex_unlock(&c->lock);
+
+        q.data = &d;
+        q.len = sizeof(d);
+        if (r == 0)
+                r = lib_send(c, &s, &q, x->w.cookie);
+
+        pthread_mutex_lock(&c->lock);
+        if (r < 0) {
+                x->a->state = ALLOC_UNSENT;
+                if (x->ack)
+                        waiter_remove(c, &x->w);
+        } else {
+                l->sent_hold = MAX(l->sent_hold, d.hold);
+                if (!x->ack)
+                        alloc_remove(c, x->b, l, x->a); /* ipcd owns it now */
+                else
+                        x->a->state = ALLOC_INFLIGHT;
+        }
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&x->b->send_lock);
+        return r;
+}
+
+/* IPCD_ACK: wait for the outcome of a sent descriptor; what becomes of
+ * the allocation depends on it. */
+static int desc_outcome(ipcd_client *c, struct desc_send *x)
+{
+        int r = request_finish(c, &x->w, 0, clock_deadline_us(ACK_TIMEOUT_USEC));
+
+        if (r > 0 && x->op != WIRE_OP_PUBLISH)
+                r = -EPROTO; /* a send's outcome is 0 or -errno; a publish's a count */
+        pthread_mutex_lock(&c->lock);
+        if (r >= 0)
+                alloc_remove(c, x->b, x->l, x->a);
+        else if (x->w.done)
+                x->a->state = ALLOC_UNSENT; /* ipcd freed it; our hold kept its place */
+        else {
+                x->a->state = ALLOC_CONSUMED; /* fate unknown */
+                room_wake_locked(c);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type, void *buf,
                      size_t len, int flags)
 {
-        struct waiter w = {.kind = WAITER_REPLY};
-        bool ack = flags & IPCD_ACK, nowait = flags & IPCD_NONBLOCK;
-        struct bulk_alloc *a;
-        struct bulk_lane *l;
-        struct wire_bulk d;
-        struct session s;
-        struct bulk *b;
+        struct desc_send x = {.op = op, .dst = dst, .type = type, .len = len,
+                              .ack = flags & IPCD_ACK, .nowait = flags & IPCD_NONBLOCK};
+        bool consumed = false;
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !buf || len == 0 ||
@@ -796,99 +858,37 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
         if (client_forked(c))
                 return -ECHILD;
         /* Releases made before this send reach ipcd before it. */
-        bulk_release_flush(c, !nowait);
+        bulk_release_flush(c, !x.nowait);
         /* So do inline sends IPCD_MORE held: per-pair order. */
-        r = client_ob_flush(c, nowait);
+        r = client_ob_flush(c, x.nowait);
         if (r < 0)
                 return r;
 
         pthread_mutex_lock(&c->lock);
-        b = c->bulk;
-        a = b ? alloc_find(b, buf, &l) : NULL;
-        if (!a || (a->state != ALLOC_UNSENT && a->state != ALLOC_CONSUMED) || len > a->len) {
-                pthread_mutex_unlock(&c->lock);
-                return -EINVAL;
-        }
-        if (!c->connected || l->gen != c->s.gen) {
-                pthread_mutex_unlock(&c->lock);
-                return -ECONNRESET; /* ipcd restarted: the buffer stays the caller's */
-        }
-        if (a->state == ALLOC_CONSUMED) {
+        x.b = c->bulk;
+        x.a = x.b ? alloc_find(x.b, buf, &x.l) : NULL;
+        if (!x.a || (x.a->state != ALLOC_UNSENT && x.a->state != ALLOC_CONSUMED) ||
+            len > x.a->len)
+                r = -EINVAL;
+        else if (!c->connected || x.l->gen != c->s.gen)
+                r = -ECONNRESET; /* ipcd restarted: the buffer stays the caller's */
+        else if (x.a->state == ALLOC_CONSUMED)
+                consumed = true;
+        else
+                x.a->state = ALLOC_QUEUED;
+        pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                return r;
+        if (consumed) {
                 /* ipcd has seen (and freed) this position: send a copy. */
-                pthread_mutex_unlock(&c->lock);
                 r = bulk_send_copy(c, op, dst, type, buf, len, flags);
                 if (r >= 0)
                         ipcd_buf_free(c, buf);
                 return r;
         }
-        a->state = ALLOC_QUEUED;
-        pthread_mutex_unlock(&c->lock);
-
-        pthread_mutex_lock(&b->send_lock);
-        pthread_mutex_lock(&c->lock);
-        if (ack)
-                client_timed_start_locked(c); /* the answer raises Sc */
-        if (!c->connected || l->gen != c->s.gen) {
-                a->state = ALLOC_UNSENT;
-                pthread_mutex_unlock(&c->lock);
-                pthread_mutex_unlock(&b->send_lock);
-                return -ECONNRESET;
-        }
-        s = c->s;
-        d = (struct wire_bulk){
-                .ring = l->ring,
-                .lane = l->lane,
-                .pos = a->pos,
-                .len = len,
-                .hold = lane_hold(l, a, ack),
-        };
-        if (ack) {
-                w.cookie = client_cookie_new(c);
-                w.filter = wire_reply_type(w.cookie);
-                w.gen = s.gen;
-                waiter_add(c, &w);
-        }
-        pthread_mutex_unlock(&c->lock);
-
-        r = send_record(c, &s, op, WIRE_IN_BULK | (ack ? WIRE_IN_ACK : 0), dst, type, w.cookie, 0,
-                        &d, sizeof(d), nowait);
-
-        pthread_mutex_lock(&c->lock);
-        if (r < 0) {
-                a->state = ALLOC_UNSENT;
-                if (ack)
-                        waiter_remove(c, &w);
-        } else {
-                l->sent_hold = MAX(l->sent_hold, d.hold);
-                if (!ack)
-                        alloc_remove(c, b, l, a); /* ipcd owns it now */
-                else
-                        a->state = ALLOC_INFLIGHT;
-        }
-        pthread_mutex_unlock(&c->lock);
-        pthread_mutex_unlock(&b->send_lock);
-        if (r < 0 || !ack)
-                goto out;
-
-        pthread_mutex_lock(&c->lock);
-        r = wait_for(c, &w, clock_now_us() + ACK_TIMEOUT_USEC, NULL);
-        waiter_remove(c, &w);
-        if (r == -ETIMEDOUT)
-                r = timeout_or_reset_locked(c);
-        if (r == 0)
-                r = w.status;
-        if (r > 0 && op != WIRE_OP_PUBLISH)
-                r = -EPROTO; /* a send's outcome is 0 or -errno; a publish's a count */
-        if (r >= 0)
-                alloc_remove(c, b, l, a);
-        else if (w.done)
-                a->state = ALLOC_UNSENT; /* ipcd freed it; our hold kept its place */
-        else {
-                a->state = ALLOC_CONSUMED; /* fate unknown */
-                room_wake_locked(c);
-        }
-        pthread_mutex_unlock(&c->lock);
-out:
+        r = desc_send(c, &x);
+        if (r == 0 && x.ack)
+                r = desc_outcome(c, &x);
         drops_flush(c);
         return r;
 }
@@ -1126,8 +1126,7 @@ void bulk_release_flush(ipcd_client *c, bool block)
 
                 /* Never a blocking msgsnd: an ipcd that crashed leaves a full
                  * Qu behind.  About to block: try for a moment. */
-                r = send_record(c, &s, WIRE_OP_RELEASE, 0, NULL, 0, 0, 0, rel + off,
-                                k * sizeof(*rel), true);
+                r = send_record(c, &s, WIRE_OP_RELEASE, 0, rel + off, k * sizeof(*rel), true);
                 if (r == -EAGAIN && block && ++tries < 10) {
                         clock_sleep_us(USEC_PER_MSEC);
                         continue;
@@ -1189,3 +1188,17 @@ void bulk_free(ipcd_client *c)
         free(b);
         c->bulk = NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* Session hooks.                                                       */
+
+/* A thread is about to block or sleep: the releases go out first. */
+static void bulk_idle(ipcd_client *c)
+{
+        bulk_release_flush(c, true);
+}
+
+const struct session_hooks bulk_hooks = {
+        .idle = bulk_idle,
+        .rx_bulk_locked = bulk_rx_resolve,
+};

@@ -18,7 +18,7 @@
  * handle's other messages, and any number of threads may have calls in
  * flight on one handle, each on its own reply type.  Whichever thread
  * meets the answer (the sleeper's sweep, or a receiver with filter 0)
- * hands it over in rx_dispatch() -> call_reply_locked(); a reply that
+ * hands it over in rx_dispatch() -> answer_record_locked(); a reply that
  * nobody waits for any more (the call timed out) is dropped there and
  * never reaches the application.
  *
@@ -34,64 +34,6 @@
 #include "shared/clock.h"
 #include "shared/util.h"
 
-bool reply_empty_locked(ipcd_client *c, const struct session *s, long mtype)
-{
-        if (c->timed == TIMED_SENT && wire_reply_type(c->timed_cookie) == mtype &&
-            c->s.gen == s->gen) {
-                c->timed = TIMED_ON;
-                return true;
-        }
-        /* Only a successful ACK without a body is ever sent so. */
-        for (struct waiter *w = c->waiters; w; w = w->next) {
-                if (w->kind != WAITER_REPLY || w->done || w->want_rec || w->filter != mtype ||
-                    w->gen != s->gen)
-                        continue;
-                w->status = 0;
-                w->done = true;
-                if (w->answer) {
-                        memset(w->answer, 0, w->answer_size);
-                        w->answer_len = 0;
-                }
-                return true;
-        }
-        return false;
-}
-
-bool call_reply_locked(ipcd_client *c, struct rxbuf *b, const struct wire_out *h,
-                       const char *name, const void *payload)
-{
-        struct waiter *w;
-
-        for (w = c->waiters; w; w = w->next)
-                if (w->kind == WAITER_REPLY && w->cookie == h->cookie && !w->done)
-                        break;
-        if (!w)
-                return false; /* late (the call timed out): dropped */
-        w->done = true;
-        if (h->status < 0) {
-                /* ipcd's verdict. */
-                w->status = h->status >= -4095 ? h->status : -EPROTO;
-                return true;
-        }
-        if (!w->want_rec || h->status != 0 || !wire_type_is_user(h->type) ||
-            (h->flags & WIRE_OUT_BULK)) {
-                w->status = -EPROTO;
-                return true;
-        }
-        rxbuf_ref(b);
-        memset(&w->rec, 0, sizeof(w->rec));
-        w->rec.buf = b;
-        w->rec.mtype = h->type; /* the callee's type, not the reply type */
-        w->rec.h = *h;
-        w->rec.h.topic_len = 0;
-        w->rec.name = name;
-        w->rec.topic = "";
-        w->rec.payload = payload;
-        w->has_rec = true;
-        w->status = 0;
-        return true;
-}
-
 IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_t len,
                           ipcd_msg *reply, int timeout_ms)
 {
@@ -106,7 +48,6 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
                 .qfull = QFULL_RETRY,
         };
         uint64_t deadline;
-        struct session s;
         int r;
 
         if (reply)
@@ -128,35 +69,12 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
                 return r;
 
         pthread_mutex_lock(&c->lock);
-        if (len > c->s.max_payload) {
-                pthread_mutex_unlock(&c->lock);
-                return -EMSGSIZE;
-        }
-        /* Sc must be raised for the answer; register before sending. */
-        client_timed_start_locked(c);
-        if (!c->connected) {
-                pthread_mutex_unlock(&c->lock);
-                return -ECONNRESET;
-        }
-        s = c->s;
-        w.cookie = client_cookie_new(c);
-        w.filter = wire_reply_type(w.cookie);
-        w.gen = s.gen;
-        waiter_add(c, &w);
+        r = len > c->s.max_payload ? -EMSGSIZE : 0;
         pthread_mutex_unlock(&c->lock);
-
-        r = lib_send(c, &s, &q, w.cookie);
-
-        pthread_mutex_lock(&c->lock);
-        if (r == 0)
-                r = wait_for(c, &w, deadline, NULL);
-        waiter_remove(c, &w);
-        pthread_mutex_unlock(&c->lock);
-
-        if (r == -ETIMEDOUT && client_peer_gone(c))
-                r = -ECONNRESET; /* not a slow callee: ipcd is gone */
-        if (r == 0)
-                r = w.status;
+        if (r < 0)
+                return r;
+        /* A timeout while ipcd is gone is -ECONNRESET, not a slow callee. */
+        r = lib_request(c, &q, &w);
         if (r == 0 && !w.has_rec)
                 r = -EPROTO;
         if (r < 0) {

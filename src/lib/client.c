@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * client.c - libipcd-client: handles, registration, reconnection, sending.
+ * client.c - libipcd-client: the session core (registration, reconnection,
+ * the one inbound-record encoder and the one send on Qu, TIMED, cookies,
+ * and the session hooks through which it reaches the features above it).
  *
  * A handle is one registration with ipcd (a "session": client id, token,
  * the uid's inbound queue Qu, our queue Qc and semaphore Sc) plus what
@@ -27,6 +29,13 @@
  * had back (another client took it) is given up: the handle continues
  * anonymously, and ipcd_recv() with filter 0 returns a notice saying so
  * (flag IPCD_MSG_NOTICE, type WIRE_NOTICE_NAME_LOST).
+ *
+ * Session hooks (client.h): the features register what they do when a
+ * new session is installed (fd.c: the epoll set follows the new reply
+ * FIFO), once per new session (replay.c, fd.c: ask the new ipcd again for
+ * what the old one had), before a thread blocks (bulk.c: releases out),
+ * and for a bulk record (bulk.c: map the ring).  So the core never calls
+ * up into them; handle.c, the top, registers them all at ipcd_connect.
  *
  * fork(): a child does not inherit a usable handle.  Every call made in a
  * forked child returns -ECHILD ("this handle belongs to the parent");
@@ -62,28 +71,6 @@ bool client_forked(const ipcd_client *c)
         if (c->fork_guard)
                 return *c->fork_guard == 0;
         return getpid() != c->pid;
-}
-
-static int fork_guard_init(ipcd_client *c)
-{
-#ifdef MADV_WIPEONFORK
-        long page = sysconf(_SC_PAGESIZE);
-        void *p;
-
-        if (page <= 0)
-                page = 4096;
-        p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-        if (madvise(p, (size_t)page, MADV_WIPEONFORK) < 0) {
-                munmap(p, (size_t)page);
-                return 0; /* old kernel: getpid() it is */
-        }
-        c->fork_guard = p;
-        c->fork_guard_size = (size_t)page;
-        *c->fork_guard = 1;
-#endif
-        return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -217,7 +204,11 @@ static int register_retry(const char *rundir, const char *name, uint64_t deadlin
 /* Install a new session (lock held). */
 static void session_install(ipcd_client *c, const struct wire_rec_registered *reg, int fd)
 {
-        fd_follow_locked(c, fd); /* fd.c: ipcd_fd()'s epoll set, before the close */
+        /* Hooks see the new reply FIFO while the old one is still open
+         * (fd.c: ipcd_fd()'s epoll set follows it). */
+        for (unsigned i = 0; i < c->nhooks; i++)
+                if (c->hooks[i]->installed_locked)
+                        c->hooks[i]->installed_locked(c, fd);
         c->reply_fd = safe_close(c->reply_fd);
         c->reply_fd = fd;
         c->s = (struct session){
@@ -235,6 +226,20 @@ static void session_install(ipcd_client *c, const struct wire_rec_registered *re
         c->timed = TIMED_OFF;
         c->pull_needed = false;
         c->sem_woke = false;
+}
+
+int client_session_open(ipcd_client *c, uint64_t deadline)
+{
+        struct wire_rec_registered reg;
+        int fd = -1, r;
+
+        r = register_retry(c->rundir, c->name, deadline, deadline, false, &reg, &fd);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&c->lock);
+        session_install(c, &reg, fd);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
 }
 
 void client_lost_locked(ipcd_client *c, uint64_t gen)
@@ -298,19 +303,11 @@ int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
 
                 if (c->reconnecting) {
                         /* Another thread registers: wait for its outcome. */
-                        if (deadline == CLOCK_INFINITY)
-                                pthread_cond_wait(&c->cond, &c->lock);
-                        else {
-                                struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000),
-                                                      .tv_nsec = (long)(deadline % 1000000) *
-                                                                 1000};
-
-                                if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) ==
-                                    ETIMEDOUT) {
-                                        r = c->connected ? 0 : -ECONNREFUSED;
-                                        break;
-                                }
+                        if (clock_now_us() >= deadline) {
+                                r = -ECONNREFUSED;
+                                break;
                         }
+                        cond_wait_until(c, deadline);
                         continue;
                 }
                 c->reconnecting = true;
@@ -353,11 +350,11 @@ int client_ensure(ipcd_client *c, uint64_t deadline, bool persist)
                 if (r < 0)
                         break;
         }
-        /* A new session: subscribe again, and the rest (topics.c). */
+        /* A new session: subscribe again, and the rest (the hooks). */
         restore = r == 0 && c->restored_gen != c->s.gen;
         pthread_mutex_unlock(&c->lock);
         if (restore)
-                client_restore(c);
+                session_restore(c);
         return r;
 }
 
@@ -386,13 +383,22 @@ int client_inbound_send(ipcd_client *c, const struct session *s, void *msg, size
         }
 }
 
-static void op_record(const struct session *s, uint8_t *mtext, size_t size, size_t *off,
-                      enum wire_op op, uint64_t cookie)
+int client_record_put(const struct session *s, const struct lib_req *q, uint64_t cookie,
+                      uint8_t *mtext, size_t size, size_t *off)
 {
-        struct wire_in h = {.client_id = s->client_id, .op = (uint16_t)op, .cookie = cookie};
+        struct wire_in h = {
+                .client_id = s->client_id,
+                .op = (uint16_t)q->op,
+                .flags = q->wflags,
+                .dst_len = (uint8_t)(q->dst ? strlen(q->dst) : 0),
+                .type = q->type,
+                .cookie = cookie,
+                .arg = q->arg,
+                .len = (uint32_t)q->len,
+        };
 
         memcpy(h.token, s->token, sizeof(h.token));
-        (void)wire_in_put(mtext, size, off, &h, NULL, NULL);
+        return wire_in_put(mtext, size, off, &h, q->dst, q->data);
 }
 
 int client_send_op(ipcd_client *c, const struct session *s, enum wire_op op, uint64_t cookie)
@@ -403,7 +409,8 @@ int client_send_op(ipcd_client *c, const struct session *s, enum wire_op op, uin
         } m = {.mtype = WIRE_MTYPE_IN};
         size_t off = 0;
 
-        op_record(s, m.mtext, sizeof(m.mtext), &off, op, cookie);
+        (void)client_record_put(s, &(struct lib_req){.op = op}, cookie, m.mtext, sizeof(m.mtext),
+                                &off);
         return client_inbound_send(c, s, &m, off, true);
 }
 
@@ -447,8 +454,10 @@ void client_timed_start_locked(ipcd_client *c)
          * delivery that raced with it (sent by another uid's data thread
          * just before) cannot be missed afterwards; until then sleeps are
          * cut short (wait.c). */
-        op_record(&s, m.mtext, sizeof(m.mtext), &off, WIRE_OP_TIMED, 0);
-        op_record(&s, m.mtext, sizeof(m.mtext), &off, WIRE_OP_PING, cookie);
+        (void)client_record_put(&s, &(struct lib_req){.op = WIRE_OP_TIMED}, 0, m.mtext,
+                                sizeof(m.mtext), &off);
+        (void)client_record_put(&s, &(struct lib_req){.op = WIRE_OP_PING}, cookie, m.mtext,
+                                sizeof(m.mtext), &off);
         r = client_inbound_send(c, &s, &m, off, true);
 
         pthread_mutex_lock(&c->lock);
@@ -457,432 +466,84 @@ void client_timed_start_locked(ipcd_client *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* Public: handles.                                                     */
+/* Session hooks.                                                       */
 
-static void client_free(ipcd_client *c)
+void client_hooks_add(ipcd_client *c, const struct session_hooks *h)
 {
-        bool forked;
-
-        if (!c)
-                return;
-        forked = client_forked(c);
-        c->reply_fd = safe_close(c->reply_fd);
-        pending_free_all(c);
-        rx_spare_free(c);
-        bulk_free(c);
-        client_ext_free(c, forked); /* topics.c, fd.c */
-        if (!forked) {
-                /* In a forked child another thread of the parent may have
-                 * held them at fork time: leave them alone. */
-                pthread_cond_destroy(&c->cond);
-                pthread_mutex_destroy(&c->lock);
-                pthread_mutex_destroy(&c->rx_lock);
-                pthread_mutex_destroy(&c->ob_lock);
-        }
-        free(c->ob);
-        if (c->fork_guard)
-                munmap((void *)c->fork_guard, c->fork_guard_size);
-        free(c->rundir);
-        free(c);
-}
-
-IPCD_EXPORT int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_client **ret)
-{
-        struct wire_rec_registered reg;
-        pthread_condattr_t ca;
-        ipcd_client *c;
-        int fd = -1, r;
-
-        if (!ret)
-                return -EINVAL;
-        *ret = NULL;
-        if (name && !name_is_valid(name))
-                return -EINVAL;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->reply_fd = -1;
-        c->pid = getpid();
-        c->pending_tail = &c->pending;
-        client_ext_init(c);
-        snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
-        c->rundir = strdup(util_runtime_dir(runtime_dir));
-        if (!c->rundir) {
-                free(c);
-                return -ENOMEM;
-        }
-        if (pthread_mutex_init(&c->lock, NULL) != 0) {
-                free(c->rundir);
-                free(c);
-                return -ENOMEM;
-        }
-        if (pthread_mutex_init(&c->rx_lock, NULL) != 0) {
-                pthread_mutex_destroy(&c->lock);
-                free(c->rundir);
-                free(c);
-                return -ENOMEM;
-        }
-        if (pthread_mutex_init(&c->ob_lock, NULL) != 0) {
-                pthread_mutex_destroy(&c->rx_lock);
-                pthread_mutex_destroy(&c->lock);
-                free(c->rundir);
-                free(c);
-                return -ENOMEM;
-        }
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        r = pthread_cond_init(&c->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        if (r != 0) {
-                pthread_mutex_destroy(&c->ob_lock);
-                pthread_mutex_destroy(&c->rx_lock);
-                pthread_mutex_destroy(&c->lock);
-                free(c->rundir);
-                free(c);
-                return -ENOMEM;
-        }
-        r = fork_guard_init(c);
-        if (r < 0) {
-                client_free(c);
-                return r;
-        }
-
-        {
-                uint64_t deadline = clock_deadline_us(CONNECT_TIMEOUT_USEC);
-
-                r = register_retry(c->rundir, c->name, deadline, deadline, false, &reg, &fd);
-        }
-        if (r < 0) {
-                client_free(c);
-                return r;
-        }
-        session_install(c, &reg, fd);
-        *ret = c;
-        return 0;
-}
-
-IPCD_EXPORT int ipcd_connect(const char *name, ipcd_client **ret)
-{
-        return ipcd_connect_at(NULL, name, ret);
-}
-
-/* Wait up to CLOSE_WAIT_USEC for ipcd to remove Sc (EIDRM/EINVAL); a
- * stale count is consumed on the way. */
-static void close_wait_removed(const struct session *s)
-{
-        uint64_t deadline = clock_now_us() + CLOSE_WAIT_USEC;
-
-        for (;;) {
-                struct sembuf op = { .sem_num = 0, .sem_op = -1, .sem_flg = 0 };
-                uint64_t now = clock_now_us();
-                struct timespec ts;
-
-                if (now >= deadline)
+        for (unsigned i = 0; i < c->nhooks; i++)
+                if (c->hooks[i] == h)
                         return;
-                ts.tv_sec = (time_t)((deadline - now) / 1000000ULL);
-                ts.tv_nsec = (long)((deadline - now) % 1000000ULL) * 1000L;
-                if (semtimedop(s->sc, &op, 1, &ts) < 0 && errno != EINTR)
-                        return; /* EIDRM/EINVAL: removed; EAGAIN: timed out */
-        }
+        if (c->nhooks < SESSION_HOOKS_MAX)
+                c->hooks[c->nhooks++] = h;
 }
 
-IPCD_EXPORT void ipcd_close(ipcd_client *c)
+void session_restore(ipcd_client *c)
 {
-        if (!c)
+        uint64_t gen;
+
+        pthread_mutex_lock(&c->cfg_lock);
+        pthread_mutex_lock(&c->lock);
+        gen = c->s.gen;
+        if (!c->connected || c->restored_gen == gen) {
+                pthread_mutex_unlock(&c->lock);
+                pthread_mutex_unlock(&c->cfg_lock);
                 return;
-        if (!client_forked(c)) {
-                pthread_mutex_lock(&c->lock);
-                if (c->connected) {
-                        struct session s = c->s;
-
-                        pthread_mutex_unlock(&c->lock);
-                        bulk_close(c); /* releases out, lanes given back */
-                        /* Closing the FIFO tells ipcd anyway; UNREGISTER goes
-                         * behind what we sent, so all of it is routed first.
-                         * Then wait (bounded) until ipcd has removed our
-                         * semaphore: when ipcd_close returns, our name and
-                         * our slot are free for a new connection. */
-                        (void)client_ob_flush(c, false);
-                        if (client_send_op(c, &s, WIRE_OP_UNREGISTER, 0) == 0 &&
-                            !client_peer_gone(c))
-                                close_wait_removed(&s);
-                } else
-                        pthread_mutex_unlock(&c->lock);
         }
-        client_free(c);
+        pthread_mutex_unlock(&c->lock);
+
+        for (unsigned i = 0; i < c->nhooks; i++)
+                if (c->hooks[i]->restore && c->hooks[i]->restore(c) == -ECONNRESET)
+                        goto out; /* lost again: the next session replays all */
+
+        pthread_mutex_lock(&c->lock);
+        if (c->s.gen == gen)
+                c->restored_gen = gen;
+        pthread_mutex_unlock(&c->lock);
+out:
+        pthread_mutex_unlock(&c->cfg_lock);
 }
 
-IPCD_EXPORT uint64_t ipcd_id(const ipcd_client *c)
+void client_idle(ipcd_client *c)
 {
-        ipcd_client *m = (ipcd_client *)c; /* the lock is not part of the value */
-        uint64_t id;
-
-        if (!c || client_forked(c))
-                return 0;
-        pthread_mutex_lock(&m->lock);
-        id = m->connected ? m->s.client_id : 0;
-        pthread_mutex_unlock(&m->lock);
-        return id;
+        for (unsigned i = 0; i < c->nhooks; i++)
+                if (c->hooks[i]->idle)
+                        c->hooks[i]->idle(c);
 }
 
-IPCD_EXPORT const char *ipcd_name(const ipcd_client *c)
+int client_hook_rx_bulk_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
+                               const void *payload, struct rxrec *r)
 {
-        /* Changes only when a name is lost on reconnection (to ""). */
-        if (!c)
-                return "";
-        return c->name;
-}
-
-IPCD_EXPORT size_t ipcd_max_inline(const ipcd_client *c)
-{
-        ipcd_client *m = (ipcd_client *)c;
-        size_t n;
-
-        if (!c || client_forked(c))
-                return 0;
-        pthread_mutex_lock(&m->lock);
-        n = m->s.max_payload;
-        pthread_mutex_unlock(&m->lock);
-        return n;
-}
-
-IPCD_EXPORT int ipcd_name_is_valid(const char *name)
-{
-        return name_is_valid(name) ? 1 : 0;
+        for (unsigned i = 0; i < c->nhooks; i++)
+                if (c->hooks[i]->rx_bulk_locked)
+                        return c->hooks[i]->rx_bulk_locked(c, s, h, payload, r);
+        return -EOPNOTSUPP;
 }
 
 /* ------------------------------------------------------------------ */
-/* Public: sending.                                                     */
+/* Waking and waiting on the handle.                                    */
 
-/* ---- IPCD_MORE ---- */
-
-/*
- * Held records made in a session that is gone (ipcd restarted) were never
- * sent: they go out in the new session s, under its id and token.  A
- * caller whose s is older than the records' session is the stale one:
- * -ECONNRESET, nothing changed.  ob_lock held.
- */
-static int ob_restamp(ipcd_client *c, const struct session *s)
+bool wake_waiters_locked(ipcd_client *c)
 {
-        size_t off = 0;
-        struct wire_in h;
-        const char *dst;
-        const void *payload;
-
-        if (!c->ob_len || c->ob_gen == s->gen)
-                return 0;
-        if (c->ob_gen > s->gen)
-                return -ECONNRESET;
-        for (;;) {
-                size_t at = off;
-
-                if (wire_in_next(c->ob + sizeof(long), c->ob_len, &off, &h, &dst, &payload) <= 0)
-                        break;
-                h.client_id = s->client_id;
-                memcpy(h.token, s->token, sizeof(h.token));
-                memcpy(c->ob + sizeof(long) + at, &h, sizeof(h));
-        }
-        c->ob_gen = s->gen;
-        return 0;
+        pthread_cond_broadcast(&c->cond);
+        return c->sleeper;
 }
 
-/* ob_lock held. */
-static int ob_flush_locked(ipcd_client *c, const struct session *s, bool nowait)
+void sem_raise(const struct session *s)
 {
-        int r;
+        struct sembuf op = {.sem_num = 0, .sem_op = 1, .sem_flg = IPC_NOWAIT};
 
-        if (c->ob_len == 0)
-                return 0;
-        r = ob_restamp(c, s);
-        if (r < 0)
-                return r;
-        r = client_inbound_send(c, s, c->ob, c->ob_len, nowait);
-        /* Kept when not sent: a full queue (-EAGAIN), or a session that
-         * ended (-ECONNRESET: they go out in the next one, re-stamped). */
-        if (r != -EAGAIN && r != -ECONNRESET)
-                c->ob_len = 0;
-        return r;
+        /* ERANGE (at SEMVMX) means wake-ups are pending anyway. */
+        (void)semop(s->sc, &op, 1);
 }
 
-int client_ob_flush(ipcd_client *c, bool nowait)
+void cond_wait_until(ipcd_client *c, uint64_t deadline)
 {
-        struct session s;
-        int r;
+        struct timespec ts;
 
-        if (!c->ob_len) /* a racy peek: a stale answer only costs a lock */
-                return 0;
-        pthread_mutex_lock(&c->ob_lock);
-        pthread_mutex_lock(&c->lock);
-        s = c->s;
-        pthread_mutex_unlock(&c->lock);
-        r = ob_flush_locked(c, &s, nowait);
-        pthread_mutex_unlock(&c->ob_lock);
-        return r;
-}
-
-/*
- * Append an inline SEND record to the held batch; send the batch when
- * this one is not flagged IPCD_MORE, or when the next record would not
- * fit in one queue message.  Per-pair order holds: the batch is one
- * message, sent before anything later.
- */
-static int ob_send(ipcd_client *c, const struct session *s, const char *dst, long type,
-                   const void *data, size_t len, int flags)
-{
-        size_t dst_len = strlen(dst), need = wire_in_size(dst_len, len);
-        size_t limit = MIN((size_t)s->max_qmsg, (size_t)65536);
-        struct wire_in h = {.op = WIRE_OP_SEND};
-        size_t before;
-        int r = 0;
-
-        pthread_mutex_lock(&c->ob_lock);
-        r = ob_restamp(c, s);
-        if (r < 0)
-                goto out;
-        if (c->ob_len && c->ob_len + need > limit) {
-                r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
-                if (r < 0)
-                        goto out; /* this one not accepted either */
+        if (deadline == CLOCK_INFINITY) {
+                pthread_cond_wait(&c->cond, &c->lock);
+                return;
         }
-        if (c->ob_cap < sizeof(long) + limit) {
-                uint8_t *n = realloc(c->ob, sizeof(long) + limit);
-
-                if (!n) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                c->ob = n;
-                c->ob_cap = sizeof(long) + limit;
-        }
-        memcpy(c->ob, &(long){WIRE_MTYPE_IN}, sizeof(long));
-        c->ob_gen = s->gen;
-        h.client_id = s->client_id;
-        memcpy(h.token, s->token, sizeof(h.token));
-        h.flags = (flags & IPCD_MORE) ? WIRE_IN_MORE : 0;
-        h.dst_len = (uint8_t)dst_len;
-        h.type = type;
-        h.len = (uint32_t)len;
-        before = c->ob_len;
-        r = wire_in_put(c->ob + sizeof(long), limit, &c->ob_len, &h, dst, data);
-        if (r < 0)
-                goto out;
-        if (!(flags & IPCD_MORE)) {
-                r = ob_flush_locked(c, s, flags & IPCD_NONBLOCK);
-                /* Not sent (-EAGAIN: the inbound queue is full): take this
-                 * one back, so that a retry does not send it twice; those
-                 * held before stay held. */
-                if (r == -EAGAIN)
-                        c->ob_len = before;
-        } else
-                r = 0;
-out:
-        pthread_mutex_unlock(&c->ob_lock);
-        return r;
-}
-
-IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void *data, size_t len,
-                          int flags)
-{
-        struct waiter w = {.kind = WAITER_REPLY};
-        uint8_t stackbuf[1024] __attribute__((aligned(8)));
-        _cleanup_free_ uint8_t *heapbuf = NULL;
-        struct wire_in h = {.op = WIRE_OP_SEND};
-        struct session s;
-        uint8_t *msg;
-        size_t dst_len, size, off = 0;
-        bool ack = flags & IPCD_ACK, nowait = flags & IPCD_NONBLOCK;
-        int r;
-
-        if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) ||
-            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)) || (!data && len > 0))
-                return -EINVAL;
-        if (client_forked(c))
-                return -ECHILD;
-        /* Releases made before this send reach ipcd before it (bulk.c). */
-        bulk_release_flush(c, !nowait);
-        r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, !nowait);
-        if (r < 0)
-                return r;
-
-        pthread_mutex_lock(&c->lock);
-        s = c->s;
-        /* Inline, no answer awaited: through the held batch when one is
-         * open or asked for (IPCD_MORE). */
-        if (!ack && len <= s.max_payload && ((flags & IPCD_MORE) || c->ob_len)) {
-                pthread_mutex_unlock(&c->lock);
-                return ob_send(c, &s, dst, type, data, len, flags);
-        }
-        pthread_mutex_unlock(&c->lock);
-        /* Anything else goes after what is held. */
-        r = client_ob_flush(c, nowait);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&c->lock);
-        s = c->s;
-        /* Payloads larger than max_payload go through the bulk ring
-         * (bulk.c): copied into our lane, a descriptor sent. */
-        if (len > s.max_payload) {
-                pthread_mutex_unlock(&c->lock);
-                return bulk_send_copy(c, WIRE_OP_SEND, dst, type, data, len, flags);
-        }
-        if (ack) {
-                /* Sc must be raised for the answer; then register before
-                 * sending, so whichever thread meets the answer finds us. */
-                client_timed_start_locked(c);
-                s = c->s;
-                if (!c->connected) {
-                        pthread_mutex_unlock(&c->lock);
-                        return -ECONNRESET;
-                }
-                w.cookie = client_cookie_new(c);
-                w.filter = wire_reply_type(w.cookie);
-                w.gen = s.gen;
-                waiter_add(c, &w);
-        }
-        pthread_mutex_unlock(&c->lock);
-
-        dst_len = strlen(dst);
-        size = sizeof(long) + wire_in_size(dst_len, len);
-        if (size <= sizeof(stackbuf))
-                msg = stackbuf;
-        else {
-                heapbuf = malloc(size);
-                if (!heapbuf) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                msg = heapbuf;
-        }
-        h.client_id = s.client_id;
-        memcpy(h.token, s.token, sizeof(h.token));
-        h.flags = ack ? WIRE_IN_ACK : 0;
-        h.dst_len = (uint8_t)dst_len;
-        h.type = type;
-        h.cookie = w.cookie;
-        h.len = (uint32_t)len;
-        memcpy(msg, &(long){WIRE_MTYPE_IN}, sizeof(long));
-        r = wire_in_put(msg + sizeof(long), size - sizeof(long), &off, &h, dst, data);
-        if (r < 0)
-                goto out;
-        r = client_inbound_send(c, &s, msg, off, nowait);
-        if (r < 0 || !ack)
-                goto out;
-
-        pthread_mutex_lock(&c->lock);
-        r = wait_for(c, &w, clock_deadline_us(ACK_TIMEOUT_USEC), NULL);
-        waiter_remove(c, &w);
-        pthread_mutex_unlock(&c->lock);
-        if (r == -ETIMEDOUT && client_peer_gone(c))
-                r = -ECONNRESET;
-        if (r == 0)
-                r = w.status > 0 ? -EPROTO : w.status; /* a send's outcome is 0 or -errno */
-        return r;
-out:
-        if (ack) {
-                pthread_mutex_lock(&c->lock);
-                waiter_remove(c, &w);
-                pthread_mutex_unlock(&c->lock);
-        }
-        return r;
+        usec_to_timespec(deadline, &ts);
+        (void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 }

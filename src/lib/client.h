@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * client.h - internals of libipcd-client shared by its files (never
- * installed).  client.c: handles, registration, reconnection, sending.
- * recv.c: receiving, sorting what arrives, messages.  wait.c: timed waits
- * and the hand-over between threads that wait on one handle.
+ * installed).  The files form layers; each calls only files below it,
+ * and the core reaches the features above only through the session
+ * hooks (struct session_hooks) that handle.c registers:
+ *
+ *   handle.c    ipcd_connect/ipcd_close: sets a handle up, registers the
+ *               hooks, tears it down                              (top)
+ *   subscribe.c publish/subscribe, history, overflow, monitor
+ *   call.c      ipcd_call, ipcd_reply
+ *   send.c      ipcd_send; message_send (inline, ring, or a request)
+ *   recv.c      ipcd_recv, filling and releasing an ipcd_msg
+ *   fd.c        ipcd_fd: the epoll descriptor, doorbells    (hooks)
+ *   bulk.c      the shared-memory ring: lanes, buffers, releases (hooks)
+ *   batch.c     IPCD_MORE: inline sends held for one msgsnd(2)
+ *   replay.c    what the handle asked ipcd for, replayed in a new
+ *               session; re-stamping held IPCD_MORE sends      (hooks)
+ *   request.c   the request path: one record out (Qu full policy), and
+ *               send-and-await for every answered request
+ *   wait.c      timed waits: the sleeper on Sc, hand-over between threads
+ *   dispatch.c  msgrcv(2) from Qc, sorting records to their owners
+ *   answer.c    the waiter list and reply waiters' mailboxes
+ *   client.c    the session core: registration, reconnection, the one
+ *               inbound-record encoder, sending on Qu, TIMED, the hooks
+ *   pending.c   receive buffers and the pending list           (bottom)
  */
 #pragma once
 
@@ -11,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ipcd.h"
 #include "shared/clock.h"
@@ -106,6 +127,9 @@ struct waiter {
         struct rxrec rec;
 };
 
+/* At most this many features register session hooks. */
+#define SESSION_HOOKS_MAX 4
+
 enum timed_state {
         TIMED_OFF,  /* ipcd does not raise Sc for us */
         TIMED_SENT, /* TIMED and a PING sent, the PING not yet answered */
@@ -136,7 +160,7 @@ struct ipcd_client {
         uint64_t ob_gen;    /* the session the records were made for */
         /* One spare msgrcv(2) buffer of max_qmsg bytes (atomic exchange):
          * a receive costs no large allocation, a failed IPC_NOWAIT look
-         * none at all (recv.c). */
+         * none at all (pending.c, dispatch.c). */
         struct rxbuf *rx_spare;
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
@@ -162,12 +186,16 @@ struct ipcd_client {
         unsigned nblocking;     /* threads in a blocking msgrcv(2) */
         long blocking_filter;   /* the filter of that msgrcv (one thread: see multi_rx) */
         bool multi_rx;          /* several threads received at once: every receive
-                                   goes through rx_lock and the Sc wait (recv.c) */
+                                   goes through rx_lock and the Sc wait (dispatch.c) */
 
         struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
+        /* The features' session hooks, in the order they run (handle.c
+         * registers them before the handle is shared; read-only after). */
+        const struct session_hooks *hooks[SESSION_HOOKS_MAX];
+        unsigned nhooks;
 
-        /* topics.c: what this client asked ipcd for, sent again after a
-         * reconnection (client_restore).  cfg_lock serialises these
+        /* replay.c: what this client asked ipcd for, sent again after a
+         * reconnection (session_restore runs the hooks).  cfg_lock serialises these
          * requests and their replay; it is held across the round trip to
          * ipcd, taken before lock (never while holding lock or rx_lock)
          * and never taken by a thread inside client_ensure's caller
@@ -196,11 +224,101 @@ struct ipcd_client {
 struct bulk;
 struct bulk_seg;
 
-/* client.c */
+static inline void usec_to_timespec(uint64_t usec, struct timespec *ts)
+{
+        ts->tv_sec = (time_t)(usec / USEC_PER_SEC);
+        ts->tv_nsec = (long)(usec % USEC_PER_SEC) * 1000L;
+}
+
+static inline bool filter_match(long filter, long mtype)
+{
+        if (filter == 0)
+                return true;
+        if (filter > 0)
+                return mtype == filter;
+        return mtype >= 1 && mtype <= -filter;
+}
+
+enum qfull {
+        QFULL_BLOCK, /* msgsnd(2) waits for room in Qu */
+        QFULL_FAIL,  /* -EAGAIN at once (IPCD_NONBLOCK) */
+        QFULL_RETRY, /* retry until the deadline (-ETIMEDOUT), or -ECONNRESET */
+};
+
+/* One inbound record, and how to send it (request.c). */
+struct lib_req {
+        enum wire_op op;
+        uint16_t wflags; /* WIRE_IN_* */
+        const char *dst; /* NULL: none */
+        long type;
+        uint64_t arg;
+        const void *data;
+        size_t len;
+        enum qfull qfull;
+        uint64_t deadline; /* usec: QFULL_RETRY, and the wait for the answer */
+        /* lib_request: wait at most this long (usec) once sent; 0: no limit
+         * but deadline. */
+        uint64_t answer_usec;
+};
+
+/*
+ * Session hooks: what the features above the core do at its events, so
+ * that the core never calls up into them.  Every member may be NULL.
+ */
+struct session_hooks {
+        /* A new session replaces the old one (lock held; new_fifo is its
+         * reply FIFO, the old one is still open). */
+        void (*installed_locked)(ipcd_client *c, int new_fifo);
+        /* Once per new session, before the call that reconnected goes on
+         * (cfg_lock held, lock not): ask the new ipcd again for what was
+         * asked of the old one.  -ECONNRESET: lost again, stop (the next
+         * session replays everything); anything else: go on. */
+        int (*restore)(ipcd_client *c);
+        /* A thread is about to block or sleep waiting for ipcd (lock not
+         * held). */
+        void (*idle)(ipcd_client *c);
+        /* A delivered record with WIRE_OUT_BULK (lock held): point r at
+         * the payload.  0, or -errno: the record is skipped. */
+        int (*rx_bulk_locked)(ipcd_client *c, const struct session *s, const struct wire_out *h,
+                              const void *payload, struct rxrec *r);
+};
+
+/* ---- pending.c ---- */
+void rxbuf_ref(struct rxbuf *b);
+void rxbuf_unref(struct rxbuf *b);
+/* The spare receive buffer if it has this capacity, else a new one
+ * (NULL: -ENOMEM); give it back with rx_spare_put. */
+struct rxbuf *rx_spare_take(ipcd_client *c, size_t size);
+void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size);
+/* Free the spare receive buffer (client_free). */
+void rx_spare_free(ipcd_client *c);
+/* Append r (holding a reference on its buffer) to the pending list (lock
+ * held). */
+void pending_append(ipcd_client *c, struct rxrec *r);
+/* Take the oldest pending record matching filter (lowest type first for
+ * a negative filter); lock held.  NULL if none. */
+struct rxrec *pending_take(ipcd_client *c, long filter);
+bool pending_has(ipcd_client *c, long filter);
+void pending_free_all(ipcd_client *c);
+/* Queue a notice made by the library itself (e.g. a name not regained). */
+void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text);
+/* The pending list or a kick changed (lock held): keep ipcd_fd()'s
+ * eventfd in step. */
+void pending_sync_fd_locked(ipcd_client *c);
+static inline void fd_pending_changed(ipcd_client *c)
+{
+        if (c->event_fd >= 0)
+                pending_sync_fd_locked(c);
+}
+
+/* ---- client.c: the session core ---- */
 bool client_forked(const ipcd_client *c);
+/* The first registration of a new handle (ipcd_connect). */
+int client_session_open(ipcd_client *c, uint64_t deadline);
 /* Reconnect if the session was lost; 0, -ECONNREFUSED, or an error ipcd
  * gave.  persist: retry with backoff until deadline (usec) while no
- * daemon answers; else one attempt. */
+ * daemon answers; else one attempt.  A new session runs the restore
+ * hooks before it returns. */
 int client_ensure(ipcd_client *c, uint64_t deadline, bool persist);
 /* The same with a deadline usec from now, computed only when needed. */
 int client_ensure_in(ipcd_client *c, uint64_t usec, bool persist);
@@ -210,22 +328,52 @@ void client_lost_locked(ipcd_client *c, uint64_t gen);
 void client_lost(ipcd_client *c, uint64_t gen);
 /* true if ipcd closed its end of the reply FIFO (it died). */
 bool client_peer_gone(ipcd_client *c);
+/* The one inbound-record encoder: q as a record of session s with this
+ * cookie, appended at *off to mtext (size bytes). */
+int client_record_put(const struct session *s, const struct lib_req *q, uint64_t cookie,
+                      uint8_t *mtext, size_t size, size_t *off);
 /* Send one inbound queue message (msg: mtype then len bytes). */
 int client_inbound_send(ipcd_client *c, const struct session *s, void *msg, size_t len,
                         bool nowait);
-/* Send a record without destination or payload (PULL, TIMED, PING...). */
+/* Send a record without destination or payload (PULL, UNREGISTER...),
+ * never waiting for room. */
 int client_send_op(ipcd_client *c, const struct session *s, enum wire_op op, uint64_t cookie);
-/* Send the records IPCD_MORE held (if any) now, in order before whatever
- * the caller sends next; 0, -EAGAIN (nowait and Qu full: they stay held),
- * -ECONNRESET (they are lost with the session). */
-int client_ob_flush(ipcd_client *c, bool nowait);
 /* A cookie no current waiter uses (lock held); never 0. */
 uint64_t client_cookie_new(ipcd_client *c);
 /* Ask ipcd to raise Sc after deliveries, if not done in this session
  * (lock held; drops and retakes it to send). */
 void client_timed_start_locked(ipcd_client *c);
+/* Register a feature's hooks (handle.c, before the handle is shared). */
+void client_hooks_add(ipcd_client *c, const struct session_hooks *h);
+/* After a new session: run the restore hooks once (lock not held). */
+void session_restore(ipcd_client *c);
+/* Run the idle hooks (lock not held). */
+void client_idle(ipcd_client *c);
+/* Hand a bulk record to its hook (lock held); -EOPNOTSUPP without one. */
+int client_hook_rx_bulk_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
+                               const void *payload, struct rxrec *r);
+/* After a non-sleeper thread deposited something for others (lock
+ * held): wake them.  Returns true if the caller must raise Sc after
+ * unlocking (a thread sleeps on it). */
+bool wake_waiters_locked(ipcd_client *c);
+void sem_raise(const struct session *s);
+/* pthread_cond_(timed)wait on c->cond until deadline (usec, CLOCK_MONOTONIC). */
+void cond_wait_until(ipcd_client *c, uint64_t deadline);
 
-/* recv.c */
+/* ---- answer.c ---- */
+void waiter_add(ipcd_client *c, struct waiter *w);
+void waiter_remove(ipcd_client *c, struct waiter *w);
+/* An answer with cookie (lock held), its payload copied into w->answer
+ * if set.  true if a waiter took it. */
+bool answer_deliver_locked(ipcd_client *c, uint64_t cookie, int status, const void *data,
+                           size_t len);
+/* A zero-byte message on reply type mtype: "ACK, status 0" (wire.h). */
+bool answer_empty_locked(ipcd_client *c, const struct session *s, long mtype);
+/* ipcd_call()'s reply record (or ipcd's verdict) for its waiter. */
+bool answer_record_locked(ipcd_client *c, struct rxbuf *b, const struct wire_out *h,
+                          const char *name, const void *payload);
+
+/* ---- dispatch.c ---- */
 /* msgrcv(2) one queue message into a new buffer: 0, -ENOMSG (IPC_NOWAIT
  * and nothing there), -ECONNRESET (session lost, recorded), -EINTR,
  * -ENOMEM, other -errno. */
@@ -243,53 +391,62 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
  * someone else (look again), -ENOMSG, -ECONNRESET, other -errno.  A PULL
  * due is sent when the queue is empty. */
 int rx_take_nowait(ipcd_client *c, long filter, struct rxrec *rec);
-/* Take the oldest pending record matching filter (lowest type first for
- * a negative filter); lock held.  NULL if none. */
-struct rxrec *pending_take(ipcd_client *c, long filter);
-bool pending_has(ipcd_client *c, long filter);
-void pending_free_all(ipcd_client *c);
-void rxbuf_unref(struct rxbuf *b);
-/* Free the spare receive buffer (client_free). */
-void rx_spare_free(ipcd_client *c);
-void rxbuf_ref(struct rxbuf *b);
-/* Fill the application's message from a record (it takes r's reference). */
-void msg_fill(ipcd_msg *msg, struct rxrec *r);
-/* Queue a notice made by the library itself (e.g. a name not regained). */
-void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text);
+/* A second receiving thread appeared: leave the plain blocking
+ * msgrcv(2) for good (lock held). */
+void rx_go_multi_locked(ipcd_client *c);
+/* Send a PULL if a record asked for one (our queue is empty now). */
+void pull_if_needed(ipcd_client *c, const struct session *s);
 
-/* wait.c */
+/* ---- wait.c ---- */
 /* Wait for w (registered on c->waiters by the caller) until deadline
  * (usec).  Lock held on entry and on return.  0: satisfied (a receiver's
  * record is copied into *rec), -ETIMEDOUT, -ECONNRESET. */
 int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *rec);
-void waiter_add(ipcd_client *c, struct waiter *w);
-/* pthread_cond_(timed)wait on c->cond until deadline (usec, CLOCK_MONOTONIC). */
-void cond_wait_until(ipcd_client *c, uint64_t deadline);
-/* recv.c: a second receiving thread appeared: leave the plain blocking
- * msgrcv(2) for good (lock held). */
-void rx_go_multi_locked(ipcd_client *c);
-void waiter_remove(ipcd_client *c, struct waiter *w);
-/* Deposit an answer (lock held).  true if a waiter took it. */
-bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status);
-/* The same, with the answer's payload (copied into w->answer if set). */
-bool waiter_deliver_data(ipcd_client *c, uint64_t cookie, int status, const void *data,
-                         size_t len);
-/* After a non-sleeper thread deposited something for others (lock
- * held): wake them.  Returns true if the caller must raise Sc after
- * unlocking (a thread sleeps on it). */
-bool wake_waiters_locked(ipcd_client *c);
-void sem_raise(const struct session *s);
 
-static inline bool filter_match(long filter, long mtype)
-{
-        if (filter == 0)
-                return true;
-        if (filter > 0)
-                return mtype == filter;
-        return mtype >= 1 && mtype <= -filter;
-}
+/* ---- request.c ---- */
+/* Send q in session s with this cookie (no waiting for an answer). */
+int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, uint64_t cookie);
+/* Send q and wait for its answer on the reply type (an answered op, or
+ * WIRE_IN_ACK): the answer's status (>= 0, or ipcd's -errno) or -errno.
+ * w: the caller's waiter (answer buffer, want_rec), or NULL.  Does not
+ * reconnect (call client_ensure first). */
+int lib_request(ipcd_client *c, const struct lib_req *q, struct waiter *w);
+/* lib_request in two halves, for a caller that sends under a lock of its
+ * own: register w (lock held; 0 with *s, or -ECONNRESET), then, after
+ * lib_send with w->cookie returned sent, wait and remove w. */
+int request_begin_locked(ipcd_client *c, struct waiter *w, struct session *s);
+int request_finish(ipcd_client *c, struct waiter *w, int sent, uint64_t deadline);
 
-/* bulk.c */
+/* ---- replay.c ---- */
+struct cfg_topic {
+        struct cfg_topic *next;
+        unsigned depth; /* histories */
+        char name[IPCD_NAME_MAX];
+};
+struct cfg_topic **cfg_find(struct cfg_topic **list, const char *name);
+void cfg_drop(struct cfg_topic **pp);
+void cfg_free_all(struct cfg_topic **list);
+struct cfg_topic *cfg_new(const char *name, unsigned depth);
+/* A request changing our state in ipcd: answered, retried while Qu is full. */
+int cfg_request(ipcd_client *c, enum wire_op op, const char *dst, uint64_t arg, const void *data,
+                size_t len, uint64_t deadline);
+int overflow_request(ipcd_client *c, int policy, uint64_t bytes, int flags, uint64_t deadline);
+/* Held IPCD_MORE records of a past session get s's id and token (ob_lock
+ * held); -ECONNRESET if s is older than they are. */
+int replay_batch_restamp(ipcd_client *c, const struct session *s);
+void replay_free(ipcd_client *c);
+extern const struct session_hooks replay_hooks;
+
+/* ---- batch.c ---- */
+/* Send the records IPCD_MORE held (if any) now, in order before whatever
+ * the caller sends next; 0, -EAGAIN (nowait and Qu full: they stay held),
+ * -ECONNRESET (they are lost with the session). */
+int client_ob_flush(ipcd_client *c, bool nowait);
+/* Hold (IPCD_MORE) or send with what is held an inline SEND. */
+int batch_send(ipcd_client *c, const struct session *s, const char *dst, long type,
+               const void *data, size_t len, int flags);
+
+/* ---- bulk.c ---- */
 /* Send len bytes (any size up to a lane) through the ring: allocate, copy,
  * send with op WIRE_OP_SEND or WIRE_OP_PUBLISH to dst (a name or topic).
  * For ipcd_send()/ipcd_publish() of payloads over max_payload.  flags:
@@ -297,9 +454,9 @@ static inline bool filter_match(long filter, long mtype)
  * return (for a publish with IPCD_ACK, the subscriber count). */
 int bulk_send_copy(ipcd_client *c, enum wire_op op, const char *dst, long type, const void *data,
                    size_t len, int flags);
-/* A delivered record with WIRE_OUT_BULK (lock held): map the ring, point r
- * at the payload.  0, or -errno: the chunk was queued for release and the
- * record must be skipped. */
+/* A delivered record with WIRE_OUT_BULK (lock held; the rx_bulk_locked
+ * hook): map the ring, point r at the payload.  0, or -errno: the chunk
+ * was queued for release and the record must be skipped. */
 int bulk_rx_resolve(ipcd_client *c, const struct session *s, const struct wire_out *h,
                     const void *payload, struct rxrec *r);
 /* Queue the release of a bulk message that msg_fill() filled. */
@@ -316,60 +473,9 @@ void bulk_release_flush(ipcd_client *c, bool block);
 void bulk_close(ipcd_client *c);
 /* Free everything, detach the rings (client_free). */
 void bulk_free(ipcd_client *c);
+extern const struct session_hooks bulk_hooks;
 
-/* topics.c: requests to ipcd, and what a reconnection restores. */
-struct cfg_topic {
-        struct cfg_topic *next;
-        unsigned depth; /* histories */
-        char name[IPCD_NAME_MAX];
-};
-
-enum qfull {
-        QFULL_BLOCK, /* msgsnd(2) waits for room in Qu */
-        QFULL_FAIL,  /* -EAGAIN at once (IPCD_NONBLOCK) */
-        QFULL_RETRY, /* retry until the deadline (-ETIMEDOUT), or -ECONNRESET */
-};
-
-/* One inbound record. */
-struct lib_req {
-        enum wire_op op;
-        uint16_t wflags; /* WIRE_IN_* */
-        const char *dst; /* NULL: none */
-        long type;
-        uint64_t arg;
-        const void *data;
-        size_t len;
-        enum qfull qfull;
-        uint64_t deadline; /* usec: QFULL_RETRY, and the wait for the answer */
-};
-/* Send q in session s with this cookie (no waiting for an answer). */
-int lib_send(ipcd_client *c, const struct session *s, const struct lib_req *q, uint64_t cookie);
-/* Send q and wait for its answer on the reply type (an answered op, or
- * WIRE_IN_ACK): the answer's status (>= 0) or -errno.  Does not
- * reconnect (call client_ensure first). */
-int lib_request(ipcd_client *c, const struct lib_req *q);
-/* Per handle set-up / tear-down of the above (ipcd_connect, client_free). */
-void client_ext_init(ipcd_client *c);
-void client_ext_free(ipcd_client *c, bool forked);
-/* After a reconnection: subscribe again, and the rest (client_ensure
- * calls it, lock not held, when restored_gen != s.gen). */
-void client_restore(ipcd_client *c);
-
-/* call.c: answers on reply types (rx_dispatch, lock held).  true if a
- * waiter took it. */
-bool call_reply_locked(ipcd_client *c, struct rxbuf *b, const struct wire_out *h,
-                       const char *name, const void *payload);
-/* A zero-byte message on reply type mtype: "ACK, status 0" (see wire.h). */
-bool reply_empty_locked(ipcd_client *c, const struct session *s, long mtype);
-
-/* fd.c: ipcd_fd() */
-/* The pending list changed (lock held): keep event_fd in step. */
-void fd_sync_locked(ipcd_client *c);
-static inline void fd_pending_changed(ipcd_client *c)
-{
-        if (c->event_fd >= 0)
-                fd_sync_locked(c);
-}
+/* ---- fd.c: ipcd_fd() ---- */
 static inline bool fd_in_use(ipcd_client *c)
 {
         return __atomic_load_n(&c->doorbell, __ATOMIC_ACQUIRE);
@@ -383,10 +489,15 @@ static inline uint64_t fd_seq(ipcd_client *c)
 int fd_drain(ipcd_client *c);
 /* A recv(…, 0) that started at kick sequence seq found nothing. */
 void fd_quiet(ipcd_client *c, uint64_t seq);
-/* ipcd_fd()'s first call, and after a reconnection (cfg_lock held): ask
- * ipcd for doorbells (again), make the descriptor readable once. */
-int fd_restore(ipcd_client *c);
-/* A new session's reply FIFO replaces the old one in the epoll set (lock
- * held; before the old one is closed: a forked child may keep it open). */
-void fd_follow_locked(ipcd_client *c, int new_fifo);
 void fd_free(ipcd_client *c);
+extern const struct session_hooks fd_hooks;
+
+/* ---- send.c ---- */
+/* One message q (SEND or PUBLISH; flags IPCD_NONBLOCK, IPCD_ACK), after
+ * what IPCD_MORE held: inline, or through the bulk ring when larger than
+ * max_payload; with IPCD_ACK, ipcd's outcome. */
+int message_send(ipcd_client *c, const struct lib_req *q, int flags);
+
+/* ---- recv.c ---- */
+/* Fill the application's message from a record (it takes r's reference). */
+void msg_fill(ipcd_msg *msg, struct rxrec *r);

@@ -28,9 +28,10 @@
  *
  * The descriptor number stays the same for the life of the handle: after
  * a reconnection the epoll set follows the new reply FIFO
- * (fd_follow_locked, from session_install, before the old FIFO is
- * closed), and client_restore() asks the new ipcd for doorbells again and
- * makes the descriptor readable once (fd_kick), since messages may have
+ * (fd_follow_locked, the installed hook, before the old FIFO is
+ * closed), and the restore hook (fd_replay) asks the new ipcd for
+ * doorbells again and makes the descriptor readable once (fd_kick), since
+ * messages may have
  * arrived before the doorbells were on.  When ipcd dies, EPOLLHUP on the
  * FIFO makes it readable and ipcd_recv() returns -ECONNRESET; it stays
  * readable until a call has reconnected.
@@ -51,29 +52,11 @@
 /* How long ipcd_fd() waits for the doorbell of ipcd's answer to DOORBELL. */
 #define DOORBELL_WAIT_MSEC 1000
 
-void fd_sync_locked(ipcd_client *c)
-{
-        bool want = c->pending || c->fd_kick;
-        uint64_t v = 1;
-
-        if (want == c->ev_on)
-                return;
-        if (want) {
-                /* Fails only when the count would overflow: readable anyway. */
-                (void)!write(c->event_fd, &v, sizeof(v));
-                c->ev_on = true;
-        } else {
-                /* Resets the count to 0: not readable. */
-                (void)!read(c->event_fd, &v, sizeof(v));
-                c->ev_on = false;
-        }
-}
-
 static void fd_kick_locked(ipcd_client *c)
 {
         c->fd_kick = true;
         __atomic_store_n(&c->kick_seq, c->kick_seq + 1, __ATOMIC_RELEASE);
-        fd_sync_locked(c);
+        pending_sync_fd_locked(c);
 }
 
 int fd_drain(ipcd_client *c)
@@ -114,12 +97,12 @@ void fd_quiet(ipcd_client *c, uint64_t seq)
         /* A kick after this receiver started looking stays. */
         if (c->fd_kick && c->kick_seq == seq) {
                 c->fd_kick = false;
-                fd_sync_locked(c);
+                pending_sync_fd_locked(c);
         }
         pthread_mutex_unlock(&c->lock);
 }
 
-void fd_follow_locked(ipcd_client *c, int new_fifo)
+static void fd_follow_locked(ipcd_client *c, int new_fifo)
 {
         struct epoll_event e = {.events = EPOLLIN, .data.fd = new_fifo};
 
@@ -131,10 +114,10 @@ void fd_follow_locked(ipcd_client *c, int new_fifo)
         if (new_fifo >= 0 && epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, new_fifo, &e) == 0)
                 c->epoll_fifo = new_fifo;
         /* On failure (ENOMEM, ENOSPC: the epoll watch limit) the eventfd
-         * still wakes the loop once (client_restore kicks it). */
+         * still wakes the loop once (fd_restore kicks it). */
 }
 
-int fd_restore(ipcd_client *c)
+static int fd_restore(ipcd_client *c)
 {
         struct lib_req q = {
                 .op = WIRE_OP_DOORBELL,
@@ -148,7 +131,7 @@ int fd_restore(ipcd_client *c)
         fd_follow_locked(c, c->reply_fd);
         pthread_mutex_unlock(&c->lock);
 
-        r = lib_request(c, &q);
+        r = lib_request(c, &q, NULL);
 
         if (r >= 0) {
                 /* The answer itself rings, just after it was queued: take
@@ -242,7 +225,7 @@ IPCD_EXPORT int ipcd_fd(ipcd_client *c)
         c->epoll_fd = ep;
         c->event_fd = ev;
         c->ev_on = false;
-        fd_sync_locked(c); /* records already pending */
+        pending_sync_fd_locked(c); /* records already pending */
         pthread_mutex_unlock(&c->lock);
 
         r = fd_restore(c);
@@ -262,3 +245,19 @@ out:
         pthread_mutex_unlock(&c->cfg_lock);
         return r;
 }
+
+/* ------------------------------------------------------------------ */
+/* Session hooks.                                                       */
+
+/* A new session (cfg_lock held): doorbells again, if ipcd_fd() is used. */
+static int fd_replay(ipcd_client *c)
+{
+        if (fd_in_use(c) && fd_restore(c) == -ECONNRESET)
+                return -ECONNRESET;
+        return 0;
+}
+
+const struct session_hooks fd_hooks = {
+        .installed_locked = fd_follow_locked,
+        .restore = fd_replay,
+};

@@ -8,13 +8,22 @@ include_HEADERS += include/ipcd.h
 # logging state) and ipcstate.c, which have no place in an application's
 # address space.
 src_lib_libipcd_client_la_SOURCES = \
-	src/lib/client.c src/lib/client.h \
-	src/lib/recv.c \
+	src/lib/client.h \
+	src/lib/pending.c \
+	src/lib/client.c \
+	src/lib/answer.c \
+	src/lib/dispatch.c \
 	src/lib/wait.c \
+	src/lib/request.c \
+	src/lib/replay.c \
+	src/lib/batch.c \
 	src/lib/bulk.c \
-	src/lib/topics.c \
-	src/lib/call.c \
 	src/lib/fd.c \
+	src/lib/subscribe.c \
+	src/lib/call.c \
+	src/lib/recv.c \
+	src/lib/send.c \
+	src/lib/handle.c \
 	src/shared/clock.c src/shared/clock.h \
 	src/shared/ctlchan.c src/shared/ctlchan.h \
 	src/shared/macro.h \

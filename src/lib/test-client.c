@@ -983,6 +983,94 @@ static void test_order(ipcd_client *c)
         CHECK(!a.broken);
 }
 
+/*
+ * The waiter scheme (wait.c): only one thread at a time sleeps on Sc and
+ * sweeps the queue for every registered waiter; what it fetches for the
+ * others is handed over (the pending list, or a reply waiter's mailbox);
+ * a waiter whose time is up leaves without taking anything, and the
+ * sleeper role passes on to one still waiting.
+ */
+static void test_waiters(ipcd_client *c)
+{
+        ipcd_msg m;
+
+        /* Hand-over: each thread gets the records of its own type, in
+         * whatever order they come and whoever fetched them; one whose
+         * type never comes times out and takes nothing. */
+        {
+                struct waiter_arg w[3] = {
+                        {.c = c, .filter = 31, .timeout = 5000, .want = 3},
+                        {.c = c, .filter = 32, .timeout = 5000, .want = 3},
+                        {.c = c, .filter = 33, .timeout = 300, .want = 1},
+                };
+                pthread_t t[3];
+
+                for (int i = 0; i < 3; i++)
+                        pthread_create(&t[i], NULL, waiter_thread, &w[i]);
+                usleep(50000);
+                for (int k = 0; k < 3; k++) {
+                        CHECK_R(fake_deliver_msg(32, "b"), 0);
+                        CHECK_R(fake_deliver_msg(31, "a"), 0);
+                }
+                for (int i = 0; i < 3; i++)
+                        pthread_join(t[i], NULL);
+                CHECK(w[0].got == 3 && w[0].errors == 0);
+                CHECK(w[1].got == 3 && w[1].errors == 0);
+                CHECK(w[2].got == 0 && w[2].errors == 1 && w[2].last_error == -ETIMEDOUT);
+                CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN); /* nothing left over */
+        }
+
+        /* The first waiter (the sleeper) times out; the one still waiting
+         * takes the role over and gets what comes later. */
+        {
+                struct waiter_arg early = {.c = c, .filter = 42, .timeout = 200, .want = 1};
+                struct waiter_arg late = {.c = c, .filter = 41, .timeout = 5000, .want = 1};
+                pthread_t te, tl;
+
+                pthread_create(&te, NULL, waiter_thread, &early);
+                usleep(50000);
+                pthread_create(&tl, NULL, waiter_thread, &late);
+                pthread_join(te, NULL);
+                CHECK(early.errors == 1 && early.last_error == -ETIMEDOUT);
+                usleep(100000);
+                CHECK_R(fake_deliver_msg(41, "late"), 0);
+                pthread_join(tl, NULL);
+                CHECK(late.got == 1 && late.errors == 0);
+        }
+
+        /* A reply waiter (IPCD_ACK) beside a sleeping receiver: the answer
+         * goes to the sender's mailbox, the receiver goes on waiting and
+         * still gets its own record. */
+        {
+                struct waiter_arg r = {.c = c, .filter = 51, .timeout = 5000, .want = 1};
+                pthread_t t;
+
+                pthread_create(&t, NULL, waiter_thread, &r);
+                usleep(50000);
+                for (int i = 0; i < 20; i++)
+                        CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), 0);
+                CHECK_R(fake_deliver_msg(51, "mine"), 0);
+                pthread_join(t, NULL);
+                CHECK(r.got == 1 && r.errors == 0);
+                CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN); /* no answer leaked */
+        }
+
+        /* A reply waiter whose answer never comes times out on its own,
+         * while a receiver waits beside it. */
+        {
+                struct waiter_arg r = {.c = c, .filter = 52, .timeout = 5000, .want = 1};
+                pthread_t t;
+
+                pthread_create(&t, NULL, waiter_thread, &r);
+                usleep(50000);
+                /* This fake never answers a call. */
+                CHECK_R(ipcd_call(c, "d", 1, "q", 1, &m, 300), -ETIMEDOUT);
+                CHECK_R(fake_deliver_msg(52, "mine"), 0);
+                pthread_join(t, NULL);
+                CHECK(r.got == 1 && r.errors == 0);
+        }
+}
+
 static void test_fork(ipcd_client *c)
 {
         unsigned unregisters = F.unregisters;
@@ -1087,6 +1175,7 @@ int main(void)
                 test_ack_threads(c);
                 test_empty_acks(c);
                 test_order(c);
+                test_waiters(c);
                 test_fork(c);
                 test_lost(c);
                 ipcd_close(c);

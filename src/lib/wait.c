@@ -77,77 +77,6 @@
 #define TIMED_SLICE_USEC (10ULL * USEC_PER_MSEC)
 #define TIMED_CONFIRM_USEC (2000ULL * USEC_PER_MSEC)
 
-void waiter_add(ipcd_client *c, struct waiter *w)
-{
-        w->next = c->waiters;
-        c->waiters = w;
-}
-
-void waiter_remove(ipcd_client *c, struct waiter *w)
-{
-        for (struct waiter **pp = &c->waiters; *pp; pp = &(*pp)->next)
-                if (*pp == w) {
-                        *pp = w->next;
-                        w->next = NULL;
-                        return;
-                }
-}
-
-bool waiter_deliver_data(ipcd_client *c, uint64_t cookie, int status, const void *data,
-                         size_t len)
-{
-        for (struct waiter *w = c->waiters; w; w = w->next) {
-                if (w->kind != WAITER_REPLY || w->cookie != cookie || w->done)
-                        continue;
-                /* An outcome is a count (>= 0: publish, set_history) or a
-                 * negative errno. */
-                w->status = status >= -4095 ? status : -EPROTO;
-                w->done = true;
-                if (w->answer) {
-                        size_t n = MIN(len, w->answer_size);
-
-                        if (n)
-                                memcpy(w->answer, data, n);
-                        memset((uint8_t *)w->answer + n, 0, w->answer_size - n);
-                        w->answer_len = len;
-                }
-                return true;
-        }
-        return false; /* nobody waits for it any more */
-}
-
-bool waiter_deliver(ipcd_client *c, uint64_t cookie, int status)
-{
-        return waiter_deliver_data(c, cookie, status, NULL, 0);
-}
-
-bool wake_waiters_locked(ipcd_client *c)
-{
-        pthread_cond_broadcast(&c->cond);
-        return c->sleeper;
-}
-
-void sem_raise(const struct session *s)
-{
-        struct sembuf op = {.sem_num = 0, .sem_op = 1, .sem_flg = IPC_NOWAIT};
-
-        /* ERANGE (at SEMVMX) means wake-ups are pending anyway. */
-        (void)semop(s->sc, &op, 1);
-}
-
-void cond_wait_until(ipcd_client *c, uint64_t deadline)
-{
-        struct timespec ts;
-
-        if (deadline == CLOCK_INFINITY) {
-                pthread_cond_wait(&c->cond, &c->lock);
-                return;
-        }
-        ts.tv_sec = (time_t)(deadline / 1000000);
-        ts.tv_nsec = (long)(deadline % 1000000) * 1000;
-        (void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-}
-
 static bool waiter_satisfied(ipcd_client *c, const struct waiter *w)
 {
         if (w->kind == WAITER_REPLY)
@@ -254,16 +183,16 @@ static int sleeper_round(ipcd_client *c, uint64_t deadline)
                 (void)semctl(s.sc, 0, SETVAL, 0);
         } else if (!found && wait > 0) {
                 struct sembuf op = {.sem_num = 0, .sem_op = -1, .sem_flg = 0};
-                struct timespec ts = {.tv_sec = (time_t)(wait / 1000000),
-                                      .tv_nsec = (long)(wait % 1000000) * 1000};
+                struct timespec ts;
 
+                usec_to_timespec(wait, &ts);
                 /* Our queue is empty: if ipcd holds a backlog, fetch it. */
                 if (pull) {
                         (void)client_send_op(c, &s, WIRE_OP_PULL, 0);
                         pull = false;
                 }
                 /* Bulk releases reach ipcd before we sleep (bulk.c). */
-                bulk_release_flush(c, true);
+                client_idle(c);
                 if (semtimedop(s.sc, &op, 1, &ts) == 0)
                         woke = true;
                 else if (errno == EIDRM || errno == EINVAL)
