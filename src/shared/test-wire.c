@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "shared/wire.h"
-
-static int failures;
-
-#define CHECK(expr)                                                                                \
-        do {                                                                                       \
-                if (!(expr)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 #define NONCE "0123456789abcdef0123456789abcdef"
 #define FIFO "fedcba9876543210fedcba9876543210"
@@ -722,9 +713,5 @@ int main(void)
         test_in();
         test_out();
         test_types();
-        if (failures) {
-                fprintf(stderr, "test-wire: %d check(s) failed\n", failures);
-                return 1;
-        }
-        return 0;
+        return test_result("test-wire");
 }
