@@ -171,7 +171,14 @@ static int fetch_or_report(const struct ctl *ctl, struct status *st)
 /* ------------------------------------------------------------------ */
 /* Text tables: cells collected row by row, printed with column widths. */
 
+/* A column: its heading, and whether it holds numbers (right-aligned). */
+struct column {
+        const char *name;
+        bool right;
+};
+
 struct table {
+        const struct column *cols;
         size_t ncols;
         size_t ncells;
         size_t cap;
@@ -209,9 +216,9 @@ _printf_(2, 3) static int table_add(struct table *t, const char *fmt, ...)
         return 0;
 }
 
-/* Numbers right-aligned (right[col]), text left-aligned; two spaces
- * between columns; every line starts with indent. */
-static void table_print(const struct table *t, const bool *right, const char *indent)
+/* Numbers right-aligned, text left-aligned; two spaces between columns;
+ * every line starts with indent. */
+static void table_print(const struct table *t, const char *indent)
 {
         size_t w[16] = { 0 };
         size_t ncols = MIN(t->ncols, ELEMENTSOF(w));
@@ -230,7 +237,7 @@ static void table_print(const struct table *t, const bool *right, const char *in
                         fputs(indent, stdout);
                 if (c >= ncols)
                         fputs(t->cells[i], stdout);
-                else if (right[c])
+                else if (t->cols[c].right)
                         printf("%*s", (int)w[c], t->cells[i]);
                 else if (last)
                         fputs(t->cells[i], stdout);
@@ -238,6 +245,27 @@ static void table_print(const struct table *t, const bool *right, const char *in
                         printf("%-*s", (int)w[c], t->cells[i]);
                 fputs(last ? "\n" : "  ", stdout);
         }
+}
+
+/* A table of the first ncols of cols, with their header row. */
+static int table_begin(struct table *t, const struct column *cols, size_t ncols)
+{
+        int r = 0;
+
+        *t = (struct table){ .cols = cols, .ncols = ncols };
+        for (size_t c = 0; c < ncols; c++)
+                r |= table_add(t, "%s", cols[c].name);
+        return r;
+}
+
+/* Print t when every cell was made (r, the cells' results or-ed, is 0),
+ * free it, and return 0 or -ENOMEM. */
+static int table_end(struct table *t, int r, const char *indent)
+{
+        if (r == 0)
+                table_print(t, indent);
+        table_done(t);
+        return r < 0 ? -ENOMEM : 0;
 }
 
 /* A name from a fixed-size record field, which may lack its NUL. */
@@ -284,31 +312,31 @@ static int table_add_name(struct table *t, const char *name, size_t size)
         return table_add(t, "%.*s", n > 0 ? n : 1, n > 0 ? name : "-");
 }
 
+/* The first two columns of both client tables. */
+static int table_add_client(struct table *t, const struct wire_status_client *c)
+{
+        return table_add(t, "%" PRIu64, c->id) | table_add_name(t, c->name, sizeof(c->name));
+}
+
 static int print_client_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { true, false, true, true, true, true, true, true, true, true };
-        struct table t = { .ncols = 10 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "ID", true },     { "NAME", false },   { "UID", true },    { "PID", true },
+                { "QUEUE", true },  { "INBOUND", true }, { "QUEUED", true }, { "SENT", true },
+                { "RECEIVED", true }, { "DROPPED", true },
+        };
+        struct table t;
+        int r;
 
         if (st->nclients == 0) {
                 printf("%s(no clients)\n", indent);
                 return 0;
         }
-        r |= table_add(&t, "ID");
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "UID");
-        r |= table_add(&t, "PID");
-        r |= table_add(&t, "QUEUE");
-        r |= table_add(&t, "INBOUND");
-        r |= table_add(&t, "QUEUED");
-        r |= table_add(&t, "SENT");
-        r |= table_add(&t, "RECEIVED");
-        r |= table_add(&t, "DROPPED");
+        r = table_begin(&t, cols, ELEMENTSOF(cols));
         for (size_t i = 0; i < st->nclients; i++) {
                 const struct wire_status_client *c = &st->clients[i];
 
-                r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add_name(&t, c->name, sizeof(c->name));
+                r |= table_add_client(&t, c);
                 r |= table_add(&t, "%" PRIu32, c->uid);
                 r |= table_add(&t, "%" PRId32, c->pid);
                 r |= table_add(&t, "%" PRId32, c->qid);
@@ -318,10 +346,7 @@ static int print_client_table(const struct status *st, const char *indent)
                 r |= table_add(&t, "%" PRIu64, c->received);
                 r |= table_add(&t, "%" PRIu64, c->dropped);
         }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        return table_end(&t, r, indent);
 }
 
 /* The second half of a client's row, kept apart so that each table fits
@@ -329,28 +354,23 @@ static int print_client_table(const struct status *st, const char *indent)
  * lanes, and its sends to a name nobody held. */
 static int print_client_activity_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { true, false, true, true, true, true, true, true, true };
-        struct table t = { .ncols = 9 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "ID", true },        { "NAME", false },          { "SUBSCRIPTIONS", true },
+                { "CALLS", true },     { "BULK-SENT", true },      { "BULK-RECEIVED", true },
+                { "BULK-HELD", true }, { "LANES", true },          { "UNROUTABLE", true },
+        };
+        struct table t;
+        int r;
 
         if (st->nclients == 0) {
                 printf("%s(no clients)\n", indent);
                 return 0;
         }
-        r |= table_add(&t, "ID");
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "SUBSCRIPTIONS");
-        r |= table_add(&t, "CALLS");
-        r |= table_add(&t, "BULK-SENT");
-        r |= table_add(&t, "BULK-RECEIVED");
-        r |= table_add(&t, "BULK-HELD");
-        r |= table_add(&t, "LANES");
-        r |= table_add(&t, "UNROUTABLE");
+        r = table_begin(&t, cols, ELEMENTSOF(cols));
         for (size_t i = 0; i < st->nclients; i++) {
                 const struct wire_status_client *c = &st->clients[i];
 
-                r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add_name(&t, c->name, sizeof(c->name));
+                r |= table_add_client(&t, c);
                 r |= table_add(&t, "%" PRIu32, c->subscriptions);
                 r |= table_add(&t, "%" PRIu32, c->pending_calls);
                 r |= table_add_size(&t, c->bulk_sent);
@@ -359,10 +379,7 @@ static int print_client_activity_table(const struct status *st, const char *inde
                 r |= table_add(&t, "%" PRIu32, c->lanes);
                 r |= table_add(&t, "%" PRIu64, c->unroutable);
         }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        return table_end(&t, r, indent);
 }
 
 static void format_uptime(uint64_t ms, char *buf, size_t size)
@@ -383,21 +400,19 @@ static void format_uptime(uint64_t ms, char *buf, size_t size)
 
 static int print_ring_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { false, true, true, true, true, true, true };
-        struct table t = { .ncols = 7 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "NAME", false },     { "SHMID", true },      { "GID", true },
+                { "SIZE", true },      { "LANE-SIZE", true },  { "LANES-USED", true },
+                { "IN-FLIGHT", true },
+        };
+        struct table t;
+        int r;
 
         if (st->nrings == 0) {
                 printf("%s(none)\n", indent);
                 return 0;
         }
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "SHMID");
-        r |= table_add(&t, "GID");
-        r |= table_add(&t, "SIZE");
-        r |= table_add(&t, "LANE-SIZE");
-        r |= table_add(&t, "LANES-USED");
-        r |= table_add(&t, "IN-FLIGHT");
+        r = table_begin(&t, cols, ELEMENTSOF(cols));
         for (size_t i = 0; i < st->nrings; i++) {
                 const struct wire_status_ring *g = &st->rings[i];
 
@@ -409,10 +424,29 @@ static int print_ring_table(const struct status *st, const char *indent)
                 r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
                 r |= table_add_size(&t, g->used);
         }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        return table_end(&t, r, indent);
+}
+
+static int print_queue_table(const struct status *st, const char *indent)
+{
+        static const struct column cols[] = {
+                { "UID", true }, { "MSQID", true }, { "CLIENTS", true }, { "WAITING", true },
+        };
+        struct table t;
+        int r;
+
+        if (st->nqueues == 0) {
+                printf("%s(none)\n", indent);
+                return 0;
+        }
+        r = table_begin(&t, cols, ELEMENTSOF(cols));
+        for (size_t i = 0; i < st->nqueues; i++) {
+                r |= table_add(&t, "%" PRIu32, st->queues[i].uid);
+                r |= table_add(&t, "%" PRId32, st->queues[i].qid);
+                r |= table_add(&t, "%" PRIu32, st->queues[i].nclients);
+                r |= table_add(&t, "%" PRIu32, st->queues[i].qnum);
+        }
+        return table_end(&t, r, indent);
 }
 
 static int print_status_text(const struct ctl *ctl, const struct status *st)
@@ -445,26 +479,7 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                d->bad_control, d->bad_inbound, d->limit_hits);
 
         printf("\ninbound queues (one per client uid):\n");
-        if (st->nqueues == 0) {
-                printf("  (none)\n");
-        } else {
-                static const bool right[] = { true, true, true, true };
-                struct table t = { .ncols = 4 };
-
-                r |= table_add(&t, "UID");
-                r |= table_add(&t, "MSQID");
-                r |= table_add(&t, "CLIENTS");
-                r |= table_add(&t, "WAITING");
-                for (size_t i = 0; i < st->nqueues; i++) {
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].uid);
-                        r |= table_add(&t, "%" PRId32, st->queues[i].qid);
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].nclients);
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].qnum);
-                }
-                if (r == 0)
-                        table_print(&t, right, "  ");
-                table_done(&t);
-        }
+        r |= print_queue_table(st, "  ");
 
         printf("\nrings (bulk payloads; IN-FLIGHT: bytes not yet released by every receiver):\n");
         r |= print_ring_table(st, "  ");
@@ -616,52 +631,56 @@ static int finish_output(void)
         return CTL_EXIT_OK;
 }
 
-int cmd_status(struct ctl *ctl, int argc, char **argv)
+/* Fetch one snapshot, print it, and return the exit status; what names
+ * the output in the message when print fails (-ENOMEM). */
+static int status_show(struct ctl *ctl, int (*print)(const struct ctl *ctl, struct status *st),
+                       const char *what)
 {
         struct status st = { 0 };
         int r;
 
         r = fetch_or_report(ctl, &st);
-        if (r != 0) {
-                status_done(&st);
-                return r;
-        }
-        sort_topics(&st);
-        if (ctl->json)
-                print_status_json(ctl, &st);
-        else
-                r = print_status_text(ctl, &st);
+        if (r == 0)
+                r = print(ctl, &st);
         status_done(&st);
+        if (r > 0)
+                return r;
         if (r < 0)
-                return log_error_errno(r, "cannot format the status"), CTL_EXIT_FAILURE;
+                return log_error_errno(r, "cannot format the %s", what), CTL_EXIT_FAILURE;
         return finish_output();
+}
+
+static int print_status(const struct ctl *ctl, struct status *st)
+{
+        sort_topics(st);
+        if (!ctl->json)
+                return print_status_text(ctl, st);
+        print_status_json(ctl, st);
+        return 0;
+}
+
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+        return status_show(ctl, print_status, "status");
+}
+
+static int print_clients(const struct ctl *ctl, struct status *st)
+{
+        struct json j;
+
+        if (!ctl->json)
+                return print_client_table(st, "");
+        json_init(&j, stdout);
+        json_begin_array(&j, NULL);
+        for (size_t i = 0; i < st->nclients; i++)
+                json_client(&j, &st->clients[i]);
+        json_end_array(&j);
+        return 0;
 }
 
 int cmd_clients(struct ctl *ctl, int argc, char **argv)
 {
-        struct status st = { 0 };
-        int r;
-
-        r = fetch_or_report(ctl, &st);
-        if (r != 0) {
-                status_done(&st);
-                return r;
-        }
-        if (ctl->json) {
-                struct json j;
-
-                json_init(&j, stdout);
-                json_begin_array(&j, NULL);
-                for (size_t i = 0; i < st.nclients; i++)
-                        json_client(&j, &st.clients[i]);
-                json_end_array(&j);
-        } else {
-                r = print_client_table(&st, "");
-        }
-        status_done(&st);
-        if (r < 0)
-                return log_error_errno(r, "cannot format the client table"), CTL_EXIT_FAILURE;
-        return finish_output();
+        return status_show(ctl, print_clients, "client table");
 }
 
 /* ------------------------------------------------------------------ */
@@ -691,21 +710,19 @@ static void topic_rates(const struct status *before, const struct wire_status_to
 static int print_topics_text(const struct status *st, const struct status *before,
                              uint64_t elapsed_ms)
 {
-        static const bool right[] = { false, true, true, true, true, true };
-        struct table t = { .ncols = before ? 6 : 5 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "TOPIC", false },    { "SUBSCRIBERS", true }, { "HISTORY", true },
+                { "PUBLISHED", true }, { "DELIVERED", true },   { "MSG/S", true },
+        };
+        struct table t;
+        int r;
 
         if (st->ntopics == 0) {
                 printf("(no topics)\n");
                 return 0;
         }
-        r |= table_add(&t, "TOPIC");
-        r |= table_add(&t, "SUBSCRIBERS");
-        r |= table_add(&t, "HISTORY");
-        r |= table_add(&t, "PUBLISHED");
-        r |= table_add(&t, "DELIVERED");
-        if (before)
-                r |= table_add(&t, "MSG/S");
+        /* MSG/S only with a snapshot before to count from. */
+        r = table_begin(&t, cols, before ? 6 : 5);
         for (size_t i = 0; i < st->ntopics; i++) {
                 const struct wire_status_topic *tp = &st->topics[i];
 
@@ -725,10 +742,7 @@ static int print_topics_text(const struct status *st, const struct status *befor
                         r |= table_add(&t, "%.1f", p);
                 }
         }
-        if (r == 0)
-                table_print(&t, right, "");
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        return table_end(&t, r, "");
 }
 
 static void print_topics_json(const struct status *st, const struct status *before,
