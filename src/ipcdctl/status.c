@@ -312,10 +312,42 @@ static int table_add_name(struct table *t, const char *name, size_t size)
         return table_add(t, "%.*s", n > 0 ? n : 1, n > 0 ? name : "-");
 }
 
-/* The first two columns of both client tables. */
-static int table_add_client(struct table *t, const struct wire_status_client *c)
+/* A table of clients, one row each: ID, NAME, then what row adds. */
+static int print_clients_by(const struct status *st, const char *indent,
+                            const struct column *cols, size_t ncols,
+                            int (*row)(struct table *t, const struct wire_status_client *c))
 {
-        return table_add(t, "%" PRIu64, c->id) | table_add_name(t, c->name, sizeof(c->name));
+        struct table t;
+        int r;
+
+        if (st->nclients == 0) {
+                printf("%s(no clients)\n", indent);
+                return 0;
+        }
+        r = table_begin(&t, cols, ncols);
+        for (size_t i = 0; i < st->nclients; i++) {
+                const struct wire_status_client *c = &st->clients[i];
+
+                r |= table_add(&t, "%" PRIu64, c->id);
+                r |= table_add_name(&t, c->name, sizeof(c->name));
+                r |= row(&t, c);
+        }
+        return table_end(&t, r, indent);
+}
+
+static int client_row(struct table *t, const struct wire_status_client *c)
+{
+        /* One statement a cell: the cells go in in order. */
+        int r = table_add(t, "%" PRIu32, c->uid);
+
+        r |= table_add(t, "%" PRId32, c->pid);
+        r |= table_add(t, "%" PRId32, c->qid);
+        r |= table_add(t, "%" PRId32, c->inbound_qid);
+        r |= table_add(t, "%" PRIu64, c->queued);
+        r |= table_add(t, "%" PRIu64, c->sent);
+        r |= table_add(t, "%" PRIu64, c->received);
+        r |= table_add(t, "%" PRIu64, c->dropped);
+        return r;
 }
 
 static int print_client_table(const struct status *st, const char *indent)
@@ -325,33 +357,26 @@ static int print_client_table(const struct status *st, const char *indent)
                 { "QUEUE", true },  { "INBOUND", true }, { "QUEUED", true }, { "SENT", true },
                 { "RECEIVED", true }, { "DROPPED", true },
         };
-        struct table t;
-        int r;
 
-        if (st->nclients == 0) {
-                printf("%s(no clients)\n", indent);
-                return 0;
-        }
-        r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->nclients; i++) {
-                const struct wire_status_client *c = &st->clients[i];
-
-                r |= table_add_client(&t, c);
-                r |= table_add(&t, "%" PRIu32, c->uid);
-                r |= table_add(&t, "%" PRId32, c->pid);
-                r |= table_add(&t, "%" PRId32, c->qid);
-                r |= table_add(&t, "%" PRId32, c->inbound_qid);
-                r |= table_add(&t, "%" PRIu64, c->queued);
-                r |= table_add(&t, "%" PRIu64, c->sent);
-                r |= table_add(&t, "%" PRIu64, c->received);
-                r |= table_add(&t, "%" PRIu64, c->dropped);
-        }
-        return table_end(&t, r, indent);
+        return print_clients_by(st, indent, cols, ELEMENTSOF(cols), client_row);
 }
 
 /* The second half of a client's row, kept apart so that each table fits
  * a terminal: subscriptions, calls waiting for its reply, bulk bytes,
  * lanes, and its sends to a name nobody held. */
+static int client_activity_row(struct table *t, const struct wire_status_client *c)
+{
+        int r = table_add(t, "%" PRIu32, c->subscriptions);
+
+        r |= table_add(t, "%" PRIu32, c->pending_calls);
+        r |= table_add_size(t, c->bulk_sent);
+        r |= table_add_size(t, c->bulk_received);
+        r |= table_add_size(t, c->bulk_held);
+        r |= table_add(t, "%" PRIu32, c->lanes);
+        r |= table_add(t, "%" PRIu64, c->unroutable);
+        return r;
+}
+
 static int print_client_activity_table(const struct status *st, const char *indent)
 {
         static const struct column cols[] = {
@@ -359,27 +384,8 @@ static int print_client_activity_table(const struct status *st, const char *inde
                 { "CALLS", true },     { "BULK-SENT", true },      { "BULK-RECEIVED", true },
                 { "BULK-HELD", true }, { "LANES", true },          { "UNROUTABLE", true },
         };
-        struct table t;
-        int r;
 
-        if (st->nclients == 0) {
-                printf("%s(no clients)\n", indent);
-                return 0;
-        }
-        r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->nclients; i++) {
-                const struct wire_status_client *c = &st->clients[i];
-
-                r |= table_add_client(&t, c);
-                r |= table_add(&t, "%" PRIu32, c->subscriptions);
-                r |= table_add(&t, "%" PRIu32, c->pending_calls);
-                r |= table_add_size(&t, c->bulk_sent);
-                r |= table_add_size(&t, c->bulk_received);
-                r |= table_add_size(&t, c->bulk_held);
-                r |= table_add(&t, "%" PRIu32, c->lanes);
-                r |= table_add(&t, "%" PRIu64, c->unroutable);
-        }
-        return table_end(&t, r, indent);
+        return print_clients_by(st, indent, cols, ELEMENTSOF(cols), client_activity_row);
 }
 
 static void format_uptime(uint64_t ms, char *buf, size_t size)
