@@ -29,37 +29,14 @@
 #define STATUS_NEXT_TIMEOUT_MS 5000
 
 struct status {
-        struct wire_status_daemon daemon;
+        struct wire_status_set set;
         bool have_daemon;
-        struct wire_status_queue *queues;
-        size_t nqueues;
-        struct wire_status_client *clients;
-        size_t nclients;
-        struct wire_status_ring *rings;
-        size_t nrings;
-        struct wire_status_topic *topics;
-        size_t ntopics;
         char error[128]; /* message of an ERROR record */
 };
 
 static void status_done(struct status *st)
 {
-        free(st->queues);
-        free(st->clients);
-        free(st->rings);
-        free(st->topics);
-}
-
-static int append(void **v, size_t *n, size_t elem, const void *item)
-{
-        void *nv = realloc(*v, (*n + 1) * elem);
-
-        if (!nv)
-                return -ENOMEM;
-        memcpy((char *)nv + *n * elem, item, elem);
-        *v = nv;
-        (*n)++;
-        return 0;
+        wire_status_set_free(&st->set);
 }
 
 static void ctlchan_donep(struct ctlchan **ch)
@@ -121,24 +98,13 @@ static int status_fetch(const char *rundir, struct status *st)
                                                                        : EPROTO));
                         return body.error.error < 0 ? body.error.error : -EPROTO;
                 case WIRE_REC_STATUS_DAEMON:
-                        st->daemon = body.daemon;
                         st->have_daemon = true;
-                        break;
+                        /* fall through */
                 case WIRE_REC_STATUS_QUEUE:
-                        r = append((void **)&st->queues, &st->nqueues, sizeof(body.queue),
-                                   &body.queue);
-                        break;
                 case WIRE_REC_STATUS_CLIENT:
-                        r = append((void **)&st->clients, &st->nclients, sizeof(body.client),
-                                   &body.client);
-                        break;
                 case WIRE_REC_STATUS_RING:
-                        r = append((void **)&st->rings, &st->nrings, sizeof(body.ring),
-                                   &body.ring);
-                        break;
                 case WIRE_REC_STATUS_TOPIC:
-                        r = append((void **)&st->topics, &st->ntopics, sizeof(body.topic),
-                                   &body.topic);
+                        r = wire_status_set_add(&st->set, r, &body);
                         break;
                 case WIRE_REC_END:
                         return st->have_daemon ? 0 : -EBADMSG;
@@ -320,13 +286,13 @@ static int print_clients_by(const struct status *st, const char *indent,
         struct table t;
         int r;
 
-        if (st->nclients == 0) {
+        if (st->set.nclients == 0) {
                 printf("%s(no clients)\n", indent);
                 return 0;
         }
         r = table_begin(&t, cols, ncols);
-        for (size_t i = 0; i < st->nclients; i++) {
-                const struct wire_status_client *c = &st->clients[i];
+        for (size_t i = 0; i < st->set.nclients; i++) {
+                const struct wire_status_client *c = &st->set.clients[i];
 
                 r |= table_add(&t, "%" PRIu64, c->id);
                 r |= table_add_name(&t, c->name, sizeof(c->name));
@@ -414,13 +380,13 @@ static int print_ring_table(const struct status *st, const char *indent)
         struct table t;
         int r;
 
-        if (st->nrings == 0) {
+        if (st->set.nrings == 0) {
                 printf("%s(none)\n", indent);
                 return 0;
         }
         r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->nrings; i++) {
-                const struct wire_status_ring *g = &st->rings[i];
+        for (size_t i = 0; i < st->set.nrings; i++) {
+                const struct wire_status_ring *g = &st->set.rings[i];
 
                 r |= table_add_name(&t, g->name, sizeof(g->name));
                 r |= table_add(&t, "%" PRId32, g->shmid);
@@ -441,23 +407,23 @@ static int print_queue_table(const struct status *st, const char *indent)
         struct table t;
         int r;
 
-        if (st->nqueues == 0) {
+        if (st->set.nqueues == 0) {
                 printf("%s(none)\n", indent);
                 return 0;
         }
         r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->nqueues; i++) {
-                r |= table_add(&t, "%" PRIu32, st->queues[i].uid);
-                r |= table_add(&t, "%" PRId32, st->queues[i].qid);
-                r |= table_add(&t, "%" PRIu32, st->queues[i].nclients);
-                r |= table_add(&t, "%" PRIu32, st->queues[i].qnum);
+        for (size_t i = 0; i < st->set.nqueues; i++) {
+                r |= table_add(&t, "%" PRIu32, st->set.queues[i].uid);
+                r |= table_add(&t, "%" PRId32, st->set.queues[i].qid);
+                r |= table_add(&t, "%" PRIu32, st->set.queues[i].nclients);
+                r |= table_add(&t, "%" PRIu32, st->set.queues[i].qnum);
         }
         return table_end(&t, r, indent);
 }
 
 static int print_status_text(const struct ctl *ctl, const struct status *st)
 {
-        const struct wire_status_daemon *d = &st->daemon;
+        const struct wire_status_daemon *d = &st->set.daemon;
         char up[64];
         int r = 0;
 
@@ -492,7 +458,7 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
 
         printf("\nclients:\n");
         r |= print_client_table(st, "  ");
-        if (st->nclients > 0) {
+        if (st->set.nclients > 0) {
                 printf("\nclients' subscriptions, unanswered calls, bulk bytes and sends to a "
                        "name nobody held:\n");
                 r |= print_client_activity_table(st, "  ");
@@ -546,13 +512,13 @@ static int topic_cmp(const void *a, const void *b)
 
 static void sort_topics(struct status *st)
 {
-        if (st->ntopics > 1)
-                qsort(st->topics, st->ntopics, sizeof(*st->topics), topic_cmp);
+        if (st->set.ntopics > 1)
+                qsort(st->set.topics, st->set.ntopics, sizeof(*st->set.topics), topic_cmp);
 }
 
 static void print_status_json(const struct ctl *ctl, const struct status *st)
 {
-        const struct wire_status_daemon *d = &st->daemon;
+        const struct wire_status_daemon *d = &st->set.daemon;
         struct json j;
 
         json_init(&j, stdout);
@@ -571,24 +537,24 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "monitors", d->nmonitors);
 
         json_begin_array(&j, "inbound_queues");
-        for (size_t i = 0; i < st->nqueues; i++) {
+        for (size_t i = 0; i < st->set.nqueues; i++) {
                 json_begin_object(&j, NULL);
-                json_u64(&j, "uid", st->queues[i].uid);
-                json_i64(&j, "id", st->queues[i].qid);
-                json_u64(&j, "clients", st->queues[i].nclients);
-                json_u64(&j, "messages", st->queues[i].qnum);
+                json_u64(&j, "uid", st->set.queues[i].uid);
+                json_i64(&j, "id", st->set.queues[i].qid);
+                json_u64(&j, "clients", st->set.queues[i].nclients);
+                json_u64(&j, "messages", st->set.queues[i].qnum);
                 json_end_object(&j);
         }
         json_end_array(&j);
 
         json_begin_array(&j, "clients");
-        for (size_t i = 0; i < st->nclients; i++)
-                json_client(&j, &st->clients[i]);
+        for (size_t i = 0; i < st->set.nclients; i++)
+                json_client(&j, &st->set.clients[i]);
         json_end_array(&j);
 
         json_begin_array(&j, "rings");
-        for (size_t i = 0; i < st->nrings; i++) {
-                const struct wire_status_ring *g = &st->rings[i];
+        for (size_t i = 0; i < st->set.nrings; i++) {
+                const struct wire_status_ring *g = &st->set.rings[i];
 
                 json_begin_object(&j, NULL);
                 json_strn(&j, "name", g->name, strnlen(g->name, sizeof(g->name)));
@@ -604,9 +570,9 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_end_array(&j);
 
         json_begin_array(&j, "topics");
-        for (size_t i = 0; i < st->ntopics; i++) {
+        for (size_t i = 0; i < st->set.ntopics; i++) {
                 json_begin_object(&j, NULL);
-                json_topic_fields(&j, &st->topics[i]);
+                json_topic_fields(&j, &st->set.topics[i]);
                 json_end_object(&j);
         }
         json_end_array(&j);
@@ -678,8 +644,8 @@ static int print_clients(const struct ctl *ctl, struct status *st)
                 return print_client_table(st, "");
         json_init(&j, stdout);
         json_begin_array(&j, NULL);
-        for (size_t i = 0; i < st->nclients; i++)
-                json_client(&j, &st->clients[i]);
+        for (size_t i = 0; i < st->set.nclients; i++)
+                json_client(&j, &st->set.clients[i]);
         json_end_array(&j);
         return 0;
 }
@@ -703,8 +669,8 @@ static void topic_rates(const struct status *before, const struct wire_status_to
         const struct wire_status_topic *b = NULL;
         uint64_t dp = t->published, dd = t->delivered;
 
-        if (before->ntopics > 0)
-                b = bsearch(t, before->topics, before->ntopics, sizeof(*t), topic_cmp);
+        if (before->set.ntopics > 0)
+                b = bsearch(t, before->set.topics, before->set.ntopics, sizeof(*t), topic_cmp);
         if (b && t->published >= b->published && t->delivered >= b->delivered) {
                 dp = t->published - b->published;
                 dd = t->delivered - b->delivered;
@@ -723,14 +689,14 @@ static int print_topics_text(const struct status *st, const struct status *befor
         struct table t;
         int r;
 
-        if (st->ntopics == 0) {
+        if (st->set.ntopics == 0) {
                 printf("(no topics)\n");
                 return 0;
         }
         /* MSG/S only with a snapshot before to count from. */
         r = table_begin(&t, cols, before ? 6 : 5);
-        for (size_t i = 0; i < st->ntopics; i++) {
-                const struct wire_status_topic *tp = &st->topics[i];
+        for (size_t i = 0; i < st->set.ntopics; i++) {
+                const struct wire_status_topic *tp = &st->set.topics[i];
 
                 r |= table_add_name(&t, tp->name, sizeof(tp->name));
                 r |= table_add(&t, "%" PRIu32, tp->subscribers);
@@ -758,13 +724,13 @@ static void print_topics_json(const struct status *st, const struct status *befo
 
         json_init(&j, stdout);
         json_begin_array(&j, NULL);
-        for (size_t i = 0; i < st->ntopics; i++) {
+        for (size_t i = 0; i < st->set.ntopics; i++) {
                 json_begin_object(&j, NULL);
-                json_topic_fields(&j, &st->topics[i]);
+                json_topic_fields(&j, &st->set.topics[i]);
                 if (before) {
                         double p, d;
 
-                        topic_rates(before, &st->topics[i], elapsed_ms, &p, &d);
+                        topic_rates(before, &st->set.topics[i], elapsed_ms, &p, &d);
                         json_fixed(&j, "rate", p, 1);
                         json_fixed(&j, "delivered_rate", d, 1);
                 }
@@ -791,14 +757,14 @@ int cmd_topics(struct ctl *ctl, int argc, char **argv)
                         goto out;
                 /* Rates from ipcd's own clock: the two snapshots were taken
                  * uptime_ms apart, whatever the delays on the way. */
-                if (st.daemon.pid != before.daemon.pid ||
-                    st.daemon.uptime_ms < before.daemon.uptime_ms) {
+                if (st.set.daemon.pid != before.set.daemon.pid ||
+                    st.set.daemon.uptime_ms < before.set.daemon.uptime_ms) {
                         log_error("ipcd at %s restarted during the measurement; try again",
                                   ctl->rundir);
                         r = CTL_EXIT_FAILURE;
                         goto out;
                 }
-                elapsed_ms = st.daemon.uptime_ms - before.daemon.uptime_ms;
+                elapsed_ms = st.set.daemon.uptime_ms - before.set.daemon.uptime_ms;
                 if (elapsed_ms == 0)
                         elapsed_ms = (uint64_t)ctl->interval_ms;
         }

@@ -208,6 +208,51 @@ void wire_rec_body(void *dst, size_t size, const void *body, size_t body_len)
                 memset((uint8_t *)dst + n, 0, size - n);
 }
 
+/* ---- a STATUS answer ---- */
+
+static int status_append(void **v, size_t *n, size_t elem, const void *item)
+{
+        void *nv = realloc(*v, (*n + 1) * elem);
+
+        if (!nv)
+                return -ENOMEM;
+        memcpy((char *)nv + *n * elem, item, elem);
+        *v = nv;
+        (*n)++;
+        return 0;
+}
+
+int wire_status_set_add(struct wire_status_set *set, enum wire_rec_kind kind, const void *body)
+{
+        switch (kind) {
+        case WIRE_REC_STATUS_DAEMON:
+                memcpy(&set->daemon, body, sizeof(set->daemon));
+                return 0;
+        case WIRE_REC_STATUS_QUEUE:
+                return status_append((void **)&set->queues, &set->nqueues, sizeof(*set->queues),
+                                     body);
+        case WIRE_REC_STATUS_CLIENT:
+                return status_append((void **)&set->clients, &set->nclients,
+                                     sizeof(*set->clients), body);
+        case WIRE_REC_STATUS_RING:
+                return status_append((void **)&set->rings, &set->nrings, sizeof(*set->rings), body);
+        case WIRE_REC_STATUS_TOPIC:
+                return status_append((void **)&set->topics, &set->ntopics, sizeof(*set->topics),
+                                     body);
+        default:
+                return -EINVAL;
+        }
+}
+
+void wire_status_set_free(struct wire_status_set *set)
+{
+        free(set->queues);
+        free(set->clients);
+        free(set->rings);
+        free(set->topics);
+        memset(set, 0, sizeof(*set));
+}
+
 /* ---- queue records ---- */
 
 /* Both kinds of queue record (wire_in, wire_out) are laid out alike: a

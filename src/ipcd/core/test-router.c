@@ -208,14 +208,14 @@ int main(int argc, char **argv)
                 pthread_mutex_lock(&r.lock);
                 CHECK(router_status_collect(&r, &st) == 0);
                 pthread_mutex_unlock(&r.lock);
-                CHECK(st.daemon.unroutable == 6);
-                for (size_t i = 0; i < st.nclients; i++)
-                        if (st.clients[i].id == anon->id)
-                                CHECK(st.clients[i].unroutable == 5);
-                        else if (st.clients[i].id == a->id)
-                                CHECK(st.clients[i].unroutable == 1);
+                CHECK(st.set.daemon.unroutable == 6);
+                for (size_t i = 0; i < st.set.nclients; i++)
+                        if (st.set.clients[i].id == anon->id)
+                                CHECK(st.set.clients[i].unroutable == 5);
+                        else if (st.set.clients[i].id == a->id)
+                                CHECK(st.set.clients[i].unroutable == 1);
                         else
-                                CHECK(st.clients[i].unroutable == 0);
+                                CHECK(st.set.clients[i].unroutable == 0);
                 router_status_free(&st);
         }
 
