@@ -98,12 +98,12 @@ static int status_fetch(const char *rundir, struct status *st)
                                                                        : EPROTO));
                         return body.error.error < 0 ? body.error.error : -EPROTO;
                 case WIRE_REC_STATUS_DAEMON:
-                        st->have_daemon = true;
-                        /* fall through */
                 case WIRE_REC_STATUS_QUEUE:
                 case WIRE_REC_STATUS_CLIENT:
                 case WIRE_REC_STATUS_RING:
                 case WIRE_REC_STATUS_TOPIC:
+                        if (r == WIRE_REC_STATUS_DAEMON)
+                                st->have_daemon = true;
                         r = wire_status_set_add(&st->set, r, &body);
                         break;
                 case WIRE_REC_END:
