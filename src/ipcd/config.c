@@ -504,19 +504,21 @@ static int config_ring(const struct config_ctx *ctx, const char *text, const con
         if (rc->lane_size > rc->size)
                 return config_fail(ctx, g, "ring %s: lane_size larger than size", rc->name);
         if (rc->hugepages && rc->lane_size % (2 * MIB))
-                return config_fail(ctx, g, "ring %s: with hugepages, lane_size is a multiple of 2 MiB",
+                return config_fail(ctx, g,
+                                   "ring %s: with hugepages, lane_size is a multiple of 2 MiB",
                                    rc->name);
         return 0;
 }
 
-static int config_rings(const struct config_ctx *ctx, const char *text, const config_setting_t *list,
-                        struct ipcd_config *cfg)
+static int config_rings(const struct config_ctx *ctx, const char *text,
+                        const config_setting_t *list, struct ipcd_config *cfg)
 {
         int n = config_setting_length(list);
         struct ipcd_ring_config *rings;
         int r;
 
-        if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY)
+        if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+            config_setting_type(list) != CONFIG_TYPE_ARRAY)
                 return config_fail(ctx, list, "rings: expected a list ( { ... }, ... )");
         if (n > 32)
                 return config_fail(ctx, list, "rings: at most 32 rings");

@@ -278,34 +278,44 @@ static int table_add_name(struct table *t, const char *name, size_t size)
         return table_add(t, "%.*s", n > 0 ? n : 1, n > 0 ? name : "-");
 }
 
-/* A table of clients, one row each: ID, NAME, then what row adds. */
-static int print_clients_by(const struct status *st, const char *indent,
-                            const struct column *cols, size_t ncols,
-                            int (*row)(struct table *t, const struct wire_status_client *c))
+/* A table of nrows rows under the first ncols of cols, or the line
+ * "(empty)" when there are none; row(t, i, userdata) adds row i's cells. */
+static int print_table(const char *indent, const char *empty, const struct column *cols,
+                       size_t ncols, size_t nrows,
+                       int (*row)(struct table *t, size_t i, const void *userdata),
+                       const void *userdata)
 {
         struct table t;
         int r;
 
-        if (st->set.nclients == 0) {
-                printf("%s(no clients)\n", indent);
+        if (nrows == 0) {
+                printf("%s(%s)\n", indent, empty);
                 return 0;
         }
         r = table_begin(&t, cols, ncols);
-        for (size_t i = 0; i < st->set.nclients; i++) {
-                const struct wire_status_client *c = &st->set.clients[i];
-
-                r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add_name(&t, c->name, sizeof(c->name));
-                r |= row(&t, c);
-        }
+        for (size_t i = 0; i < nrows; i++)
+                r |= row(&t, i, userdata);
         return table_end(&t, r, indent);
 }
 
-static int client_row(struct table *t, const struct wire_status_client *c)
-{
-        /* One statement a cell: the cells go in in order. */
-        int r = table_add(t, "%" PRIu32, c->uid);
+/* One statement a cell below: the cells go in in order. */
 
+/* The first two columns of both client tables. */
+static int table_add_client(struct table *t, const struct wire_status_client *c)
+{
+        int r = table_add(t, "%" PRIu64, c->id);
+
+        r |= table_add_name(t, c->name, sizeof(c->name));
+        return r;
+}
+
+static int client_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_client *c = &st->set.clients[i];
+        int r = table_add_client(t, c);
+
+        r |= table_add(t, "%" PRIu32, c->uid);
         r |= table_add(t, "%" PRId32, c->pid);
         r |= table_add(t, "%" PRId32, c->qid);
         r |= table_add(t, "%" PRId32, c->inbound_qid);
@@ -324,16 +334,20 @@ static int print_client_table(const struct status *st, const char *indent)
                 { "RECEIVED", true }, { "DROPPED", true },
         };
 
-        return print_clients_by(st, indent, cols, ELEMENTSOF(cols), client_row);
+        return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
+                           client_row, st);
 }
 
 /* The second half of a client's row, kept apart so that each table fits
  * a terminal: subscriptions, calls waiting for its reply, bulk bytes,
  * lanes, and its sends to a name nobody held. */
-static int client_activity_row(struct table *t, const struct wire_status_client *c)
+static int client_activity_row(struct table *t, size_t i, const void *userdata)
 {
-        int r = table_add(t, "%" PRIu32, c->subscriptions);
+        const struct status *st = userdata;
+        const struct wire_status_client *c = &st->set.clients[i];
+        int r = table_add_client(t, c);
 
+        r |= table_add(t, "%" PRIu32, c->subscriptions);
         r |= table_add(t, "%" PRIu32, c->pending_calls);
         r |= table_add_size(t, c->bulk_sent);
         r |= table_add_size(t, c->bulk_received);
@@ -351,7 +365,8 @@ static int print_client_activity_table(const struct status *st, const char *inde
                 { "BULK-HELD", true }, { "LANES", true },          { "UNROUTABLE", true },
         };
 
-        return print_clients_by(st, indent, cols, ELEMENTSOF(cols), client_activity_row);
+        return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
+                           client_activity_row, st);
 }
 
 static void format_uptime(uint64_t ms, char *buf, size_t size)
@@ -370,6 +385,21 @@ static void format_uptime(uint64_t ms, char *buf, size_t size)
                 snprintf(buf, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
 }
 
+static int ring_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_ring *g = &st->set.rings[i];
+        int r = table_add_name(t, g->name, sizeof(g->name));
+
+        r |= table_add(t, "%" PRId32, g->shmid);
+        r |= table_add(t, "%" PRIu32, g->gid);
+        r |= table_add_size(t, g->size);
+        r |= table_add_size(t, g->lane_size);
+        r |= table_add(t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
+        r |= table_add_size(t, g->used);
+        return r;
+}
+
 static int print_ring_table(const struct status *st, const char *indent)
 {
         static const struct column cols[] = {
@@ -377,26 +407,20 @@ static int print_ring_table(const struct status *st, const char *indent)
                 { "SIZE", true },      { "LANE-SIZE", true },  { "LANES-USED", true },
                 { "IN-FLIGHT", true },
         };
-        struct table t;
-        int r;
 
-        if (st->set.nrings == 0) {
-                printf("%s(none)\n", indent);
-                return 0;
-        }
-        r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->set.nrings; i++) {
-                const struct wire_status_ring *g = &st->set.rings[i];
+        return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nrings, ring_row, st);
+}
 
-                r |= table_add_name(&t, g->name, sizeof(g->name));
-                r |= table_add(&t, "%" PRId32, g->shmid);
-                r |= table_add(&t, "%" PRIu32, g->gid);
-                r |= table_add_size(&t, g->size);
-                r |= table_add_size(&t, g->lane_size);
-                r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
-                r |= table_add_size(&t, g->used);
-        }
-        return table_end(&t, r, indent);
+static int queue_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_queue *q = &st->set.queues[i];
+        int r = table_add(t, "%" PRIu32, q->uid);
+
+        r |= table_add(t, "%" PRId32, q->qid);
+        r |= table_add(t, "%" PRIu32, q->nclients);
+        r |= table_add(t, "%" PRIu32, q->qnum);
+        return r;
 }
 
 static int print_queue_table(const struct status *st, const char *indent)
@@ -404,21 +428,8 @@ static int print_queue_table(const struct status *st, const char *indent)
         static const struct column cols[] = {
                 { "UID", true }, { "MSQID", true }, { "CLIENTS", true }, { "WAITING", true },
         };
-        struct table t;
-        int r;
 
-        if (st->set.nqueues == 0) {
-                printf("%s(none)\n", indent);
-                return 0;
-        }
-        r = table_begin(&t, cols, ELEMENTSOF(cols));
-        for (size_t i = 0; i < st->set.nqueues; i++) {
-                r |= table_add(&t, "%" PRIu32, st->set.queues[i].uid);
-                r |= table_add(&t, "%" PRId32, st->set.queues[i].qid);
-                r |= table_add(&t, "%" PRIu32, st->set.queues[i].nclients);
-                r |= table_add(&t, "%" PRIu32, st->set.queues[i].qnum);
-        }
-        return table_end(&t, r, indent);
+        return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nqueues, queue_row, st);
 }
 
 static int print_status_text(const struct ctl *ctl, const struct status *st)
@@ -679,6 +690,35 @@ static void topic_rates(const struct status *before, const struct wire_status_to
         *delivered = (double)dd * 1000.0 / (double)elapsed_ms;
 }
 
+/* What a row of the topic table needs: the snapshot, and the one
+ * elapsed_ms before it for the rates (NULL: no rates). */
+struct topic_rows {
+        const struct status *st, *before;
+        uint64_t elapsed_ms;
+};
+
+static int topic_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct topic_rows *tr = userdata;
+        const struct wire_status_topic *tp = &tr->st->set.topics[i];
+        int r = table_add_name(t, tp->name, sizeof(tp->name));
+
+        r |= table_add(t, "%" PRIu32, tp->subscribers);
+        if (tp->history_depth)
+                r |= table_add(t, "%" PRIu32 "/%" PRIu32, tp->history_len, tp->history_depth);
+        else
+                r |= table_add(t, "-");
+        r |= table_add(t, "%" PRIu64, tp->published);
+        r |= table_add(t, "%" PRIu64, tp->delivered);
+        if (tr->before) {
+                double p, d;
+
+                topic_rates(tr->before, tp, tr->elapsed_ms, &p, &d);
+                r |= table_add(t, "%.1f", p);
+        }
+        return r;
+}
+
 static int print_topics_text(const struct status *st, const struct status *before,
                              uint64_t elapsed_ms)
 {
@@ -686,35 +726,10 @@ static int print_topics_text(const struct status *st, const struct status *befor
                 { "TOPIC", false },    { "SUBSCRIBERS", true }, { "HISTORY", true },
                 { "PUBLISHED", true }, { "DELIVERED", true },   { "MSG/S", true },
         };
-        struct table t;
-        int r;
+        struct topic_rows tr = { .st = st, .before = before, .elapsed_ms = elapsed_ms };
 
-        if (st->set.ntopics == 0) {
-                printf("(no topics)\n");
-                return 0;
-        }
         /* MSG/S only with a snapshot before to count from. */
-        r = table_begin(&t, cols, before ? 6 : 5);
-        for (size_t i = 0; i < st->set.ntopics; i++) {
-                const struct wire_status_topic *tp = &st->set.topics[i];
-
-                r |= table_add_name(&t, tp->name, sizeof(tp->name));
-                r |= table_add(&t, "%" PRIu32, tp->subscribers);
-                if (tp->history_depth)
-                        r |= table_add(&t, "%" PRIu32 "/%" PRIu32, tp->history_len,
-                                       tp->history_depth);
-                else
-                        r |= table_add(&t, "-");
-                r |= table_add(&t, "%" PRIu64, tp->published);
-                r |= table_add(&t, "%" PRIu64, tp->delivered);
-                if (before) {
-                        double p, d;
-
-                        topic_rates(before, tp, elapsed_ms, &p, &d);
-                        r |= table_add(&t, "%.1f", p);
-                }
-        }
-        return table_end(&t, r, "");
+        return print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
 }
 
 static void print_topics_json(const struct status *st, const struct status *before,
