@@ -422,14 +422,103 @@ static bool ring_name_ok(const char *n)
  * rings = ( { name = "video"; size = 268435456L; lane_size = 16777216;
  *             group = "video"; hugepages = false; }, ... );
  */
-static int config_rings(const struct config_ctx *ctx, const char *text, const config_setting_t *list,
-                        struct ipcd_config *cfg)
+/* A ring's name (unique among rings[0..i-1]) or group into rc. */
+static int config_ring_string(const struct config_ctx *ctx, const config_setting_t *e,
+                              const struct ipcd_ring_config *rings, int i,
+                              struct ipcd_ring_config *rc)
+{
+        const char *str = "";
+        int r;
+
+        r = config_string(ctx, e, &str);
+        if (r < 0)
+                return r;
+        if (config_setting_name(e)[0] == 'g') {
+                if (str[0] && group_exists(str) != 1)
+                        return config_fail(ctx, e, "ring group \"%s\": no such group", str);
+                return set_string(&rc->group, str[0] ? str : NULL);
+        }
+        if (!ring_name_ok(str))
+                return config_fail(ctx, e, "ring name \"%s\": 1-63 bytes of [A-Za-z0-9._-]", str);
+        for (int k = 0; k < i; k++)
+                if (strcmp(rings[k].name, str) == 0)
+                        return config_fail(ctx, e, "ring \"%s\" defined twice", str);
+        return set_string(&rc->name, str);
+}
+
+/* One key of ring group i into rc (rings: the ones before it). */
+static int config_ring_key(const struct config_ctx *ctx, const char *text,
+                           const config_setting_t *e, const struct ipcd_ring_config *rings, int i,
+                           struct ipcd_ring_config *rc)
+{
+        const char *key = config_setting_name(e);
+        uint64_t u;
+        int r;
+
+        if (strcmp(key, "name") == 0 || strcmp(key, "group") == 0)
+                return config_ring_string(ctx, e, rings, i, rc);
+        if (strcmp(key, "size") == 0) {
+                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
+                if (r < 0)
+                        return r;
+                rc->size = u;
+                return 0;
+        }
+        if (strcmp(key, "lane_size") == 0) {
+                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
+                if (r < 0)
+                        return r;
+                if (u % 4096)
+                        return config_fail(ctx, e, "lane_size: a multiple of 4096");
+                rc->lane_size = u;
+                return 0;
+        }
+        if (strcmp(key, "hugepages") == 0) {
+                if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+                        return config_fail(ctx, e, "hugepages: expected true or false");
+                rc->hugepages = config_setting_get_bool(e);
+                return 0;
+        }
+        return config_fail(ctx, e, "unknown ring key '%s'", key);
+}
+
+/* Ring group g, the i-th of the list, into rings[i]. */
+static int config_ring(const struct config_ctx *ctx, const char *text, const config_setting_t *g,
+                       struct ipcd_ring_config *rings, int i)
+{
+        struct ipcd_ring_config *rc = &rings[i];
+        int r;
+
+        rc->size = 64 * MIB;
+        rc->lane_size = 8 * MIB;
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return config_fail(ctx, g, "rings: each ring is a group { ... }");
+        for (int j = 0; j < config_setting_length(g); j++) {
+                r = config_ring_key(ctx, text, config_setting_get_elem(g, (unsigned)j), rings, i,
+                                    rc);
+                if (r < 0)
+                        return r;
+        }
+        if (!rc->name)
+                return config_fail(ctx, g, "ring without a name");
+        if (rc->lane_size > rc->size)
+                return config_fail(ctx, g, "ring %s: lane_size larger than size", rc->name);
+        if (rc->hugepages && rc->lane_size % (2 * MIB))
+                return config_fail(ctx, g,
+                                   "ring %s: with hugepages, lane_size is a multiple of 2 MiB",
+                                   rc->name);
+        return 0;
+}
+
+static int config_rings(const struct config_ctx *ctx, const char *text,
+                        const config_setting_t *list, struct ipcd_config *cfg)
 {
         int n = config_setting_length(list);
         struct ipcd_ring_config *rings;
         int r;
 
-        if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY)
+        if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+            config_setting_type(list) != CONFIG_TYPE_ARRAY)
                 return config_fail(ctx, list, "rings: expected a list ( { ... }, ... )");
         if (n > 32)
                 return config_fail(ctx, list, "rings: at most 32 rings");
@@ -437,92 +526,16 @@ static int config_rings(const struct config_ctx *ctx, const char *text, const co
         if (!rings)
                 return -ENOMEM;
         for (int i = 0; i < n; i++) {
-                const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-                struct ipcd_ring_config *rc = &rings[i];
-                bool have_name = false;
-
-                rc->size = 64 * MIB;
-                rc->lane_size = 8 * MIB;
-                if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-                        r = config_fail(ctx, g, "rings: each ring is a group { ... }");
-                        goto fail;
-                }
-                for (int j = 0; j < config_setting_length(g); j++) {
-                        const config_setting_t *e = config_setting_get_elem(g, (unsigned)j);
-                        const char *key = config_setting_name(e), *str = "";
-                        uint64_t u;
-
-                        if (strcmp(key, "name") == 0 || strcmp(key, "group") == 0) {
-                                r = config_string(ctx, e, &str);
-                                if (r < 0)
-                                        goto fail;
-                                if (key[0] == 'n') {
-                                        if (!ring_name_ok(str)) {
-                                                r = config_fail(ctx, e, "ring name \"%s\": 1-63 bytes of [A-Za-z0-9._-]", str);
-                                                goto fail;
-                                        }
-                                        for (int k = 0; k < i; k++)
-                                                if (strcmp(rings[k].name, str) == 0) {
-                                                        r = config_fail(ctx, e, "ring \"%s\" defined twice", str);
-                                                        goto fail;
-                                                }
-                                        r = set_string(&rc->name, str);
-                                        have_name = true;
-                                } else {
-                                        if (str[0] && group_exists(str) != 1) {
-                                                r = config_fail(ctx, e, "ring group \"%s\": no such group", str);
-                                                goto fail;
-                                        }
-                                        r = set_string(&rc->group, str[0] ? str : NULL);
-                                }
-                                if (r < 0)
-                                        goto fail;
-                        } else if (strcmp(key, "size") == 0) {
-                                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
-                                if (r < 0)
-                                        goto fail;
-                                rc->size = u;
-                        } else if (strcmp(key, "lane_size") == 0) {
-                                r = config_uint(ctx, text, e, 64 * KIB, 1024 * GIB, false, &u);
-                                if (r < 0)
-                                        goto fail;
-                                if (u % 4096) {
-                                        r = config_fail(ctx, e, "lane_size: a multiple of 4096");
-                                        goto fail;
-                                }
-                                rc->lane_size = u;
-                        } else if (strcmp(key, "hugepages") == 0) {
-                                if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
-                                        r = config_fail(ctx, e, "hugepages: expected true or false");
-                                        goto fail;
-                                }
-                                rc->hugepages = config_setting_get_bool(e);
-                        } else {
-                                r = config_fail(ctx, e, "unknown ring key '%s'", key);
-                                goto fail;
-                        }
-                }
-                if (!have_name) {
-                        r = config_fail(ctx, g, "ring without a name");
-                        goto fail;
-                }
-                if (rc->lane_size > rc->size) {
-                        r = config_fail(ctx, g, "ring %s: lane_size larger than size", rc->name);
-                        goto fail;
-                }
-                if (rc->hugepages && rc->lane_size % (2 * MIB)) {
-                        r = config_fail(ctx, g, "ring %s: with hugepages, lane_size is a multiple of 2 MiB",
-                                        rc->name);
-                        goto fail;
+                r = config_ring(ctx, text, config_setting_get_elem(list, (unsigned)i), rings, i);
+                if (r < 0) {
+                        rings_free(rings, (size_t)n);
+                        return r;
                 }
         }
         rings_free(cfg->rings, cfg->nrings);
         cfg->rings = rings;
         cfg->nrings = (size_t)n;
         return 0;
-fail:
-        rings_free(rings, (size_t)n);
-        return r;
 }
 
 static int set_runtime_dir(const struct config_ctx *ctx, const char *text,
@@ -778,6 +791,64 @@ static void config_destroyp(config_t **c)
                 config_destroy(*c);
 }
 
+/* Report "file: what" (r a negative errno) and return r. */
+static int config_fail_errno(const struct config_ctx *ctx, const char *file, int r)
+{
+        if (ctx->err && ctx->errlen > 0)
+                snprintf(ctx->err, ctx->errlen, "%s: %s", file, strerror(-r));
+        return r;
+}
+
+/* Open ctx->path and read its text (to read integer literals back, see
+ * the top of the file): 1, or 0 when it is absent and need not exist. */
+static int config_open(const struct config_ctx *ctx, bool must_exist, FILE **ret_f,
+                       char **ret_text)
+{
+        struct stat st = {};
+        int r;
+
+        *ret_f = fopen(ctx->path, "re");
+        if (!*ret_f) {
+                r = negative_errno();
+                if (r == -ENOENT && !must_exist)
+                        return 0;
+                return config_fail_errno(ctx, ctx->path, r);
+        }
+        if (fstat(fileno(*ret_f), &st) < 0 || S_ISDIR(st.st_mode))
+                return config_fail_errno(ctx, ctx->path,
+                                         S_ISDIR(st.st_mode) ? -EISDIR : negative_errno());
+        *ret_text = read_text(*ret_f);
+        if (!*ret_text || ferror(*ret_f))
+                return config_fail_errno(ctx, ctx->path, ferror(*ret_f) ? -EIO : -ENOMEM);
+        rewind(*ret_f);
+        return 1;
+}
+
+/* Why libconfig could not read the file: -EIO or -EINVAL, reported. */
+static int config_read_failed(const struct config_ctx *ctx, const config_t *lc)
+{
+        const char *ef = config_error_file(lc);
+        const char *what = config_error_text(lc);
+        char efbuf[PATH_MAX];
+
+        /* libconfig names an @include'd file as written in the directive */
+        if (!ef)
+                ef = ctx->path;
+        else if (ef[0] != '/' && ctx->include_dir) {
+                snprintf(efbuf, sizeof(efbuf), "%s/%s", ctx->include_dir, ef);
+                ef = efbuf;
+        }
+        if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+                if (ctx->err && ctx->errlen > 0)
+                        snprintf(ctx->err, ctx->errlen, "%s: %s", ef, what ? what : "I/O error");
+                return -EIO;
+        }
+        if (ctx->err && ctx->errlen > 0)
+                snprintf(ctx->err, ctx->errlen, "%s:%d: %s", ef, config_error_line(lc),
+                         what ? what : "parse error");
+        return -EINVAL;
+}
+
 int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char *err,
                 size_t errlen)
 {
@@ -788,7 +859,6 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
         _cleanup_(config_destroyp) config_t *lc = NULL;
         config_t lcbuf;
         struct ipcd_config tmp;
-        struct stat st = {};
         char *slash;
         int r;
 
@@ -797,31 +867,9 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
         if (!cfg || !path)
                 return -EINVAL;
 
-        f = fopen(path, "re");
-        if (!f) {
-                r = negative_errno();
-                if (r == -ENOENT && !must_exist)
-                        return 0;
-                if (err && errlen > 0)
-                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+        r = config_open(&ctx, must_exist, &f, &text);
+        if (r <= 0)
                 return r;
-        }
-        if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode)) {
-                r = S_ISDIR(st.st_mode) ? -EISDIR : negative_errno();
-                if (err && errlen > 0)
-                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
-                return r;
-        }
-
-        /* The text, to read integer literals back (see the top of the file). */
-        text = read_text(f);
-        if (!text || ferror(f)) {
-                r = ferror(f) ? -EIO : -ENOMEM;
-                if (err && errlen > 0)
-                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
-                return r;
-        }
-        rewind(f);
 
         config_init(&lcbuf);
         lc = &lcbuf;
@@ -835,30 +883,8 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
                 config_set_include_dir(lc, dir);
                 ctx.include_dir = dir;
         }
-
-        if (config_read(lc, f) != CONFIG_TRUE) {
-                const char *ef = config_error_file(lc);
-                char efbuf[PATH_MAX];
-
-                /* libconfig names an @include'd file as written in the directive */
-                if (!ef)
-                        ef = path;
-                else if (ef[0] != '/' && ctx.include_dir) {
-                        snprintf(efbuf, sizeof(efbuf), "%s/%s", ctx.include_dir, ef);
-                        ef = efbuf;
-                }
-                if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
-                        if (err && errlen > 0)
-                                snprintf(err, errlen, "%s: %s", ef,
-                                         config_error_text(lc) ? config_error_text(lc)
-                                                               : "I/O error");
-                        return -EIO;
-                }
-                if (err && errlen > 0)
-                        snprintf(err, errlen, "%s:%d: %s", ef, config_error_line(lc),
-                                 config_error_text(lc) ? config_error_text(lc) : "parse error");
-                return -EINVAL;
-        }
+        if (config_read(lc, f) != CONFIG_TRUE)
+                return config_read_failed(&ctx, lc);
 
         r = config_copy(&tmp, cfg);
         if (r < 0)
@@ -867,7 +893,7 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
         if (r < 0) {
                 config_done(&tmp);
                 if (err && errlen > 0 && err[0] == '\0')
-                        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+                        config_fail_errno(&ctx, path, r);
                 return r;
         }
         config_done(cfg);

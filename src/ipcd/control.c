@@ -315,17 +315,20 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 return;
         }
         router_status_complete(&st);
-        st.daemon.pid = getpid();
-        snprintf(st.daemon.version, sizeof(st.daemon.version), "%s", IPCD_VERSION_STRING);
-        out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &st.daemon, sizeof(st.daemon));
-        for (size_t i = 0; i < st.nqueues; i++)
-                out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &st.queues[i], sizeof(st.queues[i]));
-        for (size_t i = 0; i < st.nclients; i++)
-                out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &st.clients[i], sizeof(st.clients[i]));
-        for (size_t i = 0; i < st.nrings; i++)
-                out_rec(&o, WIRE_REC_STATUS_RING, nonce, &st.rings[i], sizeof(st.rings[i]));
-        for (size_t i = 0; i < st.ntopics; i++)
-                out_rec(&o, WIRE_REC_STATUS_TOPIC, nonce, &st.topics[i], sizeof(st.topics[i]));
+        st.set.daemon.pid = getpid();
+        snprintf(st.set.daemon.version, sizeof(st.set.daemon.version), "%s", IPCD_VERSION_STRING);
+        out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &st.set.daemon, sizeof(st.set.daemon));
+        for (size_t i = 0; i < st.set.nqueues; i++)
+                out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &st.set.queues[i],
+                        sizeof(st.set.queues[i]));
+        for (size_t i = 0; i < st.set.nclients; i++)
+                out_rec(&o, WIRE_REC_STATUS_CLIENT, nonce, &st.set.clients[i],
+                        sizeof(st.set.clients[i]));
+        for (size_t i = 0; i < st.set.nrings; i++)
+                out_rec(&o, WIRE_REC_STATUS_RING, nonce, &st.set.rings[i], sizeof(st.set.rings[i]));
+        for (size_t i = 0; i < st.set.ntopics; i++)
+                out_rec(&o, WIRE_REC_STATUS_TOPIC, nonce, &st.set.topics[i],
+                        sizeof(st.set.topics[i]));
         router_status_free(&st);
         out_rec(&o, WIRE_REC_END, nonce, NULL, 0);
         if (o.failed) {

@@ -15,28 +15,10 @@
 #include "ipcd/config.h"
 #include "shared/macro.h"
 #include "shared/wire.h"
+#include "shared/test-util.h"
 
-static int failures;
 static char tmpdir[] = "/tmp/test-config.XXXXXX";
 static char path[4096];
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
-
-#define CHECK_STR(a, b)                                                                            \
-        do {                                                                                       \
-                const char *_a = (a), *_b = (b);                                                   \
-                if (!_a || !_b || strcmp(_a, _b) != 0) {                                           \
-                        fprintf(stderr, "%s:%d: CHECK failed: \"%s\" != \"%s\"\n", __FILE__,       \
-                                __LINE__, _a ? _a : "(null)", _b ? _b : "(null)");                 \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
 
 /* Write text to the test file (path) and return path. */
 static const char *write_file(const char *text)
@@ -664,10 +646,5 @@ int main(void)
 
         unlink(path);
         rmdir(tmpdir);
-        if (failures) {
-                fprintf(stderr, "test-config: %d failure(s)\n", failures);
-                return 1;
-        }
-        printf("test-config: ok\n");
-        return 0;
+        return test_result("test-config");
 }

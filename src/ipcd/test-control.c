@@ -17,16 +17,7 @@
 
 #include "ipcd/daemon.h"
 #include "shared/wire.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 /* ---- stubs of event.c ---- */
 
@@ -221,10 +212,5 @@ int main(void)
         unlink(path);
         close(d.clients_fd);
         rmdir(dir);
-        if (failures) {
-                fprintf(stderr, "test-control: %d failure(s)\n", failures);
-                return 1;
-        }
-        printf("test-control: ok\n");
-        return 0;
+        return test_result("test-control");
 }

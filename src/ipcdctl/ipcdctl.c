@@ -615,49 +615,58 @@ static int cmd_help(struct ctl *ctl, int argc, char **argv)
         return CTL_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Whether argv[*i] is option name, as "NAME VALUE" or "NAME=VALUE": 1 with
+ * *value set (and *i past a separate value), 0 when it is another word,
+ * -1 when VALUE is missing (after saying what it should be). */
+static int option_value(int argc, char **argv, int *i, const char *name, const char *what,
+                        const char **value)
 {
-        struct ctl ctl = { 0 };
-        const char *rundir = NULL;
-        const struct command *cmd = NULL;
-        const char *interval = NULL;
+        const char *a = argv[*i];
+        size_t n = strlen(name);
+
+        if (strncmp(a, name, n) != 0)
+                return 0;
+        if (a[n] == '=') {
+                *value = a + n + 1;
+                return 1;
+        }
+        if (a[n] != '\0')
+                return 0;
+        if (*i + 1 >= argc) {
+                log_error("%s needs %s", name, what);
+                return -1;
+        }
+        *value = argv[++*i];
+        return 1;
+}
+
+/* The words of the command line: options into ctl, rundir and interval,
+ * the rest into pos[npos].  -1 to go on, or the exit status. */
+static int parse_options(int argc, char **argv, struct ctl *ctl, const char **rundir,
+                         const char **interval, char **pos, int *npos)
+{
         bool dashdash = false;
-        _cleanup_free_ char **pos = NULL;
-        int npos = 0;
-
-        log_init("ipcdctl");
-        /* Writing to a closed pipe (ipcdctl listen | head) ends us quietly. */
-        signal(SIGPIPE, SIG_DFL);
-
-        pos = calloc((size_t)argc + 1, sizeof(*pos));
-        if (!pos)
-                return log_error("out of memory"), CTL_EXIT_FAILURE;
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
+                int r;
 
                 if (dashdash || a[0] != '-' || a[1] == '\0') {
-                        pos[npos++] = argv[i];
-                } else if (strcmp(a, "--") == 0) {
+                        pos[(*npos)++] = argv[i];
+                        continue;
+                }
+                r = option_value(argc, argv, &i, "--runtime-dir", "a directory", rundir);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--interval", "a number of milliseconds",
+                                         interval);
+                if (r < 0)
+                        return CTL_EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                if (strcmp(a, "--") == 0) {
                         dashdash = true;
                 } else if (strcmp(a, "--json") == 0) {
-                        ctl.json = true;
-                } else if (strcmp(a, "--runtime-dir") == 0) {
-                        if (i + 1 >= argc) {
-                                log_error("--runtime-dir needs a directory");
-                                return CTL_EXIT_USAGE;
-                        }
-                        rundir = argv[++i];
-                } else if (strncmp(a, "--runtime-dir=", 14) == 0) {
-                        rundir = a + 14;
-                } else if (strcmp(a, "--interval") == 0) {
-                        if (i + 1 >= argc) {
-                                log_error("--interval needs a number of milliseconds");
-                                return CTL_EXIT_USAGE;
-                        }
-                        interval = argv[++i];
-                } else if (strncmp(a, "--interval=", 11) == 0) {
-                        interval = a + 11;
+                        ctl->json = true;
                 } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                         usage(stdout);
                         return CTL_EXIT_OK;
@@ -672,39 +681,75 @@ int main(int argc, char **argv)
                         return CTL_EXIT_USAGE;
                 }
         }
-        if (rundir && !rundir[0]) {
+        if (*rundir && !(*rundir)[0]) {
                 log_error("--runtime-dir needs a directory");
                 return CTL_EXIT_USAGE;
         }
+        return -1;
+}
+
+static const struct command *find_command(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(name, commands[i].name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+/* --interval into ctl->interval_ms: 0, or -1 after saying why not. */
+static int parse_interval(const struct command *cmd, const char *interval, struct ctl *ctl)
+{
+        uint64_t v;
+
+        ctl->interval_ms = CTL_INTERVAL_DEFAULT_MS;
+        if (!interval)
+                return 0;
+        if (!cmd->interval) {
+                log_error("--interval applies to topics only");
+                return -1;
+        }
+        if (util_parse_u64(interval, &v) < 0 || v > CTL_INTERVAL_MAX_MS) {
+                log_error("invalid --interval '%s': expected 0 ... %d milliseconds", interval,
+                          CTL_INTERVAL_MAX_MS);
+                return -1;
+        }
+        ctl->interval_ms = (int)v;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct ctl ctl = { 0 };
+        const char *rundir = NULL;
+        const struct command *cmd;
+        const char *interval = NULL;
+        _cleanup_free_ char **pos = NULL;
+        int npos = 0, r;
+
+        log_init("ipcdctl");
+        /* Writing to a closed pipe (ipcdctl listen | head) ends us quietly. */
+        signal(SIGPIPE, SIG_DFL);
+
+        pos = calloc((size_t)argc + 1, sizeof(*pos));
+        if (!pos)
+                return log_error("out of memory"), CTL_EXIT_FAILURE;
+        r = parse_options(argc, argv, &ctl, &rundir, &interval, pos, &npos);
+        if (r >= 0)
+                return r;
         ctl.rundir = util_runtime_dir(rundir);
 
         if (npos == 0) {
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (strcmp(pos[0], commands[i].name) == 0)
-                        cmd = &commands[i];
+        cmd = find_command(pos[0]);
         if (!cmd) {
                 log_error("unknown command '%s'", pos[0]);
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        ctl.interval_ms = CTL_INTERVAL_DEFAULT_MS;
-        if (interval) {
-                uint64_t v;
-
-                if (!cmd->interval) {
-                        log_error("--interval applies to topics only");
-                        return CTL_EXIT_USAGE;
-                }
-                if (util_parse_u64(interval, &v) < 0 || v > CTL_INTERVAL_MAX_MS) {
-                        log_error("invalid --interval '%s': expected 0 ... %d milliseconds",
-                                  interval, CTL_INTERVAL_MAX_MS);
-                        return CTL_EXIT_USAGE;
-                }
-                ctl.interval_ms = (int)v;
-        }
+        if (parse_interval(cmd, interval, &ctl) < 0)
+                return CTL_EXIT_USAGE;
         if (npos - 1 < cmd->min_args || npos - 1 > cmd->max_args) {
                 log_error("usage: ipcdctl %s %s", cmd->name, cmd->args);
                 return CTL_EXIT_USAGE;

@@ -89,16 +89,23 @@ static void print_copy_text(const ipcd_msg *m, const char *stamp)
         putchar('\n');
 }
 
+/* Open the JSON object of one event line: its kind and when it came. */
+static void json_event_begin(struct json *j, const char *event, const char *stamp,
+                             uint64_t epoch_ms)
+{
+        json_init(j, stdout);
+        json_begin_object(j, NULL);
+        json_str(j, "event", event);
+        json_str(j, "time", stamp);
+        json_u64(j, "timestamp_ms", epoch_ms);
+}
+
 static void print_copy_json(const ipcd_msg *m, const char *stamp, uint64_t epoch_ms)
 {
         size_t shown = m->data ? m->len : 0;
         struct json j;
 
-        json_init(&j, stdout);
-        json_begin_object(&j, NULL);
-        json_str(&j, "event", "message");
-        json_str(&j, "time", stamp);
-        json_u64(&j, "timestamp_ms", epoch_ms);
+        json_event_begin(&j, "message", stamp, epoch_ms);
         json_strn(&j, "sender", m->sender, strnlen(m->sender, sizeof(m->sender)));
         json_u64(&j, "sender_id", m->sender_id);
         json_u64(&j, "sender_uid", m->sender_uid);
@@ -123,11 +130,7 @@ static void print_notice(const ipcd_msg *m, const char *stamp, uint64_t epoch_ms
         if (json) {
                 struct json j;
 
-                json_init(&j, stdout);
-                json_begin_object(&j, NULL);
-                json_str(&j, "event", "notice");
-                json_str(&j, "time", stamp);
-                json_u64(&j, "timestamp_ms", epoch_ms);
+                json_event_begin(&j, "notice", stamp, epoch_ms);
                 json_i64(&j, "code", m->type);
                 json_u64(&j, "arg", m->id);
                 json_strn(&j, "text", m->data ? m->data : "", n);

@@ -29,37 +29,14 @@
 #define STATUS_NEXT_TIMEOUT_MS 5000
 
 struct status {
-        struct wire_status_daemon daemon;
+        struct wire_status_set set;
         bool have_daemon;
-        struct wire_status_queue *queues;
-        size_t nqueues;
-        struct wire_status_client *clients;
-        size_t nclients;
-        struct wire_status_ring *rings;
-        size_t nrings;
-        struct wire_status_topic *topics;
-        size_t ntopics;
         char error[128]; /* message of an ERROR record */
 };
 
 static void status_done(struct status *st)
 {
-        free(st->queues);
-        free(st->clients);
-        free(st->rings);
-        free(st->topics);
-}
-
-static int append(void **v, size_t *n, size_t elem, const void *item)
-{
-        void *nv = realloc(*v, (*n + 1) * elem);
-
-        if (!nv)
-                return -ENOMEM;
-        memcpy((char *)nv + *n * elem, item, elem);
-        *v = nv;
-        (*n)++;
-        return 0;
+        wire_status_set_free(&st->set);
 }
 
 static void ctlchan_donep(struct ctlchan **ch)
@@ -121,24 +98,13 @@ static int status_fetch(const char *rundir, struct status *st)
                                                                        : EPROTO));
                         return body.error.error < 0 ? body.error.error : -EPROTO;
                 case WIRE_REC_STATUS_DAEMON:
-                        st->daemon = body.daemon;
-                        st->have_daemon = true;
-                        break;
                 case WIRE_REC_STATUS_QUEUE:
-                        r = append((void **)&st->queues, &st->nqueues, sizeof(body.queue),
-                                   &body.queue);
-                        break;
                 case WIRE_REC_STATUS_CLIENT:
-                        r = append((void **)&st->clients, &st->nclients, sizeof(body.client),
-                                   &body.client);
-                        break;
                 case WIRE_REC_STATUS_RING:
-                        r = append((void **)&st->rings, &st->nrings, sizeof(body.ring),
-                                   &body.ring);
-                        break;
                 case WIRE_REC_STATUS_TOPIC:
-                        r = append((void **)&st->topics, &st->ntopics, sizeof(body.topic),
-                                   &body.topic);
+                        if (r == WIRE_REC_STATUS_DAEMON)
+                                st->have_daemon = true;
+                        r = wire_status_set_add(&st->set, r, &body);
                         break;
                 case WIRE_REC_END:
                         return st->have_daemon ? 0 : -EBADMSG;
@@ -171,7 +137,14 @@ static int fetch_or_report(const struct ctl *ctl, struct status *st)
 /* ------------------------------------------------------------------ */
 /* Text tables: cells collected row by row, printed with column widths. */
 
+/* A column: its heading, and whether it holds numbers (right-aligned). */
+struct column {
+        const char *name;
+        bool right;
+};
+
 struct table {
+        const struct column *cols;
         size_t ncols;
         size_t ncells;
         size_t cap;
@@ -209,9 +182,9 @@ _printf_(2, 3) static int table_add(struct table *t, const char *fmt, ...)
         return 0;
 }
 
-/* Numbers right-aligned (right[col]), text left-aligned; two spaces
- * between columns; every line starts with indent. */
-static void table_print(const struct table *t, const bool *right, const char *indent)
+/* Numbers right-aligned, text left-aligned; two spaces between columns;
+ * every line starts with indent. */
+static void table_print(const struct table *t, const char *indent)
 {
         size_t w[16] = { 0 };
         size_t ncols = MIN(t->ncols, ELEMENTSOF(w));
@@ -230,7 +203,7 @@ static void table_print(const struct table *t, const bool *right, const char *in
                         fputs(indent, stdout);
                 if (c >= ncols)
                         fputs(t->cells[i], stdout);
-                else if (right[c])
+                else if (t->cols[c].right)
                         printf("%*s", (int)w[c], t->cells[i]);
                 else if (last)
                         fputs(t->cells[i], stdout);
@@ -238,6 +211,27 @@ static void table_print(const struct table *t, const bool *right, const char *in
                         printf("%-*s", (int)w[c], t->cells[i]);
                 fputs(last ? "\n" : "  ", stdout);
         }
+}
+
+/* A table of the first ncols of cols, with their header row. */
+static int table_begin(struct table *t, const struct column *cols, size_t ncols)
+{
+        int r = 0;
+
+        *t = (struct table){ .cols = cols, .ncols = ncols };
+        for (size_t c = 0; c < ncols; c++)
+                r |= table_add(t, "%s", cols[c].name);
+        return r;
+}
+
+/* Print t when every cell was made (r, the cells' results or-ed, is 0),
+ * free it, and return 0 or -ENOMEM. */
+static int table_end(struct table *t, int r, const char *indent)
+{
+        if (r == 0)
+                table_print(t, indent);
+        table_done(t);
+        return r < 0 ? -ENOMEM : 0;
 }
 
 /* A name from a fixed-size record field, which may lack its NUL. */
@@ -284,85 +278,95 @@ static int table_add_name(struct table *t, const char *name, size_t size)
         return table_add(t, "%.*s", n > 0 ? n : 1, n > 0 ? name : "-");
 }
 
-static int print_client_table(const struct status *st, const char *indent)
+/* A table of nrows rows under the first ncols of cols, or the line
+ * "(empty)" when there are none; row(t, i, userdata) adds row i's cells. */
+static int print_table(const char *indent, const char *empty, const struct column *cols,
+                       size_t ncols, size_t nrows,
+                       int (*row)(struct table *t, size_t i, const void *userdata),
+                       const void *userdata)
 {
-        static const bool right[] = { true, false, true, true, true, true, true, true, true, true };
-        struct table t = { .ncols = 10 };
-        int r = 0;
+        struct table t;
+        int r;
 
-        if (st->nclients == 0) {
-                printf("%s(no clients)\n", indent);
+        if (nrows == 0) {
+                printf("%s(%s)\n", indent, empty);
                 return 0;
         }
-        r |= table_add(&t, "ID");
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "UID");
-        r |= table_add(&t, "PID");
-        r |= table_add(&t, "QUEUE");
-        r |= table_add(&t, "INBOUND");
-        r |= table_add(&t, "QUEUED");
-        r |= table_add(&t, "SENT");
-        r |= table_add(&t, "RECEIVED");
-        r |= table_add(&t, "DROPPED");
-        for (size_t i = 0; i < st->nclients; i++) {
-                const struct wire_status_client *c = &st->clients[i];
+        r = table_begin(&t, cols, ncols);
+        for (size_t i = 0; i < nrows; i++)
+                r |= row(&t, i, userdata);
+        return table_end(&t, r, indent);
+}
 
-                r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add_name(&t, c->name, sizeof(c->name));
-                r |= table_add(&t, "%" PRIu32, c->uid);
-                r |= table_add(&t, "%" PRId32, c->pid);
-                r |= table_add(&t, "%" PRId32, c->qid);
-                r |= table_add(&t, "%" PRId32, c->inbound_qid);
-                r |= table_add(&t, "%" PRIu64, c->queued);
-                r |= table_add(&t, "%" PRIu64, c->sent);
-                r |= table_add(&t, "%" PRIu64, c->received);
-                r |= table_add(&t, "%" PRIu64, c->dropped);
-        }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+/* One statement a cell below: the cells go in in order. */
+
+/* The first two columns of both client tables. */
+static int table_add_client(struct table *t, const struct wire_status_client *c)
+{
+        int r = table_add(t, "%" PRIu64, c->id);
+
+        r |= table_add_name(t, c->name, sizeof(c->name));
+        return r;
+}
+
+static int client_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_client *c = &st->set.clients[i];
+        int r = table_add_client(t, c);
+
+        r |= table_add(t, "%" PRIu32, c->uid);
+        r |= table_add(t, "%" PRId32, c->pid);
+        r |= table_add(t, "%" PRId32, c->qid);
+        r |= table_add(t, "%" PRId32, c->inbound_qid);
+        r |= table_add(t, "%" PRIu64, c->queued);
+        r |= table_add(t, "%" PRIu64, c->sent);
+        r |= table_add(t, "%" PRIu64, c->received);
+        r |= table_add(t, "%" PRIu64, c->dropped);
+        return r;
+}
+
+static int print_client_table(const struct status *st, const char *indent)
+{
+        static const struct column cols[] = {
+                { "ID", true },     { "NAME", false },   { "UID", true },    { "PID", true },
+                { "QUEUE", true },  { "INBOUND", true }, { "QUEUED", true }, { "SENT", true },
+                { "RECEIVED", true }, { "DROPPED", true },
+        };
+
+        return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
+                           client_row, st);
 }
 
 /* The second half of a client's row, kept apart so that each table fits
  * a terminal: subscriptions, calls waiting for its reply, bulk bytes,
  * lanes, and its sends to a name nobody held. */
+static int client_activity_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_client *c = &st->set.clients[i];
+        int r = table_add_client(t, c);
+
+        r |= table_add(t, "%" PRIu32, c->subscriptions);
+        r |= table_add(t, "%" PRIu32, c->pending_calls);
+        r |= table_add_size(t, c->bulk_sent);
+        r |= table_add_size(t, c->bulk_received);
+        r |= table_add_size(t, c->bulk_held);
+        r |= table_add(t, "%" PRIu32, c->lanes);
+        r |= table_add(t, "%" PRIu64, c->unroutable);
+        return r;
+}
+
 static int print_client_activity_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { true, false, true, true, true, true, true, true, true };
-        struct table t = { .ncols = 9 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "ID", true },        { "NAME", false },          { "SUBSCRIPTIONS", true },
+                { "CALLS", true },     { "BULK-SENT", true },      { "BULK-RECEIVED", true },
+                { "BULK-HELD", true }, { "LANES", true },          { "UNROUTABLE", true },
+        };
 
-        if (st->nclients == 0) {
-                printf("%s(no clients)\n", indent);
-                return 0;
-        }
-        r |= table_add(&t, "ID");
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "SUBSCRIPTIONS");
-        r |= table_add(&t, "CALLS");
-        r |= table_add(&t, "BULK-SENT");
-        r |= table_add(&t, "BULK-RECEIVED");
-        r |= table_add(&t, "BULK-HELD");
-        r |= table_add(&t, "LANES");
-        r |= table_add(&t, "UNROUTABLE");
-        for (size_t i = 0; i < st->nclients; i++) {
-                const struct wire_status_client *c = &st->clients[i];
-
-                r |= table_add(&t, "%" PRIu64, c->id);
-                r |= table_add_name(&t, c->name, sizeof(c->name));
-                r |= table_add(&t, "%" PRIu32, c->subscriptions);
-                r |= table_add(&t, "%" PRIu32, c->pending_calls);
-                r |= table_add_size(&t, c->bulk_sent);
-                r |= table_add_size(&t, c->bulk_received);
-                r |= table_add_size(&t, c->bulk_held);
-                r |= table_add(&t, "%" PRIu32, c->lanes);
-                r |= table_add(&t, "%" PRIu64, c->unroutable);
-        }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
+                           client_activity_row, st);
 }
 
 static void format_uptime(uint64_t ms, char *buf, size_t size)
@@ -381,43 +385,56 @@ static void format_uptime(uint64_t ms, char *buf, size_t size)
                 snprintf(buf, size, "%" PRIu64 ".%01" PRIu64 "s", s, ms % 1000 / 100);
 }
 
+static int ring_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_ring *g = &st->set.rings[i];
+        int r = table_add_name(t, g->name, sizeof(g->name));
+
+        r |= table_add(t, "%" PRId32, g->shmid);
+        r |= table_add(t, "%" PRIu32, g->gid);
+        r |= table_add_size(t, g->size);
+        r |= table_add_size(t, g->lane_size);
+        r |= table_add(t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
+        r |= table_add_size(t, g->used);
+        return r;
+}
+
 static int print_ring_table(const struct status *st, const char *indent)
 {
-        static const bool right[] = { false, true, true, true, true, true, true };
-        struct table t = { .ncols = 7 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "NAME", false },     { "SHMID", true },      { "GID", true },
+                { "SIZE", true },      { "LANE-SIZE", true },  { "LANES-USED", true },
+                { "IN-FLIGHT", true },
+        };
 
-        if (st->nrings == 0) {
-                printf("%s(none)\n", indent);
-                return 0;
-        }
-        r |= table_add(&t, "NAME");
-        r |= table_add(&t, "SHMID");
-        r |= table_add(&t, "GID");
-        r |= table_add(&t, "SIZE");
-        r |= table_add(&t, "LANE-SIZE");
-        r |= table_add(&t, "LANES-USED");
-        r |= table_add(&t, "IN-FLIGHT");
-        for (size_t i = 0; i < st->nrings; i++) {
-                const struct wire_status_ring *g = &st->rings[i];
+        return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nrings, ring_row, st);
+}
 
-                r |= table_add_name(&t, g->name, sizeof(g->name));
-                r |= table_add(&t, "%" PRId32, g->shmid);
-                r |= table_add(&t, "%" PRIu32, g->gid);
-                r |= table_add_size(&t, g->size);
-                r |= table_add_size(&t, g->lane_size);
-                r |= table_add(&t, "%" PRIu32 "/%" PRIu32, g->lanes_used, g->lanes);
-                r |= table_add_size(&t, g->used);
-        }
-        if (r == 0)
-                table_print(&t, right, indent);
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+static int queue_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_queue *q = &st->set.queues[i];
+        int r = table_add(t, "%" PRIu32, q->uid);
+
+        r |= table_add(t, "%" PRId32, q->qid);
+        r |= table_add(t, "%" PRIu32, q->nclients);
+        r |= table_add(t, "%" PRIu32, q->qnum);
+        return r;
+}
+
+static int print_queue_table(const struct status *st, const char *indent)
+{
+        static const struct column cols[] = {
+                { "UID", true }, { "MSQID", true }, { "CLIENTS", true }, { "WAITING", true },
+        };
+
+        return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nqueues, queue_row, st);
 }
 
 static int print_status_text(const struct ctl *ctl, const struct status *st)
 {
-        const struct wire_status_daemon *d = &st->daemon;
+        const struct wire_status_daemon *d = &st->set.daemon;
         char up[64];
         int r = 0;
 
@@ -445,33 +462,14 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                d->bad_control, d->bad_inbound, d->limit_hits);
 
         printf("\ninbound queues (one per client uid):\n");
-        if (st->nqueues == 0) {
-                printf("  (none)\n");
-        } else {
-                static const bool right[] = { true, true, true, true };
-                struct table t = { .ncols = 4 };
-
-                r |= table_add(&t, "UID");
-                r |= table_add(&t, "MSQID");
-                r |= table_add(&t, "CLIENTS");
-                r |= table_add(&t, "WAITING");
-                for (size_t i = 0; i < st->nqueues; i++) {
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].uid);
-                        r |= table_add(&t, "%" PRId32, st->queues[i].qid);
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].nclients);
-                        r |= table_add(&t, "%" PRIu32, st->queues[i].qnum);
-                }
-                if (r == 0)
-                        table_print(&t, right, "  ");
-                table_done(&t);
-        }
+        r |= print_queue_table(st, "  ");
 
         printf("\nrings (bulk payloads; IN-FLIGHT: bytes not yet released by every receiver):\n");
         r |= print_ring_table(st, "  ");
 
         printf("\nclients:\n");
         r |= print_client_table(st, "  ");
-        if (st->nclients > 0) {
+        if (st->set.nclients > 0) {
                 printf("\nclients' subscriptions, unanswered calls, bulk bytes and sends to a "
                        "name nobody held:\n");
                 r |= print_client_activity_table(st, "  ");
@@ -525,13 +523,13 @@ static int topic_cmp(const void *a, const void *b)
 
 static void sort_topics(struct status *st)
 {
-        if (st->ntopics > 1)
-                qsort(st->topics, st->ntopics, sizeof(*st->topics), topic_cmp);
+        if (st->set.ntopics > 1)
+                qsort(st->set.topics, st->set.ntopics, sizeof(*st->set.topics), topic_cmp);
 }
 
 static void print_status_json(const struct ctl *ctl, const struct status *st)
 {
-        const struct wire_status_daemon *d = &st->daemon;
+        const struct wire_status_daemon *d = &st->set.daemon;
         struct json j;
 
         json_init(&j, stdout);
@@ -550,24 +548,24 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "monitors", d->nmonitors);
 
         json_begin_array(&j, "inbound_queues");
-        for (size_t i = 0; i < st->nqueues; i++) {
+        for (size_t i = 0; i < st->set.nqueues; i++) {
                 json_begin_object(&j, NULL);
-                json_u64(&j, "uid", st->queues[i].uid);
-                json_i64(&j, "id", st->queues[i].qid);
-                json_u64(&j, "clients", st->queues[i].nclients);
-                json_u64(&j, "messages", st->queues[i].qnum);
+                json_u64(&j, "uid", st->set.queues[i].uid);
+                json_i64(&j, "id", st->set.queues[i].qid);
+                json_u64(&j, "clients", st->set.queues[i].nclients);
+                json_u64(&j, "messages", st->set.queues[i].qnum);
                 json_end_object(&j);
         }
         json_end_array(&j);
 
         json_begin_array(&j, "clients");
-        for (size_t i = 0; i < st->nclients; i++)
-                json_client(&j, &st->clients[i]);
+        for (size_t i = 0; i < st->set.nclients; i++)
+                json_client(&j, &st->set.clients[i]);
         json_end_array(&j);
 
         json_begin_array(&j, "rings");
-        for (size_t i = 0; i < st->nrings; i++) {
-                const struct wire_status_ring *g = &st->rings[i];
+        for (size_t i = 0; i < st->set.nrings; i++) {
+                const struct wire_status_ring *g = &st->set.rings[i];
 
                 json_begin_object(&j, NULL);
                 json_strn(&j, "name", g->name, strnlen(g->name, sizeof(g->name)));
@@ -583,9 +581,9 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_end_array(&j);
 
         json_begin_array(&j, "topics");
-        for (size_t i = 0; i < st->ntopics; i++) {
+        for (size_t i = 0; i < st->set.ntopics; i++) {
                 json_begin_object(&j, NULL);
-                json_topic_fields(&j, &st->topics[i]);
+                json_topic_fields(&j, &st->set.topics[i]);
                 json_end_object(&j);
         }
         json_end_array(&j);
@@ -616,52 +614,56 @@ static int finish_output(void)
         return CTL_EXIT_OK;
 }
 
-int cmd_status(struct ctl *ctl, int argc, char **argv)
+/* Fetch one snapshot, print it, and return the exit status; what names
+ * the output in the message when print fails (-ENOMEM). */
+static int status_show(struct ctl *ctl, int (*print)(const struct ctl *ctl, struct status *st),
+                       const char *what)
 {
         struct status st = { 0 };
         int r;
 
         r = fetch_or_report(ctl, &st);
-        if (r != 0) {
-                status_done(&st);
-                return r;
-        }
-        sort_topics(&st);
-        if (ctl->json)
-                print_status_json(ctl, &st);
-        else
-                r = print_status_text(ctl, &st);
+        if (r == 0)
+                r = print(ctl, &st);
         status_done(&st);
+        if (r > 0)
+                return r;
         if (r < 0)
-                return log_error_errno(r, "cannot format the status"), CTL_EXIT_FAILURE;
+                return log_error_errno(r, "cannot format the %s", what), CTL_EXIT_FAILURE;
         return finish_output();
+}
+
+static int print_status(const struct ctl *ctl, struct status *st)
+{
+        sort_topics(st);
+        if (!ctl->json)
+                return print_status_text(ctl, st);
+        print_status_json(ctl, st);
+        return 0;
+}
+
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+        return status_show(ctl, print_status, "status");
+}
+
+static int print_clients(const struct ctl *ctl, struct status *st)
+{
+        struct json j;
+
+        if (!ctl->json)
+                return print_client_table(st, "");
+        json_init(&j, stdout);
+        json_begin_array(&j, NULL);
+        for (size_t i = 0; i < st->set.nclients; i++)
+                json_client(&j, &st->set.clients[i]);
+        json_end_array(&j);
+        return 0;
 }
 
 int cmd_clients(struct ctl *ctl, int argc, char **argv)
 {
-        struct status st = { 0 };
-        int r;
-
-        r = fetch_or_report(ctl, &st);
-        if (r != 0) {
-                status_done(&st);
-                return r;
-        }
-        if (ctl->json) {
-                struct json j;
-
-                json_init(&j, stdout);
-                json_begin_array(&j, NULL);
-                for (size_t i = 0; i < st.nclients; i++)
-                        json_client(&j, &st.clients[i]);
-                json_end_array(&j);
-        } else {
-                r = print_client_table(&st, "");
-        }
-        status_done(&st);
-        if (r < 0)
-                return log_error_errno(r, "cannot format the client table"), CTL_EXIT_FAILURE;
-        return finish_output();
+        return status_show(ctl, print_clients, "client table");
 }
 
 /* ------------------------------------------------------------------ */
@@ -678,8 +680,8 @@ static void topic_rates(const struct status *before, const struct wire_status_to
         const struct wire_status_topic *b = NULL;
         uint64_t dp = t->published, dd = t->delivered;
 
-        if (before->ntopics > 0)
-                b = bsearch(t, before->topics, before->ntopics, sizeof(*t), topic_cmp);
+        if (before->set.ntopics > 0)
+                b = bsearch(t, before->set.topics, before->set.ntopics, sizeof(*t), topic_cmp);
         if (b && t->published >= b->published && t->delivered >= b->delivered) {
                 dp = t->published - b->published;
                 dd = t->delivered - b->delivered;
@@ -688,47 +690,46 @@ static void topic_rates(const struct status *before, const struct wire_status_to
         *delivered = (double)dd * 1000.0 / (double)elapsed_ms;
 }
 
+/* What a row of the topic table needs: the snapshot, and the one
+ * elapsed_ms before it for the rates (NULL: no rates). */
+struct topic_rows {
+        const struct status *st, *before;
+        uint64_t elapsed_ms;
+};
+
+static int topic_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct topic_rows *tr = userdata;
+        const struct wire_status_topic *tp = &tr->st->set.topics[i];
+        int r = table_add_name(t, tp->name, sizeof(tp->name));
+
+        r |= table_add(t, "%" PRIu32, tp->subscribers);
+        if (tp->history_depth)
+                r |= table_add(t, "%" PRIu32 "/%" PRIu32, tp->history_len, tp->history_depth);
+        else
+                r |= table_add(t, "-");
+        r |= table_add(t, "%" PRIu64, tp->published);
+        r |= table_add(t, "%" PRIu64, tp->delivered);
+        if (tr->before) {
+                double p, d;
+
+                topic_rates(tr->before, tp, tr->elapsed_ms, &p, &d);
+                r |= table_add(t, "%.1f", p);
+        }
+        return r;
+}
+
 static int print_topics_text(const struct status *st, const struct status *before,
                              uint64_t elapsed_ms)
 {
-        static const bool right[] = { false, true, true, true, true, true };
-        struct table t = { .ncols = before ? 6 : 5 };
-        int r = 0;
+        static const struct column cols[] = {
+                { "TOPIC", false },    { "SUBSCRIBERS", true }, { "HISTORY", true },
+                { "PUBLISHED", true }, { "DELIVERED", true },   { "MSG/S", true },
+        };
+        struct topic_rows tr = { .st = st, .before = before, .elapsed_ms = elapsed_ms };
 
-        if (st->ntopics == 0) {
-                printf("(no topics)\n");
-                return 0;
-        }
-        r |= table_add(&t, "TOPIC");
-        r |= table_add(&t, "SUBSCRIBERS");
-        r |= table_add(&t, "HISTORY");
-        r |= table_add(&t, "PUBLISHED");
-        r |= table_add(&t, "DELIVERED");
-        if (before)
-                r |= table_add(&t, "MSG/S");
-        for (size_t i = 0; i < st->ntopics; i++) {
-                const struct wire_status_topic *tp = &st->topics[i];
-
-                r |= table_add_name(&t, tp->name, sizeof(tp->name));
-                r |= table_add(&t, "%" PRIu32, tp->subscribers);
-                if (tp->history_depth)
-                        r |= table_add(&t, "%" PRIu32 "/%" PRIu32, tp->history_len,
-                                       tp->history_depth);
-                else
-                        r |= table_add(&t, "-");
-                r |= table_add(&t, "%" PRIu64, tp->published);
-                r |= table_add(&t, "%" PRIu64, tp->delivered);
-                if (before) {
-                        double p, d;
-
-                        topic_rates(before, tp, elapsed_ms, &p, &d);
-                        r |= table_add(&t, "%.1f", p);
-                }
-        }
-        if (r == 0)
-                table_print(&t, right, "");
-        table_done(&t);
-        return r < 0 ? -ENOMEM : 0;
+        /* MSG/S only with a snapshot before to count from. */
+        return print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
 }
 
 static void print_topics_json(const struct status *st, const struct status *before,
@@ -738,13 +739,13 @@ static void print_topics_json(const struct status *st, const struct status *befo
 
         json_init(&j, stdout);
         json_begin_array(&j, NULL);
-        for (size_t i = 0; i < st->ntopics; i++) {
+        for (size_t i = 0; i < st->set.ntopics; i++) {
                 json_begin_object(&j, NULL);
-                json_topic_fields(&j, &st->topics[i]);
+                json_topic_fields(&j, &st->set.topics[i]);
                 if (before) {
                         double p, d;
 
-                        topic_rates(before, &st->topics[i], elapsed_ms, &p, &d);
+                        topic_rates(before, &st->set.topics[i], elapsed_ms, &p, &d);
                         json_fixed(&j, "rate", p, 1);
                         json_fixed(&j, "delivered_rate", d, 1);
                 }
@@ -771,14 +772,14 @@ int cmd_topics(struct ctl *ctl, int argc, char **argv)
                         goto out;
                 /* Rates from ipcd's own clock: the two snapshots were taken
                  * uptime_ms apart, whatever the delays on the way. */
-                if (st.daemon.pid != before.daemon.pid ||
-                    st.daemon.uptime_ms < before.daemon.uptime_ms) {
+                if (st.set.daemon.pid != before.set.daemon.pid ||
+                    st.set.daemon.uptime_ms < before.set.daemon.uptime_ms) {
                         log_error("ipcd at %s restarted during the measurement; try again",
                                   ctl->rundir);
                         r = CTL_EXIT_FAILURE;
                         goto out;
                 }
-                elapsed_ms = st.daemon.uptime_ms - before.daemon.uptime_ms;
+                elapsed_ms = st.set.daemon.uptime_ms - before.set.daemon.uptime_ms;
                 if (elapsed_ms == 0)
                         elapsed_ms = (uint64_t)ctl->interval_ms;
         }

@@ -13,16 +13,7 @@
 #include <string.h>
 
 #include "ipcdctl/json.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 /* Run fn writing into a memory buffer; returns the text (caller frees). */
 static char *capture(void (*fn)(FILE *f), size_t *len)
@@ -166,10 +157,5 @@ int main(int argc, char **argv)
         test_escape();
         test_document();
         test_validate();
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
-                return 1;
-        }
-        printf("test-json: all checks passed\n");
-        return 0;
+        return test_result("test-json");
 }

@@ -36,26 +36,7 @@
 #include "shared/clock.h"
 #include "shared/util.h"
 #include "shared/wire.h"
-
-static int failures;
-
-#define CHECK(expr)                                                                                \
-        do {                                                                                       \
-                if (!(expr)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
-
-#define CHECK_R(expr, want)                                                                        \
-        do {                                                                                       \
-                int r_ = (expr);                                                                   \
-                if (r_ != (want)) {                                                                \
-                        fprintf(stderr, "%s:%d: %s = %d (%s), expected %d\n", __FILE__, __LINE__,  \
-                                #expr, r_, strerror(r_ < 0 ? -r_ : 0), (want));                     \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 /* ------------------------------------------------------------------ */
 /* The fake ipcd.                                                       */
@@ -1182,9 +1163,5 @@ int main(void)
         }
         fake_stop();
 
-        if (failures) {
-                fprintf(stderr, "test-client: %d check(s) failed\n", failures);
-                return 1;
-        }
-        return 0;
+        return test_result("test-client");
 }

@@ -16,6 +16,9 @@ noinst_LTLIBRARIES += src/shared/libshared.la
 src_shared_libshared_la_SOURCES = $(SHARED_SOURCES)
 src_shared_libshared_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
+# The unit tests' CHECK macros and main boilerplate, included by every src/**/test-*.c.
+EXTRA_DIST += src/shared/test-util.h
+
 # Unit tests beside the code they test.
 check_PROGRAMS += src/shared/test-wire src/shared/test-names
 TESTS += src/shared/test-wire src/shared/test-names

@@ -17,16 +17,7 @@
 
 #include "shared/ctlchan.h"
 #include "shared/wire.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 static char rundir[] = "/tmp/test-ctlchan.XXXXXX";
 static char control[256], clients[256];
@@ -218,10 +209,5 @@ int main(void)
                 fprintf(stderr, "%s not empty: a reply FIFO was left\n", rundir);
                 failures++;
         }
-        if (failures) {
-                fprintf(stderr, "test-ctlchan: %d failure(s)\n", failures);
-                return 1;
-        }
-        printf("test-ctlchan: ok\n");
-        return 0;
+        return test_result("test-ctlchan");
 }

@@ -25,16 +25,7 @@
 
 #include "shared/ipcstate.h"
 #include "shared/util.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 static char dir[] = "/tmp/test-ipcstate.XXXXXX";
 static char state_path[256], new_path[256];
@@ -256,10 +247,5 @@ int main(int argc, char **argv)
         unlink(state_path);
         unlink(new_path);
         rmdir(dir);
-        if (failures) {
-                fprintf(stderr, "test-ipcstate: %d failure(s)\n", failures);
-                return 1;
-        }
-        printf("test-ipcstate: ok\n");
-        return 0;
+        return test_result("test-ipcstate");
 }

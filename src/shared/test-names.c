@@ -5,16 +5,7 @@
 #include <string.h>
 
 #include "shared/names.h"
-
-static int failures;
-
-#define CHECK(expr)                                                                                \
-        do {                                                                                       \
-                if (!(expr)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 /* A string of n copies of c (n < 256). */
 static const char *repeat(char c, size_t n)
@@ -154,9 +145,5 @@ int main(void)
         test_patterns();
         test_match();
         test_broad();
-        if (failures) {
-                fprintf(stderr, "test-names: %d check(s) failed\n", failures);
-                return 1;
-        }
-        return 0;
+        return test_result("test-names");
 }

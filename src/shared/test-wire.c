@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "shared/wire.h"
-
-static int failures;
-
-#define CHECK(expr)                                                                                \
-        do {                                                                                       \
-                if (!(expr)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "shared/test-util.h"
 
 #define NONCE "0123456789abcdef0123456789abcdef"
 #define FIFO "fedcba9876543210fedcba9876543210"
@@ -711,6 +702,28 @@ static void test_types(void)
         CHECK(wire_reply_type(UINT64_MAX) < (1L << 31));
 }
 
+/* A STATUS answer read back record by record, as ipcdctl does. */
+static void test_status_set(void)
+{
+        struct wire_status_set set = { 0 };
+        struct wire_status_daemon d = { .pid = 42, .nclients = 2 };
+        struct wire_status_client c1 = { .id = 1 }, c2 = { .id = 2 };
+        struct wire_status_topic t = { .name = "news", .published = 7 };
+
+        CHECK(wire_status_set_add(&set, WIRE_REC_STATUS_DAEMON, &d) == 0);
+        CHECK(wire_status_set_add(&set, WIRE_REC_STATUS_CLIENT, &c1) == 0);
+        CHECK(wire_status_set_add(&set, WIRE_REC_STATUS_CLIENT, &c2) == 0);
+        CHECK(wire_status_set_add(&set, WIRE_REC_STATUS_TOPIC, &t) == 0);
+        CHECK(wire_status_set_add(&set, WIRE_REC_END, &t) == -EINVAL);
+        CHECK(set.daemon.pid == 42 && set.daemon.nclients == 2);
+        CHECK(set.nclients == 2 && set.clients[0].id == 1 && set.clients[1].id == 2);
+        CHECK(set.ntopics == 1 && strcmp(set.topics[0].name, "news") == 0 &&
+              set.topics[0].published == 7);
+        CHECK(set.nqueues == 0 && set.nrings == 0);
+        wire_status_set_free(&set);
+        CHECK(set.clients == NULL && set.nclients == 0 && set.topics == NULL);
+}
+
 int main(void)
 {
         test_ctl_valid();
@@ -722,9 +735,6 @@ int main(void)
         test_in();
         test_out();
         test_types();
-        if (failures) {
-                fprintf(stderr, "test-wire: %d check(s) failed\n", failures);
-                return 1;
-        }
-        return 0;
+        test_status_set();
+        return test_result("test-wire");
 }

@@ -15,12 +15,16 @@
 #define IPCD_DEFAULT_RUNDIR "/run/ipcd"
 #endif
 
-int util_random_bytes(void *buf, size_t n)
+/* One step of a loop over n bytes at p: how many it did, or -1 with errno. */
+typedef ssize_t (*util_step_fn)(void *userdata, void *p, size_t n);
+
+/* Run step until all n bytes at buf are done, retrying EINTR: 0 or -errno. */
+static int util_all(util_step_fn step, void *userdata, void *buf, size_t n)
 {
         uint8_t *p = buf;
 
         while (n > 0) {
-                ssize_t r = getrandom(p, n, 0);
+                ssize_t r = step(userdata, p, n);
 
                 if (r < 0) {
                         if (errno == EINTR)
@@ -31,6 +35,21 @@ int util_random_bytes(void *buf, size_t n)
                 n -= (size_t)r;
         }
         return 0;
+}
+
+static ssize_t step_getrandom(void *userdata, void *p, size_t n)
+{
+        return getrandom(p, n, 0);
+}
+
+static ssize_t step_write(void *userdata, void *p, size_t n)
+{
+        return write(*(const int *)userdata, p, n);
+}
+
+int util_random_bytes(void *buf, size_t n)
+{
+        return util_all(step_getrandom, NULL, buf, n);
 }
 
 const char *util_runtime_dir(const char *explicit_dir)
@@ -64,20 +83,8 @@ int util_ipc_ns(pid_t pid, uint64_t *ret)
 
 int util_write_all(int fd, const void *buf, size_t n)
 {
-        const uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t r = write(fd, p, n);
-
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += r;
-                n -= (size_t)r;
-        }
-        return 0;
+        /* write() only reads the bytes: the cast is for the shared loop. */
+        return util_all(step_write, &fd, (void *)buf, n);
 }
 
 int util_array_reserve(void *array, size_t *cap, size_t n, size_t elem, size_t first)

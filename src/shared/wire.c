@@ -208,107 +208,168 @@ void wire_rec_body(void *dst, size_t size, const void *body, size_t body_len)
                 memset((uint8_t *)dst + n, 0, size - n);
 }
 
+/* ---- a STATUS answer ---- */
+
+static int status_append(void **v, size_t *n, size_t elem, const void *item)
+{
+        void *nv = realloc(*v, (*n + 1) * elem);
+
+        if (!nv)
+                return -ENOMEM;
+        memcpy((char *)nv + *n * elem, item, elem);
+        *v = nv;
+        (*n)++;
+        return 0;
+}
+
+int wire_status_set_add(struct wire_status_set *set, enum wire_rec_kind kind, const void *body)
+{
+        switch (kind) {
+        case WIRE_REC_STATUS_DAEMON:
+                memcpy(&set->daemon, body, sizeof(set->daemon));
+                return 0;
+        case WIRE_REC_STATUS_QUEUE:
+                return status_append((void **)&set->queues, &set->nqueues, sizeof(*set->queues),
+                                     body);
+        case WIRE_REC_STATUS_CLIENT:
+                return status_append((void **)&set->clients, &set->nclients,
+                                     sizeof(*set->clients), body);
+        case WIRE_REC_STATUS_RING:
+                return status_append((void **)&set->rings, &set->nrings, sizeof(*set->rings), body);
+        case WIRE_REC_STATUS_TOPIC:
+                return status_append((void **)&set->topics, &set->ntopics, sizeof(*set->topics),
+                                     body);
+        default:
+                return -EINVAL;
+        }
+}
+
+void wire_status_set_free(struct wire_status_set *set)
+{
+        free(set->queues);
+        free(set->clients);
+        free(set->rings);
+        free(set->topics);
+        memset(set, 0, sizeof(*set));
+}
+
 /* ---- queue records ---- */
+
+/* Both kinds of queue record (wire_in, wire_out) are laid out alike: a
+ * header of hsize bytes, nlen bytes of names padded to 8, then len bytes
+ * of payload padded to 8 (which the last record of a message may omit). */
+
+/* Write the header and payload of one record at buf+*off (capacity size)
+ * and return where its names go; NULL when it does not fit. */
+static uint8_t *rec_put(void *buf, size_t size, size_t *off, const void *h, size_t hsize,
+                        size_t nlen, size_t len, const void *payload)
+{
+        size_t need = hsize + ALIGN8_(nlen) + ALIGN8_(len);
+        uint8_t *p;
+
+        if (*off > size || need > size - *off)
+                return NULL;
+        p = (uint8_t *)buf + *off;
+        memset(p, 0, need);
+        memcpy(p, h, hsize);
+        if (len)
+                memcpy(p + hsize + ALIGN8_(nlen), payload, len);
+        *off += need;
+        return p + hsize;
+}
+
+/* Copy the header of the record at buf+*off (n bytes in all) into h: 1,
+ * 0 at the end, -EBADMSG when too few bytes are left. */
+static int rec_header(const void *buf, size_t n, size_t off, void *h, size_t hsize)
+{
+        if (off >= n)
+                return 0;
+        if (n - off < hsize)
+                return -EBADMSG;
+        memcpy(h, (const uint8_t *)buf + off, hsize);
+        return 1;
+}
+
+/* Where the names of the record at buf+*off begin, once its header said
+ * nlen and len, moving *off past it; NULL when the lengths do not fit. */
+static const uint8_t *rec_body(const void *buf, size_t n, size_t *off, size_t hsize, size_t nlen,
+                               size_t len)
+{
+        const uint8_t *p = (const uint8_t *)buf + *off;
+        size_t left = n - *off, need = hsize + ALIGN8_(nlen) + ALIGN8_(len);
+
+        if (len > left)
+                return NULL;
+        if (need > left) {
+                /* The last record may omit its final padding. */
+                if (hsize + ALIGN8_(nlen) + len != left)
+                        return NULL;
+                need = left;
+        }
+        *off += need;
+        return p + hsize;
+}
 
 int wire_in_put(void *buf, size_t size, size_t *off, const struct wire_in *h, const char *dst,
                 const void *payload)
 {
-        size_t need = wire_in_size(h->dst_len, h->len);
-        uint8_t *p;
+        uint8_t *names = rec_put(buf, size, off, h, sizeof(*h), h->dst_len, h->len, payload);
 
-        if (*off > size || need > size - *off)
+        if (!names)
                 return -EMSGSIZE;
-        p = (uint8_t *)buf + *off;
-        memset(p, 0, need);
-        memcpy(p, h, sizeof(*h));
-        p += sizeof(*h);
         if (h->dst_len)
-                memcpy(p, dst, h->dst_len);
-        p += ALIGN8_(h->dst_len);
-        if (h->len)
-                memcpy(p, payload, h->len);
-        *off += need;
+                memcpy(names, dst, h->dst_len);
         return 0;
 }
 
 int wire_in_next(const void *buf, size_t n, size_t *off, struct wire_in *h, const char **dst,
                  const void **payload)
 {
-        const uint8_t *p = (const uint8_t *)buf + *off;
-        size_t left, need;
+        const uint8_t *names;
+        int r = rec_header(buf, n, *off, h, sizeof(*h));
 
-        if (*off >= n)
-                return 0;
-        left = n - *off;
-        if (left < sizeof(*h))
-                return -EBADMSG;
-        memcpy(h, p, sizeof(*h));
+        if (r <= 0)
+                return r;
         if (h->dst_len >= WIRE_NAME_MAX)
                 return -EBADMSG;
-        if (h->len > left)
+        names = rec_body(buf, n, off, sizeof(*h), h->dst_len, h->len);
+        if (!names)
                 return -EBADMSG;
-        need = wire_in_size(h->dst_len, h->len);
-        if (need > left) {
-                /* The last record may omit its final padding. */
-                if (sizeof(*h) + ALIGN8_(h->dst_len) + (size_t)h->len != left)
-                        return -EBADMSG;
-                need = left;
-        }
-        *dst = (const char *)p + sizeof(*h);
-        *payload = p + sizeof(*h) + ALIGN8_(h->dst_len);
-        *off += need;
+        *dst = (const char *)names;
+        *payload = names + ALIGN8_(h->dst_len);
         return 1;
 }
 
 int wire_out_put(void *buf, size_t size, size_t *off, const struct wire_out *h, const char *name,
                  const char *topic, const void *payload)
 {
-        size_t need = wire_out_size(h->name_len, h->topic_len, h->len);
-        uint8_t *p;
+        uint8_t *names = rec_put(buf, size, off, h, sizeof(*h),
+                                 (size_t)h->name_len + h->topic_len, h->len, payload);
 
-        if (*off > size || need > size - *off)
+        if (!names)
                 return -EMSGSIZE;
-        p = (uint8_t *)buf + *off;
-        memset(p, 0, need);
-        memcpy(p, h, sizeof(*h));
-        p += sizeof(*h);
         if (h->name_len)
-                memcpy(p, name, h->name_len);
+                memcpy(names, name, h->name_len);
         if (h->topic_len)
-                memcpy(p + h->name_len, topic, h->topic_len);
-        p += ALIGN8_((size_t)h->name_len + h->topic_len);
-        if (h->len)
-                memcpy(p, payload, h->len);
-        *off += need;
+                memcpy(names + h->name_len, topic, h->topic_len);
         return 0;
 }
 
 int wire_out_next(const void *buf, size_t n, size_t *off, struct wire_out *h, const char **name,
                   const char **topic, const void **payload)
 {
-        const uint8_t *p = (const uint8_t *)buf + *off;
-        size_t left, need;
+        const uint8_t *names;
+        int r = rec_header(buf, n, *off, h, sizeof(*h));
 
-        if (*off >= n)
-                return 0;
-        left = n - *off;
-        if (left < sizeof(*h))
-                return -EBADMSG;
-        memcpy(h, p, sizeof(*h));
+        if (r <= 0)
+                return r;
         if (h->name_len >= WIRE_NAME_MAX || h->topic_len >= WIRE_NAME_MAX)
                 return -EBADMSG;
-        if (h->len > left)
+        names = rec_body(buf, n, off, sizeof(*h), (size_t)h->name_len + h->topic_len, h->len);
+        if (!names)
                 return -EBADMSG;
-        need = wire_out_size(h->name_len, h->topic_len, h->len);
-        if (need > left) {
-                if (sizeof(*h) + ALIGN8_((size_t)h->name_len + h->topic_len) + (size_t)h->len !=
-                    left)
-                        return -EBADMSG;
-                need = left;
-        }
-        *name = (const char *)p + sizeof(*h);
+        *name = (const char *)names;
         *topic = *name + h->name_len;
-        *payload = p + sizeof(*h) + ALIGN8_((size_t)h->name_len + h->topic_len);
-        *off += need;
+        *payload = names + ALIGN8_((size_t)h->name_len + h->topic_len);
         return 1;
 }

@@ -219,6 +219,27 @@ struct wire_status_topic {
         uint64_t delivered;      /* copies delivered */
 };
 
+/* A whole STATUS answer: the DAEMON record and the lists that follow it.
+ * ipcd builds one (struct router_status holds it), ipcdctl reads one back
+ * (wire_status_set_add for each record up to END). */
+struct wire_status_set {
+        struct wire_status_daemon daemon;
+        struct wire_status_queue *queues;
+        size_t nqueues;
+        struct wire_status_client *clients;
+        size_t nclients;
+        struct wire_status_ring *rings;
+        size_t nrings;
+        struct wire_status_topic *topics;
+        size_t ntopics;
+};
+/* Append body, a record of kind QUEUE, CLIENT, RING or TOPIC (a whole
+ * struct wire_status_*, see wire_rec_body), to its list; DAEMON replaces
+ * set->daemon.  0, -ENOMEM, or -EINVAL for another kind. */
+int wire_status_set_add(struct wire_status_set *set, enum wire_rec_kind kind, const void *body);
+/* Free the lists and empty set. */
+void wire_status_set_free(struct wire_status_set *set);
+
 /* Append one record to buf (header + body); returns bytes written or
  * -ENOBUFS.  body may be NULL when body_len is 0. */
 int wire_rec_put(void *buf, size_t size, enum wire_rec_kind kind,

@@ -141,6 +141,62 @@ static void pass_yield(struct router_pass *p)
         watch_busy(p->yield_data);
 }
 
+/* One pass: the message of n bytes in buf and up to PASS_DRAIN_MAX more
+ * that are already waiting, handled under one lock. */
+static void uidq_pass(struct uidq *u, struct router_pass *p, struct watch_slot *w, int qid,
+                      long *buf, size_t cap, ssize_t n)
+{
+        struct router *r = u->router;
+
+        atomic_store(&u->pass_start_ms, clock_now_ms());
+        atomic_store(&u->busy, true);
+        watch_busy(w);
+        router_lock(r);
+        pass_slice_begin(p);
+        router_pass_handle(p, buf + 1, (size_t)n);
+        for (int i = 0; i < PASS_DRAIN_MAX; i++) {
+                n = msgrcv(qid, buf, cap, 0, IPC_NOWAIT | MSG_NOERROR);
+                if (n < 0)
+                        break;
+                router_pass_handle(p, buf + 1, (size_t)n);
+        }
+        router_pass_end(p);
+        /* Retry backlogs this pass may have made room for. */
+        router_drain_backlogs(r);
+        router_unlock(r);
+        atomic_store(&w->busy_since_ms, 0);
+        atomic_store(&u->busy, false);
+        atomic_fetch_add(&u->passes, 1);
+}
+
+/* The data thread of u ends without being asked to (lock held). */
+static void uidq_lost(struct router *r, struct uidq *u, int qid)
+{
+        /* Its queue vanished under it (its uid may remove it, or
+         * msgrcv failed): its clients cannot send any more, so they
+         * go with it (their queues are removed: each library sees
+         * ipcd gone).  New clients of that uid get a new queue; the
+         * uid's limits count on its books, so the count stays
+         * right (issue 10, finding 3).  The last client puts u on
+         * dead_uidqs: the event thread joins this thread. */
+        struct client *c, *cn;
+        unsigned n = 0;
+
+        u->qid = msgq_remove(&r->mq, u->qid);
+        u->removed = true;
+        uidq_unlink(r, u);
+        for (c = r->clients; c; c = cn) {
+                cn = c->next;
+                if (c->uq == u) {
+                        router_client_remove(r, c);
+                        n++;
+                }
+        }
+        log_warning("inbound queue %d of uid %u removed behind ipcd's back: its %u "
+                    "clients removed",
+                    qid, (unsigned)u->uid, n);
+}
+
 void *router_uidq_thread(void *arg)
 {
         struct uidq *u = arg;
@@ -171,56 +227,15 @@ void *router_uidq_thread(void *arg)
                                 log_error_errno(-errno, "msgrcv on inbound queue %d", qid);
                         break;
                 }
-                atomic_store(&u->pass_start_ms, clock_now_ms());
-                atomic_store(&u->busy, true);
-                watch_busy(w);
-                router_lock(r);
-                pass_slice_begin(p);
-                router_pass_handle(p, buf + 1, (size_t)n);
-                for (int i = 0; i < PASS_DRAIN_MAX; i++) {
-                        n = msgrcv(qid, buf, cap, 0, IPC_NOWAIT | MSG_NOERROR);
-                        if (n < 0)
-                                break;
-                        router_pass_handle(p, buf + 1, (size_t)n);
-                }
-                router_pass_end(p);
-                /* Retry backlogs this pass may have made room for. */
-                router_drain_backlogs(r);
-                router_unlock(r);
-                atomic_store(&w->busy_since_ms, 0);
-                atomic_store(&u->busy, false);
-                atomic_fetch_add(&u->passes, 1);
+                uidq_pass(u, p, w, qid, buf, cap, n);
         }
 out:
         router_pass_free(p);
         free(buf);
         watch_slot_put(w);
         router_lock(r);
-        if (!u->removed && !r->shutting_down) {
-                /* Its queue vanished under it (its uid may remove it, or
-                 * msgrcv failed): its clients cannot send any more, so they
-                 * go with it (their queues are removed: each library sees
-                 * ipcd gone).  New clients of that uid get a new queue; the
-                 * uid's limits count on its books, so the count stays
-                 * right (issue 10, finding 3).  The last client puts u on
-                 * dead_uidqs: the event thread joins this thread. */
-                struct client *c, *cn;
-                unsigned n = 0;
-
-                u->qid = msgq_remove(&r->mq, u->qid);
-                u->removed = true;
-                uidq_unlink(r, u);
-                for (c = r->clients; c; c = cn) {
-                        cn = c->next;
-                        if (c->uq == u) {
-                                router_client_remove(r, c);
-                                n++;
-                        }
-                }
-                log_warning("inbound queue %d of uid %u removed behind ipcd's back: its %u "
-                            "clients removed",
-                            qid, (unsigned)u->uid, n);
-        }
+        if (!u->removed && !r->shutting_down)
+                uidq_lost(r, u, qid);
         if (r->wake)
                 r->wake(r->wake_userdata);
         router_unlock(r);

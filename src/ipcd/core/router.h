@@ -117,15 +117,8 @@ void router_pass_end(struct router_pass *p);
  * complete asks the kernel for queue lengths without the lock; free
  * releases it.  collect returns 0 or -ENOMEM. */
 struct router_status {
-        struct wire_status_daemon daemon; /* pid and version: the caller's */
-        struct wire_status_queue *queues;
-        size_t nqueues;
-        struct wire_status_client *clients;
-        size_t nclients;
-        struct wire_status_ring *rings;
-        size_t nrings;
-        struct wire_status_topic *topics;
-        size_t ntopics, topics_cap;
+        struct wire_status_set set; /* set.daemon's pid and version: the caller's */
+        size_t topics_cap;
         int sample_qid;            /* a client queue, for the size in effect; -1 */
         size_t default_qbytes;     /* kernel.msgmnb, without one */
 };

@@ -87,9 +87,9 @@ static void status_topic(struct topic *t, void *userdata)
         struct router_status *st = userdata;
         struct wire_status_topic *ts;
 
-        if (st->ntopics == st->topics_cap)
+        if (st->set.ntopics == st->topics_cap)
                 return; /* topics counted before: cannot grow under the same lock */
-        ts = &st->topics[st->ntopics++];
+        ts = &st->set.topics[st->set.ntopics++];
         *ts = (struct wire_status_topic){
                 .subscribers = t->nexact,
                 .wildcard_subscribers = t->nwild,
@@ -116,26 +116,26 @@ int router_status_collect(struct router *r, struct router_status *st)
 
         memset(st, 0, sizeof(*st));
         st->topics_cap = r->topics.ntopics;
-        st->queues = calloc(count_uidqs(r) + 1, sizeof(*st->queues));
-        st->clients = calloc(r->nclients + 1, sizeof(*st->clients));
-        st->rings = calloc(r->nrings + 1, sizeof(*st->rings));
-        st->topics = calloc(st->topics_cap + 1, sizeof(*st->topics));
-        if (!st->queues || !st->clients || !st->rings || !st->topics) {
+        st->set.queues = calloc(count_uidqs(r) + 1, sizeof(*st->set.queues));
+        st->set.clients = calloc(r->nclients + 1, sizeof(*st->set.clients));
+        st->set.rings = calloc(r->nrings + 1, sizeof(*st->set.rings));
+        st->set.topics = calloc(st->topics_cap + 1, sizeof(*st->set.topics));
+        if (!st->set.queues || !st->set.clients || !st->set.rings || !st->set.topics) {
                 router_status_free(st);
                 return -ENOMEM;
         }
-        status_daemon(r, &st->daemon);
+        status_daemon(r, &st->set.daemon);
         st->sample_qid = r->clients ? r->clients->qid : -1;
         st->default_qbytes = r->mq.msgmnb;
         for (struct uidq *u = r->uidqs; u; u = u->next)
-                st->queues[st->nqueues++] = (struct wire_status_queue){
+                st->set.queues[st->set.nqueues++] = (struct wire_status_queue){
                         .uid = (uint32_t)u->uid, .qid = u->qid, .nclients = u->nclients
                 };
         for (struct client *c = r->clients; c; c = c->next)
-                status_client(r, c, &st->clients[i++]);
-        st->nclients = i;
+                status_client(r, c, &st->set.clients[i++]);
+        st->set.nclients = i;
         for (unsigned k = 0; k < r->nrings; k++)
-                status_ring(r->rings[k], &st->rings[st->nrings++]);
+                status_ring(r->rings[k], &st->set.rings[st->set.nrings++]);
         topics_foreach(&r->topics, status_topic, st);
         return 0;
 }
@@ -146,23 +146,20 @@ void router_status_complete(struct router_status *st)
 
         /* The queue size in effect: ask the kernel about one queue. */
         if (st->sample_qid >= 0 && msgctl(st->sample_qid, IPC_STAT, &ds) == 0)
-                st->daemon.queue_bytes = (uint32_t)ds.msg_qbytes;
+                st->set.daemon.queue_bytes = (uint32_t)ds.msg_qbytes;
         else
-                st->daemon.queue_bytes = (uint32_t)st->default_qbytes;
-        for (size_t i = 0; i < st->nqueues; i++)
-                if (msgctl(st->queues[i].qid, IPC_STAT, &ds) == 0)
-                        st->queues[i].qnum = (uint32_t)ds.msg_qnum;
+                st->set.daemon.queue_bytes = (uint32_t)st->default_qbytes;
+        for (size_t i = 0; i < st->set.nqueues; i++)
+                if (msgctl(st->set.queues[i].qid, IPC_STAT, &ds) == 0)
+                        st->set.queues[i].qnum = (uint32_t)ds.msg_qnum;
         /* Plus queue messages (batches) in each client's queue. */
-        for (size_t i = 0; i < st->nclients; i++)
-                if (msgctl(st->clients[i].qid, IPC_STAT, &ds) == 0)
-                        st->clients[i].queued += ds.msg_qnum;
+        for (size_t i = 0; i < st->set.nclients; i++)
+                if (msgctl(st->set.clients[i].qid, IPC_STAT, &ds) == 0)
+                        st->set.clients[i].queued += ds.msg_qnum;
 }
 
 void router_status_free(struct router_status *st)
 {
-        free(st->queues);
-        free(st->clients);
-        free(st->rings);
-        free(st->topics);
+        wire_status_set_free(&st->set);
         memset(st, 0, sizeof(*st));
 }

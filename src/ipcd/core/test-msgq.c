@@ -19,13 +19,9 @@
 
 #include "ipcd/core/msgq.h"
 
-#define CHECK(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* Later checks build on earlier ones: the first failure ends the test. */
+#define TEST_CHECK_EXITS
+#include "shared/test-util.h"
 
 #define OWNER ((uid_t)4242)
 #define GROUP ((gid_t)4343)

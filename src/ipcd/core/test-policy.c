@@ -12,13 +12,9 @@
 #include "ipcd/core/policy.h"
 #include "ipcd/core/router.h"
 
-#define CHECK(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* Later checks build on earlier ones: the first failure ends the test. */
+#define TEST_CHECK_EXITS
+#include "shared/test-util.h"
 
 int main(void)
 {

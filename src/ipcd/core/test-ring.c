@@ -16,13 +16,9 @@
 #include "ipcd/core/msgq.h"
 #include "ipcd/core/ring.h"
 
-#define CHECK(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* Later checks build on earlier ones: the first failure ends the test. */
+#define TEST_CHECK_EXITS
+#include "shared/test-util.h"
 
 #define LANE (64 * 1024)
 
@@ -48,10 +44,7 @@ int main(int argc, char **argv)
         struct shmid_ds ds;
         int la, lb;
 
-        if (!getenv("IPCD_TEST_UNSHARED")) {
-                setenv("IPCD_TEST_UNSHARED", "1", 1);
-                execlp("unshare", "unshare", "--ipc", argv[0], (char *)NULL);
-        }
+        test_unshare_ipc(argv);
         (void)argc;
         msgq_ctx_init(&mq, -1, getegid());
 

@@ -21,13 +21,9 @@
 #include "shared/names.h"
 #include "shared/wire.h"
 
-#define CHECK(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* Later checks build on earlier ones: the first failure ends the test. */
+#define TEST_CHECK_EXITS
+#include "shared/test-util.h"
 
 static struct router_limits lim = {
         .max_clients = 8,
@@ -139,11 +135,7 @@ int main(int argc, char **argv)
         size_t off;
         int k;
 
-        if (!getenv("IPCD_TEST_UNSHARED")) {
-                setenv("IPCD_TEST_UNSHARED", "1", 1);
-                execlp("unshare", "unshare", "--ipc", argv[0], (char *)NULL);
-                /* No unshare: run here; we remove everything we create. */
-        }
+        test_unshare_ipc(argv);
         (void)argc;
 
         CHECK(router_init(&r, &lim, -1, getegid()) == 0);
@@ -216,14 +208,14 @@ int main(int argc, char **argv)
                 pthread_mutex_lock(&r.lock);
                 CHECK(router_status_collect(&r, &st) == 0);
                 pthread_mutex_unlock(&r.lock);
-                CHECK(st.daemon.unroutable == 6);
-                for (size_t i = 0; i < st.nclients; i++)
-                        if (st.clients[i].id == anon->id)
-                                CHECK(st.clients[i].unroutable == 5);
-                        else if (st.clients[i].id == a->id)
-                                CHECK(st.clients[i].unroutable == 1);
+                CHECK(st.set.daemon.unroutable == 6);
+                for (size_t i = 0; i < st.set.nclients; i++)
+                        if (st.set.clients[i].id == anon->id)
+                                CHECK(st.set.clients[i].unroutable == 5);
+                        else if (st.set.clients[i].id == a->id)
+                                CHECK(st.set.clients[i].unroutable == 1);
                         else
-                                CHECK(st.clients[i].unroutable == 0);
+                                CHECK(st.set.clients[i].unroutable == 0);
                 router_status_free(&st);
         }
 

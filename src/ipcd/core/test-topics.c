@@ -16,13 +16,9 @@
 #include "ipcd/core/router.h"
 #include "ipcd/core/topics.h"
 
-#define CHECK(x)                                                                                   \
-        do {                                                                                       \
-                if (!(x)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* Later checks build on earlier ones: the first failure ends the test. */
+#define TEST_CHECK_EXITS
+#include "shared/test-util.h"
 
 static struct client *hits[16];
 static unsigned nhits;
