@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "ipcd/core/router.h"
+#include "shared/ipcstate.h"
 #include "shared/wire.h"
 
 struct event_loop; /* event.c */
@@ -25,6 +26,15 @@ struct daemon {
         bool control_created;     /* we made the FIFO (not systemd): we remove it */
         int lock_fd;              /* RUNDIR/ipcd.lock, flock()ed */
         int state_fd;             /* RUNDIR/ipcd.state */
+        int sentinel_fd;          /* write end of the sentinel's pipe, -1: none */
+        pid_t sentinel_pid;
+        /* The names of a crashed predecessor (from its state file), for
+         * the router's reservations (name_grace_ms). */
+        struct ipcstate_name *dead_names;
+        size_t ndead_names;
+        /* Replies parked for slow readers (event_write_reply), at most in
+         * all and per uid (parked_bytes, parked_bytes_per_uid). */
+        uint64_t parked_bytes, parked_bytes_per_uid;
         gid_t gid;                /* group of every object */
         gid_t clients_gid;        /* clients_group, if set */
         bool have_clients_group;
@@ -47,6 +57,12 @@ void rundir_teardown(struct daemon *d);
 /* Group and mode of RUNDIR/control for clients_group: 0620 and the
  * group when set, 0622 and ipcd's group when not (also on SIGHUP). */
 int rundir_control_access(struct daemon *d);
+
+/* sentinel.c: a process that removes our objects the moment we die. */
+int sentinel_start(struct daemon *d);
+/* clean: we removed our objects ourselves; else the sentinel does.  Waits
+ * for it to exit. */
+void sentinel_stop(struct daemon *d, bool clean);
 
 /* control.c */
 void control_read(struct daemon *d);
