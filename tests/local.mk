@@ -144,5 +144,3 @@ tests_test_attack_lanes_SOURCES = tests/test-attack-lanes.c $(ITEST_COMMON)
 tests_test_attack_lanes_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
-XFAIL_TESTS += \
-	tests/test-attack-status.sh

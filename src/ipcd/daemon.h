@@ -81,9 +81,10 @@ int event_inherited_fifo(const char *rundir);
 int event_run(struct daemon *d);
 int event_watch_client(struct daemon *d, struct client *c);
 /* Write buf to fd without blocking; what does not fit now is written when
- * fd becomes writable.  Takes fd and buf; closes/frees them when done or
+ * fd becomes writable, if it fits the bounds on parked replies (for uid,
+ * the requester, and in all: parked_bytes*); else it is dropped.  Takes fd and buf; closes/frees them when done or
  * after 5 s. */
-void event_write_reply(struct daemon *d, int fd, void *buf, size_t len);
+void event_write_reply(struct daemon *d, uid_t uid, int fd, void *buf, size_t len);
 /* Log a client event; under journald with structured fields
  * (IPCD_CLIENT_ID, IPCD_CLIENT_NAME, IPCD_CLIENT_UID, IPCD_CLIENT_PID). */
 void event_log_client(int level, const struct client *c, const char *event);
