@@ -42,13 +42,16 @@
 /* Close every descriptor above 2 except a and b. */
 static void close_all_but(int a, int b)
 {
-        unsigned lo = (unsigned)MIN(a, b), hi = (unsigned)MAX(a, b);
+        unsigned keep[2] = { (unsigned)MIN(a, b), (unsigned)MAX(a, b) }, from = 3;
 
-        if (lo > 3)
-                (void)close_range(3, lo - 1, 0);
-        if (hi > lo + 1)
-                (void)close_range(lo + 1, hi - 1, 0);
-        (void)close_range(hi + 1, ~0U, 0);
+        for (size_t i = 0; i < 2; i++) {
+                if (keep[i] < from)
+                        continue;
+                if (keep[i] > from)
+                        (void)close_range(from, keep[i] - 1, 0);
+                from = keep[i] + 1;
+        }
+        (void)close_range(from, ~0U, 0);
 }
 
 static _Noreturn void sentinel_main(const char *rundir, int rd, int lock_fd)

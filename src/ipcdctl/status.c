@@ -728,6 +728,10 @@ static int print_topics_text(const struct status *st, const struct status *befor
         if (r == 0)
                 table_print(&t, right, "");
         table_done(&t);
+        /* ipcd caps a STATUS answer (parked_bytes_per_uid): say so. */
+        if (r == 0 && st->have_daemon && st->daemon.ntopics > st->ntopics)
+                printf("(%zu more topics not listed: the answer is capped by "
+                       "parked_bytes_per_uid)\n", (size_t)st->daemon.ntopics - st->ntopics);
         return r < 0 ? -ENOMEM : 0;
 }
 
