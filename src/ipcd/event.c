@@ -35,6 +35,7 @@ struct event_loop {
         sd_event *e;
         int wake_fd;
         sd_event_source *control_src;
+        sd_event_source *sentinel_src; /* EPOLLERR: our sentinel died */
         sd_event_source *partial_timer; /* on only while a partial control line waits */
         sd_event_source *wake_src;
         sd_event_source *backlog_timer;
@@ -489,11 +490,21 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* The read end of the sentinel's pipe closed: it died (killed). */
+static int on_sentinel_gone(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        log_warning("the sentinel died: if ipcd dies now, its clients notice only when a new "
+                    "ipcd starts");
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
 static void loop_free(struct event_loop *l)
 {
         if (!l)
                 return;
         sd_event_source_disable_unref(l->control_src);
+        sd_event_source_disable_unref(l->sentinel_src);
         sd_event_source_disable_unref(l->partial_timer);
         sd_event_source_disable_unref(l->wake_src);
         sd_event_source_disable_unref(l->backlog_timer);
@@ -526,6 +537,11 @@ static int loop_setup(struct daemon *d)
         r = sd_event_add_io(l->e, &l->control_src, d->control_fd, EPOLLIN, on_control, d);
         if (r < 0)
                 return log_error_errno(r, "watching the control FIFO");
+        if (d->sentinel_fd >= 0) {
+                r = sd_event_add_io(l->e, &l->sentinel_src, d->sentinel_fd, 0, on_sentinel_gone, d);
+                if (r < 0)
+                        log_warning_errno(r, "watching the sentinel");
+        }
         r = sd_event_add_signal(l->e, NULL, SIGTERM, on_exit_signal, d);
         if (r >= 0)
                 r = sd_event_add_signal(l->e, NULL, SIGINT, on_exit_signal, d);

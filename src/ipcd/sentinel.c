@@ -123,7 +123,7 @@ void sentinel_stop(struct daemon *d, bool clean)
         if (d->sentinel_fd < 0)
                 return;
         if (clean && write(d->sentinel_fd, &x, 1) != 1)
-                log_warning_errno(-errno, "sentinel: gone before the clean shutdown");
+                log_debug_errno(-errno, "sentinel: gone before the clean shutdown");
         d->sentinel_fd = safe_close(d->sentinel_fd);
         /* Clean: it exits at once; else it cleans up first.  Either way
          * before we give up the lock. */
