@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,23 @@
 #include "shared/log.h"
 
 #define SENTINEL_CLEAN 'Q'
+
+/* close_range(2), or close(2) one by one where it is refused (an old
+ * kernel, a seccomp filter). */
+static void close_fds(unsigned lo, unsigned hi)
+{
+        struct rlimit rl;
+
+        if (close_range(lo, hi, 0) == 0)
+                return;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur - 1 < hi)
+                hi = (unsigned)(rl.rlim_cur - 1);
+        if (hi > 65535)
+                hi = 65535;
+        for (unsigned fd = lo; fd <= hi; fd++)
+                (void)close((int)fd);
+}
 
 /* Close every descriptor above 2 except a and b. */
 static void close_all_but(int a, int b)
@@ -48,10 +66,10 @@ static void close_all_but(int a, int b)
                 if (keep[i] < from)
                         continue;
                 if (keep[i] > from)
-                        (void)close_range(from, keep[i] - 1, 0);
+                        close_fds(from, keep[i] - 1);
                 from = keep[i] + 1;
         }
-        (void)close_range(from, ~0U, 0);
+        close_fds(from, ~0U);
 }
 
 static _Noreturn void sentinel_main(const char *rundir, int rd, int lock_fd)
