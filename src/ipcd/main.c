@@ -17,6 +17,7 @@
 
 #include "ipcd/config.h"
 #include "ipcd/daemon.h"
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -187,6 +188,8 @@ static int reload(struct daemon *d)
 
         if (!opts.log_level)
                 log_set_max_level(cfg.log_level);
+        d->parked_bytes = cfg.parked_bytes;
+        d->parked_bytes_per_uid = cfg.parked_bytes_per_uid;
         if (have_group != d->have_clients_group || (have_group && gid != d->clients_gid)) {
                 d->have_clients_group = have_group;
                 d->clients_gid = gid;
@@ -262,7 +265,7 @@ int main(int argc, char **argv)
 {
         struct ipcd_config cfg;
         struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
-                            .state_fd = -1 };
+                            .state_fd = -1, .sentinel_fd = -1 };
         char err[512];
         sigset_t ss;
         int r, ret = EXIT_FAILURE;
@@ -321,6 +324,10 @@ int main(int argc, char **argv)
         r = rundir_setup(&d, event_inherited_fifo(d.rundir));
         if (r < 0)
                 goto out_rundir;
+        /* Before any thread exists (the data threads come with clients). */
+        r = sentinel_start(&d);
+        if (r < 0)
+                goto out_rundir;
 
         r = router_init(&d.router, &(struct router_limits){ 0 }, d.state_fd, d.gid);
         if (r < 0) {
@@ -330,6 +337,15 @@ int main(int argc, char **argv)
         cfg.lim.max_payload = max_payload(&cfg, d.router.mq.msgmax);
         router_set_limits(&d.router, &cfg.lim);
         d.router.ipc_ns = d.ipc_ns;
+        if (d.ndead_names && cfg.name_grace_ms) {
+                d.router.reserved = d.dead_names;
+                d.router.nreserved = d.ndead_names;
+                d.router.reserved_until_ms = clock_now_ms() + cfg.name_grace_ms;
+                log_info("%zu names of the crashed instance are reserved for their owners "
+                         "for %u ms", d.ndead_names, cfg.name_grace_ms);
+        }
+        d.parked_bytes = cfg.parked_bytes;
+        d.parked_bytes_per_uid = cfg.parked_bytes_per_uid;
         r = create_rings(&d, &cfg);
         if (r < 0) {
                 router_done(&d.router);
@@ -340,10 +356,13 @@ int main(int argc, char **argv)
         cfg = (struct ipcd_config){ 0 };
         r = event_run(&d);
         router_done(&d.router);
+        sentinel_stop(&d, true); /* everything we made is gone */
         if (r >= 0)
                 ret = EXIT_SUCCESS;
 out_rundir:
+        sentinel_stop(&d, false); /* none left: the sentinel cleans up */
         rundir_teardown(&d);
+        free(d.dead_names);
 out:
         free(d.rundir);
         config_done(&cfg);

@@ -728,8 +728,16 @@ static int print_topics_text(const struct status *st, const struct status *befor
         };
         struct topic_rows tr = { .st = st, .before = before, .elapsed_ms = elapsed_ms };
 
+        int r;
+
         /* MSG/S only with a snapshot before to count from. */
-        return print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
+        r = print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
+        /* ipcd caps a STATUS answer (parked_bytes_per_uid): say so. */
+        if (r == 0 && st->have_daemon && st->set.daemon.ntopics > st->set.ntopics)
+                printf("(%zu more topics not listed: the answer is capped by "
+                       "parked_bytes_per_uid)\n",
+                       (size_t)st->set.daemon.ntopics - st->set.ntopics);
+        return r;
 }
 
 static void print_topics_json(const struct status *st, const struct status *before,

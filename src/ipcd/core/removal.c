@@ -17,6 +17,7 @@
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/router.h"
+#include "shared/ipcstate.h"
 
 static void uidq_release(struct router *r, struct uidq *u)
 {
@@ -43,6 +44,7 @@ void router_client_remove(struct router *r, struct client *c)
                 return;
         c->removed = true;
         clients_remove(r, c);
+        (void)ipcstate_record_name(r->mq.state_fd, c->uid, c->name, true);
         if (c->prev)
                 c->prev->next = c->next;
         else

@@ -180,6 +180,8 @@ struct watch_slot {
         atomic_uint_fast64_t busy_since_ms; /* start of its current slice; 0: idle */
 };
 
+struct ipcstate_name;
+
 struct router {
         pthread_mutex_t lock;
         atomic_uint lock_waiters;          /* [atomic] threads in router_lock() */
@@ -197,6 +199,13 @@ struct router {
         uint64_t next_id;
         uint64_t instance;
         uint64_t ipc_ns;
+        /* Names of a crashed predecessor, reserved for their previous
+         * owner's uid until reserved_until_ms (clock_now_ms): only that uid
+         * may register them meanwhile (DESIGN "Names across a restart").
+         * Set by the edge before any client, never changed; not owned. */
+        const struct ipcstate_name *reserved;
+        size_t nreserved;
+        uint64_t reserved_until_ms;
         uint64_t start_ms;
         uint64_t backlog_total;
         unsigned nbacklogged;     /* clients with a non-empty backlog */
