@@ -420,17 +420,29 @@ int ipcstate_record_name(int fd, uid_t uid, const char *name, bool removed)
         return r;
 }
 
-static int names_read(const char *rundir, struct names *out)
+/* Open RUNDIR's state file for reading: 1, 0 when there is none, or
+ * -errno. */
+static int state_open_read(const char *rundir, FILE **ret)
 {
-        char path[4096], line[256];
-        FILE *f;
-        int r = 0;
+        char path[4096];
 
         if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
                 return -ENAMETOOLONG;
-        f = fopen(path, "re");
-        if (!f)
+        *ret = fopen(path, "re");
+        if (!*ret)
                 return errno == ENOENT ? 0 : -errno;
+        return 1;
+}
+
+static int names_read(const char *rundir, struct names *out)
+{
+        char line[256];
+        FILE *f;
+        int r;
+
+        r = state_open_read(rundir, &f);
+        if (r <= 0)
+                return r;
         while (r >= 0 && fgets(line, sizeof(line), f)) {
                 char name[IPCSTATE_NAME_MAX];
                 bool removed;
@@ -617,16 +629,14 @@ int ipcstate_cleanup(const char *rundir, uid_t creator, unsigned *nremoved)
 {
         static const enum ipcstate_kind kinds[] = { IPCSTATE_MSG, IPCSTATE_SEM, IPCSTATE_SHM };
         struct idset live = { 0 }, ours = { 0 };
-        char path[4096], line[128];
+        char line[128];
         FILE *f;
         int r = 0;
 
         *nremoved = 0;
-        if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
-                return -ENAMETOOLONG;
-        f = fopen(path, "re");
-        if (!f)
-                return errno == ENOENT ? 0 : -errno;
+        r = state_open_read(rundir, &f);
+        if (r <= 0)
+                return r;
         /* The last line about an object wins. */
         while (r >= 0 && fgets(line, sizeof(line), f)) {
                 enum ipcstate_kind kind;
