@@ -76,6 +76,14 @@ int ipcd_unsubscribe(ipcd_client *c, const char *topic);
 int ipcd_publish(ipcd_client *c, const char *topic, long type, const void *data, size_t len,
                  int flags);
 
+/* Flow control: point-to-point sends are lossless.  A send to a
+ * destination whose window is full (its backlog in ipcd is at its bound)
+ * waits until there is room; IPCD_NONBLOCK gives -EAGAIN and accepts
+ * nothing; a destination that goes away while a send waits gives
+ * -ECONNRESET.  This bounds every such wait of this handle: -ETIMEDOUT
+ * after timeout_ms (-1: wait forever, the default; 0: never wait). */
+int ipcd_set_send_timeout(ipcd_client *c, int timeout_ms);
+
 int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_t len,
               ipcd_msg *reply, int timeout_ms);
 int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, const void *data,

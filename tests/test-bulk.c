@@ -18,8 +18,9 @@
  *  - backpressure: a receiver holding chunks fills the lane; IPCD_NONBLOCK
  *    gives -EAGAIN; a blocking send moves to a spare lane; with no spare
  *    lane left (lanes_per_uid) it waits, and proceeds once the receiver
- *    releases; beyond its held limit a receiver's chunks are dropped
- *    (IPCD_ACK: -EAGAIN) and counted; a wait for room gives up after 10 s;
+ *    releases; beyond its held limit a receiver that chose drop-new has
+ *    its chunks dropped (IPCD_ACK: -EAGAIN) and counted; a wait for room
+ *    gives up after 10 s;
  *  - kill: SIGKILL of a receiver holding chunks, and of a producer in the
  *    middle of a stream, leaves the lanes reusable (ring status: nothing in
  *    flight, lanes back) and no segment beyond the ring;
@@ -531,6 +532,12 @@ static void test_backpressure(void)
         uint32_t lanes;
         void *buf;
 
+        /* These receivers choose to drop past their held limit (without
+         * that choice it holds their producers back: test-flow). */
+        CHECK_OK(ipcd_set_overflow(r1, IPCD_OVERFLOW_DROP_NEW, 0, 0));
+        CHECK_OK(ipcd_set_overflow(r2, IPCD_OVERFLOW_DROP_NEW, 0, 0));
+        CHECK_OK(ipcd_set_overflow(r3, IPCD_OVERFLOW_DROP_NEW, 0, 0));
+
         /* r1 holds half a lane: its held limit */
         for (unsigned i = 0; i < 4; i++)
                 CHECK_R(send_data(p, "bk-r1", T_DATA, CHUNK, 100 + i, i % 2, IPCD_ACK), 0);
@@ -664,6 +671,8 @@ static void test_kill(void)
 
                 close(pfd[0]);
                 k = tl_connect("bk-k");
+                /* it drops past its held limit, by choice */
+                CHECK_OK(ipcd_set_overflow(k, IPCD_OVERFLOW_DROP_NEW, 0, 0));
                 CHECK(write(pfd[1], "r", 1) == 1);
                 for (unsigned i = 0; i < 4; i++) {
                         recv_type(k, &m[i], T_DATA);

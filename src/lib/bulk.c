@@ -844,12 +844,21 @@ static int desc_outcome(ipcd_client *c, struct desc_send *x)
         return r;
 }
 
+/* A queued allocation not sent after all: the caller's again. */
+static void bulk_unqueue(ipcd_client *c, struct desc_send *x)
+{
+        pthread_mutex_lock(&c->lock);
+        if (x->a->state == ALLOC_QUEUED)
+                x->a->state = ALLOC_UNSENT;
+        pthread_mutex_unlock(&c->lock);
+}
+
 static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type, void *buf,
                      size_t len, int flags)
 {
         struct desc_send x = {.op = op, .dst = dst, .type = type, .len = len,
                               .ack = flags & IPCD_ACK, .nowait = flags & IPCD_NONBLOCK};
-        bool consumed = false;
+        bool consumed = false, learn = false;
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !buf || len == 0 ||
@@ -886,9 +895,26 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
                         ipcd_buf_free(c, buf);
                 return r;
         }
+        /* A unicast chunk takes room in dst's window of ring bytes: the
+         * receiver's held-bytes limit is back pressure (flow.c). */
+        if (op == WIRE_OP_SEND) {
+                r = flow_reserve(c, dst, len, true, flags, &learn);
+                if (r < 0) {
+                        bulk_unqueue(c, &x);
+                        return r;
+                }
+                if (learn)
+                        x.ack = true;
+        }
         r = desc_send(c, &x);
         if (r == 0 && x.ack)
                 r = desc_outcome(c, &x);
+        if (op == WIRE_OP_SEND) {
+                if (r < 0)
+                        flow_unreserve(c, dst, len, true);
+                if (learn)
+                        flow_learned(c, dst, r);
+        }
         drops_flush(c);
         return r;
 }

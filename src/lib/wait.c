@@ -116,6 +116,10 @@ static size_t sweep_filters(ipcd_client *c, long filters[SWEEP_MAX + 1])
         for (struct waiter *w = c->waiters; w; w = w->next)
                 if (w->kind == WAITER_RECV && !waiter_satisfied(c, w))
                         filter_add(filters, &nf, &all, w->filter);
+        /* A condition that records of one type may satisfy (flow.c: credit). */
+        for (struct waiter *w = c->waiters; w; w = w->next)
+                if (w->kind == WAITER_COND && w->filter && !waiter_satisfied(c, w))
+                        filter_add(filters, &nf, &all, w->filter);
         if (all)
                 filters[nf++] = 0;
         return nf;

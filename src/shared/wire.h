@@ -56,6 +56,10 @@
  * be delivered because the queue was full.  The library answers with
  * WIRE_OP_PULL once it has emptied its queue. */
 #define WIRE_TYPE_PULL ((1L << 30) + 1)
+/* Flow control (ipcd -> sender): WIRE_OUT_CREDIT records giving back
+ * window bytes for one destination.  The library takes them with a
+ * type-selective msgrcv(2); the application never sees them. */
+#define WIRE_TYPE_CREDIT ((1L << 30) + 2)
 /* Answers to a client's own request (ACK outcomes, call replies) arrive
  * with type WIRE_TYPE_REPLY_BASE + (cookie & WIRE_COOKIE_SLOT_MASK), so a
  * waiting thread receives exactly its own answer with msgrcv(2). */
@@ -141,6 +145,12 @@ struct wire_rec_registered {
         int32_t daemon_pid;
         uint64_t ipc_ns;     /* inode of ipcd's IPC namespace */
         uint64_t instance;   /* random per ipcd start: a restart changes it */
+        /* Flow control (see WIRE_OUT_CREDIT): the bytes, counted with
+         * wire_flow_cost(), a sender may have in flight to one destination
+         * (0: no flow control), and the ring bytes of unicast bulk chunks
+         * it may have unreleased by one destination. */
+        uint64_t flow_window;
+        uint64_t flow_bulk_window;
 };
 
 struct wire_status_daemon {
@@ -367,7 +377,19 @@ enum wire_out_kind {
         WIRE_OUT_MONITOR = 5, /* a copy for a monitor: name = sender, topic = destination
                                  name or topic (WIRE_OUT_TOPIC), payload = the first bytes,
                                  cookie = the full payload length */
+        WIRE_OUT_CREDIT = 6, /* flow control, on WIRE_TYPE_CREDIT: name = the destination,
+                                cookie = inline bytes given back, type = bulk bytes given
+                                back, status = 0, or -ECONNRESET: the destination went
+                                away (every byte in flight to it is given back) */
 };
+
+/* What one inline SEND costs in a flow-control window: its payload and a
+ * fixed overhead, so empty messages count too.  Both sides use this. */
+#define WIRE_FLOW_RECORD 64
+static inline uint64_t wire_flow_cost(uint64_t len)
+{
+        return len + WIRE_FLOW_RECORD;
+}
 
 enum wire_out_flags {
         WIRE_OUT_REQUEST = 1 << 0, /* answer with WIRE_OP_REPLY */

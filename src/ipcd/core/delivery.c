@@ -14,6 +14,7 @@
 
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/router.h"
 #include "ipcd/core/wakeup.h"
@@ -149,6 +150,7 @@ bool backlog_drain(struct router *r, struct client *c)
                         delivered(r, c, e->nrec);
                 else
                         wakeup_raise(c);
+                flow_delivered(r, c, e->flow_sender, e->flow_cost);
                 free(e);
         }
         notice_missed(c);
@@ -172,8 +174,12 @@ unsigned router_drain_backlogs(struct router *r)
  * chunk it references was counted as held by c; give it back. */
 static void entry_release_bulk(struct router *r, struct client *c, const struct backlog_entry *e)
 {
-        if (e->has_bulk && held_take(c, e->bulk.ring, e->bulk.lane, e->bulk.pos))
+        struct held_chunk hc;
+
+        if (e->has_bulk && held_take_get(c, e->bulk.ring, e->bulk.lane, e->bulk.pos, &hc)) {
                 chunk_unref(r, e->bulk.ring, e->bulk.lane, e->bulk.pos);
+                flow_bulk_released(r, c, hc.sender_id, hc.len);
+        }
 }
 
 /* Would size more bytes for c pass a user-message limit (its own, its
@@ -205,6 +211,7 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
                 c->bl_records -= e->nrec;
                 count_drop(r, c, e->nrec);
                 entry_release_bulk(r, c, e);
+                flow_delivered(r, c, e->flow_sender, e->flow_cost);
                 free(e);
         }
         if (had && !c->bl_head) {
@@ -223,6 +230,11 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
 
         if (!m->control && c->overflow == WIRE_OVERFLOW_DROP_OLD && m->size <= cap)
                 backlog_drop_old(r, c, m->size, cap);
+        /* A flow-controlled message is bounded by its sender's window: only
+         * a receiver that chose to drop caps it (and the totals, ipcd's
+         * memory, always do). */
+        if (!m->control && m->flow_sender && !c->drop_chosen)
+                cap = UINT64_MAX / 4;
         if (!m->control && backlog_over(r, c, m->size, cap))
                 return ROUTER_E_FULL;
         if (m->control && (c->bl_ctl_bytes + m->size > ROUTER_CTL_BACKLOG ||
@@ -236,6 +248,8 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                 .nrec = m->nrec,
                 .control = m->control,
                 .has_bulk = m->bulk != NULL,
+                .flow_sender = m->flow_sender,
+                .flow_cost = m->flow_cost,
         };
         if (m->bulk)
                 e->bulk = *m->bulk;
@@ -267,16 +281,19 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                                 delivered(r, c, m->nrec);
                         else
                                 wakeup_raise(c);
+                        flow_delivered(r, c, m->flow_sender, m->flow_cost);
                         return 0;
                 }
                 if (errno != EAGAIN && errno != EINTR) {
                         /* Queue gone (client leaving) or a kernel limit. */
                         count_drop(r, c, m->nrec);
+                        flow_delivered(r, c, m->flow_sender, m->flow_cost);
                         return ROUTER_E_FULL;
                 }
         }
         if (backlog_append(r, c, m) != 0) {
                 count_drop(r, c, m->nrec);
+                flow_delivered(r, c, m->flow_sender, m->flow_cost);
                 return ROUTER_E_FULL;
         }
         wakeup_pull_marker(c);

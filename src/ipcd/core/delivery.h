@@ -14,6 +14,8 @@ struct delivery {
         bool control;                 /* an answer or notice: own limit, own type */
         const struct held_chunk *bulk; /* the bulk descriptor it carries (held by the
                                          receiver), or NULL; at most one per message */
+        uint64_t flow_sender;         /* its records' sender under flow control, or 0 */
+        uint64_t flow_cost;
 };
 
 /*

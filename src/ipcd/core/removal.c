@@ -13,6 +13,7 @@
 #include <sys/msg.h>
 
 #include "ipcd/core/calls.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/clients.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/held.h"
@@ -41,6 +42,9 @@ void router_client_remove(struct router *r, struct client *c)
 {
         if (c->removed)
                 return;
+        /* Its senders' windows: given back, blocked senders woken (while
+         * it still has its name, which the credits carry). */
+        flow_client_gone(r, c);
         c->removed = true;
         clients_remove(r, c);
         if (c->prev)

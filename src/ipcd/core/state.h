@@ -52,6 +52,18 @@ struct router_limits {
 struct held_chunk {
         uint32_t ring, lane;
         uint64_t pos, len;
+        uint64_t sender_id; /* a unicast chunk under flow control (flow.c); 0: none */
+};
+
+/* Flow control (flow.c): what one sender has in flight to one
+ * destination, on the destination's list. */
+struct flow_pair {
+        struct flow_pair *next;   /* the destination's flow_in list */
+        uint64_t sender_id;
+        uint64_t outstanding;     /* inline cost accepted, not yet into the queue */
+        uint64_t due;             /* inline cost delivered, not yet credited back */
+        uint64_t bulk_out;        /* bulk bytes delivered or queued, not released */
+        uint64_t bulk_due;        /* bulk bytes released, not yet credited back */
 };
 
 struct backlog_entry {
@@ -60,6 +72,8 @@ struct backlog_entry {
         uint32_t nrec;    /* user records in it (counted as received when delivered) */
         bool control;     /* ACK or notice: not subject to the byte limit */
         bool has_bulk;    /* it carries a bulk descriptor for this chunk, held */
+        uint64_t flow_sender; /* its records' sender under flow control, or 0 */
+        uint64_t flow_cost;   /* their cost (wire_flow_cost) */
         struct held_chunk bulk;
         long msg[];       /* msgsnd(2) buffer: msg[0] is the mtype, the mtext follows */
 };
@@ -115,6 +129,11 @@ struct client {
         int overflow;             /* enum wire_overflow */
         uint64_t backlog_limit;   /* its backlog bytes, <= limits' */
         uint64_t missed;          /* drops not yet told (notify_drops) */
+        bool drop_chosen;         /* it chose drop-new/drop-old (ipcd_set_overflow): its
+                                     unicast backlog is capped too, not only windowed */
+        struct flow_pair *flow_in; /* senders with bytes in flight to it (flow.c) */
+        uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
+                                     pressure") */
         char monitor_pattern[WIRE_NAME_MAX];
 
         struct sub *subs;         /* its subscriptions */

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * flow.c - lossless unicast: a credit window per sender->destination pair.
+ *
+ * The library of a sender keeps, per destination name, the cost
+ * (wire_flow_cost) of what it sent there and ipcd has not credited back;
+ * it holds a send while that would pass its window (flow_window(), told
+ * at registration).  ipcd keeps the same per pair (struct flow_pair, on
+ * the destination's list): cost is charged when a SEND is routed, becomes
+ * "due" when its queue message leaves ipcd (into the destination's queue,
+ * or dropped by a policy the destination chose), and is credited back
+ * with a WIRE_OUT_CREDIT record on the sender's WIRE_TYPE_CREDIT once a
+ * quarter of the window is due, so a stream costs one credit record per
+ * quarter window.  The library may send while less than half its window
+ * is in flight, or while the message fits: so a blocked sender has half a
+ * window in flight, and a quarter of it is always credited back.  Unicast bulk chunks are windowed the same way in ring
+ * bytes, credited when the destination releases the chunk.
+ *
+ * So what waits in ipcd for one destination is bounded by the windows of
+ * its senders (plus one message each), and the data threads never wait:
+ * a sender whose window is full waits in its own library.  A sender that
+ * ignores its window (a raw or modified client) is charged past it: past
+ * twice the window its excess is dropped and counted as "ignored back
+ * pressure" on the sender and the destination.  A destination that goes
+ * away gives every pair's bytes back with status -ECONNRESET, which
+ * wakes its blocked senders.
+ *
+ * flow.c and delivery.c call each other: delivery reports what left,
+ * flow answers with credit through deliver().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipcd/core/delivery.h"
+#include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
+#include "ipcd/core/router.h"
+#include "shared/macro.h"
+
+#define FLOW_WINDOW_MIN (64 * 1024)
+
+uint64_t flow_window(const struct router *r)
+{
+        /* A window always takes a few of the largest messages. */
+        uint64_t w = MAX(r->lim.backlog_bytes, (uint64_t)FLOW_WINDOW_MIN);
+
+        return MAX(w, 4 * wire_flow_cost(r->lim.max_payload));
+}
+
+uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size)
+{
+        return r->lim.held_bytes ? r->lim.held_bytes : lane_size / 2;
+}
+
+static struct flow_pair *pair_find(struct client *dst, uint64_t sender_id)
+{
+        for (struct flow_pair *fp = dst->flow_in; fp; fp = fp->next)
+                if (fp->sender_id == sender_id)
+                        return fp;
+        return NULL;
+}
+
+static struct flow_pair *pair_get(struct client *dst, uint64_t sender_id)
+{
+        struct flow_pair *fp = pair_find(dst, sender_id);
+
+        if (fp)
+                return fp;
+        fp = calloc(1, sizeof(*fp));
+        if (!fp)
+                return NULL;
+        fp->sender_id = sender_id;
+        fp->next = dst->flow_in;
+        dst->flow_in = fp;
+        return fp;
+}
+
+/* A credit record for the sender of fp (0 or a status). */
+static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost,
+                        uint64_t bulk, int status)
+{
+        struct client *s = router_client_by_id(r, sender_id);
+        struct {
+                long mtype;
+                uint8_t mtext[sizeof(struct wire_out) + WIRE_NAME_MAX + 8];
+        } m = {.mtype = WIRE_TYPE_CREDIT};
+        struct wire_out h = {
+                .kind = WIRE_OUT_CREDIT,
+                .name_len = (uint8_t)strlen(dst->name),
+                .cookie = cost,
+                .type = (int64_t)bulk,
+                .status = status,
+        };
+        size_t off = 0;
+
+        if (!s || s->removed)
+                return true; /* nobody to tell: forget it */
+        if (wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, dst->name, NULL, NULL) < 0)
+                return true;
+        return deliver(r, s, &(struct delivery){.msg = &m.mtype, .size = off, .control = true}) == 0;
+}
+
+static void count_ignored(struct router *r, struct client *dst, struct client *s)
+{
+        s->dropped_ignored++;
+        dst->dropped_ignored++;
+        count_drop(r, dst, 1);
+}
+
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost)
+{
+        struct flow_pair *fp = pair_get(dst, s->id);
+        uint64_t w = flow_window(r);
+
+        if (!fp)
+                return -ENOMEM;
+        /* An honest library has at most a window, or half a window and
+         * one message, in flight; an unread credit may add one more. */
+        if (fp->outstanding + fp->due + cost > 2 * w + wire_flow_cost(r->lim.max_payload)) {
+                count_ignored(r, dst, s);
+                return ROUTER_E_FULL;
+        }
+        fp->outstanding += cost;
+        return 0;
+}
+
+/* The largest lane: one chunk always fits an honest window. */
+static uint64_t lane_max(const struct router *r)
+{
+        uint64_t m = 0;
+
+        for (unsigned i = 0; i < r->nrings; i++)
+                m = MAX(m, r->rings[i]->lane_size);
+        return m;
+}
+
+static uint64_t bulk_window_any(const struct router *r)
+{
+        return flow_bulk_window(r, r->nrings ? r->rings[0]->lane_size : 0);
+}
+
+int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len)
+{
+        struct flow_pair *fp = pair_get(dst, s->id);
+
+        if (!fp)
+                return -ENOMEM;
+        /* An honest library has at most a window, or half a window and a
+         * chunk, in flight; an unread credit may add one more window. */
+        if (fp->bulk_out + fp->bulk_due + len > 2 * bulk_window_any(r) + lane_max(r)) {
+                count_ignored(r, dst, s);
+                return ROUTER_E_FULL;
+        }
+        fp->bulk_out += len;
+        return 0;
+}
+
+/* Credit what is due once a quarter of a window is (lock held). */
+static void credit_maybe(struct router *r, struct client *dst, struct flow_pair *fp)
+{
+        if ((fp->due >= flow_window(r) / 4 ||
+             (fp->bulk_due && fp->bulk_due >= bulk_window_any(r) / 4)) &&
+            credit_send(r, dst, fp->sender_id, fp->due, fp->bulk_due, 0))
+                fp->due = fp->bulk_due = 0;
+}
+
+void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len)
+{
+        struct flow_pair *fp = pair_get(dst, s->id);
+
+        if (!fp)
+                return;
+        fp->bulk_due += len;
+        credit_maybe(r, dst, fp);
+}
+
+void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost)
+{
+        struct flow_pair *fp;
+
+        if (!sender_id || !(fp = pair_find(dst, sender_id)))
+                return;
+        fp->outstanding -= MIN(cost, fp->outstanding);
+        fp->due += cost;
+        credit_maybe(r, dst, fp);
+}
+
+void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id, uint64_t len)
+{
+        struct flow_pair *fp;
+
+        if (!sender_id || !(fp = pair_find(dst, sender_id)))
+                return;
+        fp->bulk_out -= MIN(len, fp->bulk_out);
+        fp->bulk_due += len;
+        credit_maybe(r, dst, fp);
+}
+
+void flow_client_gone(struct router *r, struct client *c)
+{
+        struct flow_pair *fp, *n, **pp;
+
+        for (fp = c->flow_in; fp; fp = n) {
+                n = fp->next;
+                (void)credit_send(r, c, fp->sender_id, 0, 0, -ECONNRESET);
+                free(fp);
+        }
+        c->flow_in = NULL;
+        /* Its pairs as a sender. */
+        for (struct client *d = r->clients; d; d = d->next)
+                for (pp = &d->flow_in; *pp;)
+                        if ((*pp)->sender_id == c->id) {
+                                fp = *pp;
+                                *pp = fp->next;
+                                free(fp);
+                        } else
+                                pp = &(*pp)->next;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* flow.h - flow control per sender->destination pair: windows, credit
+ * records, the "ignored back pressure" drops (flow.c).  Lock held. */
+#pragma once
+
+#include "ipcd/core/state.h"
+
+/* The window of one pair (inline cost), and of its unicast bulk bytes. */
+uint64_t flow_window(const struct router *r);
+uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size);
+
+/* Charge an inline SEND of cost from s to dst.  0, or ROUTER_E_FULL: s is
+ * over its window by more than an honest library can be (it ignored the
+ * back pressure): the caller drops the message (counted here). */
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost);
+/* The same for a unicast bulk chunk of len ring bytes. */
+int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len);
+/* A unicast chunk of len bytes to a destination that chose to drop: not
+ * windowed (its held-bytes limit drops), credited back at once. */
+void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len);
+/* cost from sender_id left ipcd for dst (into its queue, or dropped):
+ * credit it back once enough is due. */
+void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost);
+/* dst released (or lost) a bulk chunk of len bytes from sender_id. */
+void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id, uint64_t len);
+/* c leaves: its senders are told (-ECONNRESET credits), its pairs freed,
+ * and the pairs it had as a sender freed. */
+void flow_client_gone(struct router *r, struct client *c);
