@@ -149,3 +149,10 @@ TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
 XFAIL_TESTS += \
 	tests/test-attack-status.sh
+
+# Flow control: lossless unicast and bulk by default (issue 11).
+check_PROGRAMS += tests/test-flow
+tests_test_flow_SOURCES = tests/test-flow.c $(ITEST_COMMON)
+tests_test_flow_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-flow.sh
+EXTRA_DIST += tests/test-flow.sh

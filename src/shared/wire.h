@@ -206,6 +206,9 @@ struct wire_status_client {
         uint32_t lanes;          /* lanes it produces into */
         uint32_t reserved_;
         uint64_t unroutable;     /* its sends to a name nobody held */
+        uint64_t dropped_ignored; /* of dropped: over its sender's flow-control window
+                                    ("ignored back pressure"); and on a sender, its own
+                                    sends so dropped */
 };
 
 struct wire_status_ring {

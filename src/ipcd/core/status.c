@@ -57,6 +57,7 @@ static void status_client(struct router *r, const struct client *c, struct wire_
                 .bulk_sent = c->bulk_sent,
                 .bulk_received = c->bulk_received,
                 .bulk_held = c->held_bytes,
+                .dropped_ignored = c->dropped_ignored,
                 .unroutable = c->unroutable,
                 /* Waiting in ipcd; router_status_complete() adds its queue. */
                 .queued = c->bl_records,
