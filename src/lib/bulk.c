@@ -762,6 +762,7 @@ struct desc_send {
         long type;
         size_t len;
         bool ack, nowait;
+        uint16_t wflags; /* WIRE_IN_FLOW_FULL */
         struct bulk *b;
         struct bulk_lane *l;
         struct bulk_alloc *a;
@@ -776,7 +777,7 @@ static int desc_send(ipcd_client *c, struct desc_send *x)
 {
         struct lib_req q = {
                 .op = x->op,
-                .wflags = WIRE_IN_BULK | (x->ack ? WIRE_IN_ACK : 0),
+                .wflags = (uint16_t)(WIRE_IN_BULK | (x->ack ? WIRE_IN_ACK : 0) | x->wflags),
                 .dst = x->dst,
                 .type = x->type,
                 .qfull = x->nowait ? QFULL_FAIL : QFULL_BLOCK,
@@ -898,13 +899,17 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
         /* A unicast chunk takes room in dst's window of ring bytes: the
          * receiver's held-bytes limit is back pressure (flow.c). */
         if (op == WIRE_OP_SEND) {
-                r = flow_reserve(c, dst, len, true, flags, &learn);
+                bool full;
+
+                r = flow_reserve(c, dst, len, true, flags, &learn, &full);
                 if (r < 0) {
                         bulk_unqueue(c, &x);
                         return r;
                 }
                 if (learn)
                         x.ack = true;
+                if (full)
+                        x.wflags = WIRE_IN_FLOW_FULL;
         }
         r = desc_send(c, &x);
         if (r == 0 && x.ack)

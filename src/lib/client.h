@@ -462,8 +462,10 @@ extern const struct session_hooks replay_hooks;
  * for credit unless IPCD_NONBLOCK (in flags).  0, -EAGAIN, -ETIMEDOUT
  * (the send timeout), -ECONNRESET (dst or ipcd went away while we
  * waited).  *ack: dst went away before: send this one with IPCD_ACK to
- * learn whether the name is back (flow_learned). */
-int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack);
+ * learn whether the name is back (flow_learned).  *full: half the window
+ * or more is in flight now: the send carries WIRE_IN_FLOW_FULL. */
+int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
+                 bool *full);
 /* A send that took cost failed: give it back. */
 void flow_unreserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk);
 /* The outcome r of a send made with *ack (flow_reserve). */
@@ -480,7 +482,7 @@ void flow_free(ipcd_client *c);
 int client_ob_flush(ipcd_client *c, bool nowait);
 /* Hold (IPCD_MORE) or send with what is held an inline SEND. */
 int batch_send(ipcd_client *c, const struct session *s, const char *dst, long type,
-               const void *data, size_t len, int flags);
+               const void *data, size_t len, int flags, uint16_t wflags);
 
 /* ---- bulk.c ---- */
 /* Send len bytes (any size up to a lane) through the ring: allocate, copy,

@@ -133,7 +133,8 @@ static bool flow_ready(ipcd_client *c, void *arg)
         return !c->connected || fw->f->resets != fw->resets || flow_room(c, fw->f, fw->cost, fw->bulk);
 }
 
-int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack)
+int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
+                 bool *full)
 {
         struct waiter w = {.kind = WAITER_COND, .filter = WIRE_TYPE_CREDIT, .ready = flow_ready};
         struct flow_wait fw = {.cost = cost, .bulk = bulk};
@@ -142,6 +143,7 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
         int r = 0;
 
         *ack = false;
+        *full = false;
         pthread_mutex_lock(&c->lock);
         for (;;) {
                 fw.f = flow_find_locked(c, dst, strlen(dst), true);
@@ -199,10 +201,13 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
         }
         if (fw.f->gone)
                 *ack = true;
-        if (bulk)
+        if (bulk) {
                 fw.f->bulk_inflight += cost;
-        else
+                *full = c->s.flow_bulk_window && fw.f->bulk_inflight >= c->s.flow_bulk_window / 2;
+        } else {
                 fw.f->inflight += cost;
+                *full = c->s.flow_window && fw.f->inflight >= c->s.flow_window / 2;
+        }
 out:
         pthread_mutex_unlock(&c->lock);
         return r;

@@ -298,6 +298,10 @@ enum wire_in_flags {
         WIRE_IN_MORE = 1 << 2,    /* sent with IPCD_MORE (the library batched it);
                                      ipcd routes it like any other */
         WIRE_IN_BULK = 1 << 3,    /* payload is a ring descriptor */
+        WIRE_IN_FLOW_FULL = 1 << 4, /* flow control: with this send, half the sender's
+                                       window or more is in flight to its destination:
+                                       it may wait for credit (ipcd tells it when the
+                                       destination goes away) */
 };
 
 /*

@@ -76,18 +76,18 @@ static struct flow_pair *pair_get(struct client *dst, uint64_t sender_id)
         return fp;
 }
 
-/* A credit record for the sender of fp (0 or a status). */
-static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost,
-                        uint64_t bulk, int status)
+/* A credit record for a sender about the destination name (0 or a
+ * status); false when it could not be queued (kept due). */
+static bool credit_send_to(struct router *r, struct client *s, const char *name, size_t name_len,
+                           uint64_t cost, uint64_t bulk, int status)
 {
-        struct client *s = router_client_by_id(r, sender_id);
         struct {
                 long mtype;
                 uint8_t mtext[sizeof(struct wire_out) + WIRE_NAME_MAX + 8];
         } m = {.mtype = WIRE_TYPE_CREDIT};
         struct wire_out h = {
                 .kind = WIRE_OUT_CREDIT,
-                .name_len = (uint8_t)strlen(dst->name),
+                .name_len = (uint8_t)name_len,
                 .cookie = cost,
                 .type = (int64_t)bulk,
                 .status = status,
@@ -96,9 +96,22 @@ static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id
 
         if (!s || s->removed)
                 return true; /* nobody to tell: forget it */
-        if (wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, dst->name, NULL, NULL) < 0)
+        if (name_len >= WIRE_NAME_MAX ||
+            wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, name, NULL, NULL) < 0)
                 return true;
         return deliver(r, s, &(struct delivery){.msg = &m.mtype, .size = off, .control = true}) == 0;
+}
+
+static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost,
+                        uint64_t bulk, int status)
+{
+        return credit_send_to(r, router_client_by_id(r, sender_id), dst->name, strlen(dst->name),
+                              cost, bulk, status);
+}
+
+void flow_unroutable(struct router *r, struct client *s, const char *name, size_t len)
+{
+        (void)credit_send_to(r, s, name, len, 0, 0, -ECONNRESET);
 }
 
 static void count_ignored(struct router *r, struct client *dst, struct client *s)
@@ -108,7 +121,7 @@ static void count_ignored(struct router *r, struct client *dst, struct client *s
         count_drop(r, dst, 1);
 }
 
-int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost)
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost, bool full)
 {
         struct flow_pair *fp = pair_get(dst, s->id);
         uint64_t w = flow_window(r);
@@ -122,6 +135,7 @@ int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t
                 return ROUTER_E_FULL;
         }
         fp->outstanding += cost;
+        fp->maybe_blocked |= full;
         return 0;
 }
 
@@ -140,7 +154,8 @@ static uint64_t bulk_window_any(const struct router *r)
         return flow_bulk_window(r, r->nrings ? r->rings[0]->lane_size : 0);
 }
 
-int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len)
+int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len,
+                     bool full)
 {
         struct flow_pair *fp = pair_get(dst, s->id);
 
@@ -153,6 +168,7 @@ int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uin
                 return ROUTER_E_FULL;
         }
         fp->bulk_out += len;
+        fp->maybe_blocked |= full;
         return 0;
 }
 
@@ -161,8 +177,12 @@ static void credit_maybe(struct router *r, struct client *dst, struct flow_pair 
 {
         if ((fp->due >= flow_window(r) / 4 ||
              (fp->bulk_due && fp->bulk_due >= bulk_window_any(r) / 4)) &&
-            credit_send(r, dst, fp->sender_id, fp->due, fp->bulk_due, 0))
+            credit_send(r, dst, fp->sender_id, fp->due, fp->bulk_due, 0)) {
                 fp->due = fp->bulk_due = 0;
+                /* Everything it sent is credited: it cannot be waiting. */
+                if (!fp->outstanding && !fp->bulk_out)
+                        fp->maybe_blocked = false;
+        }
 }
 
 void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len)
@@ -203,7 +223,10 @@ void flow_client_gone(struct router *r, struct client *c)
 
         for (fp = c->flow_in; fp; fp = n) {
                 n = fp->next;
-                (void)credit_send(r, c, fp->sender_id, 0, 0, -ECONNRESET);
+                /* Only a sender that may wait needs to hear it (a record
+                 * nobody reads would sit in its queue). */
+                if (fp->maybe_blocked || fp->bulk_out || fp->bulk_due)
+                        (void)credit_send(r, c, fp->sender_id, 0, 0, -ECONNRESET);
                 free(fp);
         }
         c->flow_in = NULL;

@@ -12,9 +12,13 @@ uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size);
 /* Charge an inline SEND of cost from s to dst.  0, or ROUTER_E_FULL: s is
  * over its window by more than an honest library can be (it ignored the
  * back pressure): the caller drops the message (counted here). */
-int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost);
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost, bool full);
 /* The same for a unicast bulk chunk of len ring bytes. */
-int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len);
+int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len,
+                     bool full);
+/* A send flagged WIRE_IN_FLOW_FULL to a name nobody holds: its sender may
+ * wait for credit that will never come; tell it the name is gone. */
+void flow_unroutable(struct router *r, struct client *s, const char *name, size_t len);
 /* A unicast chunk of len bytes to a destination that chose to drop: not
  * windowed (its held-bytes limit drops), credited back at once. */
 void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len);

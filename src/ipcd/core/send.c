@@ -31,6 +31,8 @@ static int send_resolve(struct op_call *x, bool request, struct client **ret)
                 /* Without IPCD_ACK the sender never learns: the books do. */
                 r->cnt.unroutable++;
                 x->s->unroutable++;
+                if (x->h->flags & WIRE_IN_FLOW_FULL)
+                        flow_unroutable(r, x->s, x->dst, x->h->dst_len);
                 return ROUTER_E_NOT_FOUND;
         }
         e = policy_check_send(x->s, dst);
@@ -72,7 +74,9 @@ static int send_route(struct op_call *x, struct client *dst, const struct wire_b
                 flow = false;
         }
         if (flow) {
-                e = d ? flow_charge_bulk(r, dst, s, d->len) : flow_charge(r, dst, s, cost);
+                bool full = h->flags & WIRE_IN_FLOW_FULL;
+
+                e = d ? flow_charge_bulk(r, dst, s, d->len, full) : flow_charge(r, dst, s, cost, full);
                 if (e != 0) {
                         if (e == -ENOMEM)
                                 count_drop(r, dst, 1);

@@ -64,6 +64,7 @@ struct flow_pair {
         uint64_t due;             /* inline cost delivered, not yet credited back */
         uint64_t bulk_out;        /* bulk bytes delivered or queued, not released */
         uint64_t bulk_due;        /* bulk bytes released, not yet credited back */
+        bool maybe_blocked;       /* a WIRE_IN_FLOW_FULL send came, not all credited since */
 };
 
 struct backlog_entry {
