@@ -72,6 +72,12 @@ int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int timeout_ms);
 void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg);
 
 int ipcd_subscribe(ipcd_client *c, const char *topic);
+/* A reliable subscription is never dropped: a publisher to a topic it
+ * matches waits for it as for a unicast destination (see
+ * ipcd_set_send_timeout; inline publishes).  Subscribing again changes
+ * the flags. */
+enum { IPCD_SUB_RELIABLE = 1 << 0 };
+int ipcd_subscribe_flags(ipcd_client *c, const char *topic, int flags);
 int ipcd_unsubscribe(ipcd_client *c, const char *topic);
 int ipcd_publish(ipcd_client *c, const char *topic, long type, const void *data, size_t len,
                  int flags);

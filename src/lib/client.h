@@ -113,6 +113,8 @@ struct flow_dst {
         uint64_t bulk_inflight; /* ring bytes of unicast chunks */
         uint64_t resets;        /* bumped when the destination went away */
         bool gone;              /* it went away: the next send learns with an ACK */
+        bool topic;             /* a topic we publish to (name is the topic) */
+        bool active;            /* topic: it has reliable subscribers, we are windowed */
 };
 
 enum waiter_kind {
@@ -209,6 +211,8 @@ struct ipcd_client {
         struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
         struct flow_dst *flow; /* flow.c: per destination; lock */
         int send_timeout_ms;   /* ipcd_set_send_timeout(); -1: forever; lock */
+        uint64_t pub_unchecked; /* cost published unwindowed since we last looked for
+                                   credit records (flow.c); lock */
         /* The features' session hooks, in the order they run (handle.c
          * registers them before the handle is shared; read-only after). */
         const struct session_hooks *hooks[SESSION_HOOKS_MAX];
@@ -466,13 +470,17 @@ extern const struct session_hooks replay_hooks;
  * or more is in flight now: the send carries WIRE_IN_FLOW_FULL. */
 int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
                  bool *full);
+/* The same for a publish to topic: only while it has reliable
+ * subscribers (ipcd said so); 0, -EAGAIN, -ETIMEDOUT, -ECONNRESET (ipcd). */
+int flow_reserve_topic(ipcd_client *c, const char *topic, uint64_t cost, int flags);
+void flow_unreserve_topic(ipcd_client *c, const char *topic, uint64_t cost);
 /* A send that took cost failed: give it back. */
 void flow_unreserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk);
 /* The outcome r of a send made with *ack (flow_reserve). */
 void flow_learned(ipcd_client *c, const char *dst, int r);
 /* A WIRE_OUT_CREDIT record (lock held): true if a waiter may care. */
 bool flow_credit_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
-                        const char *name);
+                        const char *name, const char *topic);
 void flow_free(ipcd_client *c);
 
 /* ---- batch.c ---- */

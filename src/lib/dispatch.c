@@ -195,7 +195,7 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
 
                         if (wire_out_next(b->mtext, b->size, &off, &h, &name, &topic, &payload) <= 0)
                                 break;
-                        raise |= flow_credit_locked(c, s, &h, name);
+                        raise |= flow_credit_locked(c, s, &h, name, topic);
                 }
                 raise = raise && !sleeper && wake_waiters_locked(c);
                 pthread_mutex_unlock(&c->lock);

@@ -35,12 +35,13 @@
 
 /* The entry for dst in this session (lock held); NULL: -ENOMEM, or
  * create false and none. */
-static struct flow_dst *flow_find_locked(ipcd_client *c, const char *dst, size_t len, bool create)
+static struct flow_dst *flow_find_locked(ipcd_client *c, const char *dst, size_t len, bool create,
+                                         bool topic)
 {
         struct flow_dst *f;
 
         for (f = c->flow; f; f = f->next)
-                if (strncmp(f->name, dst, len) == 0 && f->name[len] == '\0')
+                if (f->topic == topic && strncmp(f->name, dst, len) == 0 && f->name[len] == '\0')
                         break;
         if (!f) {
                 if (!create || len >= sizeof(f->name))
@@ -49,6 +50,7 @@ static struct flow_dst *flow_find_locked(ipcd_client *c, const char *dst, size_t
                 if (!f)
                         return NULL;
                 memcpy(f->name, dst, len);
+                f->topic = topic;
                 f->next = c->flow;
                 c->flow = f;
                 f->gen = c->s.gen;
@@ -58,6 +60,7 @@ static struct flow_dst *flow_find_locked(ipcd_client *c, const char *dst, size_t
                 f->gen = c->s.gen;
                 f->inflight = f->bulk_inflight = 0;
                 f->gone = false;
+                f->active = false;
         }
         return f;
 }
@@ -67,6 +70,9 @@ static bool flow_room(const ipcd_client *c, const struct flow_dst *f, uint64_t c
         uint64_t w = bulk ? c->s.flow_bulk_window : c->s.flow_window;
         uint64_t used = bulk ? f->bulk_inflight : f->inflight;
 
+        if (f->topic && !f->active)
+                return true;
+
         /* Less than half a window in flight: any message goes (ipcd
          * credits every quarter window, so a blocked sender always gets
          * credit); else only one that fits. */
@@ -74,13 +80,31 @@ static bool flow_room(const ipcd_client *c, const struct flow_dst *f, uint64_t c
 }
 
 bool flow_credit_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
-                        const char *name)
+                        const char *name, const char *topic)
 {
         struct flow_dst *f;
 
-        if (h->kind != WIRE_OUT_CREDIT || s->gen != c->s.gen || h->name_len == 0)
+        if (h->kind != WIRE_OUT_CREDIT || s->gen != c->s.gen)
                 return false;
-        f = flow_find_locked(c, name, h->name_len, false);
+        if (h->topic_len && !h->name_len) {
+                /* A topic: its reliable subscribers come and go. */
+                f = flow_find_locked(c, topic, h->topic_len, h->status == WIRE_CREDIT_TOPIC_ON,
+                                     true);
+                if (!f)
+                        return false;
+                if (h->status == WIRE_CREDIT_TOPIC_ON) {
+                        f->active = true;
+                        f->inflight = 0;
+                } else if (h->status == WIRE_CREDIT_TOPIC_OFF) {
+                        f->active = false;
+                        f->inflight = 0;
+                } else
+                        f->inflight -= MIN(h->cookie, f->inflight);
+                return true;
+        }
+        if (h->name_len == 0)
+                return false;
+        f = flow_find_locked(c, name, h->name_len, false, false);
         if (!f)
                 return false;
         if (h->status < 0) {
@@ -123,6 +147,7 @@ struct flow_wait {
         uint64_t cost;
         uint64_t resets;
         bool bulk;
+        bool topic;
 };
 
 /* WAITER_COND: room, or the destination went away. */
@@ -133,11 +158,11 @@ static bool flow_ready(ipcd_client *c, void *arg)
         return !c->connected || fw->f->resets != fw->resets || flow_room(c, fw->f, fw->cost, fw->bulk);
 }
 
-int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
-                 bool *full)
+static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bool topic,
+                   int flags, bool *ack, bool *full)
 {
         struct waiter w = {.kind = WAITER_COND, .filter = WIRE_TYPE_CREDIT, .ready = flow_ready};
-        struct flow_wait fw = {.cost = cost, .bulk = bulk};
+        struct flow_wait fw = {.cost = cost, .bulk = bulk, .topic = topic};
         uint64_t deadline;
         bool absorbed = false;
         int r = 0;
@@ -145,8 +170,27 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
         *ack = false;
         *full = false;
         pthread_mutex_lock(&c->lock);
+        if (topic) {
+                /* Windowed only once ipcd said it has reliable subscribers
+                 * (WIRE_CREDIT_TOPIC_ON): we look for that every eighth of
+                 * a window published unwindowed, so it costs no system
+                 * call per publish and we are never far past the window. */
+                fw.f = flow_find_locked(c, dst, strlen(dst), false, true);
+                if (!fw.f || !fw.f->active) {
+                        c->pub_unchecked += cost;
+                        if (!c->s.flow_window || c->pub_unchecked < c->s.flow_window / 8)
+                                goto out;
+                        c->pub_unchecked = 0;
+                        pthread_mutex_unlock(&c->lock);
+                        flow_absorb(c);
+                        pthread_mutex_lock(&c->lock);
+                        fw.f = flow_find_locked(c, dst, strlen(dst), false, true);
+                        if (!fw.f || !fw.f->active)
+                                goto out;
+                }
+        }
         for (;;) {
-                fw.f = flow_find_locked(c, dst, strlen(dst), true);
+                fw.f = flow_find_locked(c, dst, strlen(dst), true, fw.topic);
                 if (!fw.f) {
                         r = -ENOMEM;
                         goto out;
@@ -174,7 +218,7 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
                 pthread_mutex_lock(&c->lock);
                 if (r < 0)
                         goto out;
-                fw.f = flow_find_locked(c, dst, strlen(dst), true);
+                fw.f = flow_find_locked(c, dst, strlen(dst), true, fw.topic);
                 if (!fw.f) {
                         r = -ENOMEM;
                         goto out;
@@ -191,7 +235,8 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
                 waiter_add(c, &w);
                 r = wait_for(c, &w, deadline, NULL);
                 waiter_remove(c, &w);
-                if (r == 0 && (!c->connected || c->s.gen != w.gen || fw.f->resets != fw.resets))
+                if (r == 0 && (!c->connected || c->s.gen != w.gen ||
+                               (!topic && fw.f->resets != fw.resets)))
                         r = -ECONNRESET;
                 if (r < 0)
                         goto out;
@@ -201,6 +246,8 @@ int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int 
         }
         if (fw.f->gone)
                 *ack = true;
+        if (topic && !fw.f->active)
+                goto out; /* no reliable subscriber (any more): not windowed */
         if (bulk) {
                 fw.f->bulk_inflight += cost;
                 *full = c->s.flow_bulk_window && fw.f->bulk_inflight >= c->s.flow_bulk_window / 2;
@@ -213,12 +260,36 @@ out:
         return r;
 }
 
+int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
+                 bool *full)
+{
+        return reserve(c, dst, cost, bulk, false, flags, ack, full);
+}
+
+int flow_reserve_topic(ipcd_client *c, const char *topic, uint64_t cost, int flags)
+{
+        bool ack, full;
+
+        return reserve(c, topic, cost, false, true, flags, &ack, &full);
+}
+
+void flow_unreserve_topic(ipcd_client *c, const char *topic, uint64_t cost)
+{
+        struct flow_dst *f;
+
+        pthread_mutex_lock(&c->lock);
+        f = flow_find_locked(c, topic, strlen(topic), false, true);
+        if (f && f->active)
+                f->inflight -= MIN(cost, f->inflight);
+        pthread_mutex_unlock(&c->lock);
+}
+
 void flow_unreserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk)
 {
         struct flow_dst *f;
 
         pthread_mutex_lock(&c->lock);
-        f = flow_find_locked(c, dst, strlen(dst), false);
+        f = flow_find_locked(c, dst, strlen(dst), false, false);
         if (f) {
                 if (bulk)
                         f->bulk_inflight -= MIN(cost, f->bulk_inflight);
@@ -237,7 +308,7 @@ void flow_learned(ipcd_client *c, const char *dst, int r)
         if (r == -ENOENT)
                 return;
         pthread_mutex_lock(&c->lock);
-        f = flow_find_locked(c, dst, strlen(dst), false);
+        f = flow_find_locked(c, dst, strlen(dst), false, false);
         if (f)
                 f->gone = false;
         pthread_mutex_unlock(&c->lock);

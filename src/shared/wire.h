@@ -254,7 +254,8 @@ enum wire_op {
         /* (UNREGISTER written by ipcd has arg WIRE_UNREGISTER_DEATH.) */
         WIRE_OP_PULL = 3,        /* the client emptied its queue: drain my backlog */
         WIRE_OP_TIMED = 4,       /* raise Sc after each delivery from now on */
-        WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern; answered on the reply type */
+        WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern, arg = WIRE_SUB_*; answered on the
+                                    reply type */
         WIRE_OP_UNSUBSCRIBE = 6, /* dst = topic pattern; answered on the reply type */
         WIRE_OP_PUBLISH = 7,     /* dst = topic */
         WIRE_OP_REPLY = 8,       /* arg = caller's client id, cookie = caller's cookie */
@@ -291,6 +292,14 @@ enum wire_overflow {
 #define WIRE_OVERFLOW_NOTIFY 0x100 /* in arg: send WIRE_NOTICE_DROPPED notices */
 
 #define WIRE_UNREGISTER_DEATH 1
+
+/* SUBSCRIBE arg: never drop for this subscription, hold the publisher. */
+#define WIRE_SUB_RELIABLE 1
+/* WIRE_OUT_CREDIT for a topic (topic set, no name): status 0 credit,
+ * WIRE_CREDIT_TOPIC_ON a reliable subscriber appeared (the publisher's
+ * window for the topic starts), WIRE_CREDIT_TOPIC_OFF none left. */
+#define WIRE_CREDIT_TOPIC_ON 1
+#define WIRE_CREDIT_TOPIC_OFF 2
 
 enum wire_in_flags {
         WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */

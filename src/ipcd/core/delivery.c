@@ -150,7 +150,7 @@ bool backlog_drain(struct router *r, struct client *c)
                         delivered(r, c, e->nrec);
                 else
                         wakeup_raise(c);
-                flow_delivered(r, c, e->flow_sender, e->flow_cost);
+                flow_delivered(r, c, e->flow_sender, e->flow_group, e->flow_cost);
                 free(e);
         }
         notice_missed(c);
@@ -211,7 +211,7 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
                 c->bl_records -= e->nrec;
                 count_drop(r, c, e->nrec);
                 entry_release_bulk(r, c, e);
-                flow_delivered(r, c, e->flow_sender, e->flow_cost);
+                flow_delivered(r, c, e->flow_sender, e->flow_group, e->flow_cost);
                 free(e);
         }
         if (had && !c->bl_head) {
@@ -249,6 +249,7 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                 .control = m->control,
                 .has_bulk = m->bulk != NULL,
                 .flow_sender = m->flow_sender,
+                .flow_group = m->flow_group,
                 .flow_cost = m->flow_cost,
         };
         if (m->bulk)
@@ -281,19 +282,19 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                                 delivered(r, c, m->nrec);
                         else
                                 wakeup_raise(c);
-                        flow_delivered(r, c, m->flow_sender, m->flow_cost);
+                        flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                         return 0;
                 }
                 if (errno != EAGAIN && errno != EINTR) {
                         /* Queue gone (client leaving) or a kernel limit. */
                         count_drop(r, c, m->nrec);
-                        flow_delivered(r, c, m->flow_sender, m->flow_cost);
+                        flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                         return ROUTER_E_FULL;
                 }
         }
         if (backlog_append(r, c, m) != 0) {
                 count_drop(r, c, m->nrec);
-                flow_delivered(r, c, m->flow_sender, m->flow_cost);
+                flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                 return ROUTER_E_FULL;
         }
         wakeup_pull_marker(c);

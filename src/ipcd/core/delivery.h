@@ -15,6 +15,7 @@ struct delivery {
         const struct held_chunk *bulk; /* the bulk descriptor it carries (held by the
                                          receiver), or NULL; at most one per message */
         uint64_t flow_sender;         /* its records' sender under flow control, or 0 */
+        uint64_t flow_group;          /* a reliable topic copy's group, or 0 */
         uint64_t flow_cost;
 };
 

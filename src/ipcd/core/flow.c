@@ -29,6 +29,7 @@
  * flow answers with credit through deliver().
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@
 #include "ipcd/core/flow.h"
 #include "ipcd/core/router.h"
 #include "shared/macro.h"
+#include "shared/names.h"
+#include "shared/util.h"
 
 #define FLOW_WINDOW_MIN (64 * 1024)
 
@@ -78,8 +81,8 @@ static struct flow_pair *pair_get(struct client *dst, uint64_t sender_id)
 
 /* A credit record for a sender about the destination name (0 or a
  * status); false when it could not be queued (kept due). */
-static bool credit_send_to(struct router *r, struct client *s, const char *name, size_t name_len,
-                           uint64_t cost, uint64_t bulk, int status)
+static bool credit_send_x(struct router *r, struct client *s, const char *name, size_t name_len,
+                          const char *topic, uint64_t cost, uint64_t bulk, int status)
 {
         struct {
                 long mtype;
@@ -88,6 +91,7 @@ static bool credit_send_to(struct router *r, struct client *s, const char *name,
         struct wire_out h = {
                 .kind = WIRE_OUT_CREDIT,
                 .name_len = (uint8_t)name_len,
+                .topic_len = (uint8_t)(topic ? strlen(topic) : 0),
                 .cookie = cost,
                 .type = (int64_t)bulk,
                 .status = status,
@@ -97,9 +101,15 @@ static bool credit_send_to(struct router *r, struct client *s, const char *name,
         if (!s || s->removed)
                 return true; /* nobody to tell: forget it */
         if (name_len >= WIRE_NAME_MAX ||
-            wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, name, NULL, NULL) < 0)
+            wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, name, topic, NULL) < 0)
                 return true;
         return deliver(r, s, &(struct delivery){.msg = &m.mtype, .size = off, .control = true}) == 0;
+}
+
+static bool credit_send_to(struct router *r, struct client *s, const char *name, size_t name_len,
+                           uint64_t cost, uint64_t bulk, int status)
+{
+        return credit_send_x(r, s, name, name_len, NULL, cost, bulk, status);
 }
 
 static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost,
@@ -195,10 +205,18 @@ void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s
         credit_maybe(r, dst, fp);
 }
 
-void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost)
+static void topic_delivered(struct router *r, struct client *dst, uint64_t sender_id,
+                            uint64_t group, uint64_t cost);
+
+void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t group,
+                    uint64_t cost)
 {
         struct flow_pair *fp;
 
+        if (group) {
+                topic_delivered(r, dst, sender_id, group, cost);
+                return;
+        }
         if (!sender_id || !(fp = pair_find(dst, sender_id)))
                 return;
         fp->outstanding -= MIN(cost, fp->outstanding);
@@ -217,9 +235,13 @@ void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id
         credit_maybe(r, dst, fp);
 }
 
+static void topics_client_left(struct router *r, struct client *c);
+
 void flow_client_gone(struct router *r, struct client *c)
 {
         struct flow_pair *fp, *n, **pp;
+
+        topics_client_left(r, c);
 
         for (fp = c->flow_in; fp; fp = n) {
                 n = fp->next;
@@ -239,4 +261,171 @@ void flow_client_gone(struct router *r, struct client *c)
                                 free(fp);
                         } else
                                 pp = &(*pp)->next;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reliable topics.                                                     */
+
+/*
+ * A publisher to a topic with reliable subscribers has a window for that
+ * topic (struct flow_topic, on its list): each publish is charged once,
+ * each reliable subscriber's copy counts as done when it leaves ipcd, and
+ * what every member has done is credited back (a WIRE_OUT_CREDIT record
+ * with the topic).  The library charges a topic only between the
+ * WIRE_CREDIT_TOPIC_ON record ipcd sends when the group forms and the
+ * WIRE_CREDIT_TOPIC_OFF one when its last member leaves.
+ */
+static uint64_t next_group_id;
+
+bool flow_sub_reliable(const struct client *c, const char *topic)
+{
+        if (!c->nreliable)
+                return false;
+        for (const struct sub *sb = c->subs; sb; sb = sb->client_next)
+                if (sb->reliable && topic_pattern_match(sb->pattern, topic))
+                        return true;
+        return false;
+}
+
+static struct flow_topic *group_find(struct client *s, const char *topic, uint64_t id)
+{
+        for (struct flow_topic *g = s->flow_topics; g; g = g->next)
+                if (id ? g->id == id : topic && strcmp(g->topic, topic) == 0)
+                        return g;
+        return NULL;
+}
+
+static struct flow_member *member_find(struct flow_topic *g, uint64_t client_id)
+{
+        for (size_t i = 0; i < g->nmembers; i++)
+                if (g->members[i].client_id == client_id)
+                        return &g->members[i];
+        return NULL;
+}
+
+/* Credit what every member has done, once a quarter window is (or all of
+ * it when forced). */
+static void group_progress(struct router *r, struct client *s, struct flow_topic *g, bool force)
+{
+        uint64_t level = g->charged;
+
+        for (size_t i = 0; i < g->nmembers; i++)
+                level = MIN(level, g->members[i].done);
+        if (level <= g->credited || (!force && level - g->credited < flow_window(r) / 4))
+                return;
+        if (credit_send_x(r, s, NULL, 0, g->topic, level - g->credited, 0, 0))
+                g->credited = level;
+}
+
+static void group_free(struct router *r, struct client *s, struct flow_topic *g, bool tell)
+{
+        struct flow_topic **pp;
+
+        if (tell)
+                (void)credit_send_x(r, s, NULL, 0, g->topic, g->charged - g->credited, 0,
+                                    WIRE_CREDIT_TOPIC_OFF);
+        for (pp = &s->flow_topics; *pp && *pp != g; pp = &(*pp)->next)
+                ;
+        if (*pp)
+                *pp = g->next;
+        free(g->members);
+        free(g);
+}
+
+static void member_remove(struct router *r, struct client *s, struct flow_topic *g, size_t i)
+{
+        g->members[i] = g->members[--g->nmembers];
+        if (g->nmembers == 0)
+                group_free(r, s, g, true);
+        else
+                group_progress(r, s, g, true);
+}
+
+uint64_t flow_topic_copy(struct router *r, struct client *s, const char *topic,
+                         struct client *c)
+{
+        struct flow_topic *g = group_find(s, topic, 0);
+        struct flow_member *m;
+
+        if (!g) {
+                g = calloc(1, sizeof(*g));
+                if (!g) {
+                        count_drop(r, c, 1);
+                        return 0;
+                }
+                g->id = ++next_group_id;
+                snprintf(g->topic, sizeof(g->topic), "%s", topic);
+                g->next = s->flow_topics;
+                s->flow_topics = g;
+                /* Its library starts charging this topic from now on. */
+                (void)credit_send_x(r, s, NULL, 0, g->topic, 0, 0, WIRE_CREDIT_TOPIC_ON);
+        } else if (g->charged - g->credited >
+                   2 * flow_window(r) + wire_flow_cost(r->lim.max_payload)) {
+                /* Far past its window: it ignores the back pressure. */
+                count_ignored(r, c, s);
+                return 0;
+        }
+        m = member_find(g, c->id);
+        if (!m) {
+                if (util_array_reserve(&g->members, &g->cap, g->nmembers + 1,
+                                       sizeof(*g->members), 4) < 0) {
+                        count_drop(r, c, 1);
+                        return 0;
+                }
+                m = &g->members[g->nmembers++];
+                *m = (struct flow_member){.client_id = c->id, .done = g->charged};
+        }
+        return g->id;
+}
+
+void flow_topic_charge(struct router *r, struct client *s, uint64_t group, uint64_t cost)
+{
+        struct flow_topic *g = group_find(s, NULL, group);
+
+        if (g)
+                g->charged += cost;
+}
+
+static void topic_delivered(struct router *r, struct client *dst, uint64_t sender_id,
+                            uint64_t group, uint64_t cost)
+{
+        struct client *s = router_client_by_id(r, sender_id);
+        struct flow_topic *g;
+        struct flow_member *m;
+
+        if (!s || !(g = group_find(s, NULL, group)) || !(m = member_find(g, dst->id)))
+                return;
+        m->done += cost;
+        group_progress(r, s, g, false);
+}
+
+void flow_topic_recheck(struct router *r, struct client *c)
+{
+        for (struct client *s = r->clients; s; s = s->next)
+                for (struct flow_topic *g = s->flow_topics, *gn; g; g = gn) {
+                        gn = g->next;
+                        for (size_t i = 0; i < g->nmembers; i++)
+                                if (g->members[i].client_id == c->id &&
+                                    !flow_sub_reliable(c, g->topic)) {
+                                        member_remove(r, s, g, i);
+                                        break;
+                                }
+                }
+}
+
+static void topics_client_left(struct router *r, struct client *c)
+{
+        /* As a publisher: its groups go (nobody to tell). */
+        while (c->flow_topics)
+                group_free(r, c, c->flow_topics, false);
+        /* As a member: what its copies held back goes. */
+        for (struct client *s = r->clients; s; s = s->next)
+                for (struct flow_topic *g = s->flow_topics, *gn; g; g = gn) {
+                        gn = g->next;
+                        for (size_t i = 0; i < g->nmembers; i++)
+                                if (g->members[i].client_id == c->id) {
+                                        member_remove(r, s, g, i);
+                                        break;
+                                }
+                }
 }

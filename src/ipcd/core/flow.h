@@ -24,7 +24,20 @@ void flow_unroutable(struct router *r, struct client *s, const char *name, size_
 void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len);
 /* cost from sender_id left ipcd for dst (into its queue, or dropped):
  * credit it back once enough is due. */
-void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost);
+void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, uint64_t group,
+                    uint64_t cost);
+
+/* Reliable topics.  Does c hold a reliable subscription matching topic? */
+bool flow_sub_reliable(const struct client *c, const char *topic);
+/* The group of publisher s for topic, for a copy of cost to reliable
+ * subscriber c: its id (0: none, the copy is dropped: s ignored its window
+ * or memory ran out, counted).  flow_topic_charge() once per publish. */
+uint64_t flow_topic_copy(struct router *r, struct client *s, const char *topic,
+                         struct client *c);
+void flow_topic_charge(struct router *r, struct client *s, uint64_t group, uint64_t cost);
+/* c's reliable subscriptions changed: leave the groups it no longer
+ * belongs to. */
+void flow_topic_recheck(struct router *r, struct client *c);
 /* dst released (or lost) a bulk chunk of len bytes from sender_id. */
 void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id, uint64_t len);
 /* c leaves: its senders are told (-ECONNRESET credits), its pairs freed,

@@ -90,12 +90,13 @@ static int send_route(struct op_call *x, struct client *dst, const struct wire_b
                 monitor_copy(x->p, s, h, x->dst, false, x->payload);
         if (d)
                 return bulk_deliver_flow(x->p, dst, d, &o, s->name, flow ? s->id : 0);
-        b = flow ? batch_append_flow(x->p, dst, h->type, &o, s->name, x->payload, s->id, cost)
+        b = flow ? batch_append_flow(x->p, dst, h->type, &o, s->name, NULL, x->payload, s->id, 0,
+                                     cost)
                  : batch_append(x->p, dst, h->type, &o, s->name, NULL, x->payload);
         if (!b) {
                 count_drop(r, dst, 1);
                 if (flow)
-                        flow_delivered(r, dst, s->id, cost);
+                        flow_delivered(r, dst, s->id, 0, cost);
                 return -ENOMEM;
         }
         /* The sender waits for the outcome: deliver now, answer with it. */

@@ -55,6 +55,22 @@ struct held_chunk {
         uint64_t sender_id; /* a unicast chunk under flow control (flow.c); 0: none */
 };
 
+/* Flow control for a topic (flow.c): one publisher's window for one
+ * topic with reliable subscribers, on the publisher's list. */
+struct flow_member {
+        uint64_t client_id;
+        uint64_t done;            /* cost of its copies that left ipcd */
+};
+struct flow_topic {
+        struct flow_topic *next;
+        uint64_t id;
+        char topic[WIRE_NAME_MAX];
+        uint64_t charged;         /* cost published since it began */
+        uint64_t credited;        /* of which credited back */
+        struct flow_member *members;
+        size_t nmembers, cap;
+};
+
 /* Flow control (flow.c): what one sender has in flight to one
  * destination, on the destination's list. */
 struct flow_pair {
@@ -74,6 +90,7 @@ struct backlog_entry {
         bool control;     /* ACK or notice: not subject to the byte limit */
         bool has_bulk;    /* it carries a bulk descriptor for this chunk, held */
         uint64_t flow_sender; /* its records' sender under flow control, or 0 */
+        uint64_t flow_group;  /* a reliable topic copy: the struct flow_topic id, or 0 */
         uint64_t flow_cost;   /* their cost (wire_flow_cost) */
         struct held_chunk bulk;
         long msg[];       /* msgsnd(2) buffer: msg[0] is the mtype, the mtext follows */
@@ -133,6 +150,8 @@ struct client {
         bool drop_chosen;         /* it chose drop-new/drop-old (ipcd_set_overflow): its
                                      unicast backlog is capped too, not only windowed */
         struct flow_pair *flow_in; /* senders with bytes in flight to it (flow.c) */
+        struct flow_topic *flow_topics; /* topics it publishes to reliable subscribers */
+        uint32_t nreliable;       /* its reliable subscriptions */
         uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
                                      pressure") */
         char monitor_pattern[WIRE_NAME_MAX];
