@@ -25,11 +25,13 @@
  *  - topic: a reliable subscriber (IPCD_SUB_RELIABLE) that reads slowly
  *    gets all 20 000 publishes in order, none dropped, while a
  *    non-reliable subscriber of the same topic that never reads loses
- *    some, counted: what it finally reads plus its dropped is 20 000;
+ *    some, counted with the reason "overflow": what it finally reads plus
+ *    its dropped is 20 000; status shows the reliable subscription;
  *  - hostile: a raw sender ignoring credits floods a stuck receiver:
  *    ipcd keeps that receiver's backlog within the bound of an honest
  *    sender's window (twice the window and one message), drops the excess
- *    and counts it as "ignored back pressure" (dropped_ignored on both),
+ *    and counts it as "ignored back pressure" (dropped_by on the receiver,
+ *    dropped_ignored on the sender),
  *    and another sender's stream to another receiver is untouched.
  */
 #include <pthread.h>
@@ -60,8 +62,9 @@ static uint64_t backlog_of(const char *name, uint64_t *dropped, uint64_t *ignore
         b = c->backlog_bytes;
         if (dropped)
                 *dropped = c->dropped;
+        /* what was dropped for it as "ignored back pressure" */
         if (ignored)
-                *ignored = c->dropped_ignored;
+                *ignored = c->dropped_by[WIRE_DROP_IGNORED];
         tl_status_free(&st);
         return b;
 }
@@ -521,9 +524,24 @@ static void test_topic(void)
         CHECK_EQ(ra.got, ra.n);
         (void)backlog_of("fl-trel", &dropped, NULL);
         CHECK_EQ(dropped, 0);
-        /* the stuck one was not waited for: it lost some, counted */
-        (void)backlog_of("fl-tdrop", &dropped, NULL);
-        CHECK_MSG(dropped > 0, "nothing dropped for a subscriber that never read 20 MB");
+        /* the stuck one was not waited for: it lost some, counted with
+         * their reason */
+        {
+                struct tl_status st;
+                const struct wire_status_client *dc;
+
+                tl_status(&st);
+                dc = tl_status_client(&st, "fl-tdrop");
+                CHECK(dc);
+                dropped = dc->dropped;
+                CHECK_MSG(dropped > 0, "nothing dropped for a subscriber that never read 20 MB");
+                CHECK_EQ(dc->dropped_by[WIRE_DROP_OVERFLOW], dropped);
+                CHECK_EQ(st.daemon.dropped_by[WIRE_DROP_OVERFLOW] >= dropped, true);
+                dc = tl_status_client(&st, "fl-trel");
+                CHECK(dc);
+                CHECK_EQ(dc->reliable_subs, 1);
+                tl_status_free(&st);
+        }
         /* what ipcd still holds for it comes as it reads */
         while (got + dropped < ra.n) {
                 r = tl_recv(drop, &m, 0, 30000);

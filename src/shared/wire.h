@@ -153,6 +153,18 @@ struct wire_rec_registered {
         uint64_t flow_bulk_window;
 };
 
+/* Why ipcd dropped a message (status, notices): what is left once
+ * unicast is lossless. */
+enum wire_drop_reason {
+        WIRE_DROP_OVERFLOW = 0, /* a receiver's backlog full: drop-new/drop-old it chose, a
+                                   publish to a non-reliable subscriber, a monitor copy */
+        WIRE_DROP_IGNORED = 1,  /* its sender ignored back pressure (over its window) */
+        WIRE_DROP_RING = 2,     /* a bulk message for a receiver that cannot map the ring */
+        WIRE_DROP_GONE = 3,     /* the receiver went away (or removed its queue) first */
+        WIRE_DROP_MEMORY = 4,   /* ipcd's own limits (backlog_total_bytes, memory) */
+        WIRE_DROP_REASONS = 5,
+};
+
 struct wire_status_daemon {
         int32_t pid;
         uint32_t nclients;
@@ -176,6 +188,7 @@ struct wire_status_daemon {
         uint32_t ntopics;
         uint32_t nmonitors;
         uint64_t unroutable;    /* sends to a name nobody held, ACK or not */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* dropped, by enum wire_drop_reason */
 };
 
 struct wire_status_queue {
@@ -206,9 +219,11 @@ struct wire_status_client {
         uint32_t lanes;          /* lanes it produces into */
         uint32_t reserved_;
         uint64_t unroutable;     /* its sends to a name nobody held */
-        uint64_t dropped_ignored; /* of dropped: over its sender's flow-control window
-                                    ("ignored back pressure"); and on a sender, its own
-                                    sends so dropped */
+        uint64_t dropped_ignored; /* on a sender: its sends dropped for ignoring back
+                                    pressure (over its flow-control window) */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* its dropped, by enum wire_drop_reason */
+        uint32_t reliable_subs;  /* of its subscriptions, reliable (IPCD_SUB_RELIABLE) */
+        uint32_t reserved3_;
 };
 
 struct wire_status_ring {

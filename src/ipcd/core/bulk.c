@@ -92,7 +92,7 @@ static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct 
         int e;
 
         if (!(c->ring_access & (1u << d->ring))) {
-                count_drop(r, c, 1);
+                count_drop_why(r, c, 1, WIRE_DROP_RING);
                 return ROUTER_E_DENIED;
         }
         /* Half a lane at most; one chunk of any size when it holds nothing.
@@ -101,7 +101,7 @@ static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct 
         if ((!sender_id && c->held_bytes &&
              c->held_bytes + d->len > (r->lim.held_bytes ? r->lim.held_bytes : rg->lane_size / 2)) ||
             c->nheld >= r->lim.max_held_chunks) {
-                count_drop(r, c, 1);
+                count_drop_why(r, c, 1, WIRE_DROP_OVERFLOW);
                 return ROUTER_E_FULL;
         }
         if (held_add(c, &hc) < 0) {

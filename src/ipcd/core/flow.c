@@ -127,8 +127,7 @@ void flow_unroutable(struct router *r, struct client *s, const char *name, size_
 static void count_ignored(struct router *r, struct client *dst, struct client *s)
 {
         s->dropped_ignored++;
-        dst->dropped_ignored++;
-        count_drop(r, dst, 1);
+        count_drop_why(r, dst, 1, WIRE_DROP_IGNORED);
 }
 
 int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost, bool full)

@@ -82,6 +82,8 @@ void router_client_remove(struct router *r, struct client *c)
         /* Messages still waiting for it are lost with it: count them. */
         c->dropped += c->bl_records;
         r->cnt.dropped += c->bl_records;
+        c->dropped_by[WIRE_DROP_GONE] += c->bl_records;
+        r->cnt.dropped_by[WIRE_DROP_GONE] += c->bl_records;
         backlog_free(r, c);
         c->qid = msgq_remove(&r->mq, c->qid);
         c->semid = sem_remove(&r->mq, c->semid);

@@ -154,6 +154,8 @@ struct client {
         uint32_t nreliable;       /* its reliable subscriptions */
         uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
                                      pressure") */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* its dropped, by reason */
+        uint64_t missed_by[WIRE_DROP_REASONS];  /* missed, by reason (notify_drops) */
         char monitor_pattern[WIRE_NAME_MAX];
 
         struct sub *subs;         /* its subscriptions */
@@ -198,6 +200,7 @@ struct pending_call {
 struct router_counters {
         uint64_t published, unheard; /* publishes, and those nobody subscribed to */
         uint64_t accepted, routed, dropped;
+        uint64_t dropped_by[WIRE_DROP_REASONS];
         uint64_t registrations, refused, limit_hits;
         uint64_t bad_control, bad_inbound, unroutable;
 };
