@@ -46,7 +46,8 @@
 uint64_t flow_window(const struct router *r)
 {
         /* A window always takes a few of the largest messages. */
-        uint64_t w = MAX(r->lim.backlog_bytes, (uint64_t)FLOW_WINDOW_MIN);
+        uint64_t w = MAX(r->lim.flow_window ? r->lim.flow_window : r->lim.backlog_bytes,
+                         (uint64_t)FLOW_WINDOW_MIN);
 
         return MAX(w, 4 * wire_flow_cost(r->lim.max_payload));
 }
@@ -137,6 +138,11 @@ int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t
 
         if (!fp)
                 return -ENOMEM;
+        /* Its library keeps the window it was told at registration, even
+         * if a reload lowered it since. */
+        if (!s->flow_told)
+                s->flow_told = w;
+        w = MAX(w, s->flow_told);
         /* An honest library has at most a window, or half a window and
          * one message, in flight; an unread credit may add one more. */
         if (fp->outstanding + fp->due + cost > 2 * w + wire_flow_cost(r->lim.max_payload)) {

@@ -26,6 +26,7 @@ struct router_limits {
         uint32_t max_payload;          /* largest inline payload accepted */
         uint64_t backlog_bytes;        /* per destination */
         uint64_t backlog_total_bytes;  /* all destinations */
+        uint64_t flow_window;          /* per sender->destination pair; 0: backlog_bytes */
         size_t queue_bytes;            /* wished msg_qbytes of a client queue */
         size_t inbound_queue_bytes;    /* wished msg_qbytes of an inbound queue */
         uint32_t registration_rate;    /* per uid per second */
@@ -151,6 +152,7 @@ struct client {
                                      unicast backlog is capped too, not only windowed */
         struct flow_pair *flow_in; /* senders with bytes in flight to it (flow.c) */
         struct flow_topic *flow_topics; /* topics it publishes to reliable subscribers */
+        uint64_t flow_told;       /* the window it was told (at its first send), or 0 */
         uint32_t nreliable;       /* its reliable subscriptions */
         uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
                                      pressure") */
