@@ -27,6 +27,9 @@
  *    non-reliable subscriber of the same topic that never reads loses
  *    some, counted with the reason "overflow": what it finally reads plus
  *    its dropped is 20 000; status shows the reliable subscription;
+ *  - kill (`test-flow kill`, with an ipcd of its own): ipcd killed with
+ *    SIGKILL while a sender waits for credit: the send returns
+ *    -ECONNRESET, never hangs;
  *  - hostile: a raw sender ignoring credits floods a stuck receiver:
  *    ipcd keeps that receiver's backlog within the bound of an honest
  *    sender's window (twice the window and one message), drops the excess
@@ -561,9 +564,45 @@ static void test_topic(void)
         ipcd_close(drop);
 }
 
+/* ------------------------------------------------------------------ */
+/* ipcd killed (run on its own: test-flow kill; starts its own ipcd).   */
+
+static void test_kill(void)
+{
+        ipcd_client *s, *l;
+        struct blocked b = {.dst = "fl-kl"};
+        pthread_t t;
+        pid_t pid;
+        int st;
+
+        pid = tl_ipcd_start();
+        s = tl_connect("fl-ks");
+        l = tl_connect("fl-kl");
+        b.c = s;
+        (void)fill_window(s, "fl-kl", 0);
+        CHECK(pthread_create(&t, NULL, blocked_send, &b) == 0);
+        tl_sleep_ms(200);
+        CHECK_MSG(!__atomic_load_n(&b.done, __ATOMIC_ACQUIRE), "did not block: %d", b.r);
+        st = tl_ipcd_stop(pid, SIGKILL);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        /* the wait notices that ipcd is gone, and never hangs */
+        CHECK(pthread_join(t, NULL) == 0);
+        CHECK_R(b.r, -ECONNRESET);
+        ipcd_close(s);
+        ipcd_close(l);
+        /* a new ipcd removes what the dead one left */
+        pid = tl_ipcd_start();
+        CHECK_EQ(tl_ipcd_stop(pid, SIGTERM), 0);
+        tl_log("kill: a send waiting for credit gives -ECONNRESET when ipcd is killed");
+}
+
 int main(int argc, char **argv)
 {
         tl_init(argc, argv);
+        if (argc > 1 && strcmp(argv[1], "kill") == 0) {
+                test_kill();
+                return 0;
+        }
         test_isolation();
         test_death();
         test_hostile();

@@ -6,4 +6,7 @@
 ipcd_test_setup "$@"
 ipcd_start
 run_test_prog test-flow
+ipcd_stop TERM
+ipcd_check_clean
+run_test_prog test-flow kill
 ipcd_test_finish
