@@ -673,6 +673,22 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                         return -EMSGSIZE;
                 if (lane_fit(l, len, &pos))
                         return alloc_at(l, pos, len, ret);
+                /* A full lane with a spare one free (within lanes_per_uid):
+                 * move to it, with or without IPCD_NONBLOCK; -EAGAIN only
+                 * when we truly have no room. */
+                if (nowait && !tried_spare && now >= b->spare_after) {
+                        tried_spare = true;
+                        r = lane_request_locked(c, b, true, deadline);
+                        if (r == 0)
+                                continue;
+                        if (r == -ECONNRESET)
+                                return r;
+                        if (!c->bulk || b->gen != c->s.gen)
+                                continue;
+                        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
+                        if (b->current != l)
+                                continue;
+                }
                 if (nowait)
                         return -EAGAIN;
                 if (now >= deadline)
