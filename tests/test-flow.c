@@ -20,6 +20,10 @@
  *    window); -ETIMEDOUT again; a blocking
  *    send to L waits until L reads, and then everything S sent L arrives,
  *    in order, none dropped;
+ *  - own queue full: a sender whose own queue is full of messages it has
+ *    not read streams 100 000 messages: its waits for credit move them to
+ *    its pending list, all of them arrive, and it reads its own later, in
+ *    order;
  *  - death: a receiver killed while its sender waits: the blocked send
  *    returns -ECONNRESET, a later send to the name gives -ENOENT;
  *  - topic: a reliable subscriber (IPCD_SUB_RELIABLE) that reads slowly
@@ -376,6 +380,60 @@ static void test_isolation(void)
         ipcd_close(f);
 }
 
+/* A sender whose own queue is full of messages it does not read (yet)
+ * still gets its credit: its waits move them to its pending list. */
+static void test_own_queue_full(void)
+{
+        ipcd_client *a = tl_connect("fl-qa"), *b = tl_connect("fl-qb"), *cc = tl_connect("fl-qc");
+        struct rx_args ra = {.c = b, .n = 100000, .len = 64};
+        /* 200 payload bytes: a delivered record of 256 bytes (its header
+         * and cc's name), one a queue message (IPCD_ACK), so that they
+         * fill a's queue to the last byte */
+        uint8_t big[200] = {0}, buf[64] = {0};
+        struct tl_status st;
+        uint32_t nfill;
+        pthread_t rt;
+
+        tl_status(&st);
+        nfill = st.daemon.queue_bytes / 256 + 50;
+        tl_status_free(&st);
+        CHECK(wire_out_size(5, 0, sizeof(big)) == 256);
+        CHECK(nfill * wire_flow_cost(sizeof(big)) < WINDOW / 2);
+        /* cc fills a's queue and part of its backlog (within its window) */
+        for (uint32_t i = 0; i < nfill; i++) {
+                struct seqmsg h = {i, sizeof(big)};
+
+                memcpy(big, &h, sizeof(h));
+                CHECK_R(ipcd_send(cc, "fl-qa", 7, big, sizeof(big), IPCD_ACK), 0);
+        }
+        /* a streams to b, reading nothing meanwhile */
+        CHECK(pthread_create(&rt, NULL, rx_thread, &ra) == 0);
+        for (uint32_t i = 0; i < ra.n; i++) {
+                struct seqmsg h = {i, 64};
+
+                memcpy(buf, &h, sizeof(h));
+                CHECK_R(ipcd_send(a, "fl-qb", 1, buf, sizeof(buf), 0), 0);
+        }
+        CHECK(pthread_join(rt, NULL) == 0);
+        CHECK_EQ(ra.got, ra.n);
+        /* and what cc sent a is all there, in order */
+        for (uint32_t i = 0; i < nfill; i++) {
+                ipcd_msg m;
+                struct seqmsg h;
+
+                CHECK_OK(tl_recv(a, &m, 0, 30000));
+                CHECK_EQ(m.type, 7);
+                memcpy(&h, m.data, sizeof(h));
+                CHECK_EQ(h.seq, i);
+                ipcd_msg_release(a, &m);
+        }
+        tl_expect_empty(a);
+        tl_log("own queue full: a sender that does not read still gets its credit");
+        ipcd_close(a);
+        ipcd_close(b);
+        ipcd_close(cc);
+}
+
 /* ------------------------------------------------------------------ */
 /* death.                                                               */
 
@@ -605,6 +663,7 @@ int main(int argc, char **argv)
         }
         test_isolation();
         test_death();
+        test_own_queue_full();
         test_hostile();
         test_topic();
         test_stream(64, false);

@@ -140,6 +140,7 @@ struct waiter {
         /* COND */
         bool (*ready)(ipcd_client *c, void *ready_arg);
         void *ready_arg;
+        bool sweep_all; /* COND: sweeps take everything (filter 0) while it waits */
         /* REPLY of ipcd_call() (call.c): the reply record goes to rec,
          * holding a reference on rec.buf (has_rec), or ipcd's verdict
          * to status. */

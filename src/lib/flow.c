@@ -7,12 +7,16 @@
  * registration, counted with wire_flow_cost(); unicast bulk chunks in
  * ring bytes, flow_bulk_window).  We keep, per destination name, what we
  * sent there that ipcd has not credited back.  A send that would pass the
- * window while at least half of it is in flight waits for credit: WIRE_OUT_CREDIT records on our WIRE_TYPE_CREDIT,
- * which ipcd writes once a quarter of a window left its backlog into the
- * destination's queue (a bulk chunk: once released).  Waiting is a
- * WAITER_COND in wait.c's scheme, whose sweep takes credit records with a
- * type-selective msgrcv(2); a credit record that another thread's
- * ipcd_recv meets is handed here by dispatch.c, never to the
+ * window while at least half of it is in flight waits for credit:
+ * WIRE_OUT_CREDIT records on our WIRE_TYPE_CREDIT, which ipcd writes once
+ * a quarter of a window left its backlog into the destination's queue (a
+ * bulk chunk: once released).  Before waiting we take the credit records
+ * already there (a type-selective msgrcv(2) without waiting).  Waiting is
+ * a WAITER_COND in wait.c's scheme whose sweeps take the whole queue:
+ * while our queue is full of messages nobody reads, no credit record
+ * could reach it, so those go to the pending list, in order (they are
+ * bounded by their own senders' windows).  A credit record that another
+ * thread's ipcd_recv meets is handed here by dispatch.c, never to the
  * application.  IPCD_NONBLOCK gives -EAGAIN, the send timeout
  * (ipcd_set_send_timeout) -ETIMEDOUT, and a destination that goes away
  * (a credit with -ECONNRESET) or ipcd -ECONNRESET.  The next send to a
@@ -161,7 +165,11 @@ static bool flow_ready(ipcd_client *c, void *arg)
 static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bool topic,
                    int flags, bool *ack, bool *full)
 {
-        struct waiter w = {.kind = WAITER_COND, .filter = WIRE_TYPE_CREDIT, .ready = flow_ready};
+        /* The sweeps take the whole queue: a credit record cannot reach a
+         * queue full of messages we do not read while we wait, so those
+         * go to the pending list (in order; bounded by their senders'
+         * windows) and ipcd's backlog for us drains (PULL). */
+        struct waiter w = {.kind = WAITER_COND, .ready = flow_ready, .sweep_all = true};
         struct flow_wait fw = {.cost = cost, .bulk = bulk, .topic = topic};
         uint64_t deadline;
         bool absorbed = false;
@@ -226,6 +234,9 @@ static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bo
                 fw.resets = fw.f->resets;
                 /* ipcd raises Sc for what it delivers, credit included. */
                 client_timed_start_locked(c);
+                /* A thread in a plain blocking msgrcv(2) would race our sweeps. */
+                if (c->nblocking > 0)
+                        rx_go_multi_locked(c);
                 if (!c->connected) {
                         r = -ECONNRESET;
                         goto out;
