@@ -283,7 +283,9 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                 .nrec = m->nrec,
                 .control = m->control,
                 .has_bulk = m->bulk != NULL,
-                .flow_sender = m->flow_sender,
+                /* A receiver that chose to drop credits its senders on
+                 * entry (deliver()): its own cap bounds its backlog. */
+                .flow_sender = c->drop_chosen ? 0 : m->flow_sender,
                 .flow_group = m->flow_group,
                 .flow_cost = m->flow_cost,
         };
@@ -334,6 +336,10 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                 flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                 return ROUTER_E_FULL;
         }
+        /* It chose to drop rather than hold its senders back: queued in
+         * its (capped) backlog is as good as delivered for their windows. */
+        if (c->drop_chosen)
+                flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
         wakeup_pull_marker(c);
         return 0;
 }
