@@ -531,8 +531,8 @@ static void bulk_section(struct bench *b)
         size_t iu = 2; /* unix-stream: the reference */
 
         out(b, "\n== 3. Bulk one-way throughput (unpinned; the receiver reads every byte) ==\n");
-        out(b, "ipcd ring: plain ipcd_send_buf; a chunk past the receiver's held-bytes limit\n"
-               "(half a lane; chunks still queued count) is dropped and counted (lost).\n"
+        out(b, "ipcd ring: plain ipcd_send_buf; past the receiver's held-bytes limit (half a\n"
+               "lane; chunks still queued count) the sender waits for releases (flow control).\n"
                "IPCD_ACK each: every chunk sent with IPCD_ACK and sent again on -EAGAIN\n"
                "(backpressure, nothing lost).\n");
         /* Fewer, shorter repetitions: the budget of `make bench`. */
