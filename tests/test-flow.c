@@ -617,6 +617,35 @@ static void test_topic(void)
         CHECK_EQ(got + dropped, ra.n);
         tl_log("topic: the reliable subscriber got all %u in order; the other lost %llu, counted",
                ra.n, (unsigned long long)dropped);
+
+        /* A reliable subscriber that stops reading holds the publisher
+         * back (-ETIMEDOUT with a send timeout, -EAGAIN with
+         * IPCD_NONBLOCK); once it unsubscribes, publishing goes on. */
+        {
+                ipcd_client *stuck = tl_connect("fl-tstuck");
+                int e = 0;
+                uint32_t i;
+
+                CHECK_OK(ipcd_subscribe_flags(stuck, "fl/u", IPCD_SUB_RELIABLE));
+                CHECK_OK(ipcd_set_send_timeout(p, 100));
+                for (i = 0; i < 1000000; i++) {
+                        e = ipcd_publish(p, "fl/u", 1, buf, sizeof(buf), 0);
+                        if (e < 0)
+                                break;
+                }
+                CHECK_R(e, -ETIMEDOUT);
+                CHECK_R(ipcd_publish(p, "fl/u", 1, buf, sizeof(buf), IPCD_NONBLOCK), -EAGAIN);
+                /* the dropping subscriber of fl/ * does not hold it back:
+                 * only the reliable one does */
+                CHECK_OK(ipcd_unsubscribe(stuck, "fl/u"));
+                CHECK_R(ipcd_publish(p, "fl/u", 1, buf, sizeof(buf), 0), 0);
+                CHECK_OK(ipcd_set_send_timeout(p, -1));
+                (void)backlog_of("fl-tstuck", &dropped, NULL);
+                CHECK_EQ(dropped, 0);
+                tl_log("topic: %u publishes to a stuck reliable subscriber, then -ETIMEDOUT; "
+                       "free again once it unsubscribed", i);
+                ipcd_close(stuck);
+        }
         ipcd_close(p);
         ipcd_close(rel);
         ipcd_close(drop);
