@@ -144,3 +144,10 @@ tests_test_attack_lanes_SOURCES = tests/test-attack-lanes.c $(ITEST_COMMON)
 tests_test_attack_lanes_LDADD = $(ITEST_LIBS)
 TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
+
+# Flow control: lossless unicast and bulk by default (issue 11).
+check_PROGRAMS += tests/test-flow
+tests_test_flow_SOURCES = tests/test-flow.c $(ITEST_COMMON)
+tests_test_flow_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-flow.sh
+EXTRA_DIST += tests/test-flow.sh

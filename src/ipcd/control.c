@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ipcd/core/flow.h"
 #include "ipcd/core/policy.h"
 #include "ipcd/daemon.h"
 #include "shared/log.h"
@@ -173,6 +174,8 @@ static void registered_body(struct daemon *d, const struct client *c,
         reg->daemon_pid = getpid();
         reg->ipc_ns = d->ipc_ns;
         reg->instance = d->router.instance;
+        reg->flow_window = flow_window(&d->router);
+        reg->flow_bulk_window = d->router.nrings ? flow_bulk_window(&d->router, d->router.rings[0]->lane_size) : 0;
 }
 
 static void handle_register(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)

@@ -92,6 +92,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.queue_bytes == 262144);
         CHECK(cfg->lim.inbound_queue_bytes == 1048576);
         CHECK(cfg->lim.backlog_bytes == 1024 * 1024);
+        CHECK(cfg->lim.flow_window == 0); /* backlog_bytes */
         CHECK(cfg->lim.backlog_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->lim.registration_rate == 50);
         CHECK(cfg->lim.registration_burst == 100);
@@ -513,7 +514,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 27); /* every key of struct ipcd_config */
+        CHECK(nkeys == 28); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])
