@@ -610,24 +610,34 @@ static void test_backpressure(void)
         wait_ring(1, "backpressure, r1 released");
         CHECK_EQ(client_stat("bk-r1", 2), 0);
 
-        /* a wait for room gives up after 10 s */
-        for (unsigned i = 0; i < 4; i++)
-                CHECK_R(send_data(p, "bk-r2", T_DATA, CHUNK, 500 + i, true, IPCD_ACK), 0);
-        for (unsigned i = 0; i < 4; i++)
-                recv_type(r2, &held2[i], T_DATA);
-        for (unsigned i = 0; i < 4; i++)
-                CHECK_R(send_data(p, "bk-r2", T_DATA, CHUNK, 600 + i, true, 0), 0);
-        /* the spare lane: taken by another producer of this uid */
+        /* a wait for room gives up after 10 s.  The uid's spare lane is
+         * taken first, by another producer of this uid, so that p cannot
+         * move (a lane p gave back counts until it drains, so the order
+         * matters on a loaded machine). */
         {
                 ipcd_client *q = tl_connect("bk-bq");
+                void *fill[16];
+                unsigned nfill = 0;
                 uint64_t t0;
+                int r;
 
                 CHECK_R(send_data(q, "bk-r3", T_DATA, CHUNK, 700, true, IPCD_ACK), 0);
                 recv_type(r3, &m, T_DATA);
+                for (unsigned i = 0; i < 4; i++)
+                        CHECK_R(send_data(p, "bk-r2", T_DATA, CHUNK, 500 + i, true, IPCD_ACK), 0);
+                for (unsigned i = 0; i < 4; i++)
+                        recv_type(r2, &held2[i], T_DATA);
+                /* r2 holds the lane's oldest chunk: fill the rest of it */
+                while ((r = ipcd_buf_alloc(p, CHUNK, IPCD_NONBLOCK, &fill[nfill])) == 0)
+                        CHECK_MSG(++nfill < ELEMENTSOF(fill), "the lane never fills");
+                CHECK_R(r, -EAGAIN);
+                CHECK(nfill > 0);
                 t0 = tl_now_ms();
                 CHECK_R(ipcd_buf_alloc(p, CHUNK, 0, &buf), -ETIMEDOUT);
                 CHECK_MSG(tl_now_ms() - t0 >= 9000, "gave up after %llu ms",
                           (unsigned long long)(tl_now_ms() - t0));
+                for (unsigned i = 0; i < nfill; i++)
+                        ipcd_buf_free(p, fill[i]);
                 ipcd_msg_release(r3, &m);
                 ipcd_close(q);
         }
