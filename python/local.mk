@@ -1,0 +1,51 @@
+# python/: the Python binding (issue 15), a CPython extension module
+# against the public <ipcd.h>, built here as a plain shared object
+# python/ipcd/_ipcd$(PYTHON_EXT_SUFFIX) beside the package's .py files, so
+# that PYTHONPATH=$(top_builddir)/python imports the build tree.  Installing
+# it is pip's job (pip install ./python); see python/setup.py.
+
+PYTHON_SRC_FILES = \
+	python/ipcd/__init__.py \
+	python/ipcd/__init__.pyi \
+	python/ipcd/aio.py \
+	python/ipcd/aio.pyi \
+	python/ipcd/py.typed
+EXTRA_DIST += \
+	python/ipcd/_ipcd.c \
+	$(PYTHON_SRC_FILES) \
+	python/pyproject.toml \
+	python/setup.py \
+	python/README.md \
+	python/test-python.sh.in \
+	python/tests/conftest.py \
+	python/tests/test_ipcd.py \
+	python/tests/test_bulk.py \
+	python/tests/test_aio.py \
+	python/tests/test_interop.py
+
+if ENABLE_PYTHON
+PYTHON_EXT = python/ipcd/_ipcd$(PYTHON_EXT_SUFFIX)
+noinst_DATA = $(PYTHON_EXT)
+CLEANFILES += $(PYTHON_EXT) python/test-python
+
+# The extension links the uninstalled library; its rpath points into the
+# build tree (this object is never installed).
+$(PYTHON_EXT): $(top_srcdir)/python/ipcd/_ipcd.c $(top_srcdir)/include/ipcd.h \
+		src/lib/libipcd-client.la
+	$(AM_V_CC)$(MKDIR_P) python/ipcd && \
+	$(CC) -shared -fPIC $(PYTHON_CPPFLAGS) -I$(top_srcdir)/include \
+	    $(WARN_CFLAGS) $(CFLAGS) -pthread -o $@ $(top_srcdir)/python/ipcd/_ipcd.c \
+	    -L$(abs_top_builddir)/src/lib/.libs -Wl,-rpath,$(abs_top_builddir)/src/lib/.libs \
+	    -lipcd-client $(LDFLAGS)
+	@if test '$(srcdir)' != '.'; then \
+	    for f in $(PYTHON_SRC_FILES); do cp -f $(srcdir)/$$f $$f || exit 1; done; \
+	fi
+
+# The pytest suite against a real ipcd in a private IPC namespace.
+python/test-python: $(top_srcdir)/python/test-python.sh.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) python && \
+	sed -e 's|@PYTHON[@]|$(PYTHON)|g' $(top_srcdir)/python/test-python.sh.in >$@.tmp && \
+	chmod +x $@.tmp && mv $@.tmp $@
+check_SCRIPTS += python/test-python
+TESTS += python/test-python
+endif

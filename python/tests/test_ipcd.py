@@ -1,0 +1,357 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The binding's calls against a real ipcd: messages, identity, errors,
+timeouts, topics, calls, monitor, fileno, threads, Ctrl-C."""
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import ipcd
+
+HANG = 30  # seconds: hang guard only, never asserted as a duration
+
+
+def test_connect_identity(uname, rundir):
+    name = uname()
+    with ipcd.Client(name) as c:
+        assert c.name == name
+        assert c.id > 0
+        assert c.max_inline > 1000
+        assert not c.closed
+        assert name in repr(c)
+    assert c.closed
+    with ipcd.Client() as anon:
+        assert anon.name is None
+    with ipcd.Client(uname(), runtime_dir=rundir) as c2:
+        assert c2.id > 0
+
+
+def test_send_recv_fields(pair):
+    a, b = pair
+    a.send(b.name, 7, b"hello")
+    m = b.recv(timeout=HANG)
+    assert isinstance(m, ipcd.Message)
+    assert m.type == 7
+    assert m.data == b"hello"
+    assert isinstance(m.data, bytes)
+    assert m.sender == a.name
+    assert m.sender_id == a.id
+    assert m.sender_uid == os.getuid()
+    assert m.sender_pid == os.getpid()
+    assert m.topic is None
+    assert m.flags == 0 and not m.is_bulk and not m.is_request and not m.is_notice
+    assert m.length == 5
+    with m:
+        pass
+    assert m.released
+
+
+def test_send_str_and_empty_and_anonymous(pair):
+    a, b = pair
+    with ipcd.Client() as anon:
+        anon.send(b.name, 1, "grüße")
+        anon.send(b.name, 2)
+        m1 = b.recv(timeout=HANG)
+        m2 = b.recv(timeout=HANG)
+        assert m1.data == "grüße".encode()
+        assert m1.sender is None and m1.sender_id == anon.id
+        assert (m2.type, m2.data) == (2, b"")
+
+
+def test_order_and_type_filter(pair):
+    a, b = pair
+    for t in (5, 3, 9, 3, 1):
+        a.send(b.name, t, b"%d" % t)
+    assert b.recv(3, timeout=HANG).type == 3          # exactly 3
+    assert b.recv(-4, timeout=HANG).type == 1         # lowest up to 4
+    got = [b.recv(timeout=HANG).type for _ in range(3)]
+    assert got == [5, 9, 3]                           # the rest in order
+
+
+def test_ack_and_missing_name(pair):
+    a, b = pair
+    a.send(b.name, 1, b"x", ack=True)
+    assert b.recv(timeout=HANG).data == b"x"
+    with pytest.raises(FileNotFoundError) as ei:
+        a.send("py.nobody.here", 1, b"x", ack=True)
+    assert ei.value.errno == errno.ENOENT
+
+
+def test_timeouts(pair):
+    a, b = pair
+    with pytest.raises(BlockingIOError) as ei:
+        b.recv(timeout=0)
+    assert ei.value.errno == errno.EAGAIN
+    with pytest.raises(TimeoutError) as ei:
+        b.recv(timeout=0.3)
+    assert ei.value.errno == errno.ETIMEDOUT
+    # A blocking recv wakes for a message sent later by another thread.
+    t = threading.Timer(0.3, a.send, (b.name, 4, b"late"))
+    t.start()
+    assert b.recv().data == b"late"
+    t.join()
+
+
+def test_errors(uname, tmp_path):
+    name = uname()
+    with ipcd.Client(name) as c:
+        with pytest.raises(ipcd.NameInUseError) as ei:
+            ipcd.Client(name)
+        assert ei.value.errno == errno.EADDRINUSE
+        assert isinstance(ei.value, ipcd.Error) and isinstance(ei.value, OSError)
+        with pytest.raises(ValueError):
+            c.send(name, 0, b"")
+        with pytest.raises(ValueError):
+            c.send(name, ipcd.TYPE_MAX + 1, b"")
+        with pytest.raises(ipcd.InvalidArgumentError) as ei:
+            c.send("bad name!", 1, b"", ack=True)
+        assert ei.value.errno == errno.EINVAL
+        with pytest.raises(ipcd.InvalidArgumentError):
+            c.recv(ipcd.TYPE_MAX + 1, timeout=0)
+        with pytest.raises(FileNotFoundError):
+            c.unsubscribe("py/never")
+        with pytest.raises(ipcd.MessageTooLargeError):
+            c.call(name, 1, b"x" * (c.max_inline + 1), timeout=HANG)
+        with pytest.raises(ValueError):
+            c.recv(timeout=-1)
+    with pytest.raises(ipcd.InvalidArgumentError):
+        ipcd.Client("no spaces")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ConnectionRefusedError) as ei:
+        ipcd.Client(runtime_dir=str(tmp_path / "run"))
+    assert ei.value.errno == errno.ECONNREFUSED
+    assert ipcd.name_is_valid("a.b/c-d_e") and not ipcd.name_is_valid("a b")
+
+
+def test_closed_client_raises(uname):
+    c = ipcd.Client(uname())
+    c.close()
+    c.close()  # idempotent
+    for f in (lambda: c.recv(timeout=0), lambda: c.send("x", 1, b""),
+              c.fileno, lambda: c.id, lambda: c.subscribe("t")):
+        with pytest.raises(ValueError):
+            f()
+
+
+def test_pubsub_history(uname):
+    with ipcd.Client(uname("pub")) as pub, ipcd.Client(uname("sub")) as sub:
+        sub.subscribe("py/sensors/*")
+        assert pub.publish("py/sensors/temp", 3, b"21.5", ack=True) == 1
+        assert pub.publish("py/other", 3, b"x", ack=True) == 0
+        assert pub.publish("py/sensors/hum", 4, b"40") is None
+        m = sub.recv(timeout=HANG)
+        assert (m.topic, m.type, m.data, m.sender) == ("py/sensors/temp", 3, b"21.5", pub.name)
+        m = sub.recv(timeout=HANG)
+        assert (m.topic, m.data) == ("py/sensors/hum", b"40")
+        sub.unsubscribe("py/sensors/*")
+        assert pub.publish("py/sensors/temp", 3, b"gone", ack=True) == 0
+
+        assert pub.set_history("py/hist", 4) == 4
+        for i in range(6):
+            pub.publish("py/hist", 1, b"%d" % i)
+        with ipcd.Client(uname("late")) as late:
+            late.subscribe("py/hist")
+            got = [late.recv(timeout=HANG).data for _ in range(4)]
+            assert got == [b"2", b"3", b"4", b"5"]
+            with pytest.raises(BlockingIOError):
+                late.recv(timeout=0)
+
+
+def test_call_reply(uname):
+    server_name = uname("srv")
+    ready = threading.Event()
+    served = []
+
+    def serve():
+        with ipcd.Client(server_name) as srv:
+            ready.set()
+            while True:
+                m = srv.recv(timeout=HANG)
+                if m.type == 99:
+                    return
+                assert m.is_request
+                served.append((m.sender, m.data))
+                srv.reply(m, m.type + 1, m.data.upper())
+
+    t = threading.Thread(target=serve)
+    t.start()
+    assert ready.wait(HANG)
+    with ipcd.Client(uname("caller")) as c:
+        r = c.call(server_name, 10, b"ping", timeout=HANG)
+        assert (r.type, r.data, r.sender) == (11, b"PING", server_name)
+        r = c.call(server_name, 20, b"none")  # no limit
+        assert r.data == b"NONE"
+        # Many threads calling on one handle each get their own reply.
+        results = {}
+
+        def caller(i):
+            results[i] = c.call(server_name, 30, b"t%d" % i, timeout=HANG).data
+
+        ts = [threading.Thread(target=caller, args=(i,)) for i in range(8)]
+        for x in ts:
+            x.start()
+        for x in ts:
+            x.join()
+        assert results == {i: b"T%d" % i for i in range(8)}
+        with pytest.raises(FileNotFoundError):
+            c.call("py.missing", 1, b"", timeout=HANG)
+        with pytest.raises(ValueError):
+            c.call(server_name, 1, b"", timeout=0)
+        with pytest.raises(ValueError):
+            c.reply(r, 1, b"")  # not a request
+        c.send(server_name, 99, b"")
+    t.join(HANG)
+    assert not t.is_alive()
+    assert len(served) == 10
+
+
+def test_call_timeout_and_callee_gone(uname):
+    with ipcd.Client(uname("mute")) as mute, ipcd.Client(uname()) as c:
+        with pytest.raises(TimeoutError):
+            c.call(mute.name, 1, b"?", timeout=0.3)
+        assert mute.recv(timeout=HANG).is_request  # it did arrive
+        dying = ipcd.Client(uname("dying"))
+        threading.Timer(0.3, dying.close).start()
+        with pytest.raises(ConnectionResetError):
+            c.call(dying.name, 1, b"?", timeout=HANG)
+
+
+def test_monitor(uname):
+    with ipcd.Client(uname("mon")) as mon, ipcd.Client(uname()) as a, \
+            ipcd.Client(uname("dst")) as b:
+        mon.monitor(b.name)
+        a.send(b.name, 5, b"watched", ack=True)
+        m = mon.recv(timeout=HANG)
+        assert m.is_monitor and m.flags & ipcd.MSG_MONITOR
+        assert (m.type, m.sender, m.topic, m.data, m.id) == (5, a.name, b.name, b"watched", 7)
+        mon.monitor()  # everything
+        a.publish("py/mon", 6, b"pub", ack=True)
+        m = mon.recv(timeout=HANG)
+        assert m.flags & ipcd.MSG_TOPIC and m.topic == "py/mon"
+
+
+def test_set_overflow(pair):
+    a, b = pair
+    b.set_overflow(ipcd.OVERFLOW_DROP_OLD, 0, notify_drops=True)
+    with pytest.raises(ipcd.InvalidArgumentError):
+        b.set_overflow(77)
+
+
+def test_fileno_selectors(pair):
+    a, b = pair
+    fd = b.fileno()
+    assert fd == b.fileno() and fd >= 0
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        a.send(b.name, 1, b"wake")
+        assert sel.select(HANG)
+        assert b.recv(timeout=0).data == b"wake"
+        with pytest.raises(BlockingIOError):
+            b.recv(timeout=0)
+        assert sel.select(0.2) == []  # quiet once drained
+
+
+def test_messages_iteration(pair):
+    a, b = pair
+    for i in range(5):
+        a.send(b.name, 1 + i, b"m%d" % i)
+    got = [(m.type, m.data) for m in b.messages(timeout=0.3)]
+    assert got == [(1 + i, b"m%d" % i) for i in range(5)]
+
+
+def test_threads_share_client(uname):
+    n, per = 4, 500
+    with ipcd.Client(uname("rx")) as rx, ipcd.Client(uname("tx")) as tx:
+        def send(k):
+            for i in range(per):
+                tx.send(rx.name, 1 + k, b"%d" % i)
+
+        got = {k: [] for k in range(n)}
+        lock = threading.Lock()
+
+        def recv():
+            while True:
+                try:
+                    m = rx.recv(timeout=1.0)
+                except TimeoutError:
+                    return
+                with lock:
+                    got[m.type - 1].append(int(m.data))
+
+        senders = [threading.Thread(target=send, args=(k,)) for k in range(n)]
+        receivers = [threading.Thread(target=recv) for _ in range(3)]
+        for t in senders + receivers:
+            t.start()
+        for t in senders + receivers:
+            t.join()
+        for k in range(n):
+            assert sorted(got[k]) == list(range(per))
+
+
+def test_close_wakes_blocked_receiver(uname):
+    c = ipcd.Client(uname())
+    err = []
+
+    def blocked():
+        try:
+            c.recv()
+        except ValueError as e:
+            err.append(e)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    time.sleep(0.3)
+    c.close()
+    t.join(HANG)
+    assert not t.is_alive() and len(err) == 1
+
+
+def _child(code):
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("what", ["recv", "call"])
+def test_ctrl_c_interrupts(uname, what):
+    name = uname("sig")
+    p = _child("""
+        import ipcd, sys
+        c = ipcd.Client(%r)
+        print("ready", flush=True)
+        try:
+            if %r == "recv":
+                c.recv()
+            else:
+                c.call(%r, 1, b"?")      # nobody answers: it calls itself
+        except KeyboardInterrupt:
+            c.close()
+            print("interrupted", flush=True)
+            sys.exit(3)
+        sys.exit(1)
+    """ % (name, what, name))
+    assert p.stdout.readline() == "ready\n"
+    time.sleep(0.3)  # let it enter the blocking call (a later SIGINT works too)
+    p.send_signal(signal.SIGINT)
+    out, errout = p.communicate(timeout=HANG)
+    assert p.returncode == 3, errout
+    assert out == "interrupted\n"
+    # Its name is free again: the handle was closed cleanly.
+    ipcd.Client(name).close()
+
+
+def test_help_reads_well():
+    doc = ipcd.Client.__doc__
+    assert "context manager" in doc
+    for meth in ("send", "recv", "call", "reply", "publish", "subscribe",
+                 "buf_alloc", "send_buf", "monitor", "fileno", "messages"):
+        assert getattr(ipcd.Client, meth).__doc__, meth
+    # help() shows real signatures (from the docstrings' first lines).
+    assert ipcd.Client.send.__text_signature__.startswith("(dst, type, data=b''")
+    assert "timeout" in ipcd.Client.recv.__text_signature__
