@@ -136,7 +136,7 @@ struct RingBuffer {
         void *buf;
         size_t len;
         Py_ssize_t exports;   /* Py_buffers handed out and not released */
-        PyObject *view;       /* the memoryview handed out, or NULL */
+        PyObject *viewref;    /* weakref to the memoryview handed out, or NULL */
         ClientObject *client; /* strong */
         ipcd_msg raw;         /* RB_READ: the library's record, for release */
         RingBuffer *prev, *next;
@@ -202,25 +202,43 @@ static void ring_drop(RingBuffer *rb, bool give_back)
         ring_unlink(rb);
 }
 
+/* The memoryview handed out, if it is still alive (borrowed), or NULL.
+ * RingBuffer keeps only a weak reference: a strong one would make a cycle
+ * (view -> managed buffer -> RingBuffer -> view) that keeps ring memory
+ * held after the user dropped everything. */
+static PyObject *ring_view(RingBuffer *rb)
+{
+        PyObject *v;
+
+        if (!rb->viewref)
+                return NULL;
+        v = PyWeakref_GetObject(rb->viewref);
+        return v == Py_None ? NULL : v;
+}
+
 /* Release the memoryview handed out (and `extra`, another memoryview on
- * us); fail with BufferError if anything still exports our memory. */
+ * us); fail with BufferError if anything still exports our memory.  The
+ * caller holds a reference to rb: releasing a view may drop the last
+ * other one. */
 static int ring_unexport(RingBuffer *rb, PyObject *extra)
 {
-        PyObject *r;
+        PyObject *r, *v = ring_view(rb);
 
-        if (extra && extra != rb->view) {
+        if (extra && extra != v) {
                 r = PyObject_CallMethod(extra, "release", NULL);
                 if (!r)
                         return -1;
                 Py_DECREF(r);
         }
-        if (rb->view) {
-                r = PyObject_CallMethod(rb->view, "release", NULL);
+        if (v) {
+                Py_INCREF(v);
+                r = PyObject_CallMethod(v, "release", NULL);
+                Py_DECREF(v);
                 if (!r)
                         return -1;
                 Py_DECREF(r);
-                Py_CLEAR(rb->view);
         }
+        Py_CLEAR(rb->viewref);
         if (rb->exports > 0) {
                 PyErr_Format(PyExc_BufferError,
                              "%zd other view(s) of the ring memory still exist: release or "
@@ -233,13 +251,22 @@ static int ring_unexport(RingBuffer *rb, PyObject *extra)
 
 static PyObject *ring_memoryview(RingBuffer *rb)
 {
-        if (!rb->view) {
-                rb->view = PyMemoryView_FromObject((PyObject *)rb);
-                if (!rb->view)
-                        return NULL;
+        PyObject *v = ring_view(rb);
+
+        if (v) {
+                Py_INCREF(v);
+                return v;
         }
-        Py_INCREF(rb->view);
-        return rb->view;
+        v = PyMemoryView_FromObject((PyObject *)rb);
+        if (!v)
+                return NULL;
+        Py_XDECREF(rb->viewref);
+        rb->viewref = PyWeakref_NewRef(v, NULL);
+        if (!rb->viewref) {
+                Py_DECREF(v);
+                return NULL;
+        }
+        return v;
 }
 
 static int ring_getbuffer(PyObject *self, Py_buffer *view, int flags)
@@ -274,7 +301,7 @@ static void ring_dealloc(PyObject *self)
 {
         RingBuffer *rb = (RingBuffer *)self;
 
-        Py_CLEAR(rb->view);
+        Py_CLEAR(rb->viewref);
         ring_drop(rb, true);
         Py_CLEAR(rb->client);
         Py_TYPE(self)->tp_free(self);
@@ -301,7 +328,7 @@ static RingBuffer *ring_new(ClientObject *cl, int kind, void *buf, size_t len)
         rb->buf = buf;
         rb->len = len;
         rb->exports = 0;
-        rb->view = NULL;
+        rb->viewref = NULL;
         Py_INCREF(cl);
         rb->client = cl;
         memset(&rb->raw, 0, sizeof(rb->raw));
@@ -637,29 +664,59 @@ static void client_quiesce(ClientObject *cl)
         }
 }
 
+/* New references to the client's live RingBuffers, as a list: releasing
+ * views may free some of them, so never walk the links while doing it. */
+static PyObject *client_rings(ClientObject *cl)
+{
+        PyObject *l = PyList_New(0);
+        RingBuffer *rb;
+
+        if (!l)
+                return NULL;
+        for (rb = cl->rings; rb; rb = rb->next)
+                if (PyList_Append(l, (PyObject *)rb) < 0) {
+                        Py_DECREF(l);
+                        return NULL;
+                }
+        return l;
+}
+
 static PyObject *client_close(PyObject *self, PyObject *unused)
 {
         ClientObject *cl = (ClientObject *)self;
-        RingBuffer *rb, *next;
+        PyObject *rings;
+        Py_ssize_t i;
 
         if (!cl->c || cl->closing)
                 Py_RETURN_NONE;
         /* Views first: refusing must leave the client usable. */
-        for (rb = cl->rings; rb; rb = rb->next)
-                if (ring_unexport(rb, NULL) < 0)
-                        return NULL;
-        cl->closing = true;
-        client_quiesce(cl);
-        for (rb = cl->rings; rb; rb = next) {
-                next = rb->next;
-                if (rb->exports > 0) { /* a view made meanwhile */
-                        cl->closing = false;
-                        PyErr_SetString(PyExc_BufferError,
-                                        "views of ring memory still exist: release them first");
+        if (!(rings = client_rings(cl)))
+                return NULL;
+        for (i = 0; i < PyList_GET_SIZE(rings); i++)
+                if (ring_unexport((RingBuffer *)PyList_GET_ITEM(rings, i), NULL) < 0) {
+                        Py_DECREF(rings);
                         return NULL;
                 }
-                ring_drop(rb, true);
+        Py_DECREF(rings);
+        cl->closing = true;
+        client_quiesce(cl);
+        /* Messages other threads received meanwhile have no view yet. */
+        if (!(rings = client_rings(cl))) {
+                cl->closing = false;
+                return NULL;
         }
+        for (i = 0; i < PyList_GET_SIZE(rings); i++) {
+                RingBuffer *rb = (RingBuffer *)PyList_GET_ITEM(rings, i);
+
+                if (ring_unexport(rb, NULL) < 0) {
+                        cl->closing = false;
+                        Py_DECREF(rings);
+                        return NULL;
+                }
+        }
+        for (i = 0; i < PyList_GET_SIZE(rings); i++)
+                ring_drop((RingBuffer *)PyList_GET_ITEM(rings, i), true);
+        Py_DECREF(rings);
         Py_BEGIN_ALLOW_THREADS
         client_release_handle(cl);
         Py_END_ALLOW_THREADS

@@ -162,3 +162,21 @@ def test_message_outlives_client_reference(uname):
         view = b.recv(timeout=HANG).data   # the Message itself is dropped
         assert bytes(view[:3]) == b"vvv"
         view.release()
+
+
+def test_dropped_objects_give_ring_memory_back(pair):
+    """Messages and buffers dropped without release() or send free their
+    ring memory (no reference cycle keeps it): otherwise the receiver
+    would soon hold more than half a lane and ipcd would refuse it
+    (BlockingIOError with ack), and the sender's lanes would fill."""
+    a, b = pair
+    for i in range(12):
+        a.send(b.name, 1, bytes([i]) * MIB4, ack=True)
+        m = b.recv(timeout=HANG)
+        view = m.data
+        assert view[0] == i
+        del m, view                            # no release()
+    for i in range(40):
+        buf = a.buf_alloc(MIB4, nonblock=True)
+        buf[0] = i
+        del buf                                # never sent, never freed

@@ -324,8 +324,8 @@ def test_ctrl_c_interrupts(uname, what):
     p = _child("""
         import ipcd, sys
         c = ipcd.Client(%r)
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)
             if %r == "recv":
                 c.recv()
             else:
