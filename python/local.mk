@@ -21,7 +21,13 @@ EXTRA_DIST += \
 	python/tests/test_ipcd.py \
 	python/tests/test_bulk.py \
 	python/tests/test_aio.py \
-	python/tests/test_interop.py
+	python/tests/test_interop.py \
+	python/tests/test_examples.py \
+	python/bench.py \
+	python/examples/printer.py \
+	python/examples/pubsub.py \
+	python/examples/clock.py \
+	python/examples/asyncio_listener.py
 
 if ENABLE_PYTHON
 PYTHON_EXT = python/ipcd/_ipcd$(PYTHON_EXT_SUFFIX)
