@@ -24,6 +24,7 @@ EXTRA_DIST += \
 	python/tests/test_interop.py \
 	python/tests/test_examples.py \
 	python/bench.py \
+	python/bench-python.sh \
 	python/examples/printer.py \
 	python/examples/pubsub.py \
 	python/examples/clock.py \
@@ -54,4 +55,11 @@ python/test-python: $(top_srcdir)/python/test-python.sh.in Makefile
 	chmod +x $@.tmp && mv $@.tmp $@
 check_SCRIPTS += python/test-python
 TESTS += python/test-python
+
+# The Python rows of the benchmark (issue 15): the binding against pyzmq.
+bench-python: all tests/test-probe
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	IPCD='$(abs_top_builddir)/src/ipcd/ipcd' PYTHON='$(PYTHON)' \
+	    $(SHELL) $(top_srcdir)/python/bench-python.sh $(BENCH_SECONDS)
+.PHONY: bench-python
 endif
