@@ -41,17 +41,26 @@ $(PYTHON_EXT): $(top_srcdir)/python/ipcd/_ipcd.c $(top_srcdir)/include/ipcd.h \
 		src/lib/libipcd-client.la
 	$(AM_V_CC)$(MKDIR_P) python/ipcd && \
 	$(CC) -shared -fPIC $(PYTHON_CPPFLAGS) -I$(top_srcdir)/include \
-	    $(WARN_CFLAGS) $(CFLAGS) -pthread -o $@ $(top_srcdir)/python/ipcd/_ipcd.c \
+	    $(WARN_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -pthread -o $@ $(top_srcdir)/python/ipcd/_ipcd.c \
 	    -L$(abs_top_builddir)/src/lib/.libs -Wl,-rpath,$(abs_top_builddir)/src/lib/.libs \
-	    -lipcd-client $(LDFLAGS)
+	    -lipcd-client $(SAN_LDFLAGS) $(LDFLAGS)
 	@if test '$(srcdir)' != '.'; then \
 	    for f in $(PYTHON_SRC_FILES); do cp -f $(srcdir)/$$f $$f || exit 1; done; \
 	fi
 
+# With --enable-sanitizers the library needs the sanitizer runtimes, which
+# an uninstrumented python3 does not load: the test preloads them.
+if ENABLE_SANITIZERS
+PYTHON_TEST_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)
+else
+PYTHON_TEST_PRELOAD =
+endif
+
 # The pytest suite against a real ipcd in a private IPC namespace.
 python/test-python: $(top_srcdir)/python/test-python.sh.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) python && \
-	sed -e 's|@PYTHON[@]|$(PYTHON)|g' $(top_srcdir)/python/test-python.sh.in >$@.tmp && \
+	sed -e 's|@PYTHON[@]|$(PYTHON)|g' -e "s|@PRELOAD[@]|$(PYTHON_TEST_PRELOAD)|g" \
+	    $(top_srcdir)/python/test-python.sh.in >$@.tmp && \
 	chmod +x $@.tmp && mv $@.tmp $@
 check_SCRIPTS += python/test-python
 TESTS += python/test-python
@@ -61,5 +70,11 @@ bench-python: all tests/test-probe
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	IPCD='$(abs_top_builddir)/src/ipcd/ipcd' PYTHON='$(PYTHON)' \
 	    $(SHELL) $(top_srcdir)/python/bench-python.sh $(BENCH_SECONDS)
-.PHONY: bench-python
 endif
+
+# Copies of the package's sources in a VPATH build go with `make clean`
+# (in the source tree they are the sources).
+clean-local: clean-local-python
+clean-local-python:
+	@if test '$(srcdir)' != '.'; then rm -f $(PYTHON_SRC_FILES); fi
+.PHONY: clean-local-python bench-python
