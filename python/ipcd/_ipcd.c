@@ -156,6 +156,7 @@ typedef struct {
         RingBuffer *ring; /* bulk payload (strong), or NULL */
         Py_ssize_t length;
         ipcd_msg raw;     /* a copy of the library's record, for reply() */
+        bool released;    /* release() was called (inline messages) */
 } MessageObject;
 
 static PyTypeObject ClientType;
@@ -212,8 +213,19 @@ static PyObject *ring_view(RingBuffer *rb)
 
         if (!rb->viewref)
                 return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+        /* 3.13 deprecates PyWeakref_GetObject; the strong reference goes at
+         * once (rb->viewref's referent is kept alive by our caller's use). */
+        if (PyWeakref_GetRef(rb->viewref, &v) <= 0) {
+                PyErr_Clear();
+                return NULL;
+        }
+        Py_DECREF(v);
+        return v;
+#else
         v = PyWeakref_GetObject(rb->viewref);
         return v == Py_None ? NULL : v;
+#endif
 }
 
 /* Release the memoryview handed out (and `extra`, another memoryview on
@@ -370,6 +382,7 @@ static PyObject *message_new(ClientObject *cl, ipcd_msg *m)
         msg->raw = *m;
         msg->data = NULL;
         msg->ring = NULL;
+        msg->released = false;
         msg->sender = name_or_none(m->sender);
         msg->topic = name_or_none(m->topic);
         if (msg->sender && msg->topic) {
@@ -408,8 +421,9 @@ static PyObject *message_release(PyObject *self, PyObject *unused)
         MessageObject *msg = (MessageObject *)self;
         RingBuffer *rb = msg->ring;
 
+        msg->released = true;
         if (!rb)
-                Py_RETURN_NONE; /* inline: released when received */
+                Py_RETURN_NONE; /* inline: the library's copy went at receipt */
         if (rb->live) {
                 if (ring_unexport(rb, NULL) < 0)
                         return NULL;
@@ -437,7 +451,7 @@ static PyObject *message_get_released(PyObject *self, void *closure)
 {
         MessageObject *msg = (MessageObject *)self;
 
-        return PyBool_FromLong(msg->ring ? !msg->ring->live : 1);
+        return PyBool_FromLong(msg->ring ? !msg->ring->live : msg->released);
 }
 
 #define FLAG_GETTER(fname, bit)                                                                   \
@@ -508,7 +522,7 @@ static PyGetSetDef message_getset[] = {
           "memoryview into the shared ring, valid until release() (afterwards any use\n"
           "raises ValueError).  bytes(msg.data) copies it.",
           NULL },
-        { "released", message_get_released, NULL, "True once release() gave the payload back.",
+        { "released", message_get_released, NULL, "True once release() was called (a bulk payload: gave it back).",
           NULL },
         { "length", message_len, NULL, "Length of the payload in bytes.", NULL },
         { "is_bulk", message_get_is_bulk, NULL, "The payload lies in the shared ring.", NULL },

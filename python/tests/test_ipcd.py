@@ -48,9 +48,11 @@ def test_send_recv_fields(pair):
     assert m.topic is None
     assert m.flags == 0 and not m.is_bulk and not m.is_request and not m.is_notice
     assert m.length == 5
+    assert not m.released
     with m:
         pass
     assert m.released
+    assert m.data == b"hello"  # an inline payload is a copy: still there
 
 
 def test_send_str_and_empty_and_anonymous(pair):
