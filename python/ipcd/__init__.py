@@ -72,6 +72,9 @@ class Client(_ipcd.Client):
 
     __slots__ = ()
 
+    def __init__(self, name=None, runtime_dir=None):
+        super().__init__(name, runtime_dir)
+
     def messages(self, timeout=None, type_filter=0):
         """Iterate over received messages.
 

@@ -539,8 +539,8 @@ static PyMethodDef message_methods[] = {
           "Give a bulk payload back to the ring.  The memoryview from data is released\n"
           "with it; BufferError if other views of it still exist.  Idempotent; a no-op\n"
           "for inline messages (their data is a copy)." },
-        { "__enter__", message_enter, METH_NOARGS, NULL },
-        { "__exit__", message_exit, METH_VARARGS, NULL },
+        { "__enter__", message_enter, METH_NOARGS, "Return the message itself." },
+        { "__exit__", message_exit, METH_VARARGS, "Release the message (release())." },
         { NULL }
 };
 
@@ -1387,8 +1387,8 @@ static PyMethodDef client_methods[] = {
           "Unregister and free the handle.  Held bulk messages and unsent buffers are\n"
           "released first (BufferError, and the client stays open, while views of them\n"
           "exist).  Waits for other threads' calls to return.  Idempotent." },
-        { "__enter__", client_enter, METH_NOARGS, NULL },
-        { "__exit__", client_exit, METH_VARARGS, NULL },
+        { "__enter__", client_enter, METH_NOARGS, "Return the client itself." },
+        { "__exit__", client_exit, METH_VARARGS, "Close the client (close())." },
         { "fileno", client_fileno, METH_NOARGS,
           "fileno()\n--\n\n"
           "A descriptor that is readable while recv(timeout=0) may return a message\n"
