@@ -401,3 +401,45 @@ def test_help_reads_well():
     # help() shows real signatures (from the docstrings' first lines).
     assert ipcd.Client.send.__text_signature__.startswith("(dst, type, data=b''")
     assert "timeout" in ipcd.Client.recv.__text_signature__
+
+
+def test_drop_notices(uname):
+    """A receiver that does not read, with a small backlog and
+    notify_drops: the sender never fails, and what arrives plus what the
+    notices count as dropped is what was sent, in order with a gap."""
+    sent, size = 3000, 200  # 600 KB: more than the queue (256 KiB) + backlog
+    with ipcd.Client(uname("slow")) as rx, ipcd.Client(uname()) as tx:
+        rx.set_overflow(ipcd.OVERFLOW_DROP_NEW, 4096, notify_drops=True)
+        for i in range(sent):
+            tx.send(rx.name, 1, i.to_bytes(4, "little") * (size // 4))
+        # A barrier: ipcd routes tx's messages in order, so once one to tx
+        # itself is acknowledged, every message to rx has been routed.
+        tx.send(tx.name, 2, b"barrier", ack=True)
+        got, dropped, notices = [], 0, 0
+        while len(got) + dropped < sent:
+            m = rx.recv(timeout=HANG)
+            if m.is_notice:
+                assert m.type == ipcd.NOTICE_DROPPED and m.id > 0
+                assert m.sender is None
+                dropped += m.id
+                notices += 1
+                continue
+            got.append(int.from_bytes(m.data[:4], "little"))
+        assert notices >= 1 and dropped > 0
+        assert len(got) + dropped == sent
+        assert got == sorted(got) and len(set(got)) == len(got)  # order kept
+        with pytest.raises(BlockingIOError):
+            rx.recv(timeout=0)
+
+
+def test_more_and_nonblock(pair):
+    a, b = pair
+    for i in range(100):
+        a.send(b.name, 1, b"%d" % i, more=True)   # may be held in the handle
+    a.send(b.name, 2, b"last", nonblock=True)      # sends what is held, then this
+    got = [b.recv(timeout=HANG) for _ in range(101)]
+    assert [m.data for m in got[:100]] == [b"%d" % i for i in range(100)]
+    assert (got[100].type, got[100].data) == (2, b"last")
+    b.subscribe("py/nb")
+    assert a.publish("py/nb", 3, b"x", nonblock=True, ack=True) == 1
+    assert b.recv(timeout=HANG).topic == "py/nb"
