@@ -443,3 +443,31 @@ def test_more_and_nonblock(pair):
     b.subscribe("py/nb")
     assert a.publish("py/nb", 3, b"x", nonblock=True, ack=True) == 1
     assert b.recv(timeout=HANG).topic == "py/nb"
+
+
+def test_permission_errors_for_nobody(uname):
+    """monitor() and subscribing to '*' are for root and ipcd's group: an
+    unprivileged client gets PermissionError (EACCES), and its identity is
+    stamped by ipcd, not claimed."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to run a child as uid 65534")
+    probe = subprocess.run([sys.executable, "-c", "import ipcd"], user=65534, group=65534,
+                           capture_output=True, text=True, timeout=HANG)
+    if probe.returncode != 0:
+        pytest.skip("uid 65534 cannot import the built module: " + probe.stderr[-200:])
+    with ipcd.Client(uname("rootrx")) as rx:
+        p = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+            import errno, sys, ipcd
+            with ipcd.Client() as c:
+                for f in (lambda: c.monitor(), lambda: c.subscribe("*")):
+                    try:
+                        f()
+                        sys.exit("no error")
+                    except PermissionError as e:
+                        assert e.errno == errno.EACCES
+                c.send(%r, 1, b"from nobody", ack=True)
+        """ % rx.name)], user=65534, group=65534, capture_output=True, text=True,
+            timeout=HANG)
+        assert p.returncode == 0, p.stderr
+        m = rx.recv(timeout=HANG)
+        assert (m.data, m.sender_uid) == (b"from nobody", 65534)
