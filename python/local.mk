@@ -1,8 +1,10 @@
 # python/: the Python binding (issue 15), a CPython extension module
-# against the public <ipcd.h>, built here as a plain shared object
+# against the public <ipcd.h>, built as a libtool module and linked into
 # python/ipcd/_ipcd$(PYTHON_EXT_SUFFIX) beside the package's .py files, so
-# that PYTHONPATH=$(top_builddir)/python imports the build tree.  Installing
-# it is pip's job (pip install ./python); see python/setup.py.
+# that PYTHONPATH=$(top_builddir)/python imports the build tree.  `make
+# install` puts the package in $(pyipcddir) (configure --with-python-dir;
+# libtool relinks the module against the installed library); `pip install
+# ./python` is the other way (python/setup.py).
 
 PYTHON_SRC_FILES = \
 	python/ipcd/__init__.py \
@@ -31,20 +33,31 @@ EXTRA_DIST += \
 	python/examples/asyncio_listener.py
 
 if ENABLE_PYTHON
+pyipcddir = $(PYTHON_DIR)/ipcd
+pyipcd_LTLIBRARIES = python/ipcd/_ipcd.la
+pyipcd_DATA = $(PYTHON_SRC_FILES)
+python_ipcd__ipcd_la_SOURCES = python/ipcd/_ipcd.c
+python_ipcd__ipcd_la_CPPFLAGS = $(AM_CPPFLAGS) $(PYTHON_CPPFLAGS)
+python_ipcd__ipcd_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
+	-shrext $(PYTHON_EXT_SUFFIX)
+python_ipcd__ipcd_la_LIBADD = src/lib/libipcd-client.la
+
+# Python imports the module by its file name, and has no use for the .la.
+install-data-hook: install-data-hook-python
+install-data-hook-python:
+	rm -f $(DESTDIR)$(pyipcddir)/_ipcd.la
+uninstall-hook: uninstall-hook-python
+uninstall-hook-python:
+	-rmdir $(DESTDIR)$(pyipcddir) 2>/dev/null
+
+# The build tree's package: the module beside the .py files (copies of
+# them in a VPATH build).
 PYTHON_EXT = python/ipcd/_ipcd$(PYTHON_EXT_SUFFIX)
 noinst_DATA = $(PYTHON_EXT)
 CLEANFILES += $(PYTHON_EXT) python/test-python
-
-# The extension links the uninstalled library; its rpath points into the
-# build tree (this object is never installed).
-$(PYTHON_EXT): $(top_srcdir)/python/ipcd/_ipcd.c $(top_srcdir)/include/ipcd.h \
-		src/lib/libipcd-client.la
-	$(AM_V_CC)$(MKDIR_P) python/ipcd && \
-	$(CC) -shared -fPIC $(PYTHON_CPPFLAGS) -I$(top_srcdir)/include \
-	    $(WARN_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -pthread -o $@ $(top_srcdir)/python/ipcd/_ipcd.c \
-	    -L$(abs_top_builddir)/src/lib/.libs -Wl,-rpath,$(abs_top_builddir)/src/lib/.libs \
-	    -lipcd-client $(SAN_LDFLAGS) $(LDFLAGS)
-	@if test '$(srcdir)' != '.'; then \
+$(PYTHON_EXT): python/ipcd/_ipcd.la
+	$(AM_V_GEN)rm -f $@ && cp -f python/ipcd/.libs/_ipcd$(PYTHON_EXT_SUFFIX) $@ && \
+	if test '$(srcdir)' != '.'; then \
 	    for f in $(PYTHON_SRC_FILES); do cp -f $(srcdir)/$$f $$f || exit 1; done; \
 	fi
 
@@ -77,4 +90,4 @@ endif
 clean-local: clean-local-python
 clean-local-python:
 	@if test '$(srcdir)' != '.'; then rm -f $(PYTHON_SRC_FILES); fi
-.PHONY: clean-local-python bench-python
+.PHONY: clean-local-python bench-python install-data-hook-python uninstall-hook-python
