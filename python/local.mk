@@ -42,13 +42,16 @@ python_ipcd__ipcd_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-shrext $(PYTHON_EXT_SUFFIX)
 python_ipcd__ipcd_la_LIBADD = src/lib/libipcd-client.la
 
-# Python imports the module by its file name, and has no use for the .la.
+# Python imports the module by its file name, and has no use for the .la
+# (without which libtool's uninstall does not know the module: remove it
+# by name).
 install-data-hook: install-data-hook-python
 install-data-hook-python:
 	rm -f $(DESTDIR)$(pyipcddir)/_ipcd.la
 uninstall-hook: uninstall-hook-python
 uninstall-hook-python:
-	-rmdir $(DESTDIR)$(pyipcddir) 2>/dev/null
+	rm -f $(DESTDIR)$(pyipcddir)/_ipcd$(PYTHON_EXT_SUFFIX)
+	rmdir $(DESTDIR)$(pyipcddir) 2>/dev/null || :
 
 # The build tree's package: the module beside the .py files (copies of
 # them in a VPATH build).
