@@ -668,14 +668,19 @@ static void client_release_handle(ClientObject *cl)
 }
 
 /* Wait, GIL released, until no other thread is inside a call (call
- * threads left alive then are abandoned ones). */
-static void client_quiesce(ClientObject *cl)
+ * threads left alive then are abandoned ones); receives and calls notice
+ * `closing` within a slice, a send may wait for room longer.  -1 with a
+ * signal's exception (Ctrl-C). */
+static int client_quiesce(ClientObject *cl)
 {
         while (cl->busy > 0) {
                 Py_BEGIN_ALLOW_THREADS
                 usleep(5000);
                 Py_END_ALLOW_THREADS
+                if (PyErr_CheckSignals() < 0)
+                        return -1;
         }
+        return 0;
 }
 
 /* New references to the client's live RingBuffers, as a list: releasing
@@ -713,7 +718,10 @@ static PyObject *client_close(PyObject *self, PyObject *unused)
                 }
         Py_DECREF(rings);
         cl->closing = true;
-        client_quiesce(cl);
+        if (client_quiesce(cl) < 0) {
+                cl->closing = false;
+                return NULL;
+        }
         /* Messages other threads received meanwhile have no view yet. */
         if (!(rings = client_rings(cl))) {
                 cl->closing = false;
@@ -1127,7 +1135,9 @@ static PyObject *client_call(PyObject *self, PyObject *args, PyObject *kw)
                 Py_END_ALLOW_THREADS
                 if (done)
                         break;
-                if (PyErr_CheckSignals() < 0) {
+                /* A signal's exception (Ctrl-C), or close() from another
+                 * thread: give the call up to its thread. */
+                if (PyErr_CheckSignals() < 0 || (cl->closing && check_open(cl) < 0)) {
                         pthread_mutex_lock(&j->lock);
                         done = j->done;
                         if (!done)

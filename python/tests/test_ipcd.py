@@ -471,3 +471,26 @@ def test_permission_errors_for_nobody(uname):
         assert p.returncode == 0, p.stderr
         m = rx.recv(timeout=HANG)
         assert (m.data, m.sender_uid) == (b"from nobody", 65534)
+
+
+def test_close_ends_a_call_in_another_thread(uname):
+    """close() does not wait for a call without a timeout in another
+    thread: the call raises ValueError, and its late reply goes nowhere."""
+    with ipcd.Client(uname("slowsrv")) as srv:
+        c = ipcd.Client(uname())
+        err = []
+
+        def caller():
+            try:
+                c.call(srv.name, 1, b"?")
+            except ValueError as e:
+                err.append(e)
+
+        t = threading.Thread(target=caller)
+        t.start()
+        req = srv.recv(timeout=HANG)  # the call is in flight
+        assert req.is_request
+        c.close()
+        t.join(HANG)
+        assert not t.is_alive() and len(err) == 1
+        srv.reply(req, 2, b"too late")  # the abandoned call's thread drops it
