@@ -380,6 +380,88 @@ static void test_isolation(void)
         ipcd_close(f);
 }
 
+/* Another uid's sender T to F is not held back by S being stuck on L:
+ * while S waits for credit towards L, every one of T's sends to F is
+ * accepted within a send timeout (never -ETIMEDOUT) and F gets them all,
+ * in order, stamped with T's uid. */
+static void other_uid_sender(unsigned n)
+{
+        ipcd_client *t;
+        uint8_t buf[64] = {0};
+
+        tl_become(TL_NOBODY, NULL, 0);
+        t = tl_connect("fl-ot");
+        CHECK_OK(ipcd_set_send_timeout(t, 20000));
+        for (uint32_t i = 0; i < n; i++) {
+                struct seqmsg h = {i, 64};
+
+                memcpy(buf, &h, sizeof(h));
+                CHECK_R(ipcd_send(t, "fl-of", 3, buf, sizeof(buf), 0), 0);
+        }
+        ipcd_close(t);
+        _exit(0);
+}
+
+static void test_other_uid(void)
+{
+        ipcd_client *s = tl_connect("fl-os"), *l = tl_connect("fl-ol"), *f = tl_connect("fl-of");
+        struct blocked b = {.c = s, .dst = "fl-ol"};
+        const unsigned n = 20000;
+        uint64_t t0, ms;
+        pthread_t bt;
+        uint32_t sent;
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                tl_log("other uid: not root, skipped");
+                goto out;
+        }
+        sent = fill_window(s, "fl-ol", 0);
+        b.seq = sent;
+        CHECK(pthread_create(&bt, NULL, blocked_send, &b) == 0);
+        t0 = tl_now_ms();
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+                other_uid_sender(n);
+        for (uint32_t i = 0; i < n; i++) {
+                ipcd_msg m;
+                struct seqmsg h;
+
+                CHECK_OK(tl_recv(f, &m, 0, 30000));
+                memcpy(&h, m.data, sizeof(h));
+                CHECK_MSG(h.seq == i, "F got %u from T as number %u", h.seq, i);
+                CHECK_EQ(m.sender_uid, (uid_t)TL_NOBODY);
+                CHECK_STREQ(m.sender, "fl-ot");
+                ipcd_msg_release(f, &m);
+        }
+        ms = tl_now_ms() - t0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "T failed: %#x", status);
+        tl_expect_empty(f);
+        CHECK_MSG(!__atomic_load_n(&b.done, __ATOMIC_ACQUIRE),
+                  "S's send to the stuck L returned %d while L read nothing", b.r);
+        /* L reads: S's held send goes through, everything in order */
+        for (uint32_t i = 0; i <= sent; i++) {
+                ipcd_msg m;
+                struct seqmsg h;
+
+                CHECK_OK(tl_recv(l, &m, 0, 30000));
+                memcpy(&h, m.data, sizeof(h));
+                CHECK_MSG(h.seq == i, "L got %u as number %u", h.seq, i);
+                ipcd_msg_release(l, &m);
+        }
+        CHECK(pthread_join(bt, NULL) == 0);
+        CHECK_R(b.r, 0);
+        tl_log("other uid: T (uid %d) sent %u to F in %llu ms while S waited on the stuck L",
+               TL_NOBODY, n, (unsigned long long)ms);
+out:
+        ipcd_close(s);
+        ipcd_close(l);
+        ipcd_close(f);
+}
+
 /* A sender whose own queue is full of messages it does not read (yet)
  * still gets its credit: its waits move them to its pending list. */
 static void test_own_queue_full(void)
@@ -691,6 +773,7 @@ int main(int argc, char **argv)
                 return 0;
         }
         test_isolation();
+        test_other_uid();
         test_death();
         test_own_queue_full();
         test_hostile();
