@@ -149,3 +149,11 @@ TESTS += $(ATTACK_TESTS2:=.sh)
 EXTRA_DIST += $(ATTACK_TESTS2:=.sh)
 XFAIL_TESTS += \
 	tests/test-attack-status.sh
+
+# Debian packages built, linted, installed, upgraded and purged in the systemd sandbox (issue 15).
+TESTS += tests/test-deb.sh
+EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright debian/rules \
+	debian/source/format debian/not-installed debian/ipcd.docs debian/ipcd.install \
+	debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
+	debian/libipcd-client-dev.install debian/ipcd.lintian-overrides \
+	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides
