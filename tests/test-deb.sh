@@ -72,6 +72,33 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# ------------------------------------------------------------- boot
+# First, so that a machine where the sandbox cannot boot skips before
+# building anything.
+sbx() { "$SBX" -n "$NAME" "$@"; }
+inside() { timeout 180 "$SBX" -n "$NAME" exec "$@"; }
+as_uid() { local u=$1; shift; inside setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds inside the container
+        local n=$(( $1 * 10 )); shift
+        while [ $n -gt 0 ]; do
+                inside "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+                n=$((n - 1))
+        done
+        return 1
+}
+# The packages' run-time dependencies beyond the sandbox's base (as in
+# test-systemd.sh, so that both share one cached rootfs): apt-get then
+# installs the local .debs without a mirror.
+export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}libconfig9
+if ! sbx up; then
+        log "the sandbox did not boot; trying once more"
+        sbx down >/dev/null 2>&1 || true
+        sleep 2
+        sbx up || skip "the systemd sandbox cannot boot here (see above)"
+fi
+booted=1
+
 # ------------------------------------------------------------- build
 # build DIR: the source copied into DIR/src, the .debs into DIR.
 build() {
@@ -178,30 +205,6 @@ v2=$(version_of "$work"/v2/ipcd_*.deb)
 dpkg --compare-versions "$v2" gt "$v1" || die "rebuilt version $v2 is not higher than $v1"
 log "built $v2 in $(( $(date +%s) - t0 )) s"
 
-# ------------------------------------------------------------- boot
-sbx() { "$SBX" -n "$NAME" "$@"; }
-inside() { timeout 180 "$SBX" -n "$NAME" exec "$@"; }
-as_uid() { local u=$1; shift; inside setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds inside the container
-        local n=$(( $1 * 10 )); shift
-        while [ $n -gt 0 ]; do
-                inside "$@" >/dev/null 2>&1 && return 0
-                sleep 0.1
-                n=$((n - 1))
-        done
-        return 1
-}
-# The packages' run-time dependencies beyond the sandbox's base (as in
-# test-systemd.sh, so that both share one cached rootfs): apt-get then
-# installs the local .debs without a mirror.
-export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}libconfig9
-if ! sbx up; then
-        log "the sandbox did not boot; trying once more"
-        sbx down >/dev/null 2>&1 || true
-        sleep 2
-        sbx up || skip "the systemd sandbox cannot boot here (see above)"
-fi
-booted=1
 inside sh -c '! dpkg-query -W ipcd >/dev/null 2>&1' || die "the sandbox already has ipcd installed"
 inside mkdir -p /tmp/v1 /tmp/v2
 for d in "$work"/v1/*.deb; do case "$d" in *-dbgsym_*) continue ;; esac; sbx copy "$d" /tmp/v1/; done
