@@ -289,6 +289,10 @@ wait_for 15 systemctl is-active --quiet ipcd.service || true
 st=$(unit ipcd.service ActiveState); pid2=$(unit ipcd.service MainPID)
 sk=$(unit ipcd.socket ActiveState)
 [ "$sk" = active ] || fail "ipcd.socket is '$sk' after the upgrade"
+for u in ipcd.socket ipcd.service; do
+        e=$(inside systemctl is-enabled "$u" 2>&1)
+        [ "$e" = enabled ] || fail "$u is '$e' after the upgrade, want enabled"
+done
 # No re-exec yet (debian/rules): the upgrade restarts ipcd.
 if [ "$st" = active ] && [ -n "$pid2" ] && [ "$pid2" != 0 ] && [ "$pid2" != "$pid1" ]; then
         ok "the upgrade restarted ipcd (pid $pid1 -> $pid2)"
