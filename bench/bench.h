@@ -26,11 +26,9 @@
 
 #define BENCH_MAX_MSG 65536 /* largest message any section uses */
 
-/* The bench's ipcd config: backlog per destination and in all (DESIGN
- * defaults: 1 MiB and 64 MiB), and the default the isolation and fan-out
- * receivers go back to (ipcd_set_overflow). */
-#define BENCH_BACKLOG_BYTES (256ULL << 20)
-#define BENCH_BACKLOG_TOTAL (1024ULL << 20)
+/* The backlog the isolation and fan-out receivers choose with
+ * ipcd_set_overflow (drop-new): the default backlog_bytes.  ipcd runs with
+ * its default backlog; flow control holds one-way senders back. */
 #define DEFAULT_BACKLOG_BYTES (1ULL << 20)
 
 /* Sender batching (ipcd-more, floor-more): messages per batch; ipcd-more

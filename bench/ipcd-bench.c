@@ -531,8 +531,8 @@ static void bulk_section(struct bench *b)
         size_t iu = 2; /* unix-stream: the reference */
 
         out(b, "\n== 3. Bulk one-way throughput (unpinned; the receiver reads every byte) ==\n");
-        out(b, "ipcd ring: plain ipcd_send_buf; a chunk past the receiver's held-bytes limit\n"
-               "(half a lane; chunks still queued count) is dropped and counted (lost).\n"
+        out(b, "ipcd ring: plain ipcd_send_buf; past the receiver's held-bytes limit (half a\n"
+               "lane; chunks still queued count) the sender waits for releases (flow control).\n"
                "IPCD_ACK each: every chunk sent with IPCD_ACK and sent again on -EAGAIN\n"
                "(backpressure, nothing lost).\n");
         /* Fewer, shorter repetitions: the budget of `make bench`. */
@@ -923,13 +923,11 @@ int main(int argc, char **argv)
                         if (b->ipcd_big_config)
                                 out(b,
                                     "ipcd config: max_clients_per_uid 2000 (section 7); "
-                                    "backlog_bytes %llu MiB, backlog_total_bytes %llu MiB\n"
-                                    "  (defaults 1 MiB, 64 MiB): a one-way sender that outruns "
-                                    "its receiver waits in ipcd\n"
-                                    "  instead of being dropped; the isolation and fan-out "
-                                    "receivers set theirs back\n"
-                                    "  to %llu MiB (ipcd_set_overflow)\n",
-                                    BENCH_BACKLOG_BYTES >> 20, BENCH_BACKLOG_TOTAL >> 20,
+                                    "default backlog_bytes (flow control holds a one-way\n"
+                                    "  sender that outruns its receiver back; nothing is "
+                                    "dropped); the isolation and fan-out\n"
+                                    "  receivers choose drop-new with %llu MiB "
+                                    "(ipcd_set_overflow)\n",
                                     DEFAULT_BACKLOG_BYTES >> 20);
                 } else
                         out(b, "ipcd: %s\n", b->ipcd_why);

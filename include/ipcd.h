@@ -72,9 +72,23 @@ int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int timeout_ms);
 void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg);
 
 int ipcd_subscribe(ipcd_client *c, const char *topic);
+/* A reliable subscription is never dropped: a publisher to a topic it
+ * matches waits for it as for a unicast destination (see
+ * ipcd_set_send_timeout; inline publishes).  Subscribing again changes
+ * the flags. */
+enum { IPCD_SUB_RELIABLE = 1 << 0 };
+int ipcd_subscribe_flags(ipcd_client *c, const char *topic, int flags);
 int ipcd_unsubscribe(ipcd_client *c, const char *topic);
 int ipcd_publish(ipcd_client *c, const char *topic, long type, const void *data, size_t len,
                  int flags);
+
+/* Flow control: point-to-point sends are lossless.  A send to a
+ * destination whose window is full (its backlog in ipcd is at its bound)
+ * waits until there is room; IPCD_NONBLOCK gives -EAGAIN and accepts
+ * nothing; a destination that goes away while a send waits gives
+ * -ECONNRESET.  This bounds every such wait of this handle: -ETIMEDOUT
+ * after timeout_ms (-1: wait forever, the default; 0: never wait). */
+int ipcd_set_send_timeout(ipcd_client *c, int timeout_ms);
 
 int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_t len,
               ipcd_msg *reply, int timeout_ms);

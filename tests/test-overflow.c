@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-overflow - a receiver that does not keep up (test-overflow.sh sets
- * queue_bytes = 16384 and backlog_bytes = 4096, so the backlog fills after a
- * few dozen messages).
+ * test-overflow - a receiver that does not keep up and chose to drop
+ * (ipcd_set_overflow drop-new: without that choice unicast is lossless,
+ * see test-flow); test-overflow.sh sets queue_bytes = 16384 and
+ * backlog_bytes = 4096, so the backlog fills after a few dozen messages.
  *
  * Asserts: the sender is never blocked or failed by a full destination
  * (every ipcd_send returns 0); nothing accepted is lost silently: what the
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
         tl_init(argc, argv);
         src = tl_connect("src");
         sink = tl_connect("sink");
+        /* Dropping is its choice, not the default. */
+        CHECK_EQ(ipcd_set_overflow(sink, IPCD_OVERFLOW_DROP_NEW, 0, 0), 0);
         memset(&p, 0xab, sizeof(p));
 
         tl_status(&st);

@@ -204,6 +204,9 @@ int main(int argc, char **argv)
 
         /* ---- SIGKILL: a crash leaves the objects behind ---- */
         blocked = blocked_receiver("blocked2");
+        /* ipcd's sentinel would remove them at once (test-attack-death):
+         * it dies too, so that the restart's own clean-up is tested. */
+        tl_ipcd_kill_sentinel(ipcd);
         CHECK(kill(ipcd, SIGKILL) == 0);
         {
                 int status;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tlib.c - helpers shared by the integration tests; see tlib.h. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -915,4 +916,61 @@ void tl_skip_unless_nobody(void)
 void tl_become_nobody(void)
 {
         tl_become(TL_NOBODY, NULL, 0);
+}
+
+/* The parent and state of process pid from /proc/PID/stat; false if gone. */
+static bool proc_stat(pid_t pid, pid_t *ppid, char *state, char *comm, size_t commlen)
+{
+        char path[64], buf[512], *rp;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        rp = strrchr(buf, ')');
+        if (!rp || !strchr(buf, '('))
+                return false;
+        *rp = '\0';
+        snprintf(comm, commlen, "%s", strchr(buf, '(') + 1);
+        return sscanf(rp + 1, " %c %d", state, ppid) == 2;
+}
+
+void tl_ipcd_kill_sentinel(pid_t ipcd)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        pid_t sentinel = 0;
+        uint64_t deadline;
+
+        CHECK(d);
+        while (d && (e = readdir(d))) {
+                pid_t pid = (pid_t)atoi(e->d_name), ppid;
+                char state, comm[64];
+
+                if (pid > 0 && proc_stat(pid, &ppid, &state, comm, sizeof(comm)) &&
+                    ppid == ipcd && strcmp(comm, "ipcd-sentinel") == 0)
+                        sentinel = pid;
+        }
+        if (d)
+                closedir(d);
+        CHECK_MSG(sentinel > 0, "ipcd %d has no sentinel", (int)ipcd);
+        CHECK(kill(sentinel, SIGKILL) == 0);
+        deadline = tl_now_ms() + 10000; /* hang guard */
+        for (;;) {
+                pid_t ppid;
+                char state, comm[64];
+
+                if (!proc_stat(sentinel, &ppid, &state, comm, sizeof(comm)) || state == 'Z' ||
+                    state == 'X')
+                        break;
+                CHECK_MSG(tl_now_ms() < deadline, "sentinel %d does not die", (int)sentinel);
+                tl_sleep_ms(1);
+        }
 }

@@ -188,6 +188,11 @@ unsigned tl_sysv_ids(const char *kind, int *ids, unsigned max);
 pid_t tl_ipcd_start(void);
 /* Send sig and wait for it (hang guard); returns the wait status. */
 int tl_ipcd_stop(pid_t pid, int sig);
+/* SIGKILL the sentinel of the ipcd of that pid (ipcd(8): it removes ipcd's
+ * objects the moment ipcd dies) and wait until it is dead, so that a crash
+ * of ipcd leaves its objects behind for the next ipcd's clean-up.  Fails
+ * the test if ipcd has no sentinel. */
+void tl_ipcd_kill_sentinel(pid_t ipcd);
 
 /* ---- attacks (tests/test-attack-*.c) ---- */
 

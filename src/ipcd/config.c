@@ -58,6 +58,12 @@ int config_set_defaults(struct ipcd_config *cfg)
                 .log_level = LOG_INFO,
                 .clients_group = NULL,
                 .max_message_size = 0,
+                /* the library's reconnection: each call retries for its
+                 * timeout or 2 s, with a backoff up to 500 ms; systemd's
+                 * restart takes about a second: 10 s covers several rounds */
+                .name_grace_ms = 10000,
+                .parked_bytes = 4 * MIB,
+                .parked_bytes_per_uid = 1 * MIB,
                 .lim = {
                         .max_clients = 4096,
                         .max_clients_per_uid = 64,
@@ -647,10 +653,15 @@ static const struct config_key config_keys[] = {
         UINT_KEY("max_clients_per_uid", lim.max_clients_per_uid, 1, 65536, false, true),
         /* clients registered before keep the value they were told */
         UINT_KEY("max_message_size", max_message_size, 1, 16 * MIB, true, true),
+        /* read at start-up only, when there are names to reserve */
+        UINT_KEY("name_grace_ms", name_grace_ms, 1, 3600000, true, false),
+        UINT_KEY("parked_bytes", parked_bytes, 0, 1 * GIB, true, true),
+        UINT_KEY("parked_bytes_per_uid", parked_bytes_per_uid, 0, 1 * GIB, true, true),
         UINT_KEY("queue_bytes", lim.queue_bytes, 1024, 1 * GIB, false, true),
         UINT_KEY("inbound_queue_bytes", lim.inbound_queue_bytes, 1024, 1 * GIB, false, true),
         UINT_KEY("backlog_bytes", lim.backlog_bytes, 0, 1 * GIB, false, true),
         UINT_KEY("backlog_total_bytes", lim.backlog_total_bytes, 0, 1024 * GIB, false, true),
+        UINT_KEY("flow_window_bytes", lim.flow_window, 4096, 1 * GIB, true, true),
         UINT_KEY("registration_rate", lim.registration_rate, 1, 1000000, false, true),
         UINT_KEY("registration_burst", lim.registration_burst, 1, 1000000, false, true),
         UINT_KEY("garbage_kick", lim.garbage_kick, 1, 1000000, true, true),

@@ -36,6 +36,13 @@ struct ipcd_config {
                                          default 0 = as large as kernel.msgmax allows;
                                          0 or 1..16777216.  lim.max_payload is derived
                                          from it and kernel.msgmax at start-up. */
+        uint32_t name_grace_ms;       /* name_grace_ms: after a crash, the dead instance's
+                                         names stay reserved for their previous owner's uid
+                                         this long; default 10000, 0 = none; start-up only */
+        uint32_t parked_bytes;        /* parked_bytes: replies (STATUS answers) waiting in
+                                         ipcd for a slow reader, in all; default 4 MiB */
+        uint32_t parked_bytes_per_uid; /* parked_bytes_per_uid: the same for one uid's
+                                         requests; default 1 MiB */
         /*
          * lim.max_clients           max_clients, default 4096, 1..65536
          * lim.max_clients_per_uid   max_clients_per_uid, default 64, 1..max_clients

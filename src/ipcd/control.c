@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ipcd/core/flow.h"
 #include "ipcd/core/policy.h"
 #include "ipcd/daemon.h"
 #include "shared/log.h"
@@ -173,6 +174,8 @@ static void registered_body(struct daemon *d, const struct client *c,
         reg->daemon_pid = getpid();
         reg->ipc_ns = d->ipc_ns;
         reg->instance = d->router.instance;
+        reg->flow_window = flow_window(&d->router);
+        reg->flow_bulk_window = d->router.nrings ? flow_bulk_window(&d->router, d->router.rings[0]->lane_size) : 0;
 }
 
 static void handle_register(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
@@ -285,11 +288,15 @@ static void out_rec(struct outbuf *o, enum wire_rec_kind kind, const uint8_t *no
         o->len += (size_t)wire_rec_put(o->p + o->len, o->cap - o->len, kind, nonce, body, len);
 }
 
+/* A pipe's default capacity: an answer this small is never parked. */
+#define STATUS_MIN_BYTES (64 * 1024)
+
 static void handle_status(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
         struct router *r = &d->router;
         struct outbuf o = { 0 };
         struct router_status st;
+        uint64_t cap;
         uid_t uid;
         int fd, e;
 
@@ -326,9 +333,19 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         sizeof(st.set.clients[i]));
         for (size_t i = 0; i < st.set.nrings; i++)
                 out_rec(&o, WIRE_REC_STATUS_RING, nonce, &st.set.rings[i], sizeof(st.set.rings[i]));
-        for (size_t i = 0; i < st.set.ntopics; i++)
+        /* The answer is at most what one uid may have parked (at least a
+         * pipe's capacity, which never needs parking): topics beyond are
+         * left out, and the daemon record's ntopics, which counts them
+         * all, says so (ipcdctl topics prints how many were left out). */
+        cap = MAX(d->parked_bytes_per_uid, STATUS_MIN_BYTES);
+        for (size_t i = 0; i < st.set.ntopics; i++) {
+                size_t need = 2 * sizeof(struct wire_rec) + sizeof(st.set.topics[i]); /* + END */
+
+                if (o.len + need > cap)
+                        break;
                 out_rec(&o, WIRE_REC_STATUS_TOPIC, nonce, &st.set.topics[i],
                         sizeof(st.set.topics[i]));
+        }
         router_status_free(&st);
         out_rec(&o, WIRE_REC_END, nonce, NULL, 0);
         if (o.failed) {
@@ -336,7 +353,7 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 safe_close(fd);
                 return;
         }
-        event_write_reply(d, fd, o.p, o.len);
+        event_write_reply(d, uid, fd, o.p, o.len);
 }
 
 static void count_bad_line(struct daemon *d)

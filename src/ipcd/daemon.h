@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "ipcd/core/router.h"
+#include "shared/ipcstate.h"
 #include "shared/wire.h"
 
 struct event_loop; /* event.c */
@@ -25,6 +26,15 @@ struct daemon {
         bool control_created;     /* we made the FIFO (not systemd): we remove it */
         int lock_fd;              /* RUNDIR/ipcd.lock, flock()ed */
         int state_fd;             /* RUNDIR/ipcd.state */
+        int sentinel_fd;          /* write end of the sentinel's pipe, -1: none */
+        pid_t sentinel_pid;
+        /* The names of a crashed predecessor (from its state file), for
+         * the router's reservations (name_grace_ms). */
+        struct ipcstate_name *dead_names;
+        size_t ndead_names;
+        /* Replies parked for slow readers (event_write_reply), at most in
+         * all and per uid (parked_bytes, parked_bytes_per_uid). */
+        uint64_t parked_bytes, parked_bytes_per_uid;
         gid_t gid;                /* group of every object */
         gid_t clients_gid;        /* clients_group, if set */
         bool have_clients_group;
@@ -48,6 +58,12 @@ void rundir_teardown(struct daemon *d);
  * group when set, 0622 and ipcd's group when not (also on SIGHUP). */
 int rundir_control_access(struct daemon *d);
 
+/* sentinel.c: a process that removes our objects the moment we die. */
+int sentinel_start(struct daemon *d);
+/* clean: we removed our objects ourselves; else the sentinel does.  Waits
+ * for it to exit. */
+void sentinel_stop(struct daemon *d, bool clean);
+
 /* control.c */
 void control_read(struct daemon *d);
 /* Feed bytes as if read from the control FIFO (control_read, unit tests). */
@@ -65,9 +81,10 @@ int event_inherited_fifo(const char *rundir);
 int event_run(struct daemon *d);
 int event_watch_client(struct daemon *d, struct client *c);
 /* Write buf to fd without blocking; what does not fit now is written when
- * fd becomes writable.  Takes fd and buf; closes/frees them when done or
+ * fd becomes writable, if it fits the bounds on parked replies (for uid,
+ * the requester, and in all: parked_bytes*); else it is dropped.  Takes fd and buf; closes/frees them when done or
  * after 5 s. */
-void event_write_reply(struct daemon *d, int fd, void *buf, size_t len);
+void event_write_reply(struct daemon *d, uid_t uid, int fd, void *buf, size_t len);
 /* Log a client event; under journald with structured fields
  * (IPCD_CLIENT_ID, IPCD_CLIENT_NAME, IPCD_CLIENT_UID, IPCD_CLIENT_PID). */
 void event_log_client(int level, const struct client *c, const char *event);

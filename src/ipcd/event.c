@@ -35,6 +35,7 @@ struct event_loop {
         sd_event *e;
         int wake_fd;
         sd_event_source *control_src;
+        sd_event_source *sentinel_src; /* EPOLLERR: our sentinel died */
         sd_event_source *partial_timer; /* on only while a partial control line waits */
         sd_event_source *wake_src;
         sd_event_source *backlog_timer;
@@ -46,15 +47,26 @@ struct event_loop {
         uint64_t last_status_us;
         bool notify;
         unsigned npending;        /* replies parked until their FIFO has room */
+        uint64_t parked_bytes;    /* their buffers, in all */
+        struct pending_write *parked; /* the parked replies, doubly linked */
+        uint64_t parked_refused;  /* replies dropped by the bounds below */
 };
 
-/* Parked replies (large STATUS answers to slow readers) at most: beyond,
- * a reply that does not fit at once is dropped (the client asks again). */
+/*
+ * Parked replies (large STATUS answers to slow readers, or to readers that
+ * never read) are bounded in number (PENDING_MAX), in bytes in all
+ * (parked_bytes) and per uid of the requester (parked_bytes_per_uid):
+ * beyond, a reply that does not fit into its FIFO at once is dropped (its
+ * FIFO closed: the client asks again).  Issue 10, finding 7: without them
+ * 100 unread STATUS answers of 1 MB each stayed in ipcd's memory.
+ */
 #define PENDING_MAX 64
 
 struct pending_write {
         struct daemon *d;
         bool parked;
+        uid_t uid;
+        struct pending_write *pnext, **pprev;
         int fd;
         uint8_t *buf;
         size_t len, off;
@@ -258,8 +270,15 @@ int event_watch_client(struct daemon *d, struct client *c)
 
 static void pending_free(struct pending_write *w)
 {
-        if (w->parked)
-                w->d->loop->npending--;
+        if (w->parked) {
+                struct event_loop *l = w->d->loop;
+
+                l->npending--;
+                l->parked_bytes -= w->len;
+                *w->pprev = w->pnext;
+                if (w->pnext)
+                        w->pnext->pprev = w->pprev;
+        }
         sd_event_source_disable_unref(w->io);
         sd_event_source_disable_unref(w->timer);
         safe_close(w->fd);
@@ -299,7 +318,21 @@ static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
+/* May a reply of len bytes for uid be parked within the bounds? */
+static bool park_fits(struct daemon *d, uid_t uid, size_t len)
+{
+        struct event_loop *l = d->loop;
+        uint64_t mine = 0;
+
+        if (l->npending >= PENDING_MAX || l->parked_bytes + len > d->parked_bytes)
+                return false;
+        for (struct pending_write *w = l->parked; w; w = w->pnext) /* <= PENDING_MAX */
+                if (w->uid == uid)
+                        mine += w->len;
+        return mine + len <= d->parked_bytes_per_uid;
+}
+
+void event_write_reply(struct daemon *d, uid_t uid, int fd, void *buf, size_t len)
 {
         struct pending_write *w = calloc(1, sizeof(*w));
         int r;
@@ -313,18 +346,46 @@ void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
         w->fd = fd;
         w->buf = buf;
         w->len = len;
+        w->uid = uid;
         r = pending_try(w);
-        if (r != 0 || d->loop->npending >= PENDING_MAX) {
-                pending_free(w);
-                return;
+        if (r != 0)
+                goto done;
+        if (w->off > 0) {
+                /* Keep only what is left to write. */
+                uint8_t *rest = malloc(w->len - w->off);
+
+                if (!rest)
+                        goto done;
+                memcpy(rest, w->buf + w->off, w->len - w->off);
+                free(w->buf);
+                w->buf = rest;
+                w->len -= w->off;
+                w->off = 0;
+                len = w->len;
+        }
+        if (!park_fits(d, uid, len)) {
+                d->loop->parked_refused++;
+                log_debug("a reply of %zu bytes for uid %u not parked: %u parked, %llu bytes",
+                          len, (unsigned)uid, d->loop->npending,
+                          (unsigned long long)d->loop->parked_bytes);
+                goto done;
         }
         w->parked = true;
         d->loop->npending++;
+        d->loop->parked_bytes += len;
+        w->pnext = d->loop->parked;
+        if (w->pnext)
+                w->pnext->pprev = &w->pnext;
+        w->pprev = &d->loop->parked;
+        d->loop->parked = w;
         /* The reader is slow (a big STATUS): finish when it has room. */
         if (sd_event_add_io(d->loop->e, &w->io, fd, EPOLLOUT, on_pending_io, w) < 0 ||
             sd_event_add_time_relative(d->loop->e, &w->timer, CLOCK_MONOTONIC, REPLY_TIMEOUT_USEC,
                                        0, on_pending_timeout, w) < 0)
                 pending_free(w);
+        return;
+done:
+        pending_free(w);
 }
 
 /* ---- control FIFO, signals, timers ---- */
@@ -429,11 +490,21 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* The read end of the sentinel's pipe closed: it died (killed). */
+static int on_sentinel_gone(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        log_warning("the sentinel died: if ipcd dies now, its clients notice only when a new "
+                    "ipcd starts");
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
 static void loop_free(struct event_loop *l)
 {
         if (!l)
                 return;
         sd_event_source_disable_unref(l->control_src);
+        sd_event_source_disable_unref(l->sentinel_src);
         sd_event_source_disable_unref(l->partial_timer);
         sd_event_source_disable_unref(l->wake_src);
         sd_event_source_disable_unref(l->backlog_timer);
@@ -466,6 +537,11 @@ static int loop_setup(struct daemon *d)
         r = sd_event_add_io(l->e, &l->control_src, d->control_fd, EPOLLIN, on_control, d);
         if (r < 0)
                 return log_error_errno(r, "watching the control FIFO");
+        if (d->sentinel_fd >= 0) {
+                r = sd_event_add_io(l->e, &l->sentinel_src, d->sentinel_fd, 0, on_sentinel_gone, d);
+                if (r < 0)
+                        log_warning_errno(r, "watching the sentinel");
+        }
         r = sd_event_add_signal(l->e, NULL, SIGTERM, on_exit_signal, d);
         if (r >= 0)
                 r = sd_event_add_signal(l->e, NULL, SIGINT, on_exit_signal, d);

@@ -11,7 +11,8 @@ src_ipcd_ipcd_SOURCES = \
 	src/ipcd/daemon.h \
 	src/ipcd/event.c \
 	src/ipcd/main.c \
-	src/ipcd/rundir.c
+	src/ipcd/rundir.c \
+	src/ipcd/sentinel.c
 src_ipcd_ipcd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS)
 src_ipcd_ipcd_LDADD = src/shared/libshared.la $(LIBSYSTEMD_LIBS) $(LIBCONFIG_LIBS)
 

@@ -17,6 +17,7 @@
 
 #include "ipcd/config.h"
 #include "ipcd/daemon.h"
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -187,6 +188,8 @@ static int reload(struct daemon *d)
 
         if (!opts.log_level)
                 log_set_max_level(cfg.log_level);
+        d->parked_bytes = cfg.parked_bytes;
+        d->parked_bytes_per_uid = cfg.parked_bytes_per_uid;
         if (have_group != d->have_clients_group || (have_group && gid != d->clients_gid)) {
                 d->have_clients_group = have_group;
                 d->clients_gid = gid;
@@ -258,13 +261,91 @@ static int create_rings(struct daemon *d, const struct ipcd_config *cfg)
         return 0;
 }
 
+/* The log level of the config, or of --log-level: 0, or 2 (usage). */
+static int setup_logging(const struct ipcd_config *cfg)
+{
+        int r;
+
+        log_set_max_level(cfg->log_level);
+        if (!opts.log_level)
+                return 0;
+        r = log_level_from_string(opts.log_level);
+        if (r < 0) {
+                fprintf(stderr, "ipcd: invalid log level '%s'\n", opts.log_level);
+                return 2;
+        }
+        log_set_max_level(r);
+        return 0;
+}
+
+/* What the daemon needs before it touches the runtime directory. */
+static int daemon_identity(struct daemon *d, const struct ipcd_config *cfg)
+{
+        int r;
+
+        d->rundir = strdup(opts.runtime_dir ? opts.runtime_dir : cfg->runtime_dir);
+        if (!d->rundir)
+                return log_error_errno(-ENOMEM, "out of memory");
+        d->gid = getegid();
+        d->reload = reload;
+        if (!clients_group_lookup(cfg->clients_group, &d->clients_gid, &d->have_clients_group)) {
+                log_error("clients_group '%s': no such group", cfg->clients_group);
+                return -EINVAL;
+        }
+        r = util_ipc_ns(0, &d->ipc_ns);
+        if (r < 0)
+                return log_error_errno(r, "reading /proc/self/ns/ipc");
+        return 0;
+}
+
+/* Signals are handled by the event loop; threads inherit the mask.  A
+ * reply FIFO whose reader vanished must give EPIPE, not kill us. */
+static void block_signals(void)
+{
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &ss, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        umask(0022);
+}
+
+/* The router with the config's limits, the crashed instance's names
+ * reserved, and the rings. */
+static int router_start(struct daemon *d, struct ipcd_config *cfg)
+{
+        int r;
+
+        r = router_init(&d->router, &(struct router_limits){ 0 }, d->state_fd, d->gid);
+        if (r < 0)
+                return log_error_errno(r, "initialising");
+        cfg->lim.max_payload = max_payload(cfg, d->router.mq.msgmax);
+        router_set_limits(&d->router, &cfg->lim);
+        d->router.ipc_ns = d->ipc_ns;
+        if (d->ndead_names && cfg->name_grace_ms) {
+                d->router.reserved = d->dead_names;
+                d->router.nreserved = d->ndead_names;
+                d->router.reserved_until_ms = clock_now_ms() + cfg->name_grace_ms;
+                log_info("%zu names of the crashed instance are reserved for their owners "
+                         "for %u ms", d->ndead_names, cfg->name_grace_ms);
+        }
+        d->parked_bytes = cfg->parked_bytes;
+        d->parked_bytes_per_uid = cfg->parked_bytes_per_uid;
+        r = create_rings(d, cfg);
+        if (r < 0)
+                router_done(&d->router);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         struct ipcd_config cfg;
         struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
-                            .state_fd = -1 };
+                            .state_fd = -1, .sentinel_fd = -1 };
         char err[512];
-        sigset_t ss;
         int r, ret = EXIT_FAILURE;
 
         log_init("ipcd");
@@ -278,72 +359,36 @@ int main(int argc, char **argv)
                 config_done(&cfg);
                 return EX_CONFIG;
         }
-        if (opts.check) {
+        if (opts.check || setup_logging(&cfg) != 0) {
                 config_done(&cfg);
-                return EXIT_SUCCESS;
+                return opts.check ? EXIT_SUCCESS : 2;
         }
-        log_set_max_level(cfg.log_level);
-        if (opts.log_level) {
-                r = log_level_from_string(opts.log_level);
-                if (r < 0) {
-                        fprintf(stderr, "ipcd: invalid log level '%s'\n", opts.log_level);
-                        config_done(&cfg);
-                        return 2;
-                }
-                log_set_max_level(r);
-        }
-
-        d.rundir = strdup(opts.runtime_dir ? opts.runtime_dir : cfg.runtime_dir);
-        if (!d.rundir)
+        if (daemon_identity(&d, &cfg) < 0)
                 goto out;
-        d.gid = getegid();
-        d.reload = reload;
-        if (!clients_group_lookup(cfg.clients_group, &d.clients_gid, &d.have_clients_group)) {
-                log_error("clients_group '%s': no such group", cfg.clients_group);
-                goto out;
-        }
-        r = util_ipc_ns(0, &d.ipc_ns);
-        if (r < 0) {
-                log_error_errno(r, "reading /proc/self/ns/ipc");
-                goto out;
-        }
-
-        /* Signals are handled by the event loop; threads inherit the mask.
-         * A reply FIFO whose reader vanished must give EPIPE, not kill us. */
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigaddset(&ss, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &ss, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        umask(0022);
+        block_signals();
 
         r = rundir_setup(&d, event_inherited_fifo(d.rundir));
         if (r < 0)
                 goto out_rundir;
-
-        r = router_init(&d.router, &(struct router_limits){ 0 }, d.state_fd, d.gid);
-        if (r < 0) {
-                log_error_errno(r, "initialising");
+        /* Before any thread exists (the data threads come with clients). */
+        r = sentinel_start(&d);
+        if (r < 0)
                 goto out_rundir;
-        }
-        cfg.lim.max_payload = max_payload(&cfg, d.router.mq.msgmax);
-        router_set_limits(&d.router, &cfg.lim);
-        d.router.ipc_ns = d.ipc_ns;
-        r = create_rings(&d, &cfg);
-        if (r < 0) {
-                router_done(&d.router);
+        r = router_start(&d, &cfg);
+        if (r < 0)
                 goto out_rundir;
-        }
 
         running = cfg;
         cfg = (struct ipcd_config){ 0 };
         r = event_run(&d);
         router_done(&d.router);
+        sentinel_stop(&d, true); /* everything we made is gone */
         if (r >= 0)
                 ret = EXIT_SUCCESS;
 out_rundir:
+        sentinel_stop(&d, false); /* none left: the sentinel cleans up */
         rundir_teardown(&d);
+        free(d.dead_names);
 out:
         free(d.rundir);
         config_done(&cfg);

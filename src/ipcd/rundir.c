@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,21 +38,44 @@ static int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
+/* How long a new ipcd waits for a dead instance's sentinel (sentinel.c)
+ * to finish its clean-up and let go of the lock. */
+#define LOCK_WAIT_MS 5000
+
+/* The pid in ipcd.lock is gone: the lock is held by its sentinel. */
+static bool holder_dead(const char *pid)
+{
+        char *end;
+        long p = strtol(pid, &end, 10);
+
+        return end != pid && p > 0 && kill((pid_t)p, 0) < 0 && errno == ESRCH;
+}
+
 static int take_lock(struct daemon *d)
 {
         char pid[32];
         int fd, n;
+        unsigned waited = 0;
 
         fd = openat(d->rundir_fd, "ipcd.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return log_error_errno(-errno, "%s/ipcd.lock", d->rundir);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int e = -errno;
 
                 if (e == -EWOULDBLOCK) {
                         n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
                         pid[n > 0 ? n : 0] = '\0';
                         pid[strcspn(pid, "\n")] = '\0';
+                        if (holder_dead(pid) && waited < LOCK_WAIT_MS) {
+                                /* A crashed ipcd's sentinel, cleaning up. */
+                                if (waited == 0)
+                                        log_info("waiting for the sentinel of ipcd %s to clean up",
+                                                 pid);
+                                usleep(10 * 1000);
+                                waited += 10;
+                                continue;
+                        }
                         log_error("another ipcd (pid %s) already serves %s", pid[0] ? pid : "?",
                                   d->rundir);
                         safe_close(fd);
@@ -149,7 +174,13 @@ int rundir_setup(struct daemon *d, int inherited_fifo_fd)
         if (r < 0)
                 return r;
 
-        /* Objects of an earlier instance that did not exit cleanly. */
+        /* Names and objects of an earlier instance that did not exit
+         * cleanly (its sentinel may have removed the objects already). */
+        r = ipcstate_names(d->rundir, &d->dead_names, &d->ndead_names);
+        if (r < 0)
+                log_warning_errno(r, "reading the names in %s/ipcd.state", d->rundir);
+        else if (d->ndead_names > 0)
+                log_debug("%zu names held by an earlier ipcd", d->ndead_names);
         r = ipcstate_cleanup(d->rundir, geteuid(), &removed);
         if (r < 0)
                 log_warning_errno(r, "reading %s/ipcd.state", d->rundir);

@@ -92,6 +92,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.queue_bytes == 262144);
         CHECK(cfg->lim.inbound_queue_bytes == 1048576);
         CHECK(cfg->lim.backlog_bytes == 1024 * 1024);
+        CHECK(cfg->lim.flow_window == 0); /* backlog_bytes */
         CHECK(cfg->lim.backlog_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->lim.registration_rate == 50);
         CHECK(cfg->lim.registration_burst == 100);
@@ -106,6 +107,9 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.garbage_kick == 1000);
         CHECK(cfg->lim.max_calls == 4096);
         CHECK(cfg->lim.max_held_chunks == 4096);
+        CHECK(cfg->name_grace_ms == 10000);
+        CHECK(cfg->parked_bytes == 4 * 1024 * 1024);
+        CHECK(cfg->parked_bytes_per_uid == 1024 * 1024);
 }
 
 static void test_defaults(void)
@@ -510,7 +514,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 24); /* every key of struct ipcd_config */
+        CHECK(nkeys == 28); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])

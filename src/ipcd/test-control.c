@@ -24,7 +24,7 @@
 static unsigned nreplies;
 static uint8_t last_nonce[WIRE_NONCE_SIZE];
 
-void event_write_reply(struct daemon *d, int fd, void *buf, size_t len)
+void event_write_reply(struct daemon *d, uid_t uid, int fd, void *buf, size_t len)
 {
         struct wire_rec h;
 

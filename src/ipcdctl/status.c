@@ -22,6 +22,15 @@
 #include "shared/macro.h"
 #include "shared/wire.h"
 
+/* Drop reasons (enum wire_drop_reason), as JSON keys and in the text. */
+static const char *const drop_reason_key[WIRE_DROP_REASONS] = {
+        [WIRE_DROP_OVERFLOW] = "overflow",
+        [WIRE_DROP_IGNORED] = "ignored_back_pressure",
+        [WIRE_DROP_RING] = "ring_not_mapped",
+        [WIRE_DROP_GONE] = "receiver_gone",
+        [WIRE_DROP_MEMORY] = "memory_limit",
+};
+
 /* How long to wait for the first record before asking again, how often
  * to ask, and how long to wait for each following record. */
 #define STATUS_FIRST_TIMEOUT_MS 1000
@@ -446,6 +455,18 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
         printf("  messages:       %" PRIu64 " accepted, %" PRIu64 " routed, %" PRIu64
                " dropped, %" PRIu64 " to a name nobody held\n",
                d->accepted, d->routed, d->dropped, d->unroutable);
+        if (d->dropped) {
+                const char *sep = "";
+
+                printf("  dropped for:    ");
+                for (int i = 0; i < WIRE_DROP_REASONS; i++)
+                        if (d->dropped_by[i]) {
+                                printf("%s%" PRIu64 " %s", sep, d->dropped_by[i],
+                                       drop_reason_key[i]);
+                                sep = ", ";
+                        }
+                printf("\n");
+        }
         printf("  publishes:      %" PRIu64 " accepted, %" PRIu64 " heard by nobody\n",
                d->published, d->unheard);
         printf("  topics:         %" PRIu32 " (ipcdctl topics lists them)\n", d->ntopics);
@@ -477,6 +498,14 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
         return r < 0 ? -ENOMEM : 0;
 }
 
+static void json_drop_reasons(struct json *j, const uint64_t *by)
+{
+        json_begin_object(j, "dropped_by");
+        for (int i = 0; i < WIRE_DROP_REASONS; i++)
+                json_u64(j, drop_reason_key[i], by[i]);
+        json_end_object(j);
+}
+
 static void json_client(struct json *j, const struct wire_status_client *c)
 {
         json_begin_object(j, NULL);
@@ -500,6 +529,11 @@ static void json_client(struct json *j, const struct wire_status_client *c)
         json_u64(j, "bulk_received", c->bulk_received);
         json_u64(j, "bulk_held", c->bulk_held);
         json_u64(j, "lanes", c->lanes);
+        /* Flow control: what was dropped for it, by reason; its own sends
+         * dropped for ignoring back pressure; its reliable subscriptions. */
+        json_drop_reasons(j, c->dropped_by);
+        json_u64(j, "dropped_ignored_sent", c->dropped_ignored);
+        json_u64(j, "reliable_subscriptions", c->reliable_subs);
         json_end_object(j);
 }
 
@@ -600,6 +634,7 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "bad_inbound", d->bad_inbound);
         json_u64(&j, "limit_hits", d->limit_hits);
         json_u64(&j, "unroutable", d->unroutable);
+        json_drop_reasons(&j, d->dropped_by);
         json_end_object(&j);
 
         json_end_object(&j);
@@ -728,8 +763,16 @@ static int print_topics_text(const struct status *st, const struct status *befor
         };
         struct topic_rows tr = { .st = st, .before = before, .elapsed_ms = elapsed_ms };
 
+        int r;
+
         /* MSG/S only with a snapshot before to count from. */
-        return print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
+        r = print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
+        /* ipcd caps a STATUS answer (parked_bytes_per_uid): say so. */
+        if (r == 0 && st->have_daemon && st->set.daemon.ntopics > st->set.ntopics)
+                printf("(%zu more topics not listed: the answer is capped by "
+                       "parked_bytes_per_uid)\n",
+                       (size_t)st->set.daemon.ntopics - st->set.ntopics);
+        return r;
 }
 
 static void print_topics_json(const struct status *st, const struct status *before,

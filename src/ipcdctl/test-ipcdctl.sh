@@ -468,6 +468,11 @@ done
 bob=$!
 bg_pids="$bg_pids $bob"
 wait_for "$T/bob" "listening as bob"
+# ipcd's sentinel (ipcd(8)) would remove the objects the moment ipcd
+# dies: kill it first, as when the whole service is killed at once.
+sentinel=$(pgrep -P "$crash_pid")
+[ -n "$sentinel" ] || fail "ipcd $crash_pid has no sentinel"
+kill -KILL $sentinel
 # bash reports "Killed" on its own stderr: that is what we did.
 exec 3>&2 2>/dev/null
 kill -KILL "$crash_pid"

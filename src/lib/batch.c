@@ -59,13 +59,13 @@ int client_ob_flush(ipcd_client *c, bool nowait)
  * message, sent before anything later.
  */
 int batch_send(ipcd_client *c, const struct session *s, const char *dst, long type,
-               const void *data, size_t len, int flags)
+               const void *data, size_t len, int flags, uint16_t wflags)
 {
         size_t dst_len = strlen(dst), need = wire_in_size(dst_len, len);
         size_t limit = MIN((size_t)s->max_qmsg, (size_t)65536);
         struct lib_req q = {
                 .op = WIRE_OP_SEND,
-                .wflags = (flags & IPCD_MORE) ? WIRE_IN_MORE : 0,
+                .wflags = (uint16_t)(((flags & IPCD_MORE) ? WIRE_IN_MORE : 0) | wflags),
                 .dst = dst,
                 .type = type,
                 .data = data,

@@ -673,6 +673,22 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                         return -EMSGSIZE;
                 if (lane_fit(l, len, &pos))
                         return alloc_at(l, pos, len, ret);
+                /* A full lane with a spare one free (within lanes_per_uid):
+                 * move to it, with or without IPCD_NONBLOCK; -EAGAIN only
+                 * when we truly have no room. */
+                if (nowait && !tried_spare && now >= b->spare_after) {
+                        tried_spare = true;
+                        r = lane_request_locked(c, b, true, deadline);
+                        if (r == 0)
+                                continue;
+                        if (r == -ECONNRESET)
+                                return r;
+                        if (!c->bulk || b->gen != c->s.gen)
+                                continue;
+                        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
+                        if (b->current != l)
+                                continue;
+                }
                 if (nowait)
                         return -EAGAIN;
                 if (now >= deadline)
@@ -762,6 +778,7 @@ struct desc_send {
         long type;
         size_t len;
         bool ack, nowait;
+        uint16_t wflags; /* WIRE_IN_FLOW_FULL */
         struct bulk *b;
         struct bulk_lane *l;
         struct bulk_alloc *a;
@@ -776,7 +793,7 @@ static int desc_send(ipcd_client *c, struct desc_send *x)
 {
         struct lib_req q = {
                 .op = x->op,
-                .wflags = WIRE_IN_BULK | (x->ack ? WIRE_IN_ACK : 0),
+                .wflags = (uint16_t)(WIRE_IN_BULK | (x->ack ? WIRE_IN_ACK : 0) | x->wflags),
                 .dst = x->dst,
                 .type = x->type,
                 .qfull = x->nowait ? QFULL_FAIL : QFULL_BLOCK,
@@ -844,12 +861,21 @@ static int desc_outcome(ipcd_client *c, struct desc_send *x)
         return r;
 }
 
+/* A queued allocation not sent after all: the caller's again. */
+static void bulk_unqueue(ipcd_client *c, struct desc_send *x)
+{
+        pthread_mutex_lock(&c->lock);
+        if (x->a->state == ALLOC_QUEUED)
+                x->a->state = ALLOC_UNSENT;
+        pthread_mutex_unlock(&c->lock);
+}
+
 static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type, void *buf,
                      size_t len, int flags)
 {
         struct desc_send x = {.op = op, .dst = dst, .type = type, .len = len,
                               .ack = flags & IPCD_ACK, .nowait = flags & IPCD_NONBLOCK};
-        bool consumed = false;
+        bool consumed = false, learn = false;
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !buf || len == 0 ||
@@ -886,9 +912,30 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
                         ipcd_buf_free(c, buf);
                 return r;
         }
+        /* A unicast chunk takes room in dst's window of ring bytes: the
+         * receiver's held-bytes limit is back pressure (flow.c). */
+        if (op == WIRE_OP_SEND) {
+                bool full;
+
+                r = flow_reserve(c, dst, len, true, flags, &learn, &full);
+                if (r < 0) {
+                        bulk_unqueue(c, &x);
+                        return r;
+                }
+                if (learn)
+                        x.ack = true;
+                if (full)
+                        x.wflags = WIRE_IN_FLOW_FULL;
+        }
         r = desc_send(c, &x);
         if (r == 0 && x.ack)
                 r = desc_outcome(c, &x);
+        if (op == WIRE_OP_SEND) {
+                if (r < 0)
+                        flow_unreserve(c, dst, len, true);
+                if (learn)
+                        flow_learned(c, dst, r);
+        }
         drops_flush(c);
         return r;
 }

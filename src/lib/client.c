@@ -220,6 +220,8 @@ static void session_install(ipcd_client *c, const struct wire_rec_registered *re
                 .max_payload = reg->max_payload,
                 .max_qmsg = reg->max_qmsg,
                 .instance = reg->instance,
+                .flow_window = reg->flow_window,
+                .flow_bulk_window = reg->flow_bulk_window,
         };
         memcpy(c->s.token, reg->token, sizeof(c->s.token));
         c->connected = true;

@@ -13,6 +13,9 @@
  *   recv.c      ipcd_recv, filling and releasing an ipcd_msg
  *   fd.c        ipcd_fd: the epoll descriptor, doorbells    (hooks)
  *   bulk.c      the shared-memory ring: lanes, buffers, releases (hooks)
+ *   flow.c      flow control: the window per destination, waiting for
+ *               credit (its bookkeeping, flow_credit_locked, is called
+ *               by dispatch.c and calls nothing)
  *   batch.c     IPCD_MORE: inline sends held for one msgsnd(2)
  *   replay.c    what the handle asked ipcd for, replayed in a new
  *               session; re-stamping held IPCD_MORE sends      (hooks)
@@ -96,6 +99,22 @@ struct session {
         uint32_t max_payload;
         uint32_t max_qmsg;
         uint64_t instance;
+        uint64_t flow_window;      /* 0: ipcd does no flow control */
+        uint64_t flow_bulk_window;
+};
+
+/* Flow control (flow.c): what we have in flight to one destination, not
+ * yet credited back by ipcd.  On c->flow, under c->lock. */
+struct flow_dst {
+        struct flow_dst *next;
+        char name[IPCD_NAME_MAX];
+        uint64_t gen;           /* the session the counts are of */
+        uint64_t inflight;      /* inline cost (wire_flow_cost) */
+        uint64_t bulk_inflight; /* ring bytes of unicast chunks */
+        uint64_t resets;        /* bumped when the destination went away */
+        bool gone;              /* it went away: the next send learns with an ACK */
+        bool topic;             /* a topic we publish to (name is the topic) */
+        bool active;            /* topic: it has reliable subscribers, we are windowed */
 };
 
 enum waiter_kind {
@@ -108,7 +127,8 @@ enum waiter_kind {
 struct waiter {
         struct waiter *next;
         enum waiter_kind kind;
-        long filter;     /* RECV: the msgrcv filter; REPLY: wire_reply_type(cookie) */
+        long filter;     /* RECV: the msgrcv filter; REPLY: wire_reply_type(cookie);
+                            COND: a type whose records may satisfy it, or 0 */
         uint64_t cookie; /* REPLY */
         uint64_t gen;    /* the session it waits in */
         bool done;       /* REPLY: the answer is in status */
@@ -120,6 +140,7 @@ struct waiter {
         /* COND */
         bool (*ready)(ipcd_client *c, void *ready_arg);
         void *ready_arg;
+        bool sweep_all; /* COND: sweeps take everything (filter 0) while it waits */
         /* REPLY of ipcd_call() (call.c): the reply record goes to rec,
          * holding a reference on rec.buf (has_rec), or ipcd's verdict
          * to status. */
@@ -189,6 +210,10 @@ struct ipcd_client {
                                    goes through rx_lock and the Sc wait (dispatch.c) */
 
         struct bulk *bulk; /* bulk.c: lanes, allocations, mapped rings, releases */
+        struct flow_dst *flow; /* flow.c: per destination; lock */
+        int send_timeout_ms;   /* ipcd_set_send_timeout(); -1: forever; lock */
+        uint64_t pub_unchecked; /* cost published unwindowed since we last looked for
+                                   credit records (flow.c); lock */
         /* The features' session hooks, in the order they run (handle.c
          * registers them before the handle is shared; read-only after). */
         const struct session_hooks *hooks[SESSION_HOOKS_MAX];
@@ -437,6 +462,28 @@ int replay_batch_restamp(ipcd_client *c, const struct session *s);
 void replay_free(ipcd_client *c);
 extern const struct session_hooks replay_hooks;
 
+/* ---- flow.c ---- */
+/* Take cost (bulk: ring bytes) of dst's window before a send, waiting
+ * for credit unless IPCD_NONBLOCK (in flags).  0, -EAGAIN, -ETIMEDOUT
+ * (the send timeout), -ECONNRESET (dst or ipcd went away while we
+ * waited).  *ack: dst went away before: send this one with IPCD_ACK to
+ * learn whether the name is back (flow_learned).  *full: half the window
+ * or more is in flight now: the send carries WIRE_IN_FLOW_FULL. */
+int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
+                 bool *full);
+/* The same for a publish to topic: only while it has reliable
+ * subscribers (ipcd said so); 0, -EAGAIN, -ETIMEDOUT, -ECONNRESET (ipcd). */
+int flow_reserve_topic(ipcd_client *c, const char *topic, uint64_t cost, int flags);
+void flow_unreserve_topic(ipcd_client *c, const char *topic, uint64_t cost);
+/* A send that took cost failed: give it back. */
+void flow_unreserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk);
+/* The outcome r of a send made with *ack (flow_reserve). */
+void flow_learned(ipcd_client *c, const char *dst, int r);
+/* A WIRE_OUT_CREDIT record (lock held): true if a waiter may care. */
+bool flow_credit_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
+                        const char *name, const char *topic);
+void flow_free(ipcd_client *c);
+
 /* ---- batch.c ---- */
 /* Send the records IPCD_MORE held (if any) now, in order before whatever
  * the caller sends next; 0, -EAGAIN (nowait and Qu full: they stay held),
@@ -444,7 +491,7 @@ extern const struct session_hooks replay_hooks;
 int client_ob_flush(ipcd_client *c, bool nowait);
 /* Hold (IPCD_MORE) or send with what is held an inline SEND. */
 int batch_send(ipcd_client *c, const struct session *s, const char *dst, long type,
-               const void *data, size_t len, int flags);
+               const void *data, size_t len, int flags, uint16_t wflags);
 
 /* ---- bulk.c ---- */
 /* Send len bytes (any size up to a lane) through the ring: allocate, copy,

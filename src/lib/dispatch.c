@@ -184,6 +184,26 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 (void)client_send_op(c, s, WIRE_OP_PULL, 0);
                 return;
         }
+        if (st.mtype == WIRE_TYPE_CREDIT) {
+                /* Flow control: ours, never the application's (flow.c). */
+                raise = false;
+                pthread_mutex_lock(&c->lock);
+                for (;;) {
+                        struct wire_out h;
+                        const char *name, *topic;
+                        const void *payload;
+
+                        if (wire_out_next(b->mtext, b->size, &off, &h, &name, &topic, &payload) <= 0)
+                                break;
+                        raise |= flow_credit_locked(c, s, &h, name, topic);
+                }
+                raise = raise && !sleeper && wake_waiters_locked(c);
+                pthread_mutex_unlock(&c->lock);
+                rxbuf_unref(b);
+                if (raise)
+                        sem_raise(s);
+                return;
+        }
         if (!reply && !wire_type_is_user(st.mtype) && st.mtype != WIRE_TYPE_NOTICE) {
                 rxbuf_unref(b); /* a type nobody defined: drop it */
                 return;

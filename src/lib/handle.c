@@ -57,6 +57,7 @@ static void client_free(ipcd_client *c)
         pending_free_all(c);
         rx_spare_free(c);
         bulk_free(c);
+        flow_free(c);
         fd_free(c);
         replay_free(c);
         if (!forked) {
@@ -124,6 +125,7 @@ IPCD_EXPORT int ipcd_connect_at(const char *runtime_dir, const char *name, ipcd_
         c->pid = getpid();
         c->pending_tail = &c->pending;
         c->epoll_fd = c->event_fd = c->epoll_fifo = -1;
+        c->send_timeout_ms = -1;
         /* What the features do when a session begins, in this order
          * (replay.c: the overflow policy first, the replayed history may
          * fill the queue; then ipcd_fd()'s doorbells), and bulk.c's part

@@ -17,6 +17,7 @@ src_lib_libipcd_client_la_SOURCES = \
 	src/lib/request.c \
 	src/lib/replay.c \
 	src/lib/batch.c \
+	src/lib/flow.c \
 	src/lib/bulk.c \
 	src/lib/fd.c \
 	src/lib/subscribe.c \

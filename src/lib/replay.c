@@ -132,7 +132,10 @@ static int replay_restore(ipcd_client *c)
                         cfg_drop(pp);
         }
         for (struct cfg_topic **pp = &c->subs; *pp;) {
-                r = cfg_request(c, WIRE_OP_SUBSCRIBE, (*pp)->name, 0, NULL, 0, deadline);
+                /* depth holds its flags (IPCD_SUB_RELIABLE) */
+                r = cfg_request(c, WIRE_OP_SUBSCRIBE, (*pp)->name,
+                                ((*pp)->depth & IPCD_SUB_RELIABLE) ? WIRE_SUB_RELIABLE : 0, NULL,
+                                0, deadline);
                 if (!replayed(r, &keep))
                         return -ECONNRESET;
                 if (keep)

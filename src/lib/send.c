@@ -48,6 +48,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 .answer_usec = ACK_TIMEOUT_USEC,
         };
         struct session s;
+        bool learn, full;
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) ||
@@ -63,17 +64,46 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
 
         pthread_mutex_lock(&c->lock);
         s = c->s;
-        /* Inline, no answer awaited: through the held batch when one is
-         * open or asked for (IPCD_MORE). */
-        if (!ack && len <= s.max_payload && ((flags & IPCD_MORE) || c->ob_len)) {
-                pthread_mutex_unlock(&c->lock);
-                return batch_send(c, &s, dst, type, data, len, flags);
-        }
         pthread_mutex_unlock(&c->lock);
-        /* Anything else goes after what is held. */
-        r = client_ob_flush(c, nowait);
+        /* Larger payloads go through the ring, windowed there (bulk.c). */
+        if (len > s.max_payload) {
+                r = client_ob_flush(c, nowait);
+                if (r < 0)
+                        return r;
+                r = message_send(c, &q, flags);
+                return r > 0 ? -EPROTO : r;
+        }
+        /* Flow control: room in dst's window, or wait for it (flow.c). */
+        r = flow_reserve(c, dst, wire_flow_cost(len), false, flags, &learn, &full);
         if (r < 0)
                 return r;
-        r = message_send(c, &q, flags);
-        return r > 0 ? -EPROTO : r; /* a send's outcome is 0 or -errno */
+        if (full)
+                q.wflags |= WIRE_IN_FLOW_FULL;
+        if (learn && !ack) {
+                /* dst went away: this send says whether the name is back. */
+                flags |= IPCD_ACK;
+                q.wflags |= WIRE_IN_ACK;
+                ack = true;
+        }
+        pthread_mutex_lock(&c->lock);
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
+        /* Inline, no answer awaited: through the held batch when one is
+         * open or asked for (IPCD_MORE). */
+        if (!ack && ((flags & IPCD_MORE) || c->ob_len))
+                r = batch_send(c, &s, dst, type, data, len, flags,
+                               full ? WIRE_IN_FLOW_FULL : 0);
+        else {
+                /* Anything else goes after what is held. */
+                r = client_ob_flush(c, nowait);
+                if (r == 0)
+                        r = message_send(c, &q, flags);
+                if (r > 0)
+                        r = -EPROTO; /* a send's outcome is 0 or -errno */
+        }
+        if (r < 0)
+                flow_unreserve(c, dst, wire_flow_cost(len), false);
+        if (learn)
+                flow_learned(c, dst, r);
+        return r;
 }

@@ -47,32 +47,43 @@ static int cfg_enter(ipcd_client *c, bool valid)
 /* ------------------------------------------------------------------ */
 /* Public: topics.                                                      */
 
-IPCD_EXPORT int ipcd_subscribe(ipcd_client *c, const char *pattern)
+/* A subscription's flags (IPCD_SUB_RELIABLE) are kept in its cfg_topic's
+ * depth, for the replay after a reconnection. */
+IPCD_EXPORT int ipcd_subscribe_flags(ipcd_client *c, const char *pattern, int flags)
 {
-        struct cfg_topic *t;
+        struct cfg_topic *t, **pp;
         int r;
 
+        if (flags & ~IPCD_SUB_RELIABLE)
+                return -EINVAL;
         r = cfg_enter(c, topic_pattern_is_valid(pattern));
         if (r < 0)
                 return r;
-        if (!cfg_find(&c->subs, pattern)) {
-                t = cfg_new(pattern, 0);
+        if (!(pp = cfg_find(&c->subs, pattern))) {
+                t = cfg_new(pattern, (unsigned)flags);
                 if (!t) {
                         r = -ENOMEM;
                         goto out;
                 }
         } else
                 t = NULL;
-        r = cfg_request(c, WIRE_OP_SUBSCRIBE, pattern, 0, NULL, 0,
+        r = cfg_request(c, WIRE_OP_SUBSCRIBE, pattern,
+                        (flags & IPCD_SUB_RELIABLE) ? WIRE_SUB_RELIABLE : 0, NULL, 0,
                         clock_deadline_us(ACK_TIMEOUT_USEC));
         if (r >= 0 && t) {
                 t->next = c->subs;
                 c->subs = TAKE_PTR(t);
-        }
+        } else if (r >= 0 && pp)
+                (*pp)->depth = (unsigned)flags;
         free(t);
 out:
         pthread_mutex_unlock(&c->cfg_lock);
         return MIN(r, 0);
+}
+
+IPCD_EXPORT int ipcd_subscribe(ipcd_client *c, const char *pattern)
+{
+        return ipcd_subscribe_flags(c, pattern, 0);
 }
 
 IPCD_EXPORT int ipcd_unsubscribe(ipcd_client *c, const char *pattern)
@@ -105,6 +116,7 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
                 .len = len,
                 .qfull = nowait ? QFULL_FAIL : QFULL_BLOCK,
         };
+        bool inline_;
         int r;
 
         if (!c || !name_is_valid(topic) || !wire_type_is_user(type) ||
@@ -120,7 +132,20 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
 
         if (ack)
                 q.deadline = clock_deadline_us(ACK_TIMEOUT_USEC);
-        return message_send(c, &q, flags); /* with IPCD_ACK, the subscribers reached */
+        /* A topic with reliable subscribers windows its publishers (flow.c);
+         * bulk publishes are not windowed. */
+        pthread_mutex_lock(&c->lock);
+        inline_ = len <= c->s.max_payload;
+        pthread_mutex_unlock(&c->lock);
+        if (inline_) {
+                r = flow_reserve_topic(c, topic, wire_flow_cost(len), flags);
+                if (r < 0)
+                        return r;
+        }
+        r = message_send(c, &q, flags); /* with IPCD_ACK, the subscribers reached */
+        if (r < 0 && inline_)
+                flow_unreserve_topic(c, topic, wire_flow_cost(len));
+        return r;
 }
 
 IPCD_EXPORT int ipcd_set_history(ipcd_client *c, const char *topic, unsigned depth)

@@ -116,6 +116,13 @@ static size_t sweep_filters(ipcd_client *c, long filters[SWEEP_MAX + 1])
         for (struct waiter *w = c->waiters; w; w = w->next)
                 if (w->kind == WAITER_RECV && !waiter_satisfied(c, w))
                         filter_add(filters, &nf, &all, w->filter);
+        /* A condition that records of one type may satisfy, or that needs
+         * the whole queue swept (flow.c: credit, which cannot arrive while
+         * our queue is full of messages nobody reads). */
+        for (struct waiter *w = c->waiters; w; w = w->next)
+                if (w->kind == WAITER_COND && (w->filter || w->sweep_all) &&
+                    !waiter_satisfied(c, w))
+                        filter_add(filters, &nf, &all, w->sweep_all ? 0 : w->filter);
         if (all)
                 filters[nf++] = 0;
         return nf;

@@ -19,12 +19,15 @@
 
 #include "shared/ipcstate.h"
 #include "shared/macro.h"
+#include "shared/names.h"
 
 #define STATE_FILE "ipcd.state"
 #define STATE_NEW STATE_FILE ".new"
 /* Rewrite once the file has this many lines more than twice the live set. */
 #define COMPACT_SLACK 256
 #define LINE_MAX_LEN 32 /* "+msg 2147483647\n" */
+/* "+name 4294967295 NAME\n" */
+#define NAME_LINE_MAX (7 + 10 + 1 + IPCSTATE_NAME_MAX + 1)
 
 void (*ipcstate_before_rename)(void);
 
@@ -121,6 +124,87 @@ static void idset_free(struct idset *s)
         *s = (struct idset){ 0 };
 }
 
+/* ---- a list of (uid, name): at most max_clients, searched linearly
+ * (a registration or removal compares at most that many names) ---- */
+
+struct names {
+        struct ipcstate_name *v;
+        size_t n, cap;
+};
+
+static ssize_t names_find(const struct names *s, uid_t uid, const char *name)
+{
+        for (size_t i = 0; i < s->n; i++)
+                if (s->v[i].uid == uid && strcmp(s->v[i].name, name) == 0)
+                        return (ssize_t)i;
+        return -1;
+}
+
+static int names_add(struct names *s, uid_t uid, const char *name)
+{
+        if (names_find(s, uid, name) >= 0)
+                return 0;
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 16;
+                struct ipcstate_name *v = realloc(s->v, cap * sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                s->v = v;
+                s->cap = cap;
+        }
+        s->v[s->n].uid = uid;
+        snprintf(s->v[s->n].name, sizeof(s->v[s->n].name), "%s", name);
+        s->n++;
+        return 1;
+}
+
+static void names_del(struct names *s, uid_t uid, const char *name)
+{
+        ssize_t i = names_find(s, uid, name);
+
+        if (i >= 0)
+                s->v[i] = s->v[--s->n];
+}
+
+static void names_free(struct names *s)
+{
+        free(s->v);
+        *s = (struct names){ 0 };
+}
+
+static int name_line_format(char *line, size_t size, uid_t uid, const char *name, bool removed)
+{
+        return snprintf(line, size, "%cname %u %s\n", removed ? '-' : '+', (unsigned)uid, name);
+}
+
+/* "+name UID NAME\n": true with its fields, false if it is no such line. */
+static bool name_line_parse(const char *line, uid_t *uid, char *name, bool *removed)
+{
+        unsigned long u;
+        char *end;
+        size_t len;
+
+        if ((line[0] != '+' && line[0] != '-') || strncmp(line + 1, "name ", 5) != 0)
+                return false;
+        if (!strchr(line, '\n'))
+                return false;
+        errno = 0;
+        u = strtoul(line + 6, &end, 10);
+        if (errno || end == line + 6 || *end != ' ' || u > UINT32_MAX - 1)
+                return false;
+        len = strcspn(end + 1, "\n");
+        if (len == 0 || len >= IPCSTATE_NAME_MAX)
+                return false;
+        memcpy(name, end + 1, len);
+        name[len] = '\0';
+        if (!name_is_valid(name))
+                return false;
+        *uid = (uid_t)u;
+        *removed = line[0] == '-';
+        return true;
+}
+
 /* ---- the open state files ---- */
 
 struct state {
@@ -128,6 +212,7 @@ struct state {
         int fd;        /* the callers' descriptor number, stable across rewrites */
         int dir_fd;    /* RUNDIR */
         struct idset live;
+        struct names names; /* the names held now */
         size_t nlines; /* lines in the file now */
         size_t compact_at;
 };
@@ -192,6 +277,7 @@ int ipcstate_close(int fd)
         pthread_mutex_unlock(&states_lock);
         if (st) {
                 idset_free(&st->live);
+                names_free(&st->names);
                 close(st->dir_fd);
                 free(st);
         }
@@ -224,12 +310,16 @@ static int line_format(char *line, size_t size, enum ipcstate_kind kind, int id,
  */
 static int state_compact(struct state *st)
 {
-        _cleanup_free_ char *buf = malloc(st->live.n * LINE_MAX_LEN + 1);
+        _cleanup_free_ char *buf = malloc(st->live.n * LINE_MAX_LEN +
+                                          st->names.n * NAME_LINE_MAX + 1);
         size_t len = 0;
         int fd, r = 0;
 
         if (!buf)
                 return -ENOMEM;
+        for (size_t i = 0; i < st->names.n; i++)
+                len += (size_t)name_line_format(buf + len, NAME_LINE_MAX + 1, st->names.v[i].uid,
+                                                st->names.v[i].name, false);
         for (size_t i = 0; i < st->live.cap; i++) {
                 uint64_t k = st->live.slot[i];
 
@@ -261,8 +351,21 @@ static int state_compact(struct state *st)
                 ;
         close(fd);
         if (r == 0)
-                st->nlines = st->live.n;
+                st->nlines = st->live.n + st->names.n;
         return r;
+}
+
+/* Append line to fd; compact the file when due.  states_lock held. */
+static int state_append(struct state *st, int fd, const char *line, int n)
+{
+        if (write(fd, line, (size_t)n) != n)
+                return errno ? -errno : -EIO;
+        if (st && ++st->nlines >= st->compact_at) {
+                /* Amortised: a rewrite of n live lines after n + SLACK appends. */
+                (void)state_compact(st); /* failed: the old file goes on, try later */
+                st->compact_at = st->nlines + st->live.n + st->names.n + COMPACT_SLACK;
+        }
+        return 0;
 }
 
 int ipcstate_record(int fd, enum ipcstate_kind kind, int id, bool removed)
@@ -284,14 +387,131 @@ int ipcstate_record(int fd, enum ipcstate_kind kind, int id, bool removed)
                 else if (idset_add(&st->live, k) < 0)
                         r = -ENOMEM; /* still appended: the file stays right */
         }
-        if (write(fd, line, (size_t)n) != n)
-                r = errno ? -errno : -EIO;
-        else if (st && ++st->nlines >= st->compact_at) {
-                /* Amortised: a rewrite of n live lines after n + SLACK appends. */
-                (void)state_compact(st); /* failed: the old file goes on, try later */
-                st->compact_at = st->nlines + st->live.n + COMPACT_SLACK;
-        }
+        n = state_append(st, fd, line, n);
+        if (n < 0)
+                r = n;
         pthread_mutex_unlock(&states_lock);
+        return r;
+}
+
+int ipcstate_record_name(int fd, uid_t uid, const char *name, bool removed)
+{
+        char line[NAME_LINE_MAX + 1];
+        struct state *st;
+        int n, r = 0;
+
+        if (fd < 0 || !name[0])
+                return 0;
+        if (strlen(name) >= IPCSTATE_NAME_MAX)
+                return -EINVAL;
+        n = name_line_format(line, sizeof(line), uid, name, removed);
+        pthread_mutex_lock(&states_lock);
+        st = state_find(fd);
+        if (st) {
+                if (removed)
+                        names_del(&st->names, uid, name);
+                else if (names_add(&st->names, uid, name) < 0)
+                        r = -ENOMEM;
+        }
+        n = state_append(st, fd, line, n);
+        if (n < 0)
+                r = n;
+        pthread_mutex_unlock(&states_lock);
+        return r;
+}
+
+/* Open RUNDIR's state file for reading: 1, 0 when there is none, or
+ * -errno. */
+static int state_open_read(const char *rundir, FILE **ret)
+{
+        char path[4096];
+
+        if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        *ret = fopen(path, "re");
+        if (!*ret)
+                return errno == ENOENT ? 0 : -errno;
+        return 1;
+}
+
+static int names_read(const char *rundir, struct names *out)
+{
+        char line[256];
+        FILE *f;
+        int r;
+
+        r = state_open_read(rundir, &f);
+        if (r <= 0)
+                return r;
+        while (r >= 0 && fgets(line, sizeof(line), f)) {
+                char name[IPCSTATE_NAME_MAX];
+                bool removed;
+                uid_t uid;
+
+                if (!name_line_parse(line, &uid, name, &removed))
+                        continue;
+                if (removed)
+                        names_del(out, uid, name);
+                else
+                        r = names_add(out, uid, name);
+        }
+        fclose(f);
+        return r < 0 ? r : 0;
+}
+
+int ipcstate_names(const char *rundir, struct ipcstate_name **ret, size_t *n)
+{
+        struct names s = { 0 };
+        int r = names_read(rundir, &s);
+
+        if (r < 0) {
+                names_free(&s);
+                return r;
+        }
+        *ret = s.v;
+        *n = s.n;
+        return 0;
+}
+
+int ipcstate_forget_objects(const char *rundir)
+{
+        struct names s = { 0 };
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int dir_fd, fd, r;
+
+        r = names_read(rundir, &s);
+        if (r < 0)
+                goto out;
+        buf = malloc(s.n * NAME_LINE_MAX + 1);
+        if (!buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < s.n; i++)
+                len += (size_t)name_line_format(buf + len, NAME_LINE_MAX + 1, s.v[i].uid,
+                                                s.v[i].name, false);
+        dir_fd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0) {
+                r = -errno;
+                goto out;
+        }
+        fd = openat(dir_fd, STATE_NEW, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0600);
+        if (fd < 0)
+                r = -errno;
+        else {
+                if (len && write(fd, buf, len) != (ssize_t)len)
+                        r = errno ? -errno : -EIO;
+                close(fd);
+                if (r == 0 && renameat(dir_fd, STATE_NEW, dir_fd, STATE_FILE) < 0)
+                        r = -errno;
+                if (r < 0)
+                        (void)unlinkat(dir_fd, STATE_NEW, 0);
+        }
+        close(dir_fd);
+out:
+        names_free(&s);
         return r;
 }
 
@@ -409,16 +629,14 @@ int ipcstate_cleanup(const char *rundir, uid_t creator, unsigned *nremoved)
 {
         static const enum ipcstate_kind kinds[] = { IPCSTATE_MSG, IPCSTATE_SEM, IPCSTATE_SHM };
         struct idset live = { 0 }, ours = { 0 };
-        char path[4096], line[128];
+        char line[128];
         FILE *f;
         int r = 0;
 
         *nremoved = 0;
-        if (snprintf(path, sizeof(path), "%s/%s", rundir, STATE_FILE) >= (int)sizeof(path))
-                return -ENAMETOOLONG;
-        f = fopen(path, "re");
-        if (!f)
-                return errno == ENOENT ? 0 : -errno;
+        r = state_open_read(rundir, &f);
+        if (r <= 0)
+                return r;
         /* The last line about an object wins. */
         while (r >= 0 && fgets(line, sizeof(line), f)) {
                 enum ipcstate_kind kind;

@@ -7,7 +7,9 @@
  * Format: one line per event, "+msg ID", "+sem ID", "+shm ID" when an
  * object is created and "-msg ID" etc. when ipcd removed it itself; the
  * last line about an object wins, and a last line without its newline is
- * ignored.  An object is removed at clean-up only if /proc/sysvipc still
+ * ignored.  Names too: "+name UID NAME" when a client of uid UID registers
+ * NAME, "-name UID NAME" when it goes, so that after a crash the next ipcd
+ * can reserve each name for its previous owner (name_grace_ms).  An object is removed at clean-up only if /proc/sysvipc still
  * lists it with key IPC_PRIVATE and the expected creator uid.
  *
  * The file stays proportional to the objects alive: ipcstate keeps the
@@ -41,6 +43,22 @@ int ipcstate_stats(int fd, size_t *nlive, size_t *nlines);
  * with creator uid `creator`; *nremoved counts them.  A missing file is
  * not an error.  The file itself is left alone. */
 int ipcstate_cleanup(const char *rundir, uid_t creator, unsigned *nremoved);
+/* A registered name as the state file records it. */
+#define IPCSTATE_NAME_MAX 64 /* with the NUL, == WIRE_NAME_MAX */
+struct ipcstate_name {
+        uid_t uid;
+        char name[IPCSTATE_NAME_MAX];
+};
+/* Record that a client of uid registered name (removed: it went);
+ * 0 or -errno, like ipcstate_record.  An empty name records nothing. */
+int ipcstate_record_name(int fd, uid_t uid, const char *name, bool removed);
+/* The names RUNDIR/ipcd.state says were held (last line wins) into a
+ * malloc'ed array *ret of *n; a missing file gives none.  0 or -errno. */
+int ipcstate_names(const char *rundir, struct ipcstate_name **ret, size_t *n);
+/* After a crash clean-up: rewrite RUNDIR/ipcd.state with its names only
+ * (the objects are gone), by atomic rename.  0 or -errno. */
+int ipcstate_forget_objects(const char *rundir);
+
 /* Remove one object by kind and id (IPC_RMID); 0 or -errno. */
 int ipcstate_remove_object(enum ipcstate_kind kind, int id);
 

@@ -209,6 +209,100 @@ static void test_cleanup(void)
         CHECK(ipcstate_cleanup(dir, geteuid(), &removed) == 0 && removed == 0);
 }
 
+/* Lines of the file, and how many are name lines. */
+static long count_lines(long *nnames)
+{
+        char line[256];
+        long n = 0;
+        FILE *f = fopen(state_path, "re");
+
+        *nnames = 0;
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                n++;
+                if (strncmp(line + 1, "name ", 5) == 0)
+                        (*nnames)++;
+        }
+        fclose(f);
+        return n;
+}
+
+static bool names_has(const struct ipcstate_name *v, size_t n, uid_t uid, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v[i].uid == uid && strcmp(v[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * Names (issue 10, finding 5): each registered name is recorded with its
+ * uid, the last line wins, compaction keeps the live ones, a crash
+ * clean-up's rewrite keeps only them, and malformed name lines are
+ * ignored.
+ */
+static void test_names(void)
+{
+        struct ipcstate_name *v = NULL;
+        long lines, nnames;
+        size_t n = 0;
+        unsigned removed = 0;
+        char name[64];
+        int fd, wfd;
+
+        fd = ipcstate_open(dir);
+        CHECK(fd >= 0);
+        CHECK(ipcstate_record_name(fd, 0, "svc", false) == 0);
+        CHECK(ipcstate_record_name(fd, 65534, "other", false) == 0);
+        CHECK(ipcstate_record_name(fd, 0, "", false) == 0); /* anonymous: nothing */
+        for (unsigned i = 0; i < 20000; i++) {
+                snprintf(name, sizeof(name), "cycle-%u", i);
+                CHECK(ipcstate_record_name(fd, 1000, name, false) == 0);
+                CHECK(ipcstate_record(fd, IPCSTATE_MSG, (int)i, false) == 0);
+                CHECK(ipcstate_record(fd, IPCSTATE_MSG, (int)i, true) == 0);
+                CHECK(ipcstate_record_name(fd, 1000, name, true) == 0);
+        }
+        CHECK(ipcstate_record(fd, IPCSTATE_MSG, 7, false) == 0);
+        lines = count_lines(&nnames);
+        /* compacted: the 3 live lines plus what accrued since the rewrite */
+        CHECK(lines >= 3 && lines < 2000);
+        CHECK(ipcstate_names(dir, &v, &n) == 0);
+        CHECK(n == 2 && names_has(v, n, 0, "svc") && names_has(v, n, 65534, "other"));
+        free(v);
+        v = NULL;
+        /* a crash: the fd is dropped without the clean unlink */
+        ipcstate_close(fd);
+
+        /* junk a writer could not have made is ignored */
+        wfd = open(state_path, O_WRONLY | O_APPEND);
+        CHECK(wfd >= 0);
+        CHECK(write(wfd, "+name 5 bad name!\n+name x y\n+name 6\n-name 65534 other\n+name 7 cut",
+                    strlen("+name 5 bad name!\n+name x y\n+name 6\n-name 65534 other\n+name 7 cut")) > 0);
+        close(wfd);
+        CHECK(ipcstate_names(dir, &v, &n) == 0);
+        CHECK(n == 1 && names_has(v, n, 0, "svc"));
+        free(v);
+        v = NULL;
+        /* objects clean-up leaves the names alone (they are not objects) */
+        CHECK(ipcstate_cleanup(dir, geteuid(), &removed) == 0);
+        /* the sentinel's rewrite: names only */
+        CHECK(ipcstate_forget_objects(dir) == 0);
+        lines = count_lines(&nnames);
+        CHECK(lines == 1 && nnames == 1);
+        CHECK(access(new_path, F_OK) < 0);
+        CHECK(ipcstate_names(dir, &v, &n) == 0);
+        CHECK(n == 1 && names_has(v, n, 0, "svc"));
+        free(v);
+        /* a new instance starts a new file */
+        fd = ipcstate_open(dir);
+        CHECK(fd >= 0);
+        CHECK(ipcstate_names(dir, &v, &n) == 0 && n == 0);
+        free(v);
+        ipcstate_close(fd);
+        unlink(state_path);
+}
+
 int main(int argc, char **argv)
 {
         const char *host = getenv("IPCSTATE_TEST_HOST_NS");
@@ -239,6 +333,7 @@ int main(int argc, char **argv)
 
         test_compaction();
         test_crash_mid_rewrite();
+        test_names();
         if (private_ns)
                 test_cleanup();
         else

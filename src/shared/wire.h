@@ -56,6 +56,10 @@
  * be delivered because the queue was full.  The library answers with
  * WIRE_OP_PULL once it has emptied its queue. */
 #define WIRE_TYPE_PULL ((1L << 30) + 1)
+/* Flow control (ipcd -> sender): WIRE_OUT_CREDIT records giving back
+ * window bytes for one destination.  The library takes them with a
+ * type-selective msgrcv(2); the application never sees them. */
+#define WIRE_TYPE_CREDIT ((1L << 30) + 2)
 /* Answers to a client's own request (ACK outcomes, call replies) arrive
  * with type WIRE_TYPE_REPLY_BASE + (cookie & WIRE_COOKIE_SLOT_MASK), so a
  * waiting thread receives exactly its own answer with msgrcv(2). */
@@ -141,6 +145,24 @@ struct wire_rec_registered {
         int32_t daemon_pid;
         uint64_t ipc_ns;     /* inode of ipcd's IPC namespace */
         uint64_t instance;   /* random per ipcd start: a restart changes it */
+        /* Flow control (see WIRE_OUT_CREDIT): the bytes, counted with
+         * wire_flow_cost(), a sender may have in flight to one destination
+         * (0: no flow control), and the ring bytes of unicast bulk chunks
+         * it may have unreleased by one destination. */
+        uint64_t flow_window;
+        uint64_t flow_bulk_window;
+};
+
+/* Why ipcd dropped a message (status, notices): what is left once
+ * unicast is lossless. */
+enum wire_drop_reason {
+        WIRE_DROP_OVERFLOW = 0, /* a receiver's backlog full: drop-new/drop-old it chose, a
+                                   publish to a non-reliable subscriber, a monitor copy */
+        WIRE_DROP_IGNORED = 1,  /* its sender ignored back pressure (over its window) */
+        WIRE_DROP_RING = 2,     /* a bulk message for a receiver that cannot map the ring */
+        WIRE_DROP_GONE = 3,     /* the receiver went away (or removed its queue) first */
+        WIRE_DROP_MEMORY = 4,   /* ipcd's own limits (backlog_total_bytes, memory) */
+        WIRE_DROP_REASONS = 5,
 };
 
 struct wire_status_daemon {
@@ -166,6 +188,7 @@ struct wire_status_daemon {
         uint32_t ntopics;
         uint32_t nmonitors;
         uint64_t unroutable;    /* sends to a name nobody held, ACK or not */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* dropped, by enum wire_drop_reason */
 };
 
 struct wire_status_queue {
@@ -196,6 +219,11 @@ struct wire_status_client {
         uint32_t lanes;          /* lanes it produces into */
         uint32_t reserved_;
         uint64_t unroutable;     /* its sends to a name nobody held */
+        uint64_t dropped_ignored; /* on a sender: its sends dropped for ignoring back
+                                    pressure (over its flow-control window) */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* its dropped, by enum wire_drop_reason */
+        uint32_t reliable_subs;  /* of its subscriptions, reliable (IPCD_SUB_RELIABLE) */
+        uint32_t reserved3_;
 };
 
 struct wire_status_ring {
@@ -262,7 +290,8 @@ enum wire_op {
         /* (UNREGISTER written by ipcd has arg WIRE_UNREGISTER_DEATH.) */
         WIRE_OP_PULL = 3,        /* the client emptied its queue: drain my backlog */
         WIRE_OP_TIMED = 4,       /* raise Sc after each delivery from now on */
-        WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern; answered on the reply type */
+        WIRE_OP_SUBSCRIBE = 5,   /* dst = topic pattern, arg = WIRE_SUB_*; answered on the
+                                    reply type */
         WIRE_OP_UNSUBSCRIBE = 6, /* dst = topic pattern; answered on the reply type */
         WIRE_OP_PUBLISH = 7,     /* dst = topic */
         WIRE_OP_REPLY = 8,       /* arg = caller's client id, cookie = caller's cookie */
@@ -300,12 +329,24 @@ enum wire_overflow {
 
 #define WIRE_UNREGISTER_DEATH 1
 
+/* SUBSCRIBE arg: never drop for this subscription, hold the publisher. */
+#define WIRE_SUB_RELIABLE 1
+/* WIRE_OUT_CREDIT for a topic (topic set, no name): status 0 credit,
+ * WIRE_CREDIT_TOPIC_ON a reliable subscriber appeared (the publisher's
+ * window for the topic starts), WIRE_CREDIT_TOPIC_OFF none left. */
+#define WIRE_CREDIT_TOPIC_ON 1
+#define WIRE_CREDIT_TOPIC_OFF 2
+
 enum wire_in_flags {
         WIRE_IN_ACK = 1 << 0,     /* answer with a WIRE_OUT_ACK on the reply type */
         WIRE_IN_REQUEST = 1 << 1, /* a call: deliver with WIRE_OUT_REQUEST */
         WIRE_IN_MORE = 1 << 2,    /* sent with IPCD_MORE (the library batched it);
                                      ipcd routes it like any other */
         WIRE_IN_BULK = 1 << 3,    /* payload is a ring descriptor */
+        WIRE_IN_FLOW_FULL = 1 << 4, /* flow control: with this send, half the sender's
+                                       window or more is in flight to its destination:
+                                       it may wait for credit (ipcd tells it when the
+                                       destination goes away) */
 };
 
 /*
@@ -388,7 +429,19 @@ enum wire_out_kind {
         WIRE_OUT_MONITOR = 5, /* a copy for a monitor: name = sender, topic = destination
                                  name or topic (WIRE_OUT_TOPIC), payload = the first bytes,
                                  cookie = the full payload length */
+        WIRE_OUT_CREDIT = 6, /* flow control, on WIRE_TYPE_CREDIT: name = the destination,
+                                cookie = inline bytes given back, type = bulk bytes given
+                                back, status = 0, or -ECONNRESET: the destination went
+                                away (every byte in flight to it is given back) */
 };
+
+/* What one inline SEND costs in a flow-control window: its payload and a
+ * fixed overhead, so empty messages count too.  Both sides use this. */
+#define WIRE_FLOW_RECORD 64
+static inline uint64_t wire_flow_cost(uint64_t len)
+{
+        return len + WIRE_FLOW_RECORD;
+}
 
 enum wire_out_flags {
         WIRE_OUT_REQUEST = 1 << 0, /* answer with WIRE_OP_REPLY */

@@ -12,6 +12,7 @@
 #include "ipcd/core/bulk.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/pass.h"
 #include "ipcd/core/answers.h"
@@ -50,12 +51,34 @@ void bulk_done(struct router *r, const struct wire_bulk *d)
  * reference that c's release (or death) drops.  A receiver that cannot map
  * the ring, or already holds its share, gets nothing: the drop is counted.
  */
+static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct wire_bulk *d,
+                          const struct wire_out *tmpl, const char *name, const char *topic,
+                          uint64_t sender_id);
+
 int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                  const struct wire_out *tmpl, const char *name, const char *topic)
 {
+        return bulk_deliver_x(p, c, d, tmpl, name, topic, 0);
+}
+
+int bulk_deliver_flow(struct router_pass *p, struct client *c, const struct wire_bulk *d,
+                      const struct wire_out *tmpl, const char *name, uint64_t sender_id)
+{
+        int e = bulk_deliver_x(p, c, d, tmpl, name, NULL, sender_id);
+
+        /* Not delivered: its window bytes come back. */
+        if (e != 0 && sender_id)
+                flow_bulk_released(p->r, c, sender_id, d->len);
+        return e;
+}
+
+static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct wire_bulk *d,
+                          const struct wire_out *tmpl, const char *name, const char *topic,
+                          uint64_t sender_id)
+{
         struct router *r = p->r;
         struct ring *rg = r->rings[d->ring];
-        struct held_chunk hc = { d->ring, d->lane, d->pos, d->len };
+        struct held_chunk hc = { d->ring, d->lane, d->pos, d->len, sender_id };
         struct wire_bulk_out bo = {
                 .shmid = rg->shmid,
                 .ring = d->ring,
@@ -69,14 +92,16 @@ int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk
         int e;
 
         if (!(c->ring_access & (1u << d->ring))) {
-                count_drop(r, c, 1);
+                count_drop_why(r, c, 1, WIRE_DROP_RING);
                 return ROUTER_E_DENIED;
         }
-        /* Half a lane at most; one chunk of any size when it holds nothing. */
-        if ((c->held_bytes &&
+        /* Half a lane at most; one chunk of any size when it holds nothing.
+         * A unicast chunk under flow control is bounded by its sender's
+         * window instead: the limit is back pressure, not a drop. */
+        if ((!sender_id && c->held_bytes &&
              c->held_bytes + d->len > (r->lim.held_bytes ? r->lim.held_bytes : rg->lane_size / 2)) ||
             c->nheld >= r->lim.max_held_chunks) {
-                count_drop(r, c, 1);
+                count_drop_why(r, c, 1, WIRE_DROP_OVERFLOW);
                 return ROUTER_E_FULL;
         }
         if (held_add(c, &hc) < 0) {
@@ -115,11 +140,14 @@ int op_release(struct op_call *x)
         for (size_t off = 0; off < x->h->len; off += sizeof(rel)) {
                 memcpy(&rel, (const uint8_t *)x->payload + off, sizeof(rel));
                 /* Only what was delivered to it, once. */
-                if (!held_take(x->s, rel.ring, rel.lane, rel.pos)) {
+                struct held_chunk hc;
+
+                if (!held_take_get(x->s, rel.ring, rel.lane, rel.pos, &hc)) {
                         pass_reject(x->p, x->s, "release of a chunk it does not hold");
                         continue;
                 }
                 chunk_unref(x->p->r, rel.ring, rel.lane, rel.pos);
+                flow_bulk_released(x->p->r, x->s, hc.sender_id, hc.len);
         }
         return 0;
 }

@@ -16,6 +16,12 @@ void bulk_done(struct router *r, const struct wire_bulk *d);
 int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                  const struct wire_out *tmpl, const char *name, const char *topic);
 
+/* The same for a unicast chunk under flow control from sender_id (0:
+ * none): bounded by its sender's window, not by c's held-bytes limit;
+ * credited back when c releases it (flow.c). */
+int bulk_deliver_flow(struct router_pass *p, struct client *c, const struct wire_bulk *d,
+                      const struct wire_out *tmpl, const char *name, uint64_t sender_id);
+
 /* Lanes of rg one uid may hold at once. */
 unsigned bulk_lanes_per_uid(const struct router *r, const struct ring *rg);
 

@@ -14,6 +14,7 @@
 
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/router.h"
 #include "ipcd/core/wakeup.h"
@@ -85,13 +86,30 @@ static void delivered(struct router *r, struct client *c, uint32_t nrec)
         wakeup_raise(c);
 }
 
-void count_drop(struct router *r, struct client *c, uint32_t nrec)
+void count_drop_why(struct router *r, struct client *c, uint32_t nrec, int why)
 {
         c->dropped += nrec;
         r->cnt.dropped += nrec;
-        if (c->notify_drops)
+        c->dropped_by[why] += nrec;
+        r->cnt.dropped_by[why] += nrec;
+        if (c->notify_drops) {
                 c->missed += nrec;
+                c->missed_by[why] += nrec;
+        }
 }
+
+void count_drop(struct router *r, struct client *c, uint32_t nrec)
+{
+        count_drop_why(r, c, nrec, WIRE_DROP_MEMORY);
+}
+
+static const char *const drop_reason_text[WIRE_DROP_REASONS] = {
+        [WIRE_DROP_OVERFLOW] = "overflow",
+        [WIRE_DROP_IGNORED] = "ignored back pressure",
+        [WIRE_DROP_RING] = "ring not mapped",
+        [WIRE_DROP_GONE] = "receiver gone",
+        [WIRE_DROP_MEMORY] = "ipcd memory limit",
+};
 
 /* Tell c how many messages it missed (it asked for it), once nothing
  * waits before the notice: its place in the stream marks the gap. */
@@ -99,20 +117,33 @@ static void notice_missed(struct client *c)
 {
         struct {
                 long mtype;
-                uint8_t mtext[sizeof(struct wire_out) + 64];
+                uint8_t mtext[sizeof(struct wire_out) + 192];
         } m = { .mtype = WIRE_TYPE_NOTICE };
         struct wire_out h = { .kind = WIRE_OUT_NOTICE, .status = WIRE_NOTICE_DROPPED };
-        char text[48];
-        size_t off = 0;
+        char text[184];
+        size_t off = 0, n;
+        const char *sep = " (";
 
         if (!c->missed || c->bl_head)
                 return;
         h.cookie = c->missed;
-        h.len = (uint32_t)snprintf(text, sizeof(text), "%llu messages missed",
-                                   (unsigned long long)c->missed);
+        /* "N messages missed (3 overflow, 2 receiver gone)": by reason. */
+        n = (size_t)snprintf(text, sizeof(text), "%llu messages missed",
+                             (unsigned long long)c->missed);
+        for (int i = 0; i < WIRE_DROP_REASONS && n < sizeof(text); i++)
+                if (c->missed_by[i]) {
+                        n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%llu %s", sep,
+                                              (unsigned long long)c->missed_by[i],
+                                              drop_reason_text[i]);
+                        sep = ", ";
+                }
+        if (*sep == ',' && n < sizeof(text))
+                n += (size_t)snprintf(text + n, sizeof(text) - n, ")");
+        h.len = (uint32_t)MIN(n, sizeof(text) - 1);
         wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, text);
         if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0) {
                 c->missed = 0;
+                memset(c->missed_by, 0, sizeof(c->missed_by));
                 wakeup_raise(c);
         }
 }
@@ -132,7 +163,7 @@ bool backlog_drain(struct router *r, struct client *c)
                         }
                         /* The queue is gone (the client is leaving, or removed
                          * its own queue): what waits for it is lost, counted. */
-                        count_drop(r, c, (uint32_t)c->bl_records);
+                        count_drop_why(r, c, (uint32_t)c->bl_records, WIRE_DROP_GONE);
                         backlog_free(r, c);
                         return true;
                 }
@@ -149,6 +180,7 @@ bool backlog_drain(struct router *r, struct client *c)
                         delivered(r, c, e->nrec);
                 else
                         wakeup_raise(c);
+                flow_delivered(r, c, e->flow_sender, e->flow_group, e->flow_cost);
                 free(e);
         }
         notice_missed(c);
@@ -172,8 +204,12 @@ unsigned router_drain_backlogs(struct router *r)
  * chunk it references was counted as held by c; give it back. */
 static void entry_release_bulk(struct router *r, struct client *c, const struct backlog_entry *e)
 {
-        if (e->has_bulk && held_take(c, e->bulk.ring, e->bulk.lane, e->bulk.pos))
+        struct held_chunk hc;
+
+        if (e->has_bulk && held_take_get(c, e->bulk.ring, e->bulk.lane, e->bulk.pos, &hc)) {
                 chunk_unref(r, e->bulk.ring, e->bulk.lane, e->bulk.pos);
+                flow_bulk_released(r, c, hc.sender_id, hc.len);
+        }
 }
 
 /* Would size more bytes for c pass a user-message limit (its own, its
@@ -203,8 +239,9 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
                         c->bl_tail = prev;
                 bl_account(r, c, -(int64_t)e->size);
                 c->bl_records -= e->nrec;
-                count_drop(r, c, e->nrec);
+                count_drop_why(r, c, e->nrec, WIRE_DROP_OVERFLOW);
                 entry_release_bulk(r, c, e);
+                flow_delivered(r, c, e->flow_sender, e->flow_group, e->flow_cost);
                 free(e);
         }
         if (had && !c->bl_head) {
@@ -213,8 +250,8 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
         }
 }
 
-/* 0 queued in ipcd, ROUTER_E_FULL over a limit, or -ENOMEM. */
-static int backlog_append(struct router *r, struct client *c, const struct delivery *m)
+/* 0 queued in ipcd, ROUTER_E_FULL over a limit (*why: which), or -ENOMEM. */
+static int backlog_append(struct router *r, struct client *c, const struct delivery *m, int *why)
 {
         uint64_t cap = c->backlog_limit && c->backlog_limit < r->lim.backlog_bytes
                                ? c->backlog_limit
@@ -223,8 +260,18 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
 
         if (!m->control && c->overflow == WIRE_OVERFLOW_DROP_OLD && m->size <= cap)
                 backlog_drop_old(r, c, m->size, cap);
-        if (!m->control && backlog_over(r, c, m->size, cap))
+        /* A flow-controlled message is bounded by its sender's window: only
+         * a receiver that chose to drop caps it (and the totals, ipcd's
+         * memory, always do). */
+        if (!m->control && m->flow_sender && !c->drop_chosen)
+                cap = UINT64_MAX / 4;
+        *why = WIRE_DROP_MEMORY;
+        if (!m->control && backlog_over(r, c, m->size, cap)) {
+                /* Its own cap (or its choice), or ipcd's totals. */
+                if (c->bl_bytes + m->size > cap)
+                        *why = WIRE_DROP_OVERFLOW;
                 return ROUTER_E_FULL;
+        }
         if (m->control && (c->bl_ctl_bytes + m->size > ROUTER_CTL_BACKLOG ||
                            r->backlog_total + m->size > r->lim.backlog_total_bytes))
                 return ROUTER_E_FULL; /* a client that never reads its answers */
@@ -236,6 +283,11 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                 .nrec = m->nrec,
                 .control = m->control,
                 .has_bulk = m->bulk != NULL,
+                /* A receiver that chose to drop credits its senders on
+                 * entry (deliver()): its own cap bounds its backlog. */
+                .flow_sender = c->drop_chosen ? 0 : m->flow_sender,
+                .flow_group = m->flow_group,
+                .flow_cost = m->flow_cost,
         };
         if (m->bulk)
                 e->bulk = *m->bulk;
@@ -256,6 +308,8 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
 
 int deliver(struct router *r, struct client *c, const struct delivery *m)
 {
+        int why = WIRE_DROP_MEMORY;
+
         if (c->removed)
                 return ROUTER_E_GONE;
         if (!m->control && c->missed)
@@ -267,18 +321,25 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                                 delivered(r, c, m->nrec);
                         else
                                 wakeup_raise(c);
+                        flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                         return 0;
                 }
                 if (errno != EAGAIN && errno != EINTR) {
                         /* Queue gone (client leaving) or a kernel limit. */
-                        count_drop(r, c, m->nrec);
+                        count_drop_why(r, c, m->nrec, WIRE_DROP_GONE);
+                        flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                         return ROUTER_E_FULL;
                 }
         }
-        if (backlog_append(r, c, m) != 0) {
-                count_drop(r, c, m->nrec);
+        if (backlog_append(r, c, m, &why) != 0) {
+                count_drop_why(r, c, m->nrec, why);
+                flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
                 return ROUTER_E_FULL;
         }
+        /* It chose to drop rather than hold its senders back: queued in
+         * its (capped) backlog is as good as delivered for their windows. */
+        if (c->drop_chosen)
+                flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
         wakeup_pull_marker(c);
         return 0;
 }

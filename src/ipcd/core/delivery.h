@@ -14,6 +14,9 @@ struct delivery {
         bool control;                 /* an answer or notice: own limit, own type */
         const struct held_chunk *bulk; /* the bulk descriptor it carries (held by the
                                          receiver), or NULL; at most one per message */
+        uint64_t flow_sender;         /* its records' sender under flow control, or 0 */
+        uint64_t flow_group;          /* a reliable topic copy's group, or 0 */
+        uint64_t flow_cost;
 };
 
 /*
@@ -26,5 +29,7 @@ int deliver(struct router *r, struct client *c, const struct delivery *m);
 bool backlog_drain(struct router *r, struct client *c);
 /* Forget c's backlog (it leaves). */
 void backlog_free(struct router *r, struct client *c);
-/* nrec records for c were dropped. */
+/* nrec records for c were dropped, for this reason (enum wire_drop_reason). */
+void count_drop_why(struct router *r, struct client *c, uint32_t nrec, int why);
+/* ... for ipcd's own limits (WIRE_DROP_MEMORY). */
 void count_drop(struct router *r, struct client *c, uint32_t nrec);

@@ -34,8 +34,16 @@ int held_add(struct client *c, const struct held_chunk *h)
  * mostly oldest first: search from the front, keep the order. */
 bool held_take(struct client *c, uint32_t ring, uint32_t lane, uint64_t pos)
 {
+        return held_take_get(c, ring, lane, pos, NULL);
+}
+
+bool held_take_get(struct client *c, uint32_t ring, uint32_t lane, uint64_t pos,
+                   struct held_chunk *out)
+{
         for (size_t i = 0; i < c->nheld; i++)
                 if (c->held[i].pos == pos && c->held[i].lane == lane && c->held[i].ring == ring) {
+                        if (out)
+                                *out = c->held[i];
                         c->held_bytes -= c->held[i].len;
                         memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(*c->held));
                         c->nheld--;

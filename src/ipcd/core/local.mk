@@ -10,6 +10,7 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/delivery.c src/ipcd/core/delivery.h \
 	src/ipcd/core/dispatch.c \
 	src/ipcd/core/errors.c src/ipcd/core/errors.h \
+	src/ipcd/core/flow.c src/ipcd/core/flow.h \
 	src/ipcd/core/held.c src/ipcd/core/held.h \
 	src/ipcd/core/message.c src/ipcd/core/message.h \
 	src/ipcd/core/monitor.c src/ipcd/core/monitor.h \

@@ -47,7 +47,7 @@ void monitor_copy(struct router_pass *p, struct client *s, const struct wire_in 
                         continue;
                 /* A monitor that does not keep up loses copies, counted on it. */
                 if (!batch_append(p, m, h->type, &o, s->name, dname, payload))
-                        count_drop(r, m, 1);
+                        count_drop_why(r, m, 1, WIRE_DROP_OVERFLOW);
         }
 }
 

@@ -68,6 +68,7 @@ static int op_set_overflow(struct op_call *x)
         else if (h->len != 0)
                 return ROUTER_E_INVALID;
         x->s->overflow = policy;
+        x->s->drop_chosen = true; /* its unicast backlog is capped: it drops */
         x->s->notify_drops = h->arg & WIRE_OVERFLOW_NOTIFY;
         x->s->backlog_limit = MIN(bytes, x->p->r->lim.backlog_bytes);
         return 0;

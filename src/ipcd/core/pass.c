@@ -47,7 +47,13 @@ int batch_flush(struct router_pass *p, struct batch *b)
                 return 0;
         e = deliver(p->r, b->dst,
                     &(struct delivery){ .msg = b->msg, .size = b->len, .nrec = b->nrec,
-                                        .bulk = b->has_bulk ? &b->bulk : NULL });
+                                        .bulk = b->has_bulk ? &b->bulk : NULL,
+                                        .flow_sender = b->flow_sender,
+                                        .flow_group = b->flow_group,
+                                        .flow_cost = b->flow_cost });
+        b->flow_sender = 0;
+        b->flow_group = 0;
+        b->flow_cost = 0;
         b->len = 0;
         b->nrec = 0;
         b->has_bulk = false;
@@ -73,6 +79,9 @@ static struct batch *batch_for(struct router_pass *p, struct client *dst)
         p->b[p->nb].len = 0;
         p->b[p->nb].nrec = 0;
         p->b[p->nb].has_bulk = false;
+        p->b[p->nb].flow_sender = 0;
+        p->b[p->nb].flow_group = 0;
+        p->b[p->nb].flow_cost = 0;
         return &p->b[p->nb++];
 }
 
@@ -83,16 +92,19 @@ void router_pass_end(struct router_pass *p)
         p->nb = 0;
 }
 
-struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
-                           const struct wire_out *h, const char *name, const char *topic,
-                           const void *payload)
+static struct batch *batch_append_x(struct router_pass *p, struct client *dst, long type,
+                                   const struct wire_out *h, const char *name, const char *topic,
+                                   const void *payload, uint64_t sender_id, uint64_t group,
+                                   uint64_t cost)
 {
         struct batch *b = batch_for(p, dst);
         size_t need = wire_out_size(h->name_len, h->topic_len, h->len);
 
         if (!b)
                 return NULL;
-        if (b->nrec && (b->msg[0] != type || b->len + need > dst->qmsg_max))
+        /* One flow-controlled sender per batch (its credit, flow.c). */
+        if (b->nrec && (b->msg[0] != type || b->len + need > dst->qmsg_max ||
+                        b->flow_sender != sender_id || b->flow_group != group))
                 batch_flush(p, b);
         if (b->cap < dst->qmsg_max) {
                 long *m = realloc(b->msg, sizeof(long) + dst->qmsg_max);
@@ -107,7 +119,25 @@ struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
         if (wire_out_put((uint8_t *)(b->msg + 1), dst->qmsg_max, &b->len, h, name, topic, payload) < 0)
                 return NULL;
         b->nrec++;
+        b->flow_sender = sender_id;
+        b->flow_group = group;
+        b->flow_cost += cost;
         return b;
+}
+
+struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
+                           const struct wire_out *h, const char *name, const char *topic,
+                           const void *payload)
+{
+        return batch_append_x(p, dst, type, h, name, topic, payload, 0, 0, 0);
+}
+
+struct batch *batch_append_flow(struct router_pass *p, struct client *dst, long type,
+                                const struct wire_out *h, const char *name, const char *topic,
+                                const void *payload, uint64_t sender_id, uint64_t group,
+                                uint64_t cost)
+{
+        return batch_append_x(p, dst, type, h, name, topic, payload, sender_id, group, cost);
 }
 
 void pass_slice_begin(struct router_pass *p)

@@ -12,6 +12,9 @@ struct batch {
         uint32_t nrec;
         bool has_bulk; /* its last record is a bulk descriptor for this chunk */
         struct held_chunk bulk;
+        uint64_t flow_sender; /* its records' sender under flow control, or 0 (flow.c) */
+        uint64_t flow_group;  /* and the reliable topic's group, or 0 */
+        uint64_t flow_cost;
         long *msg;    /* msg[0] mtype, then mtext */
 };
 
@@ -46,6 +49,12 @@ void pass_slice_begin(struct router_pass *p);
 struct batch *batch_append(struct router_pass *p, struct client *dst, long type,
                            const struct wire_out *h, const char *name, const char *topic,
                            const void *payload);
+/* The same for a SEND under flow control from sender_id, of cost: a
+ * batch holds the records of one such sender (flow.c). */
+struct batch *batch_append_flow(struct router_pass *p, struct client *dst, long type,
+                                const struct wire_out *h, const char *name, const char *topic,
+                                const void *payload, uint64_t sender_id, uint64_t group,
+                                uint64_t cost);
 /* Deliver what b holds now: deliver()'s result. */
 int batch_flush(struct router_pass *p, struct batch *b);
 

@@ -11,6 +11,7 @@
 #include "ipcd/core/bulk.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/message.h"
 #include "ipcd/core/monitor.h"
 #include "ipcd/core/pass.h"
@@ -27,12 +28,26 @@ struct publish_ctx {
         const char *topic;
         const void *payload;
         const struct wire_bulk *bulk; /* NULL: inline */
+        uint64_t group;               /* reliable copies made: the publisher's group */
 };
 
 static void publish_one(struct client *c, void *userdata)
 {
         struct publish_ctx *x = userdata;
 
+        /* A reliable subscriber holds the publisher back instead of
+         * dropping (flow.c); inline publishes only. */
+        if (!x->bulk && c->nreliable && flow_sub_reliable(c, x->topic)) {
+                uint64_t g = flow_topic_copy(x->p->r, x->s, x->topic, c);
+
+                if (!g)
+                        return; /* counted */
+                x->group = g;
+                if (!batch_append_flow(x->p, c, x->o->type, x->o, x->s->name, x->topic,
+                                       x->payload, x->s->id, g, wire_flow_cost(x->o->len)))
+                        count_drop(x->p->r, c, 1);
+                return;
+        }
         if (x->bulk)
                 (void)bulk_deliver(x->p, c, x->bulk, x->o, x->s->name, x->topic);
         else if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
@@ -92,8 +107,10 @@ int op_publish(struct op_call *x)
                 .len = h->len,
         };
         stamp_sender(&o, x->s);
-        pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL };
+        pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL, 0 };
         n = topics_match(&r->topics, topic, h->dst_len, publish_one, &pc);
+        if (pc.group)
+                flow_topic_charge(r, x->s, pc.group, wire_flow_cost(h->len));
         if (n == 0)
                 r->cnt.unheard++;
         t = topics_find(&r->topics, topic, h->dst_len);
@@ -154,11 +171,25 @@ static int subscribe(struct op_call *x)
                 r->cnt.limit_hits++;
                 return ROUTER_E_QUOTA;
         }
+        if (x->h->arg & ~(uint64_t)WIRE_SUB_RELIABLE)
+                return ROUTER_E_INVALID;
         e = topics_subscribe(&r->topics, s, pattern, &sb);
-        if (e == -EEXIST)
+        if (e == -EEXIST) {
+                /* Again, maybe with another reliability (flow.c). */
+                for (sb = s->subs; sb && strcmp(sb->pattern, pattern) != 0; sb = sb->client_next)
+                        ;
+                if (sb && sb->reliable != !!(x->h->arg & WIRE_SUB_RELIABLE)) {
+                        sb->reliable = !sb->reliable;
+                        s->nreliable += sb->reliable ? 1 : -1;
+                        if (!sb->reliable)
+                                flow_topic_recheck(r, s);
+                }
                 return 0;
+        }
         if (e < 0)
                 return e;
+        sb->reliable = x->h->arg & WIRE_SUB_RELIABLE;
+        s->nreliable += sb->reliable;
         sb->client_next = s->subs;
         s->subs = sb;
         s->nsubs++;
@@ -186,10 +217,15 @@ int op_unsubscribe(struct op_call *x)
         for (struct sub **pp = &s->subs; *pp; pp = &(*pp)->client_next)
                 if (strcmp((*pp)->pattern, pattern) == 0) {
                         struct sub *sb = *pp;
+                        bool reliable = sb->reliable;
 
                         *pp = sb->client_next;
                         s->nsubs--;
+                        if (reliable)
+                                s->nreliable--;
                         topics_unsubscribe(&x->p->r->topics, sb);
+                        if (reliable)
+                                flow_topic_recheck(x->p->r, s);
                         return 0;
                 }
         return ROUTER_E_NOT_FOUND;

@@ -13,10 +13,12 @@
 #include <sys/msg.h>
 
 #include "ipcd/core/calls.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/clients.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/router.h"
+#include "shared/ipcstate.h"
 
 static void uidq_release(struct router *r, struct uidq *u)
 {
@@ -41,8 +43,12 @@ void router_client_remove(struct router *r, struct client *c)
 {
         if (c->removed)
                 return;
+        /* Its senders' windows: given back, blocked senders woken (while
+         * it still has its name, which the credits carry). */
+        flow_client_gone(r, c);
         c->removed = true;
         clients_remove(r, c);
+        (void)ipcstate_record_name(r->mq.state_fd, c->uid, c->name, true);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -78,6 +84,8 @@ void router_client_remove(struct router *r, struct client *c)
         /* Messages still waiting for it are lost with it: count them. */
         c->dropped += c->bl_records;
         r->cnt.dropped += c->bl_records;
+        c->dropped_by[WIRE_DROP_GONE] += c->bl_records;
+        r->cnt.dropped_by[WIRE_DROP_GONE] += c->bl_records;
         backlog_free(r, c);
         c->qid = msgq_remove(&r->mq, c->qid);
         c->semid = sem_remove(&r->mq, c->semid);

@@ -15,6 +15,7 @@
 #include "ipcd/core/errors.h"
 #include "ipcd/core/policy.h"
 #include "ipcd/core/router.h"
+#include "shared/ipcstate.h"
 #include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -90,6 +91,17 @@ void router_done(struct router *r)
         pthread_mutex_destroy(&r->lock);
 }
 
+/* name is reserved for another uid than uid (a crashed predecessor's). */
+static bool name_reserved_for_other(struct router *r, uid_t uid, const char *name)
+{
+        if (!r->nreserved || clock_now_ms() >= r->reserved_until_ms)
+                return false;
+        for (size_t i = 0; i < r->nreserved; i++)
+                if (strcmp(r->reserved[i].name, name) == 0)
+                        return r->reserved[i].uid != uid;
+        return false;
+}
+
 int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                       struct client **ret)
 {
@@ -105,7 +117,8 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                 r->cnt.limit_hits++;
                 return ROUTER_E_QUOTA;
         }
-        if (name[0] && router_client_by_name(r, name, strlen(name)))
+        if (name[0] && (router_client_by_name(r, name, strlen(name)) ||
+                        name_reserved_for_other(r, uid, name)))
                 return ROUTER_E_NAME_TAKEN;
         if (name[0]) {
                 e = policy_check_name(uid, name);
@@ -158,6 +171,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
         r->clients = c;
         r->nclients++;
         clients_insert(r, c);
+        (void)ipcstate_record_name(r->mq.state_fd, uid, c->name, false);
         r->cnt.registrations++;
         *ret = c;
         return 0;

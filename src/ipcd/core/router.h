@@ -7,7 +7,8 @@
  * ROUTER_E_* (errors.h), turned into the public errno by router_errno().
  *
  * The files of src/ipcd/core, each calling only those before it: state.h,
- * errors, clients, wakeup, held, delivery, answers, pass, bulk, message,
+ * errors, clients, wakeup, held, delivery (with flow: the two call each
+ * other, flow.c says why), answers, pass, bulk, message,
  * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
  * status (and ring, msgq, topics, policy beneath them all).
  *

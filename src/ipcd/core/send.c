@@ -11,6 +11,7 @@
 #include "ipcd/core/calls.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
+#include "ipcd/core/flow.h"
 #include "ipcd/core/message.h"
 #include "ipcd/core/monitor.h"
 #include "ipcd/core/pass.h"
@@ -30,6 +31,8 @@ static int send_resolve(struct op_call *x, bool request, struct client **ret)
                 /* Without IPCD_ACK the sender never learns: the books do. */
                 r->cnt.unroutable++;
                 x->s->unroutable++;
+                if (x->h->flags & WIRE_IN_FLOW_FULL)
+                        flow_unroutable(r, x->s, x->dst, x->h->dst_len);
                 return ROUTER_E_NOT_FOUND;
         }
         e = policy_check_send(x->s, dst);
@@ -58,17 +61,42 @@ static int send_route(struct op_call *x, struct client *dst, const struct wire_b
                 .len = h->len,
         };
         struct batch *b;
+        /* Plain sends are flow-controlled (flow.c); a call waits for its
+         * reply and is bounded by max_calls instead. */
+        bool flow = !request;
+        uint64_t cost = wire_flow_cost(h->len);
+        int e;
 
+        /* A receiver that chose to drop has its held-bytes limit drop
+         * chunks: they are not windowed, the window comes back at once. */
+        if (flow && d && dst->drop_chosen) {
+                flow_bulk_unwindowed(r, dst, s, d->len);
+                flow = false;
+        }
+        if (flow) {
+                bool full = h->flags & WIRE_IN_FLOW_FULL;
+
+                e = d ? flow_charge_bulk(r, dst, s, d->len, full) : flow_charge(r, dst, s, cost, full);
+                if (e != 0) {
+                        if (e == -ENOMEM)
+                                count_drop(r, dst, 1);
+                        return e;
+                }
+        }
         s->sent++;
         r->cnt.accepted++;
         stamp_sender(&o, s);
         if (r->nmonitors)
                 monitor_copy(x->p, s, h, x->dst, false, x->payload);
         if (d)
-                return bulk_deliver(x->p, dst, d, &o, s->name, NULL);
-        b = batch_append(x->p, dst, h->type, &o, s->name, NULL, x->payload);
+                return bulk_deliver_flow(x->p, dst, d, &o, s->name, flow ? s->id : 0);
+        b = flow ? batch_append_flow(x->p, dst, h->type, &o, s->name, NULL, x->payload, s->id, 0,
+                                     cost)
+                 : batch_append(x->p, dst, h->type, &o, s->name, NULL, x->payload);
         if (!b) {
                 count_drop(r, dst, 1);
+                if (flow)
+                        flow_delivered(r, dst, s->id, 0, cost);
                 return -ENOMEM;
         }
         /* The sender waits for the outcome: deliver now, answer with it. */

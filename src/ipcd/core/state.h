@@ -26,6 +26,7 @@ struct router_limits {
         uint32_t max_payload;          /* largest inline payload accepted */
         uint64_t backlog_bytes;        /* per destination */
         uint64_t backlog_total_bytes;  /* all destinations */
+        uint64_t flow_window;          /* per sender->destination pair; 0: backlog_bytes */
         size_t queue_bytes;            /* wished msg_qbytes of a client queue */
         size_t inbound_queue_bytes;    /* wished msg_qbytes of an inbound queue */
         uint32_t registration_rate;    /* per uid per second */
@@ -52,6 +53,35 @@ struct router_limits {
 struct held_chunk {
         uint32_t ring, lane;
         uint64_t pos, len;
+        uint64_t sender_id; /* a unicast chunk under flow control (flow.c); 0: none */
+};
+
+/* Flow control for a topic (flow.c): one publisher's window for one
+ * topic with reliable subscribers, on the publisher's list. */
+struct flow_member {
+        uint64_t client_id;
+        uint64_t done;            /* cost of its copies that left ipcd */
+};
+struct flow_topic {
+        struct flow_topic *next;
+        uint64_t id;
+        char topic[WIRE_NAME_MAX];
+        uint64_t charged;         /* cost published since it began */
+        uint64_t credited;        /* of which credited back */
+        struct flow_member *members;
+        size_t nmembers, cap;
+};
+
+/* Flow control (flow.c): what one sender has in flight to one
+ * destination, on the destination's list. */
+struct flow_pair {
+        struct flow_pair *next;   /* the destination's flow_in list */
+        uint64_t sender_id;
+        uint64_t outstanding;     /* inline cost accepted, not yet into the queue */
+        uint64_t due;             /* inline cost delivered, not yet credited back */
+        uint64_t bulk_out;        /* bulk bytes delivered or queued, not released */
+        uint64_t bulk_due;        /* bulk bytes released, not yet credited back */
+        bool maybe_blocked;       /* a WIRE_IN_FLOW_FULL send came, not all credited since */
 };
 
 struct backlog_entry {
@@ -60,6 +90,9 @@ struct backlog_entry {
         uint32_t nrec;    /* user records in it (counted as received when delivered) */
         bool control;     /* ACK or notice: not subject to the byte limit */
         bool has_bulk;    /* it carries a bulk descriptor for this chunk, held */
+        uint64_t flow_sender; /* its records' sender under flow control, or 0 */
+        uint64_t flow_group;  /* a reliable topic copy: the struct flow_topic id, or 0 */
+        uint64_t flow_cost;   /* their cost (wire_flow_cost) */
         struct held_chunk bulk;
         long msg[];       /* msgsnd(2) buffer: msg[0] is the mtype, the mtext follows */
 };
@@ -115,6 +148,16 @@ struct client {
         int overflow;             /* enum wire_overflow */
         uint64_t backlog_limit;   /* its backlog bytes, <= limits' */
         uint64_t missed;          /* drops not yet told (notify_drops) */
+        bool drop_chosen;         /* it chose drop-new/drop-old (ipcd_set_overflow): its
+                                     unicast backlog is capped too, not only windowed */
+        struct flow_pair *flow_in; /* senders with bytes in flight to it (flow.c) */
+        struct flow_topic *flow_topics; /* topics it publishes to reliable subscribers */
+        uint64_t flow_told;       /* the window it was told (at its first send), or 0 */
+        uint32_t nreliable;       /* its reliable subscriptions */
+        uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
+                                     pressure") */
+        uint64_t dropped_by[WIRE_DROP_REASONS]; /* its dropped, by reason */
+        uint64_t missed_by[WIRE_DROP_REASONS];  /* missed, by reason (notify_drops) */
         char monitor_pattern[WIRE_NAME_MAX];
 
         struct sub *subs;         /* its subscriptions */
@@ -159,6 +202,7 @@ struct pending_call {
 struct router_counters {
         uint64_t published, unheard; /* publishes, and those nobody subscribed to */
         uint64_t accepted, routed, dropped;
+        uint64_t dropped_by[WIRE_DROP_REASONS];
         uint64_t registrations, refused, limit_hits;
         uint64_t bad_control, bad_inbound, unroutable;
 };
@@ -180,6 +224,8 @@ struct watch_slot {
         atomic_uint_fast64_t busy_since_ms; /* start of its current slice; 0: idle */
 };
 
+struct ipcstate_name;
+
 struct router {
         pthread_mutex_t lock;
         atomic_uint lock_waiters;          /* [atomic] threads in router_lock() */
@@ -197,6 +243,13 @@ struct router {
         uint64_t next_id;
         uint64_t instance;
         uint64_t ipc_ns;
+        /* Names of a crashed predecessor, reserved for their previous
+         * owner's uid until reserved_until_ms (clock_now_ms): only that uid
+         * may register them meanwhile (DESIGN "Names across a restart").
+         * Set by the edge before any client, never changed; not owned. */
+        const struct ipcstate_name *reserved;
+        size_t nreserved;
+        uint64_t reserved_until_ms;
         uint64_t start_ms;
         uint64_t backlog_total;
         unsigned nbacklogged;     /* clients with a non-empty backlog */

@@ -37,6 +37,7 @@ static void status_daemon(struct router *r, struct wire_status_daemon *sd)
                 .nmonitors = r->nmonitors,
                 .unroutable = r->cnt.unroutable,
         };
+        memcpy(sd->dropped_by, r->cnt.dropped_by, sizeof(sd->dropped_by));
 }
 
 static void status_client(struct router *r, const struct client *c, struct wire_status_client *sc)
@@ -57,10 +58,13 @@ static void status_client(struct router *r, const struct client *c, struct wire_
                 .bulk_sent = c->bulk_sent,
                 .bulk_received = c->bulk_received,
                 .bulk_held = c->held_bytes,
+                .dropped_ignored = c->dropped_ignored,
+                .reliable_subs = c->nreliable,
                 .unroutable = c->unroutable,
                 /* Waiting in ipcd; router_status_complete() adds its queue. */
                 .queued = c->bl_records,
         };
+        memcpy(sc->dropped_by, c->dropped_by, sizeof(sc->dropped_by));
         for (unsigned i = 0; i < r->nrings; i++)
                 for (uint32_t l = 0; l < r->rings[i]->nlanes; l++)
                         if (r->rings[i]->lanes[l].owner == c)

@@ -242,6 +242,10 @@ int main(int argc, char **argv)
                 uint64_t sent0 = a->sent, recv0 = b->received, drop0 = b->dropped;
                 int acked_drop = 0;
 
+                /* b chose to drop (ipcd_set_overflow): its backlog is capped,
+                 * not only its senders' windows. */
+                b->drop_chosen = true;
+
                 for (int i = 0; i < 400; i++) {
                         char t[32];
 
@@ -421,6 +425,7 @@ int main(int argc, char **argv)
                 CHECK(router_client_add(&r, getuid(), getpid(), "qq", &q) == 0);
                 q->ring_access = a->ring_access = 1;
                 q->overflow = WIRE_OVERFLOW_DROP_OLD;
+                q->drop_chosen = true;
                 lane = ring_lane_acquire(rg, a, a->uid);
                 CHECK(lane >= 0);
                 pthread_mutex_unlock(&r.lock);

@@ -58,6 +58,7 @@ struct sub {
         struct client *c;
         struct topic *t;          /* NULL for "*" */
         bool wildcard;
+        bool reliable;            /* IPCD_SUB_RELIABLE: never dropped (flow.c) */
         char pattern[64];
 };
 

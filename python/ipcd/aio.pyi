@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+from typing import AsyncIterator, Optional, Union
+
+from . import Client, Message
+
+async def recv(client: Client, type_filter: int = ..., timeout: Optional[float] = ...) -> Message: ...
+async def call(client: Client, dst: str, type: int, data: Union[bytes, str] = ...,
+               timeout: Optional[float] = ...) -> Message: ...
+def messages(client: Client, type_filter: int = ...) -> AsyncIterator[Message]: ...
