@@ -158,4 +158,5 @@ EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright
 	debian/source/format debian/source/lintian-overrides debian/not-installed debian/ipcd.docs debian/ipcd.install \
 	debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
 	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
-	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides
+	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
+	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides

@@ -14,7 +14,8 @@
 #     creates the ipcd user and /run/ipcd, enables and starts ipcd.socket
 #     and ipcd.service (ipcd under systemd, User=ipcd); `ipcdctl status`
 #     works as an unprivileged user; two uids exchange a message; the
-#     compiled client runs against the installed library;
+#     compiled client runs against the installed library, and a Python
+#     client (python3-ipcd) as well;
 #   - upgrade to the higher version while a client is connected: ipcd is
 #     restarted (a new main pid; there is no re-exec yet, so the client is
 #     told ipcd went away), the old instance leaves no System V object, a
@@ -88,9 +89,10 @@ wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds inside the container
         return 1
 }
 # The packages' run-time dependencies beyond the sandbox's base (as in
-# test-systemd.sh, so that both share one cached rootfs): apt-get then
+# test-systemd.sh, plus python3): apt-get then
 # installs the local .debs without a mirror.
-export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}libconfig9
+# python3 for python3-ipcd: a rootfs of its own (built once, then cached).
+export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}libconfig9,python3
 if ! sbx up; then
         log "the sandbox did not boot; trying once more"
         sbx down >/dev/null 2>&1 || true
@@ -126,7 +128,7 @@ t0=$(date +%s)
 build "$work/v1" || die "dpkg-buildpackage (first version) failed"
 v1=$(version_of "$work"/v1/ipcd_*.deb)
 log "built $v1 in $(( $(date +%s) - t0 )) s"
-for p in ipcd libipcd-client0 libipcd-client-dev; do
+for p in ipcd libipcd-client0 libipcd-client-dev python3-ipcd; do
         ls "$work"/v1/${p}_*.deb >/dev/null 2>&1 || fail "no package $p was built"
 done
 log "package sizes (bytes, .deb / installed KiB):"
@@ -270,6 +272,19 @@ else
         fail "the client built with libipcd-client-dev: '$out'"
 fi
 
+out=$(as_uid 65534 python3 -c '
+import ipcd
+with ipcd.Client("py1") as c:
+    c.send("py1", 5, b"hello-py")
+    m = c.recv(timeout=10)
+    print(m.type, bytes(m.data).decode(), m.sender, m.sender_uid)
+' 2>&1)
+if [ "$out" = "5 hello-py py1 65534" ]; then
+        ok "a Python client (python3-ipcd, uid 65534) sends and receives"
+else
+        fail "the Python client: '$out'"
+fi
+
 # ------------------------------------------------------------- upgrade, a client connected
 if start_listener c1 65534 && exchange c1 before-upgrade; then
         ok "client c1 (uid 65534) connected, received a message from uid 1"
@@ -283,8 +298,8 @@ else
         cat "$work/apt.log"
         fail "apt-get install of $v2 failed"
 fi
-got=$(inside dpkg-query -W -f '${Version} ${db:Status-Abbrev}\n' ipcd libipcd-client0 libipcd-client-dev 2>&1)
-[ "$(echo "$got" | grep -c "^$v2 ii")" = 3 ] || fail "after the upgrade dpkg has: $got"
+got=$(inside dpkg-query -W -f '${Version} ${db:Status-Abbrev}\n' ipcd libipcd-client0 libipcd-client-dev python3-ipcd 2>&1)
+[ "$(echo "$got" | grep -c "^$v2 ii")" = 4 ] || fail "after the upgrade dpkg has: $got"
 wait_for 15 systemctl is-active --quiet ipcd.service || true
 st=$(unit ipcd.service ActiveState); pid2=$(unit ipcd.service MainPID)
 sk=$(unit ipcd.socket ActiveState)
@@ -317,7 +332,7 @@ fi
 
 # ------------------------------------------------------------- remove
 inside sh -c 'kill $(cat /tmp/c2.pid)' 2>/dev/null
-if inside sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y ipcd libipcd-client0 libipcd-client-dev' \
+if inside sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y ipcd libipcd-client0 libipcd-client-dev python3-ipcd' \
         >"$work/apt.log" 2>&1; then
         ok "apt-get remove"
 else
@@ -335,7 +350,7 @@ inside test -f /etc/ipcd/ipcd.conf && ok "removal keeps the conffile /etc/ipcd/i
         fail "removal deleted /etc/ipcd/ipcd.conf (only purge may)"
 
 # ------------------------------------------------------------- purge
-# Only ipcd is left to purge (state rc: its conffile); the libraries have
+# Only ipcd is left to purge (state rc: its conffile); the others have
 # no conffile and are gone with the removal (apt has no package lists
 # here to find them by name).
 if inside sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y ipcd' \
@@ -345,13 +360,14 @@ else
         cat "$work/apt.log"
         fail "apt-get purge failed"
 fi
-got=$(inside sh -c 'dpkg-query -W -f "\${Package} \${db:Status-Abbrev}\n" ipcd libipcd-client0 libipcd-client-dev 2>/dev/null' | grep -v ' un *$' || true)
+got=$(inside sh -c 'dpkg-query -W -f "\${Package} \${db:Status-Abbrev}\n" ipcd libipcd-client0 libipcd-client-dev python3-ipcd 2>/dev/null' | grep -v ' un *$' || true)
 [ -z "$got" ] || fail "dpkg still knows after purge: $got"
 files=$(inside sh -c 'ls -d /etc/ipcd /run/ipcd /lib/systemd/system/ipcd.* /usr/lib/systemd/system/ipcd.* \
         /etc/systemd/system/*/ipcd.* /var/lib/systemd/deb-systemd-helper-enabled/ipcd.* \
         /var/lib/systemd/deb-systemd-helper-enabled/*/ipcd.* /usr/lib/sysusers.d/ipcd.conf \
         /usr/lib/tmpfiles.d/ipcd.conf /usr/sbin/ipcd /usr/bin/ipcdctl /usr/include/ipcd.h \
-        /usr/lib/*/libipcd-client* /usr/share/doc/ipcd /usr/share/doc/libipcd-client* 2>/dev/null' || true)
+        /usr/lib/*/libipcd-client* /usr/share/doc/ipcd /usr/share/doc/libipcd-client* \
+        /usr/lib/python3/dist-packages/ipcd /usr/share/doc/python3-ipcd 2>/dev/null' || true)
 [ -z "$files" ] && ok "purge left no file of the packages, no unit, no enablement symlink" ||
         fail "left after purge: $(echo $files)"
 inside systemctl daemon-reload
