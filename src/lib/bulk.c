@@ -634,6 +634,25 @@ static int alloc_at(struct bulk_lane *l, uint64_t pos, uint64_t len, struct bulk
         return 0;
 }
 
+/* Ask for a spare lane because l is full (lock held): 1 when the caller
+ * should look again (a lane came, or the handle changed under us), 0 when
+ * l is still ours and no spare came (not asked again for a while), or
+ * -ECONNRESET. */
+static int spare_try_locked(ipcd_client *c, struct bulk *b, struct bulk_lane *l,
+                            uint64_t deadline)
+{
+        int r = lane_request_locked(c, b, true, deadline);
+
+        if (r == 0)
+                return 1;
+        if (r == -ECONNRESET)
+                return r;
+        if (!c->bulk || b->gen != c->s.gen)
+                return 1;
+        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
+        return b->current != l;
+}
+
 /* Allocate len bytes (lock held). */
 static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowait,
                         struct bulk_alloc **ret)
@@ -678,15 +697,10 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                  * when we truly have no room. */
                 if (nowait && !tried_spare && now >= b->spare_after) {
                         tried_spare = true;
-                        r = lane_request_locked(c, b, true, deadline);
-                        if (r == 0)
-                                continue;
-                        if (r == -ECONNRESET)
+                        r = spare_try_locked(c, b, l, deadline);
+                        if (r < 0)
                                 return r;
-                        if (!c->bulk || b->gen != c->s.gen)
-                                continue;
-                        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
-                        if (b->current != l)
+                        if (r > 0)
                                 continue;
                 }
                 if (nowait)
@@ -710,15 +724,10 @@ static int alloc_locked(ipcd_client *c, struct bulk *b, uint64_t len, bool nowai
                 }
                 if (!tried_spare && now >= b->spare_after) {
                         tried_spare = true;
-                        r = lane_request_locked(c, b, true, deadline);
-                        if (r == 0)
-                                continue;
-                        if (r == -ECONNRESET)
+                        r = spare_try_locked(c, b, l, deadline);
+                        if (r < 0)
                                 return r;
-                        if (!c->bulk || b->gen != c->s.gen)
-                                continue;
-                        b->spare_after = clock_now_us() + SPARE_RETRY_USEC;
-                        if (b->current != l)
+                        if (r > 0)
                                 continue;
                 }
                 r = room_wait_locked(c, b, l, len, relaned, deadline);
