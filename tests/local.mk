@@ -151,6 +151,11 @@ tests_test_flow_SOURCES = tests/test-flow.c $(ITEST_COMMON)
 tests_test_flow_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-flow.sh
 EXTRA_DIST += tests/test-flow.sh
+check_PROGRAMS += tests/test-flow-budget
+tests_test_flow_budget_SOURCES = tests/test-flow-budget.c $(ITEST_COMMON)
+tests_test_flow_budget_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-flow-budget.sh
+EXTRA_DIST += tests/test-flow-budget.sh
 
 # Debian packages built, linted, installed, upgraded and purged in the systemd sandbox (issue 15).
 TESTS += tests/test-deb.sh

@@ -662,6 +662,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("backlog_bytes", lim.backlog_bytes, 0, 1 * GIB, false, true),
         UINT_KEY("backlog_total_bytes", lim.backlog_total_bytes, 0, 1024 * GIB, false, true),
         UINT_KEY("flow_window_bytes", lim.flow_window, 4096, 1 * GIB, true, true),
+        UINT_KEY("flow_client_bytes", lim.flow_client, 4096, 64 * GIB, true, true),
         UINT_KEY("registration_rate", lim.registration_rate, 1, 1000000, false, true),
         UINT_KEY("registration_burst", lim.registration_burst, 1, 1000000, false, true),
         UINT_KEY("garbage_kick", lim.garbage_kick, 1, 1000000, true, true),

@@ -175,6 +175,7 @@ static void registered_body(struct daemon *d, const struct client *c,
         reg->ipc_ns = d->ipc_ns;
         reg->instance = d->router.instance;
         reg->flow_window = flow_window(&d->router);
+        reg->flow_client = flow_client_budget(&d->router);
         reg->flow_bulk_window = d->router.nrings ? flow_bulk_window(&d->router, d->router.rings[0]->lane_size) : 0;
 }
 

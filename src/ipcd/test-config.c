@@ -93,6 +93,7 @@ static void check_defaults(const struct ipcd_config *cfg)
         CHECK(cfg->lim.inbound_queue_bytes == 1048576);
         CHECK(cfg->lim.backlog_bytes == 1024 * 1024);
         CHECK(cfg->lim.flow_window == 0); /* backlog_bytes */
+        CHECK(cfg->lim.flow_client == 0); /* four windows */
         CHECK(cfg->lim.backlog_total_bytes == 64 * 1024 * 1024);
         CHECK(cfg->lim.registration_rate == 50);
         CHECK(cfg->lim.registration_burst == 100);
@@ -177,6 +178,8 @@ static void test_every_key(void)
                         "inbound_queue_bytes = 131072;\n"
                         "backlog_bytes = 2097152;\n"
                         "backlog_total_bytes = 134217728L;\n"
+                        "flow_window_bytes = 262144;\n"
+                        "flow_client_bytes = 8388608;\n"
                         "registration_rate = 5;\n"
                         "max_subscriptions = 9;\n"
                         "history_per_topic = 0;\n"
@@ -201,6 +204,8 @@ static void test_every_key(void)
         CHECK(cfg.lim.inbound_queue_bytes == 131072);
         CHECK(cfg.lim.backlog_bytes == 2097152);
         CHECK(cfg.lim.backlog_total_bytes == 134217728);
+        CHECK(cfg.lim.flow_window == 262144);
+        CHECK(cfg.lim.flow_client == 8388608);
         CHECK(cfg.lim.registration_rate == 5);
         CHECK(cfg.lim.registration_burst == 7);
         CHECK(cfg.lim.max_subscriptions == 9);
@@ -514,7 +519,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 28); /* every key of struct ipcd_config */
+        CHECK(nkeys == 29); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])

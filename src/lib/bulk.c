@@ -924,17 +924,16 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
         /* A unicast chunk takes room in dst's window of ring bytes: the
          * receiver's held-bytes limit is back pressure (flow.c). */
         if (op == WIRE_OP_SEND) {
-                bool full;
+                uint16_t fw;
 
-                r = flow_reserve(c, dst, len, true, flags, &learn, &full);
+                r = flow_reserve(c, dst, len, true, flags, &learn, &fw);
                 if (r < 0) {
                         bulk_unqueue(c, &x);
                         return r;
                 }
                 if (learn)
                         x.ack = true;
-                if (full)
-                        x.wflags = WIRE_IN_FLOW_FULL;
+                x.wflags = fw;
         }
         r = desc_send(c, &x);
         if (r == 0 && x.ack)

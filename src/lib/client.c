@@ -222,6 +222,7 @@ static void session_install(ipcd_client *c, const struct wire_rec_registered *re
                 .instance = reg->instance,
                 .flow_window = reg->flow_window,
                 .flow_bulk_window = reg->flow_bulk_window,
+                .flow_client = reg->flow_client,
         };
         memcpy(c->s.token, reg->token, sizeof(c->s.token));
         c->connected = true;

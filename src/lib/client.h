@@ -101,6 +101,7 @@ struct session {
         uint64_t instance;
         uint64_t flow_window;      /* 0: ipcd does no flow control */
         uint64_t flow_bulk_window;
+        uint64_t flow_client;      /* inline cost in flight to all destinations; 0: no bound */
 };
 
 /* Flow control (flow.c): what we have in flight to one destination, not
@@ -467,10 +468,11 @@ extern const struct session_hooks replay_hooks;
  * for credit unless IPCD_NONBLOCK (in flags).  0, -EAGAIN, -ETIMEDOUT
  * (the send timeout), -ECONNRESET (dst or ipcd went away while we
  * waited).  *ack: dst went away before: send this one with IPCD_ACK to
- * learn whether the name is back (flow_learned).  *full: half the window
- * or more is in flight now: the send carries WIRE_IN_FLOW_FULL. */
+ * learn whether the name is back (flow_learned).  *wflags: what the send
+ * carries: WIRE_IN_FLOW_FULL (half the window or more is in flight now),
+ * WIRE_IN_FLOW_WANTS (half the client budget or more is). */
 int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
-                 bool *full);
+                 uint16_t *wflags);
 /* The same for a publish to topic: only while it has reliable
  * subscribers (ipcd said so); 0, -EAGAIN, -ETIMEDOUT, -ECONNRESET (ipcd). */
 int flow_reserve_topic(ipcd_client *c, const char *topic, uint64_t cost, int flags);

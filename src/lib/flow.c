@@ -69,18 +69,35 @@ static struct flow_dst *flow_find_locked(ipcd_client *c, const char *dst, size_t
         return f;
 }
 
+/* The inline cost we have in flight to all destinations (lock held). */
+static uint64_t flow_total_locked(const ipcd_client *c)
+{
+        uint64_t t = 0;
+
+        for (const struct flow_dst *f = c->flow; f; f = f->next)
+                if (!f->topic && f->gen == c->s.gen)
+                        t += f->inflight;
+        return t;
+}
+
+/* Less than half of w in flight: any message goes (ipcd credits every
+ * quarter window, so a blocked sender always gets credit); else only one
+ * that fits. */
+static bool fits(uint64_t w, uint64_t used, uint64_t cost)
+{
+        return w == 0 || used < w / 2 || used + cost <= w;
+}
+
 static bool flow_room(const ipcd_client *c, const struct flow_dst *f, uint64_t cost, bool bulk)
 {
-        uint64_t w = bulk ? c->s.flow_bulk_window : c->s.flow_window;
-        uint64_t used = bulk ? f->bulk_inflight : f->inflight;
-
         if (f->topic && !f->active)
                 return true;
-
-        /* Less than half a window in flight: any message goes (ipcd
-         * credits every quarter window, so a blocked sender always gets
-         * credit); else only one that fits. */
-        return w == 0 || used < w / 2 || used + cost <= w;
+        if (bulk)
+                return fits(c->s.flow_bulk_window, f->bulk_inflight, cost);
+        /* The client budget too (inline unicast): ipcd credits all that is
+         * due to a sender near it (WIRE_IN_FLOW_WANTS) as each pair drains. */
+        return fits(c->s.flow_window, f->inflight, cost) &&
+               (f->topic || !c->s.flow_client || fits(c->s.flow_client, flow_total_locked(c), cost));
 }
 
 bool flow_credit_locked(ipcd_client *c, const struct session *s, const struct wire_out *h,
@@ -163,7 +180,7 @@ static bool flow_ready(ipcd_client *c, void *arg)
 }
 
 static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bool topic,
-                   int flags, bool *ack, bool *full)
+                   int flags, bool *ack, uint16_t *wflags)
 {
         /* The sweeps take the whole queue: a credit record cannot reach a
          * queue full of messages we do not read while we wait, so those
@@ -176,7 +193,7 @@ static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bo
         int r = 0;
 
         *ack = false;
-        *full = false;
+        *wflags = 0;
         pthread_mutex_lock(&c->lock);
         if (topic) {
                 /* Windowed only once ipcd said it has reliable subscribers
@@ -261,10 +278,15 @@ static int reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, bo
                 goto out; /* no reliable subscriber (any more): not windowed */
         if (bulk) {
                 fw.f->bulk_inflight += cost;
-                *full = c->s.flow_bulk_window && fw.f->bulk_inflight >= c->s.flow_bulk_window / 2;
+                if (c->s.flow_bulk_window && fw.f->bulk_inflight >= c->s.flow_bulk_window / 2)
+                        *wflags |= WIRE_IN_FLOW_FULL;
         } else {
                 fw.f->inflight += cost;
-                *full = c->s.flow_window && fw.f->inflight >= c->s.flow_window / 2;
+                if (c->s.flow_window && fw.f->inflight >= c->s.flow_window / 2)
+                        *wflags |= WIRE_IN_FLOW_FULL;
+                if (!topic && c->s.flow_client &&
+                    flow_total_locked(c) >= c->s.flow_client / 2)
+                        *wflags |= WIRE_IN_FLOW_FULL | WIRE_IN_FLOW_WANTS;
         }
 out:
         pthread_mutex_unlock(&c->lock);
@@ -272,16 +294,17 @@ out:
 }
 
 int flow_reserve(ipcd_client *c, const char *dst, uint64_t cost, bool bulk, int flags, bool *ack,
-                 bool *full)
+                 uint16_t *wflags)
 {
-        return reserve(c, dst, cost, bulk, false, flags, ack, full);
+        return reserve(c, dst, cost, bulk, false, flags, ack, wflags);
 }
 
 int flow_reserve_topic(ipcd_client *c, const char *topic, uint64_t cost, int flags)
 {
-        bool ack, full;
+        bool ack;
+        uint16_t wflags;
 
-        return reserve(c, topic, cost, false, true, flags, &ack, &full);
+        return reserve(c, topic, cost, false, true, flags, &ack, &wflags);
 }
 
 void flow_unreserve_topic(ipcd_client *c, const char *topic, uint64_t cost)

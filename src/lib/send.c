@@ -48,7 +48,8 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 .answer_usec = ACK_TIMEOUT_USEC,
         };
         struct session s;
-        bool learn, full;
+        bool learn;
+        uint16_t fw;
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) ||
@@ -74,11 +75,10 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
                 return r > 0 ? -EPROTO : r;
         }
         /* Flow control: room in dst's window, or wait for it (flow.c). */
-        r = flow_reserve(c, dst, wire_flow_cost(len), false, flags, &learn, &full);
+        r = flow_reserve(c, dst, wire_flow_cost(len), false, flags, &learn, &fw);
         if (r < 0)
                 return r;
-        if (full)
-                q.wflags |= WIRE_IN_FLOW_FULL;
+        q.wflags |= fw;
         if (learn && !ack) {
                 /* dst went away: this send says whether the name is back. */
                 flags |= IPCD_ACK;
@@ -91,8 +91,7 @@ IPCD_EXPORT int ipcd_send(ipcd_client *c, const char *dst, long type, const void
         /* Inline, no answer awaited: through the held batch when one is
          * open or asked for (IPCD_MORE). */
         if (!ack && ((flags & IPCD_MORE) || c->ob_len))
-                r = batch_send(c, &s, dst, type, data, len, flags,
-                               full ? WIRE_IN_FLOW_FULL : 0);
+                r = batch_send(c, &s, dst, type, data, len, flags, fw);
         else {
                 /* Anything else goes after what is held. */
                 r = client_ob_flush(c, nowait);

@@ -151,6 +151,9 @@ struct wire_rec_registered {
          * it may have unreleased by one destination. */
         uint64_t flow_window;
         uint64_t flow_bulk_window;
+        /* The inline cost a sender may have in flight to all destinations
+         * together (its client budget; 0: no bound). */
+        uint64_t flow_client;
 };
 
 /* Why ipcd dropped a message (status, notices): what is left once
@@ -347,6 +350,9 @@ enum wire_in_flags {
                                        window or more is in flight to its destination:
                                        it may wait for credit (ipcd tells it when the
                                        destination goes away) */
+        WIRE_IN_FLOW_WANTS = 1 << 5, /* and half its client budget or more is in
+                                        flight to all destinations: it may wait for
+                                        credit from any of them */
 };
 
 /*

@@ -20,13 +20,27 @@
 #include "ipcd/core/wakeup.h"
 #include "shared/macro.h"
 
-/* Bytes waiting in ipcd: per destination, per uid of the destination, in all. */
-static void bl_account(struct router *r, struct client *c, int64_t delta)
+/* Bytes waiting in ipcd: per destination, per uid of the destination, in
+ * all; those under flow control (flow) also apart: the senders' windows
+ * and client budgets bound them (flow.c), the limits below do not. */
+static void bl_account(struct router *r, struct client *c, int64_t delta, bool flow)
 {
         c->bl_bytes += (uint64_t)delta;
         r->backlog_total += (uint64_t)delta;
         if (c->uq)
                 c->uq->bl_bytes += (uint64_t)delta;
+        if (!flow)
+                return;
+        c->bl_flow_bytes += (uint64_t)delta;
+        r->backlog_flow += (uint64_t)delta;
+        if (c->uq)
+                c->uq->bl_flow_bytes += (uint64_t)delta;
+}
+
+static void bl_account_entry(struct router *r, struct client *c, const struct backlog_entry *e,
+                             int64_t sign)
+{
+        bl_account(r, c, sign * (int64_t)e->size, e->flow_sender != 0);
 }
 
 /* One uid's clients may hold at most half of the global backlog budget (or
@@ -36,7 +50,7 @@ static bool uid_backlog_full(struct router *r, struct client *c, size_t size)
 {
         uint64_t cap = MAX(r->lim.backlog_total_bytes / 2, r->lim.backlog_bytes);
 
-        return c->uq && c->uq->bl_bytes + size > cap;
+        return c->uq && c->uq->bl_bytes - c->uq->bl_flow_bytes + size > cap;
 }
 
 /* The list of clients with a backlog, so retries cost nothing for the others. */
@@ -74,9 +88,10 @@ void backlog_free(struct router *r, struct client *c)
         }
         if (c->bl_head)
                 backlogged_remove(r, c);
-        bl_account(r, c, -(int64_t)c->bl_bytes);
+        bl_account(r, c, -(int64_t)c->bl_flow_bytes, true);
+        bl_account(r, c, -(int64_t)c->bl_bytes, false);
         c->bl_head = c->bl_tail = NULL;
-        c->bl_bytes = c->bl_records = c->bl_ctl_bytes = 0;
+        c->bl_bytes = c->bl_flow_bytes = c->bl_records = c->bl_ctl_bytes = 0;
 }
 
 static void delivered(struct router *r, struct client *c, uint32_t nrec)
@@ -174,7 +189,7 @@ bool backlog_drain(struct router *r, struct client *c)
                 }
                 if (e->control)
                         c->bl_ctl_bytes -= e->size;
-                bl_account(r, c, -(int64_t)e->size);
+                bl_account_entry(r, c, e, -1);
                 c->bl_records -= e->nrec;
                 if (e->nrec)
                         delivered(r, c, e->nrec);
@@ -213,10 +228,11 @@ static void entry_release_bulk(struct router *r, struct client *c, const struct 
 }
 
 /* Would size more bytes for c pass a user-message limit (its own, its
- * uid's, the global one)? */
+ * uid's, the global one)?  Flow-controlled bytes do not count. */
 static bool backlog_over(struct router *r, struct client *c, size_t size, uint64_t cap)
 {
-        return c->bl_bytes + size > cap || r->backlog_total + size > r->lim.backlog_total_bytes ||
+        return c->bl_bytes - c->bl_flow_bytes + size > cap ||
+               r->backlog_total - r->backlog_flow + size > r->lim.backlog_total_bytes ||
                uid_backlog_full(r, c, size);
 }
 
@@ -237,7 +253,7 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
                 *pp = e->next;
                 if (c->bl_tail == e)
                         c->bl_tail = prev;
-                bl_account(r, c, -(int64_t)e->size);
+                bl_account_entry(r, c, e, -1);
                 c->bl_records -= e->nrec;
                 count_drop_why(r, c, e->nrec, WIRE_DROP_OVERFLOW);
                 entry_release_bulk(r, c, e);
@@ -257,16 +273,16 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                                ? c->backlog_limit
                                : r->lim.backlog_bytes;
         struct backlog_entry *e;
+        bool flow;
 
         if (!m->control && c->overflow == WIRE_OVERFLOW_DROP_OLD && m->size <= cap)
                 backlog_drop_old(r, c, m->size, cap);
-        /* A flow-controlled message is bounded by its sender's window: only
-         * a receiver that chose to drop caps it (and the totals, ipcd's
-         * memory, always do). */
-        if (!m->control && m->flow_sender && !c->drop_chosen)
-                cap = UINT64_MAX / 4;
+        /* A flow-controlled message is bounded by its sender's window and
+         * client budget (flow.c), not by these limits: only a receiver that
+         * chose to drop caps it. */
+        flow = !m->control && m->flow_sender && !c->drop_chosen;
         *why = WIRE_DROP_MEMORY;
-        if (!m->control && backlog_over(r, c, m->size, cap)) {
+        if (!m->control && !flow && backlog_over(r, c, m->size, cap)) {
                 /* Its own cap (or its choice), or ipcd's totals. */
                 if (c->bl_bytes + m->size > cap)
                         *why = WIRE_DROP_OVERFLOW;
@@ -299,7 +315,7 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
                 backlogged_add(r, c);
         }
         c->bl_tail = e;
-        bl_account(r, c, (int64_t)m->size);
+        bl_account_entry(r, c, e, 1);
         c->bl_records += m->nrec;
         if (m->control)
                 c->bl_ctl_bytes += m->size;

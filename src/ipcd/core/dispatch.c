@@ -13,7 +13,8 @@
 #include "ipcd/core/router.h"
 #include "shared/log.h"
 
-#define KNOWN_FLAGS (WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE | WIRE_IN_BULK | WIRE_IN_FLOW_FULL)
+#define KNOWN_FLAGS (WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE | WIRE_IN_BULK | WIRE_IN_FLOW_FULL | \
+                     WIRE_IN_FLOW_WANTS)
 
 /* The client h claims to be, or NULL (reported, or ipcd's own late notice). */
 static struct client *dispatch_sender(struct router_pass *p, const struct wire_in *h)

@@ -42,6 +42,7 @@
 #include "shared/util.h"
 
 #define FLOW_WINDOW_MIN (64 * 1024)
+#define FLOW_HASH_MIN 64
 
 uint64_t flow_window(const struct router *r)
 {
@@ -52,32 +53,106 @@ uint64_t flow_window(const struct router *r)
         return MAX(w, 4 * wire_flow_cost(r->lim.max_payload));
 }
 
+uint64_t flow_client_budget(const struct router *r)
+{
+        /* At least two windows: one stuck destination leaves a window for
+         * the others. */
+        uint64_t w = flow_window(r);
+
+        return MAX(r->lim.flow_client ? r->lim.flow_client : 4 * w, 2 * w);
+}
+
 uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size)
 {
         return r->lim.held_bytes ? r->lim.held_bytes : lane_size / 2;
 }
 
-static struct flow_pair *pair_find(struct client *dst, uint64_t sender_id)
+/* The pairs: a hash of (destination id, sender id), grown by doubling. */
+static size_t pair_slot(const struct router *r, uint64_t dst_id, uint64_t sender_id)
 {
-        for (struct flow_pair *fp = dst->flow_in; fp; fp = fp->next)
-                if (fp->sender_id == sender_id)
+        uint64_t h = (dst_id * 0x9e3779b97f4a7c15ULL) ^ (sender_id * 0xc2b2ae3d27d4eb4fULL);
+
+        return (size_t)(h ^ (h >> 29)) & (r->flow_hash_size - 1);
+}
+
+static struct flow_pair *pair_find(struct router *r, const struct client *dst,
+                                   uint64_t sender_id)
+{
+        if (!r->flow_hash_size)
+                return NULL;
+        for (struct flow_pair *fp = r->flow_hash[pair_slot(r, dst->id, sender_id)]; fp;
+             fp = fp->hnext)
+                if (fp->dst == dst && fp->sender->id == sender_id)
                         return fp;
         return NULL;
 }
 
-static struct flow_pair *pair_get(struct client *dst, uint64_t sender_id)
+static int pair_hash_grow(struct router *r)
 {
-        struct flow_pair *fp = pair_find(dst, sender_id);
+        size_t n = r->flow_hash_size ? 2 * r->flow_hash_size : FLOW_HASH_MIN;
+        struct flow_pair **old = r->flow_hash, **t = calloc(n, sizeof(*t));
+        size_t oldn = r->flow_hash_size;
+
+        if (!t)
+                return -ENOMEM;
+        r->flow_hash = t;
+        r->flow_hash_size = n;
+        for (size_t i = 0; i < oldn; i++)
+                for (struct flow_pair *fp = old[i], *nx; fp; fp = nx) {
+                        size_t k = pair_slot(r, fp->dst->id, fp->sender->id);
+
+                        nx = fp->hnext;
+                        fp->hnext = t[k];
+                        t[k] = fp;
+                }
+        free(old);
+        return 0;
+}
+
+static struct flow_pair *pair_get(struct router *r, struct client *dst, struct client *s)
+{
+        struct flow_pair *fp = pair_find(r, dst, s->id);
+        size_t k;
 
         if (fp)
                 return fp;
+        if (r->flow_npairs >= r->flow_hash_size && pair_hash_grow(r) < 0 &&
+            !r->flow_hash_size)
+                return NULL;
         fp = calloc(1, sizeof(*fp));
         if (!fp)
                 return NULL;
-        fp->sender_id = sender_id;
-        fp->next = dst->flow_in;
+        fp->dst = dst;
+        fp->sender = s;
+        k = pair_slot(r, dst->id, s->id);
+        fp->hnext = r->flow_hash[k];
+        r->flow_hash[k] = fp;
+        r->flow_npairs++;
+        if ((fp->next = dst->flow_in))
+                fp->next->pprev = &fp->next;
+        fp->pprev = &dst->flow_in;
         dst->flow_in = fp;
+        if ((fp->out_next = s->flow_out))
+                fp->out_next->out_pprev = &fp->out_next;
+        fp->out_pprev = &s->flow_out;
+        s->flow_out = fp;
         return fp;
+}
+
+static void pair_free(struct router *r, struct flow_pair *fp)
+{
+        struct flow_pair **pp = &r->flow_hash[pair_slot(r, fp->dst->id, fp->sender->id)];
+
+        while (*pp != fp)
+                pp = &(*pp)->hnext;
+        *pp = fp->hnext;
+        r->flow_npairs--;
+        if ((*fp->pprev = fp->next))
+                fp->next->pprev = fp->pprev;
+        if ((*fp->out_pprev = fp->out_next))
+                fp->out_next->out_pprev = fp->out_pprev;
+        fp->sender->flow_held -= MIN(fp->outstanding + fp->due, fp->sender->flow_held);
+        free(fp);
 }
 
 /* A credit record for a sender about the destination name (0 or a
@@ -107,22 +182,16 @@ static bool credit_send_x(struct router *r, struct client *s, const char *name, 
         return deliver(r, s, &(struct delivery){.msg = &m.mtype, .size = off, .control = true}) == 0;
 }
 
-static bool credit_send_to(struct router *r, struct client *s, const char *name, size_t name_len,
-                           uint64_t cost, uint64_t bulk, int status)
+static bool credit_send(struct router *r, struct flow_pair *fp, uint64_t cost, uint64_t bulk,
+                        int status)
 {
-        return credit_send_x(r, s, name, name_len, NULL, cost, bulk, status);
-}
-
-static bool credit_send(struct router *r, struct client *dst, uint64_t sender_id, uint64_t cost,
-                        uint64_t bulk, int status)
-{
-        return credit_send_to(r, router_client_by_id(r, sender_id), dst->name, strlen(dst->name),
-                              cost, bulk, status);
+        return credit_send_x(r, fp->sender, fp->dst->name, strlen(fp->dst->name), NULL, cost,
+                             bulk, status);
 }
 
 void flow_unroutable(struct router *r, struct client *s, const char *name, size_t len)
 {
-        (void)credit_send_to(r, s, name, len, 0, 0, -ECONNRESET);
+        (void)credit_send_x(r, s, name, len, NULL, 0, 0, -ECONNRESET);
 }
 
 static void count_ignored(struct router *r, struct client *dst, struct client *s)
@@ -131,26 +200,69 @@ static void count_ignored(struct router *r, struct client *dst, struct client *s
         count_drop_why(r, dst, 1, WIRE_DROP_IGNORED);
 }
 
-int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost, bool full)
+static uint64_t flow_bulk_window_any(const struct router *r)
 {
-        struct flow_pair *fp = pair_get(dst, s->id);
-        uint64_t w = flow_window(r);
+        return flow_bulk_window(r, r->nrings ? r->rings[0]->lane_size : 0);
+}
+
+/* Credit what is due (lock held): once a quarter of a window is, or, for
+ * a sender waiting for its client budget (flow_wants), all of it once the
+ * pair has nothing left in ipcd. */
+static void credit_maybe(struct router *r, struct flow_pair *fp)
+{
+        bool drained = !fp->outstanding && fp->due && fp->sender->flow_wants;
+
+        if ((drained || fp->due >= flow_window(r) / 4 ||
+             (fp->bulk_due && fp->bulk_due >= flow_bulk_window_any(r) / 4)) &&
+            credit_send(r, fp, fp->due, fp->bulk_due, 0)) {
+                fp->sender->flow_held -= MIN(fp->due, fp->sender->flow_held);
+                fp->due = fp->bulk_due = 0;
+                /* Everything it sent is credited: it cannot be waiting. */
+                if (!fp->outstanding && !fp->bulk_out)
+                        fp->maybe_blocked = false;
+        }
+}
+
+/* s says it is near its client budget: what its drained pairs have due
+ * is credited now, and the others' as they drain. */
+static void wants_credit(struct router *r, struct client *s)
+{
+        s->flow_wants = true;
+        for (struct flow_pair *fp = s->flow_out; fp; fp = fp->out_next)
+                credit_maybe(r, fp);
+}
+
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost,
+                uint16_t wflags)
+{
+        bool full = wflags & WIRE_IN_FLOW_FULL, wants = wflags & WIRE_IN_FLOW_WANTS;
+        struct flow_pair *fp = pair_get(r, dst, s);
+        uint64_t w = flow_window(r), t = flow_client_budget(r), m = wire_flow_cost(r->lim.max_payload);
 
         if (!fp)
                 return -ENOMEM;
         /* Its library keeps the window it was told at registration, even
          * if a reload lowered it since. */
-        if (!s->flow_told)
+        if (!s->flow_told) {
                 s->flow_told = w;
+                s->flow_told_client = t;
+        }
         w = MAX(w, s->flow_told);
+        t = MAX(t, s->flow_told_client);
         /* An honest library has at most a window, or half a window and
-         * one message, in flight; an unread credit may add one more. */
-        if (fp->outstanding + fp->due + cost > 2 * w + wire_flow_cost(r->lim.max_payload)) {
+         * one message, in flight; an unread credit may add one more.  The
+         * same for its client budget. */
+        if (fp->outstanding + fp->due + cost > 2 * w + m || s->flow_held + cost > 2 * t + m) {
                 count_ignored(r, dst, s);
                 return ROUTER_E_FULL;
         }
         fp->outstanding += cost;
+        s->flow_held += cost;
         fp->maybe_blocked |= full;
+        if (wants && !s->flow_wants)
+                wants_credit(r, s);
+        else if (!wants)
+                s->flow_wants = false;
         return 0;
 }
 
@@ -164,21 +276,16 @@ static uint64_t lane_max(const struct router *r)
         return m;
 }
 
-static uint64_t bulk_window_any(const struct router *r)
-{
-        return flow_bulk_window(r, r->nrings ? r->rings[0]->lane_size : 0);
-}
-
 int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len,
                      bool full)
 {
-        struct flow_pair *fp = pair_get(dst, s->id);
+        struct flow_pair *fp = pair_get(r, dst, s);
 
         if (!fp)
                 return -ENOMEM;
         /* An honest library has at most a window, or half a window and a
          * chunk, in flight; an unread credit may add one more window. */
-        if (fp->bulk_out + fp->bulk_due + len > 2 * bulk_window_any(r) + lane_max(r)) {
+        if (fp->bulk_out + fp->bulk_due + len > 2 * flow_bulk_window_any(r) + lane_max(r)) {
                 count_ignored(r, dst, s);
                 return ROUTER_E_FULL;
         }
@@ -187,27 +294,14 @@ int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uin
         return 0;
 }
 
-/* Credit what is due once a quarter of a window is (lock held). */
-static void credit_maybe(struct router *r, struct client *dst, struct flow_pair *fp)
-{
-        if ((fp->due >= flow_window(r) / 4 ||
-             (fp->bulk_due && fp->bulk_due >= bulk_window_any(r) / 4)) &&
-            credit_send(r, dst, fp->sender_id, fp->due, fp->bulk_due, 0)) {
-                fp->due = fp->bulk_due = 0;
-                /* Everything it sent is credited: it cannot be waiting. */
-                if (!fp->outstanding && !fp->bulk_out)
-                        fp->maybe_blocked = false;
-        }
-}
-
 void flow_bulk_unwindowed(struct router *r, struct client *dst, struct client *s, uint64_t len)
 {
-        struct flow_pair *fp = pair_get(dst, s->id);
+        struct flow_pair *fp = pair_get(r, dst, s);
 
         if (!fp)
                 return;
         fp->bulk_due += len;
-        credit_maybe(r, dst, fp);
+        credit_maybe(r, fp);
 }
 
 static void topic_delivered(struct router *r, struct client *dst, uint64_t sender_id,
@@ -222,50 +316,42 @@ void flow_delivered(struct router *r, struct client *dst, uint64_t sender_id, ui
                 topic_delivered(r, dst, sender_id, group, cost);
                 return;
         }
-        if (!sender_id || !(fp = pair_find(dst, sender_id)))
+        if (!sender_id || !(fp = pair_find(r, dst, sender_id)))
                 return;
-        fp->outstanding -= MIN(cost, fp->outstanding);
+        cost = MIN(cost, fp->outstanding);
+        fp->outstanding -= cost;
         fp->due += cost;
-        credit_maybe(r, dst, fp);
+        credit_maybe(r, fp);
 }
 
 void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id, uint64_t len)
 {
         struct flow_pair *fp;
 
-        if (!sender_id || !(fp = pair_find(dst, sender_id)))
+        if (!sender_id || !(fp = pair_find(r, dst, sender_id)))
                 return;
         fp->bulk_out -= MIN(len, fp->bulk_out);
         fp->bulk_due += len;
-        credit_maybe(r, dst, fp);
+        credit_maybe(r, fp);
 }
 
 static void topics_client_left(struct router *r, struct client *c);
 
 void flow_client_gone(struct router *r, struct client *c)
 {
-        struct flow_pair *fp, *n, **pp;
-
         topics_client_left(r, c);
+        while (c->flow_in) {
+                struct flow_pair *fp = c->flow_in;
 
-        for (fp = c->flow_in; fp; fp = n) {
-                n = fp->next;
                 /* Only a sender that may wait needs to hear it (a record
                  * nobody reads would sit in its queue). */
-                if (fp->maybe_blocked || fp->bulk_out || fp->bulk_due)
-                        (void)credit_send(r, c, fp->sender_id, 0, 0, -ECONNRESET);
-                free(fp);
+                if (fp->maybe_blocked || fp->bulk_out || fp->bulk_due || fp->sender->flow_wants)
+                        (void)credit_send(r, fp, 0, 0, -ECONNRESET);
+                pair_free(r, fp);
         }
-        c->flow_in = NULL;
         /* Its pairs as a sender. */
-        for (struct client *d = r->clients; d; d = d->next)
-                for (pp = &d->flow_in; *pp;)
-                        if ((*pp)->sender_id == c->id) {
-                                fp = *pp;
-                                *pp = fp->next;
-                                free(fp);
-                        } else
-                                pp = &(*pp)->next;
+        while (c->flow_out)
+                pair_free(r, c->flow_out);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,12 +7,17 @@
 
 /* The window of one pair (inline cost), and of its unicast bulk bytes. */
 uint64_t flow_window(const struct router *r);
+/* What one client may have in flight to all destinations (inline cost). */
+uint64_t flow_client_budget(const struct router *r);
 uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size);
 
-/* Charge an inline SEND of cost from s to dst.  0, or ROUTER_E_FULL: s is
- * over its window by more than an honest library can be (it ignored the
- * back pressure): the caller drops the message (counted here). */
-int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost, bool full);
+/* Charge an inline SEND of cost from s to dst (wflags: its
+ * WIRE_IN_FLOW_FULL, WIRE_IN_FLOW_WANTS).  0, or ROUTER_E_FULL: s is over
+ * its window or its client budget by more than an honest library can be
+ * (it ignored the back pressure): the caller drops the message (counted
+ * here). */
+int flow_charge(struct router *r, struct client *dst, struct client *s, uint64_t cost,
+                uint16_t wflags);
 /* The same for a unicast bulk chunk of len ring bytes. */
 int flow_charge_bulk(struct router *r, struct client *dst, struct client *s, uint64_t len,
                      bool full);

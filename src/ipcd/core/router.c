@@ -78,6 +78,7 @@ void router_done(struct router *r)
         r->uidqs = r->dead_uidqs = NULL;
         free(r->id_buckets);
         free(r->name_buckets);
+        free(r->flow_hash);
         r->id_buckets = r->name_buckets = NULL;
         topics_done(&r->topics);
         for (unsigned i = 0; i < r->nrings; i++)

@@ -74,9 +74,8 @@ static int send_route(struct op_call *x, struct client *dst, const struct wire_b
                 flow = false;
         }
         if (flow) {
-                bool full = h->flags & WIRE_IN_FLOW_FULL;
-
-                e = d ? flow_charge_bulk(r, dst, s, d->len, full) : flow_charge(r, dst, s, cost, full);
+                e = d ? flow_charge_bulk(r, dst, s, d->len, h->flags & WIRE_IN_FLOW_FULL)
+                      : flow_charge(r, dst, s, cost, h->flags);
                 if (e != 0) {
                         if (e == -ENOMEM)
                                 count_drop(r, dst, 1);

@@ -27,6 +27,7 @@ struct router_limits {
         uint64_t backlog_bytes;        /* per destination */
         uint64_t backlog_total_bytes;  /* all destinations */
         uint64_t flow_window;          /* per sender->destination pair; 0: backlog_bytes */
+        uint64_t flow_client;          /* one client to all destinations; 0: 4 windows */
         size_t queue_bytes;            /* wished msg_qbytes of a client queue */
         size_t inbound_queue_bytes;    /* wished msg_qbytes of an inbound queue */
         uint32_t registration_rate;    /* per uid per second */
@@ -73,10 +74,14 @@ struct flow_topic {
 };
 
 /* Flow control (flow.c): what one sender has in flight to one
- * destination, on the destination's list. */
+ * destination.  On the destination's list, the sender's list and the
+ * router's hash of pairs; freed when either leaves, so the pointers to
+ * both hold. */
 struct flow_pair {
-        struct flow_pair *next;   /* the destination's flow_in list */
-        uint64_t sender_id;
+        struct flow_pair *next, **pprev;         /* dst->flow_in */
+        struct flow_pair *out_next, **out_pprev; /* sender->flow_out */
+        struct flow_pair *hnext;                 /* router->flow_hash chain */
+        struct client *dst, *sender;
         uint64_t outstanding;     /* inline cost accepted, not yet into the queue */
         uint64_t due;             /* inline cost delivered, not yet credited back */
         uint64_t bulk_out;        /* bulk bytes delivered or queued, not released */
@@ -104,6 +109,7 @@ struct uidq {
         int qid;                  /* Qu */
         unsigned nclients;
         uint64_t bl_bytes;        /* waiting in ipcd for this uid's clients */
+        uint64_t bl_flow_bytes;   /* of which under flow control (bounded by windows) */
         bool removed;             /* Qu removed: the thread is on its way out */
         pthread_t thread;
         bool thread_started;
@@ -151,8 +157,12 @@ struct client {
         bool drop_chosen;         /* it chose drop-new/drop-old (ipcd_set_overflow): its
                                      unicast backlog is capped too, not only windowed */
         struct flow_pair *flow_in; /* senders with bytes in flight to it (flow.c) */
+        struct flow_pair *flow_out; /* destinations it has bytes in flight to */
+        uint64_t flow_held;       /* inline cost of all its pairs (outstanding + due) */
+        bool flow_wants;          /* its last send said it is near its client budget */
         struct flow_topic *flow_topics; /* topics it publishes to reliable subscribers */
         uint64_t flow_told;       /* the window it was told (at its first send), or 0 */
+        uint64_t flow_told_client; /* and the client budget */
         uint32_t nreliable;       /* its reliable subscriptions */
         uint64_t dropped_ignored; /* its sends dropped: over its window ("ignored back
                                      pressure") */
@@ -177,6 +187,7 @@ struct client {
         struct backlog_entry *bl_head, *bl_tail;
         struct client *bl_next, *bl_prev; /* in router->backlogged while bl_head */
         uint64_t bl_bytes;
+        uint64_t bl_flow_bytes;   /* of which under flow control (bounded by windows) */
         uint64_t bl_records;
         uint64_t bl_ctl_bytes;    /* of which answers (ACKs, replies): ROUTER_CTL_BACKLOG */
 
@@ -252,6 +263,10 @@ struct router {
         uint64_t reserved_until_ms;
         uint64_t start_ms;
         uint64_t backlog_total;
+        uint64_t backlog_flow;    /* of which under flow control: not capped by the
+                                     totals, bounded by the senders' budgets (flow.c) */
+        struct flow_pair **flow_hash; /* pairs by (destination, sender) (flow.c) */
+        size_t flow_hash_size, flow_npairs;
         unsigned nbacklogged;     /* clients with a non-empty backlog */
         struct client *backlogged; /* those clients */
         struct router_counters cnt;

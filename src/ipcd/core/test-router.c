@@ -346,7 +346,9 @@ int main(int argc, char **argv)
         }
 
         /* One uid's clients together hold at most half the global backlog
-         * (or one destination's limit): x fills it, y then gets nothing. */
+         * (or one destination's limit): x fills it, y then gets nothing.
+         * Both chose to drop (ipcd_set_overflow): flow-controlled sends
+         * are bounded by their windows instead (test-flow-budget). */
         {
                 struct router_limits l2 = lim;
                 struct client *cx, *cy;
@@ -357,6 +359,7 @@ int main(int argc, char **argv)
                 router_set_limits(&r, &l2);
                 CHECK(router_client_add(&r, getuid(), getpid(), "xx", &cx) == 0);
                 CHECK(router_client_add(&r, getuid(), getpid(), "yy", &cy) == 0);
+                cx->drop_chosen = cy->drop_chosen = true;
                 pthread_mutex_unlock(&r.lock);
                 for (int i = 0; i < 600; i++) {
                         off = put_send(buf, sizeof(buf), 0, a, i % 2 ? "yy" : "xx", 1,
