@@ -13,7 +13,9 @@
  *  - bulk: 2 000 chunks of 1 MiB (the receiver holding three) and 500 of
  *    4 MiB through the ring with ipcd_send_buf to a receiver that sleeps
  *    now and then:
- *    all arrive in order, payloads intact, nothing dropped;
+ *    all arrive in order, payloads intact, nothing dropped; and 500
+ *    chunks of 1 MiB published to a reliable subscriber that holds six
+ *    (more than its held-bytes limit, half a lane): the same;
  *  - isolation: S sends to a stuck L until a send with a send timeout
  *    gives -ETIMEDOUT; then IPCD_NONBLOCK gives -EAGAIN and accepts
  *    nothing; S's sends to F go on (F gets all 50 000, more than a
@@ -211,7 +213,7 @@ static void test_stream(size_t len, bool more)
 /* The receiver holds up to hold chunks before it releases the oldest: no
  * more than a sender's bulk window (half a lane, 4 MiB) takes, or the
  * sender waits for a release that never comes. */
-static void test_bulk(size_t len, unsigned n, unsigned hold)
+static void test_bulk(size_t len, unsigned n, unsigned hold, const char *topic)
 {
         ipcd_client *s = tl_connect("fl-bs"), *r = tl_connect("fl-br");
         struct rx_args ra = {.c = r, .n = n, .sleep_every = 100, .len = len, .bulk = true,
@@ -219,6 +221,8 @@ static void test_bulk(size_t len, unsigned n, unsigned hold)
         pthread_t rt;
         uint64_t dropped;
 
+        if (topic)
+                CHECK_OK(ipcd_subscribe_flags(r, topic, IPCD_SUB_RELIABLE));
         CHECK(pthread_create(&rt, NULL, rx_thread, &ra) == 0);
         for (uint32_t i = 0; i < n; i++) {
                 struct seqmsg h = {i, (uint32_t)len};
@@ -235,13 +239,18 @@ static void test_bulk(size_t len, unsigned n, unsigned hold)
                 }
                 for (size_t off = len - 64; off < len; off++)
                         p[off] = (uint8_t)(i + off);
-                CHECK_R(ipcd_send_buf(s, "fl-br", 1, buf, len, 0), 0);
+                if (topic)
+                        CHECK_R(ipcd_publish_buf(s, topic, 1, buf, len, 0), 0);
+                else
+                        CHECK_R(ipcd_send_buf(s, "fl-br", 1, buf, len, 0), 0);
         }
         CHECK(pthread_join(rt, NULL) == 0);
         CHECK_EQ(ra.got, n);
         (void)backlog_of("fl-br", &dropped, NULL);
         CHECK_EQ(dropped, 0);
-        tl_log("bulk: %u x %zu MiB: all in order, intact, none dropped", n, len >> 20);
+        tl_log("bulk%s%s: %u x %zu MiB, the receiver holding %u: all in order, intact, none "
+               "dropped", topic ? ", published to a reliable subscriber of " : "",
+               topic ? topic : "", n, len >> 20, hold);
         ipcd_close(s);
         ipcd_close(r);
 }
@@ -685,6 +694,29 @@ static void test_topic(void)
                 CHECK_EQ(dc->reliable_subs, 1);
                 tl_status_free(&st);
         }
+        /* ipcdctl topics says which topic's subscriptions are reliable */
+        {
+                const char *ctl = getenv("IPCDCTL");
+                char cmd[512], *json, *t;
+                int status;
+
+                CHECK_MSG(ctl && *ctl, "$IPCDCTL is not set");
+                snprintf(cmd, sizeof(cmd), "'%s' topics --interval 0 --json", ctl);
+                json = tl_capture(cmd, &status);
+                CHECK_MSG(json && WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s failed",
+                          cmd);
+                t = strstr(json, "\"name\":\"fl/t\"");
+                CHECK_MSG(t, "fl/t not in: %s", json);
+                CHECK_MSG(strncmp(strstr(t, "\"reliable_subscribers\":"),
+                                  "\"reliable_subscribers\":1", 24) == 0,
+                          "fl/t: %s", t);
+                t = strstr(json, "\"name\":\"fl\"");
+                CHECK_MSG(t, "fl (the fl/* subscription) not in: %s", json);
+                CHECK_MSG(strncmp(strstr(t, "\"reliable_subscribers\":"),
+                                  "\"reliable_subscribers\":0", 24) == 0,
+                          "fl: %s", t);
+                free(json);
+        }
         /* what ipcd still holds for it comes as it reads */
         while (got + dropped < ra.n) {
                 r = tl_recv(drop, &m, 0, 30000);
@@ -782,7 +814,10 @@ int main(int argc, char **argv)
         test_stream(64, true);
         test_stream(4096, false);
         test_stream(4096, true);
-        test_bulk(1 << 20, 2000, 3);
-        test_bulk(4 << 20, 500, 0);
+        test_bulk(1 << 20, 2000, 3, NULL);
+        test_bulk(4 << 20, 500, 0, NULL);
+        /* more than its held-bytes limit (half a lane): the lane holds the
+         * publisher back */
+        test_bulk(1 << 20, 500, 6, "fl/bulk");
         return 0;
 }

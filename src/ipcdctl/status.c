@@ -542,6 +542,7 @@ static void json_topic_fields(struct json *j, const struct wire_status_topic *t)
 {
         json_strn(j, "name", t->name, strnlen(t->name, sizeof(t->name)));
         json_u64(j, "subscribers", t->subscribers);
+        json_u64(j, "reliable_subscribers", t->reliable);
         json_u64(j, "history_depth", t->history_depth);
         json_u64(j, "history_kept", t->history_len);
         json_u64(j, "published", t->published);
@@ -739,6 +740,7 @@ static int topic_row(struct table *t, size_t i, const void *userdata)
         int r = table_add_name(t, tp->name, sizeof(tp->name));
 
         r |= table_add(t, "%" PRIu32, tp->subscribers);
+        r |= table_add(t, "%" PRIu32, tp->reliable);
         if (tp->history_depth)
                 r |= table_add(t, "%" PRIu32 "/%" PRIu32, tp->history_len, tp->history_depth);
         else
@@ -758,15 +760,16 @@ static int print_topics_text(const struct status *st, const struct status *befor
                              uint64_t elapsed_ms)
 {
         static const struct column cols[] = {
-                { "TOPIC", false },    { "SUBSCRIBERS", true }, { "HISTORY", true },
-                { "PUBLISHED", true }, { "DELIVERED", true },   { "MSG/S", true },
+                { "TOPIC", false },     { "SUBSCRIBERS", true }, { "RELIABLE", true },
+                { "HISTORY", true },    { "PUBLISHED", true },   { "DELIVERED", true },
+                { "MSG/S", true },
         };
         struct topic_rows tr = { .st = st, .before = before, .elapsed_ms = elapsed_ms };
 
         int r;
 
         /* MSG/S only with a snapshot before to count from. */
-        r = print_table("", "no topics", cols, before ? 6 : 5, st->set.ntopics, topic_row, &tr);
+        r = print_table("", "no topics", cols, before ? 7 : 6, st->set.ntopics, topic_row, &tr);
         /* ipcd caps a STATUS answer (parked_bytes_per_uid): say so. */
         if (r == 0 && st->have_daemon && st->set.daemon.ntopics > st->set.ntopics)
                 printf("(%zu more topics not listed: the answer is capped by "

@@ -248,6 +248,9 @@ struct wire_status_topic {
         uint32_t wildcard_subscribers; /* subscriptions to NAME/ followed by "*" */
         uint64_t published;      /* messages published on it */
         uint64_t delivered;      /* copies delivered */
+        uint32_t reliable;       /* of its exact and NAME/ "*" subscriptions, reliable
+                                    (IPCD_SUB_RELIABLE: never dropped, the publisher waits) */
+        uint32_t reserved;
 };
 
 /* A whole STATUS answer: the DAEMON record and the lists that follow it.

@@ -53,18 +53,19 @@ void bulk_done(struct router *r, const struct wire_bulk *d)
  */
 static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                           const struct wire_out *tmpl, const char *name, const char *topic,
-                          uint64_t sender_id);
+                          uint64_t sender_id, bool unlimited);
 
 int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
-                 const struct wire_out *tmpl, const char *name, const char *topic)
+                 const struct wire_out *tmpl, const char *name, const char *topic,
+                 bool reliable)
 {
-        return bulk_deliver_x(p, c, d, tmpl, name, topic, 0);
+        return bulk_deliver_x(p, c, d, tmpl, name, topic, 0, reliable);
 }
 
 int bulk_deliver_flow(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                       const struct wire_out *tmpl, const char *name, uint64_t sender_id)
 {
-        int e = bulk_deliver_x(p, c, d, tmpl, name, NULL, sender_id);
+        int e = bulk_deliver_x(p, c, d, tmpl, name, NULL, sender_id, sender_id != 0);
 
         /* Not delivered: its window bytes come back. */
         if (e != 0 && sender_id)
@@ -74,7 +75,7 @@ int bulk_deliver_flow(struct router_pass *p, struct client *c, const struct wire
 
 static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct wire_bulk *d,
                           const struct wire_out *tmpl, const char *name, const char *topic,
-                          uint64_t sender_id)
+                          uint64_t sender_id, bool unlimited)
 {
         struct router *r = p->r;
         struct ring *rg = r->rings[d->ring];
@@ -97,8 +98,9 @@ static int bulk_deliver_x(struct router_pass *p, struct client *c, const struct 
         }
         /* Half a lane at most; one chunk of any size when it holds nothing.
          * A unicast chunk under flow control is bounded by its sender's
-         * window instead: the limit is back pressure, not a drop. */
-        if ((!sender_id && c->held_bytes &&
+         * window instead, a reliable subscriber's copy by its publisher's
+         * lane: the limit is back pressure, not a drop. */
+        if ((!unlimited && c->held_bytes &&
              c->held_bytes + d->len > (r->lim.held_bytes ? r->lim.held_bytes : rg->lane_size / 2)) ||
             c->nheld >= r->lim.max_held_chunks) {
                 count_drop_why(r, c, 1, WIRE_DROP_OVERFLOW);

@@ -12,9 +12,12 @@ int bulk_accept(struct router *r, struct client *s, const struct wire_in *h,
 void bulk_done(struct router *r, const struct wire_bulk *d);
 /* Deliver the chunk of d to c as a descriptor record built on tmpl.  0,
  * ROUTER_E_DENIED, ROUTER_E_FULL, or -ENOMEM; a failure is counted as a
- * drop on c. */
+ * drop on c.  reliable: a copy for a reliable subscriber, not limited by
+ * c's held-bytes limit: the chunk stays in its publisher's lane until c
+ * releases it, so the publisher waits for lane space instead. */
 int bulk_deliver(struct router_pass *p, struct client *c, const struct wire_bulk *d,
-                 const struct wire_out *tmpl, const char *name, const char *topic);
+                 const struct wire_out *tmpl, const char *name, const char *topic,
+                 bool reliable);
 
 /* The same for a unicast chunk under flow control from sender_id (0:
  * none): bounded by its sender's window, not by c's held-bytes limit;

@@ -35,9 +35,13 @@ static void publish_one(struct client *c, void *userdata)
 {
         struct publish_ctx *x = userdata;
 
+        bool reliable = c->nreliable && flow_sub_reliable(c, x->topic);
+
         /* A reliable subscriber holds the publisher back instead of
-         * dropping (flow.c); inline publishes only. */
-        if (!x->bulk && c->nreliable && flow_sub_reliable(c, x->topic)) {
+         * dropping: inline publishes by the topic's window (flow.c), bulk
+         * ones by the publisher's lane, where the chunk stays until the
+         * subscriber releases it. */
+        if (!x->bulk && reliable) {
                 uint64_t g = flow_topic_copy(x->p->r, x->s, x->topic, c);
 
                 if (!g)
@@ -49,7 +53,7 @@ static void publish_one(struct client *c, void *userdata)
                 return;
         }
         if (x->bulk)
-                (void)bulk_deliver(x->p, c, x->bulk, x->o, x->s->name, x->topic);
+                (void)bulk_deliver(x->p, c, x->bulk, x->o, x->s->name, x->topic, reliable);
         else if (!batch_append(x->p, c, x->o->type, x->o, x->s->name, x->topic, x->payload))
                 count_drop(x->p->r, c, 1);
 }

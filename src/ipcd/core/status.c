@@ -86,6 +86,15 @@ static void status_ring(const struct ring *rg, struct wire_status_ring *sr)
         snprintf(sr->name, sizeof(sr->name), "%s", rg->name);
 }
 
+static uint32_t count_reliable(const struct sub *s)
+{
+        uint32_t n = 0;
+
+        for (; s; s = s->next)
+                n += s->reliable;
+        return n;
+}
+
 static void status_topic(struct topic *t, void *userdata)
 {
         struct router_status *st = userdata;
@@ -101,6 +110,7 @@ static void status_topic(struct topic *t, void *userdata)
                 .history_len = t->hlen,
                 .published = t->published,
                 .delivered = t->delivered,
+                .reliable = count_reliable(t->exact) + count_reliable(t->wild),
         };
         snprintf(ts->name, sizeof(ts->name), "%s", t->name);
 }
