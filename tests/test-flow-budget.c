@@ -24,7 +24,12 @@
  *    receivers: ipcd holds at most twice its client budget and one
  *    message of its sends (less than the 8 pair bounds together), the
  *    excess is dropped and counted as "ignored back pressure", and an
- *    honest stream between two others goes on.
+ *    honest stream between two others goes on;
+ *  - forged credit: a client writes credit records into its own queue
+ *    (its library then believes it has window it was never given) and
+ *    streams to a stuck receiver: ipcd holds at most twice the window and
+ *    one message for that receiver, drops the rest as "ignored back
+ *    pressure", and another pair is untouched.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -276,11 +281,77 @@ static void test_hostile(void)
         ipcd_close(b);
 }
 
+static void test_forged_credit(void)
+{
+        ipcd_client *h = tl_connect("fb-fh"), *l = tl_connect("fb-fl");
+        ipcd_client *a = tl_connect("fb-fa"), *b = tl_connect("fb-fb");
+        uint8_t buf[LEN] = {0}, mtext[256];
+        struct tl_status st;
+        const struct wire_status_client *hc, *lc;
+        unsigned forged = 0, accepted = 0;
+        int qid;
+
+        tl_status(&st);
+        hc = tl_status_client(&st, "fb-fh");
+        CHECK(hc);
+        qid = hc->qid;
+        tl_status_free(&st);
+        /* A forged credit "giving back" a whole window every 30 sends:
+         * its library finds one whenever it would wait. */
+        CHECK_OK(ipcd_set_send_timeout(h, 100));
+        for (unsigned i = 0; i < 20 * WINDOW / LEN; i++) {
+                int r;
+
+                if (i % 30 == 0) {
+                        struct wire_out o = {.kind = WIRE_OUT_CREDIT, .name_len = 5,
+                                             .cookie = WINDOW};
+                        size_t off = 0;
+
+                        CHECK(wire_out_put(mtext, sizeof(mtext), &off, &o, "fb-fl", NULL,
+                                           NULL) == 0);
+                        CHECK_R(tl_msgsnd(qid, WIRE_TYPE_CREDIT, mtext, off), 0);
+                        forged++;
+                }
+                r = ipcd_send(h, "fb-fl", 1, buf, sizeof(buf), 0);
+                if (r == -ETIMEDOUT)
+                        break;
+                CHECK_R(r, 0);
+                accepted++;
+        }
+        for (unsigned i = 0; i < 1000; i++) {
+                ipcd_msg m;
+
+                CHECK_R(ipcd_send(a, "fb-fb", 1, buf, sizeof(buf), 0), 0);
+                CHECK_OK(tl_recv(b, &m, 0, 30000));
+                ipcd_msg_release(b, &m);
+        }
+        tl_sync(h);
+        tl_status(&st);
+        lc = tl_status_client(&st, "fb-fl");
+        hc = tl_status_client(&st, "fb-fh");
+        CHECK(lc && hc);
+        CHECK_MSG(lc->backlog_bytes <= 2 * WINDOW + 4096 + 64, "backlog %llu",
+                  (unsigned long long)lc->backlog_bytes);
+        CHECK_MSG(lc->dropped_by[WIRE_DROP_IGNORED] > 0, "%u accepted, none dropped", accepted);
+        CHECK_EQ(lc->dropped, lc->dropped_by[WIRE_DROP_IGNORED]);
+        CHECK_EQ(hc->dropped_ignored, lc->dropped_by[WIRE_DROP_IGNORED]);
+        tl_log("forged credit: %u forged records, %u sends accepted by its library, ipcd held "
+               "%llu, dropped %llu as ignored back pressure; others unaffected", forged,
+               accepted, (unsigned long long)lc->backlog_bytes,
+               (unsigned long long)lc->dropped_by[WIRE_DROP_IGNORED]);
+        tl_status_free(&st);
+        ipcd_close(h);
+        ipcd_close(l);
+        ipcd_close(a);
+        ipcd_close(b);
+}
+
 int main(int argc, char **argv)
 {
         tl_init(argc, argv);
         test_many_senders();
         test_client_budget();
         test_hostile();
+        test_forged_credit();
         return 0;
 }
