@@ -201,6 +201,8 @@ struct ipcd_client {
 
         struct rxrec *pending; /* received, not yet returned: oldest first */
         struct rxrec **pending_tail;
+        struct rxrec *rec_cache; /* pending.c: nodes to reuse, not freed */
+        unsigned nrec_cache;
 
         struct waiter *waiters; /* timed receivers and reply waiters */
         bool sleeper;           /* a thread sleeps on Sc for all waiters */
@@ -321,9 +323,13 @@ void rx_spare_free(ipcd_client *c);
 /* Append r (holding a reference on its buffer) to the pending list (lock
  * held). */
 void pending_append(ipcd_client *c, struct rxrec *r);
+/* A node for the pending list (lock held): a reused one, or a new one
+ * (NULL: -ENOMEM). */
+struct rxrec *pending_node_locked(ipcd_client *c);
 /* Take the oldest pending record matching filter (lowest type first for
- * a negative filter); lock held.  NULL if none. */
-struct rxrec *pending_take(ipcd_client *c, long filter);
+ * a negative filter) into *out, its node kept for reuse; lock held.
+ * false if none. */
+bool pending_take(ipcd_client *c, long filter, struct rxrec *out);
 bool pending_has(ipcd_client *c, long filter);
 void pending_free_all(ipcd_client *c);
 /* Queue a notice made by the library itself (e.g. a name not regained). */

@@ -149,7 +149,7 @@ static void sort_message_locked(struct rx_sort *st, const struct wire_out *h, co
         if (st->out && !*st->got && filter_match(st->want, st->mtype)) {
                 r = st->out;
                 *st->got = true;
-        } else if (!(r = malloc(sizeof(*r))))
+        } else if (!(r = pending_node_locked(c)))
                 return;
         rxbuf_ref(st->b);
         *r = bk;
@@ -280,16 +280,10 @@ int rx_take_nowait(ipcd_client *c, long filter, struct rxrec *rec)
          * on the pending list after we looked at it. */
         pthread_mutex_lock(&c->rx_lock);
         pthread_mutex_lock(&c->lock);
-        {
-                struct rxrec *p = pending_take(c, filter);
-
-                if (p) {
-                        pthread_mutex_unlock(&c->lock);
-                        pthread_mutex_unlock(&c->rx_lock);
-                        *rec = *p;
-                        free(p);
-                        return 1;
-                }
+        if (pending_take(c, filter, rec)) {
+                pthread_mutex_unlock(&c->lock);
+                pthread_mutex_unlock(&c->rx_lock);
+                return 1;
         }
         s = c->s;
         pthread_mutex_unlock(&c->lock);

@@ -75,7 +75,32 @@ static void pending_unlink(ipcd_client *c, struct rxrec **pp)
         fd_pending_changed(c);
 }
 
-struct rxrec *pending_take(ipcd_client *c, long filter)
+/* Nodes kept for reuse, so that a record costs no malloc/free. */
+#define REC_CACHE_MAX 256
+
+struct rxrec *pending_node_locked(ipcd_client *c)
+{
+        struct rxrec *r = c->rec_cache;
+
+        if (!r)
+                return malloc(sizeof(*r));
+        c->rec_cache = r->next;
+        c->nrec_cache--;
+        return r;
+}
+
+static void node_put_locked(ipcd_client *c, struct rxrec *r)
+{
+        if (c->nrec_cache >= REC_CACHE_MAX) {
+                free(r);
+                return;
+        }
+        r->next = c->rec_cache;
+        c->rec_cache = r;
+        c->nrec_cache++;
+}
+
+static struct rxrec *take_node(ipcd_client *c, long filter)
 {
         struct rxrec **best = NULL;
 
@@ -100,6 +125,17 @@ struct rxrec *pending_take(ipcd_client *c, long filter)
         }
 }
 
+bool pending_take(ipcd_client *c, long filter, struct rxrec *out)
+{
+        struct rxrec *r = take_node(c, filter);
+
+        if (!r)
+                return false;
+        *out = *r;
+        node_put_locked(c, r);
+        return true;
+}
+
 bool pending_has(ipcd_client *c, long filter)
 {
         for (struct rxrec *r = c->pending; r; r = r->next)
@@ -118,6 +154,11 @@ void pending_free_all(ipcd_client *c)
                 free(r);
         }
         c->pending_tail = &c->pending;
+        while ((r = c->rec_cache)) {
+                c->rec_cache = r->next;
+                free(r);
+        }
+        c->nrec_cache = 0;
 }
 
 void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text)

@@ -158,15 +158,10 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                 int r;
 
                 pthread_mutex_lock(&c->lock);
-                {
-                        struct rxrec *p = pending_take(c, filter);
-
-                        if (p) {
-                                pthread_mutex_unlock(&c->lock);
-                                msg_fill(msg, p);
-                                free(p);
-                                return 0;
-                        }
+                if (pending_take(c, filter, &out)) {
+                        pthread_mutex_unlock(&c->lock);
+                        msg_fill(msg, &out);
+                        return 0;
                 }
                 if (!c->connected) {
                         pthread_mutex_unlock(&c->lock);

@@ -244,13 +244,8 @@ int wait_for(ipcd_client *c, struct waiter *w, uint64_t deadline, struct rxrec *
                 int r;
 
                 if (w->kind == WAITER_RECV) {
-                        struct rxrec *p = pending_take(c, w->filter);
-
-                        if (p) {
-                                *rec = *p;
-                                free(p);
+                        if (pending_take(c, w->filter, rec))
                                 return 0;
-                        }
                 } else if (waiter_satisfied(c, w))
                         return 0;
                 if (!c->connected || c->s.gen != w->gen)
