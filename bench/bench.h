@@ -206,6 +206,9 @@ extern const struct transport transport_floor;
 extern const struct transport transport_floor_batch;
 extern const struct transport transport_floor_more;
 
+/* ---- floor-shm.c ---- */
+extern const struct transport transport_floor_shm;
+
 /* ---- dbus.c ---- */
 extern const struct transport transport_dbus_broker;
 extern const struct transport transport_dbus_daemon;

@@ -485,7 +485,10 @@ static const struct transport *const bulk_transports[] = {
     &transport_ipcd_ring_ack,
     &transport_unix_stream,
     &transport_pipe,
+    &transport_floor_shm,
 };
+#define BULK_UNIX 2  /* the references: the Unix stream socket, */
+#define BULK_FLOOR 4 /* and the same ring design without a broker */
 #define N_BULK ELEMENTSOF(bulk_transports)
 static const size_t bulk_sizes[] = {65536, 1048576, 4194304};
 #define N_BULK_SIZES ELEMENTSOF(bulk_sizes)
@@ -528,13 +531,15 @@ static void bulk_section(struct bench *b)
         unsigned saved_reps = b->reps;
         double saved_rep = b->rep_s;
         struct stat3 mc[N_BULK_SIZES] = {{0}};
-        size_t iu = 2; /* unix-stream: the reference */
+        size_t iu = BULK_UNIX;
 
         out(b, "\n== 3. Bulk one-way throughput (unpinned; the receiver reads every byte) ==\n");
         out(b, "ipcd ring: plain ipcd_send_buf; past the receiver's held-bytes limit (half a\n"
                "lane; chunks still queued count) the sender waits for releases (flow control).\n"
                "IPCD_ACK each: every chunk sent with IPCD_ACK and sent again on -EAGAIN\n"
-               "(backpressure, nothing lost).\n");
+               "(backpressure, nothing lost).  Floor: one System V shm ring, a descriptor\n"
+               "message per chunk and a release message back, no broker (producer copies\n"
+               "in, consumer reads every byte in place).\n");
         /* Fewer, shorter repetitions: the budget of `make bench`. */
         b->reps = MIN(b->reps, 3u);
         b->rep_s = MIN(b->rep_s, 0.4);
@@ -555,18 +560,18 @@ static void bulk_section(struct bench *b)
         b->reps = saved_reps;
         b->rep_s = saved_rep;
         for (size_t s = 0; s < N_BULK_SIZES; s++) {
-                const struct thr_result *ref = &bulk[s][iu];
+                const struct thr_result *ref = &bulk[s][iu], *fl = &bulk[s][BULK_FLOOR];
 
                 out(b, "-- %zu KiB --\n", bulk_sizes[s] / 1024);
-                out(b, "  %-32s %-28s %-9s %-12s %s\n", "transport", "msgs/s [min..max]", "MB/s",
-                    "vs Unix", "lost");
+                out(b, "  %-32s %-28s %-9s %-9s %-9s %s\n", "transport", "msgs/s [min..max]",
+                    "MB/s", "vs Unix", "vs floor", "lost");
                 if (mc[s].valid) {
                         char a[24], c[24], d[24], buf[96];
 
                         bprintf(buf, sizeof(buf), "%s [%s..%s]", fmt_rate(mc[s].med, a, sizeof(a)),
                                 fmt_rate(mc[s].min, c, sizeof(c)),
                                 fmt_rate(mc[s].max, d, sizeof(d)));
-                        out(b, "  %-32s %-28s %-9.0f %-12s\n", "memcpy + read (one process)", buf,
+                        out(b, "  %-32s %-28s %-9.0f %-9s\n", "memcpy + read (one process)", buf,
                             mc[s].med * (double)bulk_sizes[s] / 1e6,
                             ref->ok ? (bprintf(c, sizeof(c), "%.2fx", mc[s].med / ref->rate.med), c)
                                     : "-");
@@ -576,7 +581,8 @@ static void bulk_section(struct bench *b)
                 for (size_t i = 0; i < N_BULK; i++) {
                         const struct thr_result *r = &bulk[s][i];
                         const struct transport *t = bulk_transports[i];
-                        char a[24], c[24], d[24], buf[96], v[16] = "-", lost[48] = "0";
+                        char a[24], c[24], d[24], buf[96], v[16] = "-", vf[16] = "-";
+                        char lost[48] = "0";
 
                         if (!bulk_ran[s][i])
                                 continue;
@@ -588,6 +594,8 @@ static void bulk_section(struct bench *b)
                         }
                         if (ref->ok)
                                 bprintf(v, sizeof(v), "%.2fx", r->rate.med / ref->rate.med);
+                        if (fl->ok && bulk_ran[s][BULK_FLOOR])
+                                bprintf(vf, sizeof(vf), "%.2fx", r->rate.med / fl->rate.med);
                         if (r->sent > r->received)
                                 bprintf(lost, sizeof(lost), "%llu of %llu (%.2g%%)",
                                         (unsigned long long)(r->sent - r->received),
@@ -597,14 +605,15 @@ static void bulk_section(struct bench *b)
                                 fmt_rate(r->rate.med, a, sizeof(a)),
                                 fmt_rate(r->rate.min, c, sizeof(c)),
                                 fmt_rate(r->rate.max, d, sizeof(d)));
-                        out(b, "  %-32s %-28s %-9.0f %-12s %s\n", t->label, buf,
-                            r->rate.med * (double)bulk_sizes[s] / 1e6, v, lost);
+                        out(b, "  %-32s %-28s %-9.0f %-9s %-9s %s\n", t->label, buf,
+                            r->rate.med * (double)bulk_sizes[s] / 1e6, v, vf, lost);
                         csv_row(b, "bulk", "oneway", t->name, "unpinned", bulk_sizes[s], "rate",
                                 "msgs/s", &r->rate, ref->ok ? r->rate.med / ref->rate.med : 0,
                                 "unix-stream");
                 }
         }
-        out(b, "  (vs Unix: this rate / the Unix stream socket's; above 1 is faster)\n");
+        out(b, "  (vs Unix / vs floor: this rate / the Unix stream socket's / the floor's; above 1 "
+               "is faster)\n");
 }
 
 /* Section 5: ipcd_call against D-Bus method calls (section 1's D-Bus
@@ -738,9 +747,18 @@ static void targets(struct bench *b)
                 target(b, "calls: dbus-broker / ipcd_call round trip (same CPU)", v, ">=", 2.5,
                        "(issue 6 sets none for calls: the unicast one)");
         }
+        for (size_t s = 0; s < N_BULK_SIZES; s++) {
+                const struct thr_result *r = &bulk[s][0], *f = &bulk[s][BULK_FLOOR];
+                char what[96];
+
+                bprintf(what, sizeof(what), "bulk %zu KiB: ipcd ring / shm floor (issue 16)",
+                        bulk_sizes[s] >> 10);
+                target(b, what, r->ok && f->ok ? r->rate.med / f->rate.med : NAN, ">=",
+                       s == 0 ? 0.8 : 0.9, NULL);
+        }
         for (size_t s = 1; s < N_BULK_SIZES; s++)
                 for (size_t i = 0; i < 2; i++) { /* ipcd-ring, ipcd-ring-ack */
-                        const struct thr_result *r = &bulk[s][i], *u = &bulk[s][2];
+                        const struct thr_result *r = &bulk[s][i], *u = &bulk[s][BULK_UNIX];
                         char what[96], note[64] = "";
                         double v = r->ok && u->ok ? r->rate.med / u->rate.med : NAN;
 

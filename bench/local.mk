@@ -12,6 +12,7 @@ bench_ipcd_bench_SOURCES = \
 	bench/bench-util.c \
 	bench/run.c \
 	bench/transports.c \
+	bench/floor-shm.c \
 	bench/dbus.c \
 	bench/zmq.c \
 	bench/drv-ipcd.c
