@@ -534,8 +534,8 @@ static void bulk_section(struct bench *b)
         size_t iu = BULK_UNIX;
 
         out(b, "\n== 3. Bulk one-way throughput (unpinned; the receiver reads every byte) ==\n");
-        out(b, "ipcd ring: plain ipcd_send_buf; past the receiver's held-bytes limit (half a\n"
-               "lane; chunks still queued count) the sender waits for releases (flow control).\n"
+        out(b, "ipcd ring: plain ipcd_send_buf; past its window of ring bytes (a lane; chunks\n"
+               "still queued count) the sender waits for releases (flow control).\n"
                "IPCD_ACK each: every chunk sent with IPCD_ACK and sent again on -EAGAIN\n"
                "(backpressure, nothing lost).  Floor: one System V shm ring, a descriptor\n"
                "message per chunk and a release message back, no broker (producer copies\n"

@@ -64,7 +64,10 @@ uint64_t flow_client_budget(const struct router *r)
 
 uint64_t flow_bulk_window(const struct router *r, uint64_t lane_size)
 {
-        return r->lim.held_bytes ? r->lim.held_bytes : lane_size / 2;
+        /* By default a whole lane: two chunks of half a lane in flight, so
+         * that the producer fills one while the receiver reads the other
+         * (with half a lane, a 4 MiB stream went one chunk at a time). */
+        return r->lim.held_bytes ? r->lim.held_bytes : lane_size;
 }
 
 /* The pairs: a hash of (destination id, sender id), grown by doubling. */
