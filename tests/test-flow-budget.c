@@ -183,7 +183,12 @@ static void test_client_budget(void)
         drain(l[0], got[0], next, 1);
         CHECK_OK(ipcd_set_send_timeout(s, 5000));
         CHECK_R(ipcd_send(s, "fb-f", 1, buf, sizeof(buf), 0), 0);
-        CHECK_OK(tl_recv(f, &(ipcd_msg){0}, 0, 5000));
+        {
+                ipcd_msg m;
+
+                CHECK_OK(tl_recv(f, &m, 0, 5000));
+                ipcd_msg_release(f, &m);
+        }
         for (unsigned i = 1; i < NDST; i++) {
                 char name[32];
 
