@@ -249,8 +249,11 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
 
         if (!c || !msg || type_filter > IPCD_TYPE_MAX || type_filter < -IPCD_TYPE_MAX)
                 return -EINVAL;
-        /* A failed call leaves a message that releases as a no-op. */
-        memset(msg, 0, sizeof(*msg));
+        /* A failed call leaves a message that releases as a no-op (a
+         * received one is filled whole by msg_fill). */
+        msg->data = NULL;
+        msg->len = 0;
+        memset(msg->reserved_, 0, sizeof(msg->reserved_));
         if (client_forked(c))
                 return -ECHILD;
         bulk_release_flush(c, false);
