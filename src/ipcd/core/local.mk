@@ -24,6 +24,8 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/ring.c src/ipcd/core/ring.h \
 	src/ipcd/core/router.c src/ipcd/core/router.h \
 	src/ipcd/core/send.c src/ipcd/core/send.h \
+	src/ipcd/core/snapshot.c src/ipcd/core/snapshot.h src/ipcd/core/snapshot-io.h \
+	src/ipcd/core/snapshot-read.c \
 	src/ipcd/core/state.h \
 	src/ipcd/core/status.c \
 	src/ipcd/core/topics.c src/ipcd/core/topics.h \
