@@ -32,9 +32,9 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/wakeup.c src/ipcd/core/wakeup.h
 
 check_PROGRAMS += src/ipcd/core/test-router src/ipcd/core/test-ring src/ipcd/core/test-topics \
-	src/ipcd/core/test-msgq src/ipcd/core/test-policy
+	src/ipcd/core/test-msgq src/ipcd/core/test-policy src/ipcd/core/test-snapshot
 TESTS += src/ipcd/core/test-router src/ipcd/core/test-ring src/ipcd/core/test-topics \
-	src/ipcd/core/test-msgq src/ipcd/core/test-policy
+	src/ipcd/core/test-msgq src/ipcd/core/test-policy src/ipcd/core/test-snapshot
 src_ipcd_core_test_router_SOURCES = src/ipcd/core/test-router.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_router_LDADD = src/shared/libshared.la
 src_ipcd_core_test_ring_SOURCES = src/ipcd/core/test-ring.c $(IPCD_CORE_SOURCES)
@@ -45,3 +45,7 @@ src_ipcd_core_test_msgq_SOURCES = src/ipcd/core/test-msgq.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_msgq_LDADD = src/shared/libshared.la
 src_ipcd_core_test_policy_SOURCES = src/ipcd/core/test-policy.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_policy_LDADD = src/shared/libshared.la
+src_ipcd_core_test_snapshot_SOURCES = src/ipcd/core/test-snapshot.c $(IPCD_CORE_SOURCES)
+src_ipcd_core_test_snapshot_LDADD = src/shared/libshared.la
+# The version 1 state every later reader must read (snapshot.h).
+EXTRA_DIST += tests/reexec-v1.state

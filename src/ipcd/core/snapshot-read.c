@@ -455,6 +455,7 @@ static bool subs_get(struct snap_in *in, struct router *r, struct client *c)
 
 static bool flow_groups_get(struct snap_in *in, struct client *c)
 {
+        struct flow_topic **tail = &c->flow_topics;
         uint32_t n = get_count(in, SNAP_MAX_COUNT, 30);
 
         for (uint32_t i = 0; i < n && !in->bad; i++) {
@@ -463,8 +464,8 @@ static bool flow_groups_get(struct snap_in *in, struct client *c)
 
                 if (!g)
                         return fail(in, "out of memory");
-                g->next = c->flow_topics;
-                c->flow_topics = g;
+                *tail = g;
+                tail = &g->next;
                 g->id = get_u64(in);
                 get_str(in, g->topic, sizeof(g->topic));
                 g->charged = get_u64(in);

@@ -167,9 +167,22 @@ static void client_lists_put(struct snap_out *o, const struct client *c)
         for (const struct hist_contrib *hc = c->hist_contribs; hc; hc = hc->cnext)
                 n++;
         put_u32(o, n);
-        for (const struct hist_contrib *hc = c->hist_contribs; hc; hc = hc->cnext) {
-                put_str(o, hc->t->name);
-                put_u32(o, hc->depth);
+        /* Oldest first: the reader adds each in front, as ipcd did. */
+        {
+                const struct hist_contrib **v = n ? malloc(n * sizeof(*v)) : NULL;
+                uint32_t k = 0;
+
+                if (n && !v) {
+                        o->failed = true;
+                        return;
+                }
+                for (const struct hist_contrib *hc = c->hist_contribs; hc; hc = hc->cnext)
+                        v[k++] = hc;
+                while (k-- > 0) {
+                        put_str(o, v[k]->t->name);
+                        put_u32(o, v[k]->depth);
+                }
+                free(v);
         }
 }
 
