@@ -17,7 +17,8 @@ check_PROGRAMS += \
 	tests/test-hostile \
 	tests/test-death \
 	tests/test-overflow \
-	tests/test-restart
+	tests/test-restart \
+	tests/test-reexec
 
 tests_test_probe_SOURCES = tests/test-probe.c $(ITEST_COMMON)
 tests_test_probe_LDADD = $(ITEST_LIBS)
@@ -39,9 +40,12 @@ tests_test_overflow_SOURCES = tests/test-overflow.c $(ITEST_COMMON)
 tests_test_overflow_LDADD = $(ITEST_LIBS)
 tests_test_restart_SOURCES = tests/test-restart.c $(ITEST_COMMON)
 tests_test_restart_LDADD = $(ITEST_LIBS)
+tests_test_reexec_SOURCES = tests/test-reexec.c $(ITEST_COMMON)
+tests_test_reexec_LDADD = $(ITEST_LIBS)
 
 # The slowest first, so that `make -j check` finishes sooner.
 INTEGRATION_TESTS = \
+	tests/test-reexec.sh \
 	tests/test-select.sh \
 	tests/test-threads.sh \
 	tests/test-overflow.sh \
