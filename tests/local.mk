@@ -18,7 +18,8 @@ check_PROGRAMS += \
 	tests/test-death \
 	tests/test-overflow \
 	tests/test-restart \
-	tests/test-reexec
+	tests/test-reexec \
+	tests/test-downtime
 
 tests_test_probe_SOURCES = tests/test-probe.c $(ITEST_COMMON)
 tests_test_probe_LDADD = $(ITEST_LIBS)
@@ -42,10 +43,13 @@ tests_test_restart_SOURCES = tests/test-restart.c $(ITEST_COMMON)
 tests_test_restart_LDADD = $(ITEST_LIBS)
 tests_test_reexec_SOURCES = tests/test-reexec.c $(ITEST_COMMON)
 tests_test_reexec_LDADD = $(ITEST_LIBS)
+tests_test_downtime_SOURCES = tests/test-downtime.c $(ITEST_COMMON)
+tests_test_downtime_LDADD = $(ITEST_LIBS)
 
 # The slowest first, so that `make -j check` finishes sooner.
 INTEGRATION_TESTS = \
 	tests/test-reexec.sh \
+	tests/test-downtime.sh \
 	tests/test-select.sh \
 	tests/test-threads.sh \
 	tests/test-overflow.sh \

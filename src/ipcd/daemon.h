@@ -54,6 +54,7 @@ struct daemon {
                                      the new one */
         bool reexec_requested;    /* a REEXEC line: re-exec once the FIFO read is over */
         bool adopted;             /* this image took over an earlier one's state */
+        int kept_control_fd;      /* systemd's FIFO kept by a failed take-over, or -1 */
         uint8_t *rest;            /* control bytes read after the REEXEC line */
         size_t rest_len;
 

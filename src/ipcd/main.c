@@ -392,9 +392,9 @@ int main(int argc, char **argv)
 {
         struct ipcd_config cfg;
         struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
-                            .state_fd = -1, .sentinel_fd = -1 };
+                            .state_fd = -1, .sentinel_fd = -1, .kept_control_fd = -1 };
         char err[512];
-        int r, ret = EXIT_FAILURE;
+        int r, ret = EXIT_FAILURE, inherited;
 
         log_init("ipcd");
         r = parse_argv(argc, argv, &opts);
@@ -419,7 +419,15 @@ int main(int argc, char **argv)
 
         if (opts.reexec_fd >= 0 && router_adopt(&d, &cfg) == 0)
                 goto run;
-        r = rundir_setup(&d, event_inherited_fifo(d.rundir));
+        inherited = d.kept_control_fd >= 0 ? d.kept_control_fd : event_inherited_fifo(d.rundir);
+        if (inherited >= 0 && d.kept_control_fd < 0) {
+                /* For a later re-exec that cannot take over (reexec.c). */
+                char fd[16];
+
+                snprintf(fd, sizeof(fd), "%d", inherited);
+                setenv("IPCD_CONTROL_FD", fd, 1);
+        }
+        r = rundir_setup(&d, inherited);
         if (r < 0)
                 goto out_rundir;
         /* Before any thread exists (the data threads come with clients). */

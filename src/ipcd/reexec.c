@@ -311,11 +311,44 @@ static int adopt_edge(struct daemon *d, struct snapshot_edge *e)
         return 0;
 }
 
+/* The control FIFO systemd passed to the first image (main.c noted its
+ * number in IPCD_CONTROL_FD), if that descriptor still is RUNDIR/control:
+ * it must outlive a failed take-over, or ipcd would make a FIFO of its
+ * own and remove socket activation's at exit.  -1: none. */
+static int systemd_fifo(struct daemon *d)
+{
+        const char *s = getenv("IPCD_CONTROL_FD");
+        char path[4096];
+        struct stat a, b;
+        char *end;
+        long fd;
+
+        if (!s)
+                return -1;
+        fd = strtol(s, &end, 10);
+        snprintf(path, sizeof(path), "%s/control", d->rundir);
+        if (end == s || *end || fd < 3 || fd > 1 << 20 || fstat((int)fd, &a) < 0 ||
+            stat(path, &b) < 0 || !S_ISFIFO(a.st_mode) || a.st_ino != b.st_ino ||
+            a.st_dev != b.st_dev)
+                return -1;
+        return (int)fd;
+}
+
 /* Everything inherited goes (the sentinel and the ring holder see EOF:
- * the sentinel removes the old objects); wait for both. */
+ * the sentinel removes the old objects) but systemd's FIFO; wait for
+ * both. */
 static void adopt_give_up(struct daemon *d)
 {
-        (void)close_range(3, ~0U, 0);
+        int keep = systemd_fifo(d);
+
+        if (keep < 0)
+                (void)close_range(3, ~0U, 0);
+        else {
+                if (keep > 3)
+                        (void)close_range(3, (unsigned)keep - 1, 0);
+                (void)close_range((unsigned)keep + 1, ~0U, 0);
+        }
+        d->kept_control_fd = keep;
         d->rundir_fd = d->clients_fd = d->control_fd = d->lock_fd = d->state_fd = -1;
         d->sentinel_fd = -1;
         d->sentinel_pid = 0;
