@@ -66,6 +66,8 @@ static bool get(struct snap_in *in, void *dst, size_t n)
                 return false;
         if (n > in->len - in->off)
                 return fail(in, "truncated at byte %zu", in->off);
+        if (n == 0)
+                return true;
         memcpy(dst, in->p + in->off, n);
         in->off += n;
         return true;

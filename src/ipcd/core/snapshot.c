@@ -25,7 +25,7 @@ uint64_t snap_fnv64(const uint8_t *p, size_t n)
 
 static void put(struct snap_out *o, const void *p, size_t n)
 {
-        if (o->failed)
+        if (o->failed || n == 0)
                 return;
         if (o->len + n > o->cap) {
                 size_t ncap = MAX(o->cap * 2, o->len + n + 65536);
