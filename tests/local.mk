@@ -169,7 +169,7 @@ EXTRA_DIST += tests/test-flow-budget.sh
 TESTS += tests/test-deb.sh
 EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright debian/rules \
 	debian/source/format debian/source/lintian-overrides debian/not-installed debian/ipcd.docs debian/ipcd.install \
-	debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
+	debian/ipcd.postinst debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
 	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
 	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
 	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides
