@@ -10,7 +10,8 @@
  * errors, clients, wakeup, held, delivery (with flow: the two call each
  * other, flow.c says why), answers, pass, bulk, message,
  * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
- * status (and ring, msgq, topics, policy beneath them all).
+ * status, snapshot (the re-exec state) (and ring, msgq, topics, policy
+ * beneath them all).
  *
  * Lock discipline (the one place it is written down):
  *
