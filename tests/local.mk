@@ -17,7 +17,9 @@ check_PROGRAMS += \
 	tests/test-hostile \
 	tests/test-death \
 	tests/test-overflow \
-	tests/test-restart
+	tests/test-restart \
+	tests/test-reexec \
+	tests/test-downtime
 
 tests_test_probe_SOURCES = tests/test-probe.c $(ITEST_COMMON)
 tests_test_probe_LDADD = $(ITEST_LIBS)
@@ -39,9 +41,15 @@ tests_test_overflow_SOURCES = tests/test-overflow.c $(ITEST_COMMON)
 tests_test_overflow_LDADD = $(ITEST_LIBS)
 tests_test_restart_SOURCES = tests/test-restart.c $(ITEST_COMMON)
 tests_test_restart_LDADD = $(ITEST_LIBS)
+tests_test_reexec_SOURCES = tests/test-reexec.c $(ITEST_COMMON)
+tests_test_reexec_LDADD = $(ITEST_LIBS)
+tests_test_downtime_SOURCES = tests/test-downtime.c $(ITEST_COMMON)
+tests_test_downtime_LDADD = $(ITEST_LIBS)
 
 # The slowest first, so that `make -j check` finishes sooner.
 INTEGRATION_TESTS = \
+	tests/test-reexec.sh \
+	tests/test-downtime.sh \
 	tests/test-select.sh \
 	tests/test-threads.sh \
 	tests/test-overflow.sh \
@@ -161,7 +169,7 @@ EXTRA_DIST += tests/test-flow-budget.sh
 TESTS += tests/test-deb.sh
 EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright debian/rules \
 	debian/source/format debian/source/lintian-overrides debian/not-installed debian/ipcd.docs debian/ipcd.install \
-	debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
+	debian/ipcd.postinst debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
 	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
 	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
 	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides

@@ -259,6 +259,32 @@ else
 fi
 inside sh -c "printf 'max_clients = 100;\n' >$conf"
 
+# ------------------------------------------------------------- re-exec
+# `ipcdctl reexec` (what a package's postinst runs): same main PID, the unit
+# stays active (RELOADING=1, READY=1), t1 keeps its registration.
+old_pid=$(inside systemctl show -p MainPID --value ipcd.service)
+if out=$(inside "$ctl_bin" reexec); then
+        log "$out"
+        pid=$(inside systemctl show -p MainPID --value ipcd.service)
+        st=$(inside systemctl show -p ActiveState --value ipcd.service)
+        if [ "$pid" = "$old_pid" ] && [ "$st" = active ]; then
+                ok "ipcdctl reexec: pid $pid kept, unit active"
+        else
+                fail "ipcdctl reexec: pid $old_pid -> '$pid', state '$st'"
+        fi
+        if as_uid 1 "$ctl_bin" send t1 7 after-reexec &&
+                wait_for 5 grep -q '"data":"after-reexec"' /tmp/t1.out; then
+                ok "t1 received a message after the re-exec"
+        else
+                inside cat /tmp/t1.out /tmp/t1.err
+                fail "t1 did not receive a message after the re-exec"
+        fi
+        grep -q 'ECONNRESET\|went away' <(inside cat /tmp/t1.err) &&
+                fail "t1 noticed the re-exec: $(inside cat /tmp/t1.err)"
+else
+        fail "ipcdctl reexec"
+fi
+
 # ------------------------------------------------------------- registration while stopped
 inside systemctl stop ipcd.service || fail "systemctl stop ipcd.service"
 if wait_for 5 grep -q 'ECONNRESET\|went away' /tmp/t1.err; then

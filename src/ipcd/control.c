@@ -19,6 +19,7 @@
 
 #include "ipcd/core/flow.h"
 #include "ipcd/core/policy.h"
+#include "ipcd/core/snapshot.h"
 #include "ipcd/daemon.h"
 #include "shared/log.h"
 #include "shared/clock.h"
@@ -357,6 +358,44 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         event_write_reply(d, uid, fd, o.p, o.len);
 }
 
+/* REEXEC: the requester must be root, of ipcd's group or ipcd's own
+ * user (the process it names, of the FIFO owner's uid).  The answer is
+ * END; the re-exec happens once the control FIFO read is over. */
+static void handle_reexec(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
+{
+        struct proc_creds pc;
+        struct policy_creds cr;
+        uint8_t buf[WIRE_REC_MAX];
+        uid_t uid;
+        int fd, e, n;
+
+        fd = open_reply_fifo(d, req->fifo, &uid);
+        if (fd < 0) {
+                log_ratelimited(&control_rl, LOG_NOTICE, "REEXEC: reply FIFO %s: %s", req->fifo,
+                                strerror(-fd));
+                return;
+        }
+        e = proc_creds(req->pid, &pc);
+        if (e == 0 && (pc.ruid != uid || pc.euid != uid))
+                e = -EPERM;
+        cr = (struct policy_creds){ uid, pc.rgid, pc.groups, pc.ngroups };
+        if (e == 0 && !policy_is_privileged(&cr, d->gid) && uid != geteuid())
+                e = -EPERM;
+        if (e < 0) {
+                log_ratelimited(&control_rl, LOG_NOTICE, "REEXEC from uid %u refused: %s",
+                                (unsigned)uid, strerror(-e));
+                reply_error(d, fd, nonce, e, e == -EPERM ? "root and ipcd's group only"
+                                                         : strerror(-e));
+                return;
+        }
+        n = wire_rec_put(buf, sizeof(buf), WIRE_REC_END, nonce, NULL, 0);
+        if (n > 0 && write(fd, buf, (size_t)n) != n)
+                log_debug("REEXEC answer not written");
+        safe_close(fd);
+        log_notice("re-exec requested by uid %u (pid %d)", (unsigned)uid, (int)req->pid);
+        d->reexec_requested = true;
+}
+
 static void count_bad_line(struct daemon *d)
 {
         router_lock(&d->router);
@@ -383,7 +422,27 @@ static void handle_line(struct daemon *d, const char *line, size_t len)
         case WIRE_CTL_STATUS:
                 handle_status(d, &req, nonce);
                 break;
+        case WIRE_CTL_REEXEC:
+                handle_reexec(d, &req, nonce);
+                break;
         }
+}
+
+/* Bytes after a REEXEC line, for the new image (at most one read). */
+static void control_keep_rest(struct daemon *d, const char *buf, size_t n)
+{
+        uint8_t *p = realloc(d->rest, d->rest_len + n);
+
+        if (!p || d->rest_len + n > SNAPSHOT_REST_MAX) {
+                free(p);
+                d->rest = NULL;
+                d->rest_len = 0;
+                log_warning("re-exec: %zu control bytes dropped (out of memory)", n);
+                return;
+        }
+        memcpy(p + d->rest_len, buf, n);
+        d->rest = p;
+        d->rest_len += n;
 }
 
 /*
@@ -407,6 +466,11 @@ void control_feed(struct daemon *d, const char *buf, size_t n)
                                 handle_line(d, d->line, d->line_len);
                         d->line_len = 0;
                         d->line_since_ms = 0;
+                        if (d->reexec_requested && i + 1 < n) {
+                                /* The new image handles what follows. */
+                                control_keep_rest(d, buf + i + 1, n - i - 1);
+                                return;
+                        }
                         continue;
                 }
                 if (!d->line_since_ms) {
@@ -444,9 +508,9 @@ uint64_t control_expire(struct daemon *d, uint64_t now_ms)
 
 void control_read(struct daemon *d)
 {
-        char buf[65536];
+        char buf[SNAPSHOT_REST_MAX];
 
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < 16 && !d->reexec_requested; i++) {
                 ssize_t n = read(d->control_fd, buf, sizeof(buf));
 
                 if (n <= 0)

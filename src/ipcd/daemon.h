@@ -47,6 +47,17 @@ struct daemon {
         bool line_discard;        /* inside an over-long line: skip to '\n' */
         uint64_t line_since_ms;   /* first byte of the partial line (clock_now_ms), 0: none */
 
+        /* re-exec (reexec.c) */
+        int argc;
+        char **argv;
+        char exe_path[4096];      /* our binary, resolved at start: after an upgrade,
+                                     the new one */
+        bool reexec_requested;    /* a REEXEC line: re-exec once the FIFO read is over */
+        bool adopted;             /* this image took over an earlier one's state */
+        int kept_control_fd;      /* systemd's FIFO kept by a failed take-over, or -1 */
+        uint8_t *rest;            /* control bytes read after the REEXEC line */
+        size_t rest_len;
+
         struct event_loop *loop;
         int (*reload)(struct daemon *d); /* SIGHUP: re-read the configuration */
 };
@@ -63,6 +74,14 @@ int sentinel_start(struct daemon *d);
 /* clean: we removed our objects ourselves; else the sentinel does.  Waits
  * for it to exit. */
 void sentinel_stop(struct daemon *d, bool clean);
+
+/* reexec.c: serialize, execve(2); returns only when that failed (the
+ * data threads paused by the caller). */
+int reexec_exec(struct daemon *d);
+/* The new image: take over the state in fd (closed), or give up on it
+ * (logged: then every inherited descriptor is closed and ipcd starts as
+ * after a crash).  0 or -errno.  d->router is router_init'ed. */
+int reexec_adopt(struct daemon *d, int fd);
 
 /* control.c */
 void control_read(struct daemon *d);

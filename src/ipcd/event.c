@@ -404,10 +404,59 @@ static void partial_check(struct daemon *d)
         sd_event_source_set_enabled(t, SD_EVENT_ONESHOT);
 }
 
+/*
+ * Re-exec (reexec.c): systemd is told it is a reload (the PID stays; the
+ * new image says READY=1), the data threads stop at a pass boundary, the
+ * clients that left are reaped, and the image is replaced.  Back here only
+ * if that failed: everything goes on as before.
+ */
+static void reexec(struct daemon *d)
+{
+        int r;
+
+        d->reexec_requested = false;
+        if (d->loop->notify)
+                sd_notifyf(0, "RELOADING=1\nSTATUS=re-executing\nMONOTONIC_USEC=%llu",
+                           (unsigned long long)now_usec());
+        r = router_pause_threads(&d->router);
+        if (r < 0)
+                log_error_errno(r, "re-exec: stopping the data threads");
+        else {
+                reap(d);
+                r = reexec_exec(d);
+        }
+        r = router_resume_threads(&d->router);
+        if (r < 0)
+                log_error_errno(r, "re-exec: restarting the data threads");
+        if (d->rest_len) {
+                /* What followed the REEXEC line. */
+                uint8_t *rest = d->rest;
+                size_t n = d->rest_len;
+
+                d->rest = NULL;
+                d->rest_len = 0;
+                control_feed(d, (const char *)rest, n);
+                free(rest);
+        }
+        if (d->loop->notify)
+                sd_notify(0, "READY=1");
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-        control_read(userdata);
-        partial_check(userdata);
+        struct daemon *d = userdata;
+
+        control_read(d);
+        partial_check(d);
+        if (d->reexec_requested)
+                reexec(d);
+        return 0;
+}
+
+static int on_usr2(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        log_notice("received SIGUSR2: re-executing");
+        reexec(userdata);
         return 0;
 }
 
@@ -547,6 +596,8 @@ static int loop_setup(struct daemon *d)
                 r = sd_event_add_signal(l->e, NULL, SIGINT, on_exit_signal, d);
         if (r >= 0)
                 r = sd_event_add_signal(l->e, NULL, SIGHUP, on_hup, d);
+        if (r >= 0)
+                r = sd_event_add_signal(l->e, NULL, SIGUSR2, on_usr2, d);
         if (r < 0)
                 return log_error_errno(r, "signal handlers");
         r = sd_event_add_time(l->e, &l->backlog_timer, CLOCK_MONOTONIC, 0, 1000, on_backlog_timer, d);
@@ -624,6 +675,39 @@ int event_inherited_fifo(const char *rundir)
         return -1;
 }
 
+/* The new image of a re-exec: watch every client taken over, start the
+ * data threads, retry what was pending, handle the control bytes that
+ * came after the REEXEC line. */
+static int adopt_clients(struct daemon *d)
+{
+        struct router *r = &d->router;
+        bool deaths = false;
+        int e = 0;
+
+        router_lock(r);
+        for (struct client *c = r->clients; c && e == 0; c = c->next) {
+                e = event_watch_client(d, c);
+                deaths |= c->death_pending;
+        }
+        router_unlock(r);
+        if (e < 0)
+                return e;
+        if (deaths)
+                timer_arm(d->loop, d->loop->death_timer, DEATH_RETRY_USEC);
+        e = router_resume_threads(r);
+        if (e < 0)
+                return log_error_errno(e, "starting the data threads");
+        wake_event_thread(d->loop); /* backlogs: on_wake arms their timer */
+        if (d->rest_len) {
+                control_feed(d, (const char *)d->rest, d->rest_len);
+                free(d->rest);
+                d->rest = NULL;
+                d->rest_len = 0;
+        }
+        partial_check(d);
+        return 0;
+}
+
 int event_run(struct daemon *d)
 {
         unsigned n;
@@ -632,6 +716,11 @@ int event_run(struct daemon *d)
         r = loop_setup(d);
         if (r < 0)
                 goto out;
+        if (d->adopted) {
+                r = adopt_clients(d);
+                if (r < 0)
+                        goto out;
+        }
         log_info("ready: serving %s (inbound payloads up to %u bytes)", d->rundir,
                  d->router.lim.max_payload);
         if (d->loop->notify)

@@ -11,6 +11,7 @@ src_ipcd_ipcd_SOURCES = \
 	src/ipcd/daemon.h \
 	src/ipcd/event.c \
 	src/ipcd/main.c \
+	src/ipcd/reexec.c \
 	src/ipcd/rundir.c \
 	src/ipcd/sentinel.c
 src_ipcd_ipcd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBCONFIG_CFLAGS)

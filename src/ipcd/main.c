@@ -54,16 +54,18 @@ struct options {
         const char *runtime_dir;
         const char *log_level;
         bool check;
+        int reexec_fd;            /* --reexec-state=FD (reexec.c), -1: none */
 };
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-        enum { ARG_CHECK = 0x100 };
+        enum { ARG_CHECK = 0x100, ARG_REEXEC };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "runtime-dir", required_argument, NULL, 'r' },
                 { "log-level", required_argument, NULL, 'l' },
                 { "check-config", no_argument, NULL, ARG_CHECK },
+                { "reexec-state", required_argument, NULL, ARG_REEXEC },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -84,6 +86,18 @@ static int parse_argv(int argc, char **argv, struct options *o)
                 case ARG_CHECK:
                         o->check = true;
                         break;
+                case ARG_REEXEC: {
+                        /* Given by an earlier image of ipcd only (reexec.c). */
+                        char *end;
+                        long fd = strtol(optarg, &end, 10);
+
+                        if (end == optarg || *end || fd < 3 || fd > 1 << 20) {
+                                fprintf(stderr, "ipcd: invalid --reexec-state '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->reexec_fd = (int)fd;
+                        break;
+                }
                 case 'V':
                         printf("ipcd %s\n", PACKAGE_VERSION);
                         return 0;
@@ -124,7 +138,7 @@ static int load_config(struct ipcd_config *cfg, const struct options *o, char *e
                            err, errlen);
 }
 
-static struct options opts;
+static struct options opts = { .reexec_fd = -1 };
 
 /* The configuration in effect (the reload compares against it). */
 static struct ipcd_config running;
@@ -288,6 +302,16 @@ static int daemon_identity(struct daemon *d, const struct ipcd_config *cfg)
                 return log_error_errno(-ENOMEM, "out of memory");
         d->gid = getegid();
         d->reload = reload;
+        {
+                /* Re-exec runs the binary at this path: after a package
+                 * upgrade, the new one. */
+                ssize_t n = readlink("/proc/self/exe", d->exe_path, sizeof(d->exe_path) - 1);
+
+                if (n <= 0 || (size_t)n >= sizeof(d->exe_path) - 1)
+                        snprintf(d->exe_path, sizeof(d->exe_path), "/proc/self/exe");
+                else
+                        d->exe_path[n] = '\0';
+        }
         if (!clients_group_lookup(cfg->clients_group, &d->clients_gid, &d->have_clients_group)) {
                 log_error("clients_group '%s': no such group", cfg->clients_group);
                 return -EINVAL;
@@ -308,6 +332,7 @@ static void block_signals(void)
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &ss, NULL);
         signal(SIGPIPE, SIG_IGN);
         umask(0022);
@@ -340,13 +365,36 @@ static int router_start(struct daemon *d, struct ipcd_config *cfg)
         return r;
 }
 
+/* --reexec-state: the router with the config's limits and the earlier
+ * image's state.  0, or < 0: start afresh (reexec_adopt logged why). */
+static int router_adopt(struct daemon *d, struct ipcd_config *cfg)
+{
+        int r;
+
+        r = router_init(&d->router, &(struct router_limits){ 0 }, -1, d->gid);
+        if (r < 0)
+                return log_error_errno(r, "initialising");
+        cfg->lim.max_payload = max_payload(cfg, d->router.mq.msgmax);
+        router_set_limits(&d->router, &cfg->lim);
+        d->router.ipc_ns = d->ipc_ns;
+        d->parked_bytes = cfg->parked_bytes;
+        d->parked_bytes_per_uid = cfg->parked_bytes_per_uid;
+        r = reexec_adopt(d, opts.reexec_fd);
+        if (r < 0)
+                return r;
+        d->adopted = true;
+        if (cfg->nrings != d->router.nrings && cfg->nrings)
+                log_warning("rings: the configuration's take effect at the next restart");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         struct ipcd_config cfg;
         struct daemon d = { .rundir_fd = -1, .clients_fd = -1, .control_fd = -1, .lock_fd = -1,
-                            .state_fd = -1, .sentinel_fd = -1 };
+                            .state_fd = -1, .sentinel_fd = -1, .kept_control_fd = -1 };
         char err[512];
-        int r, ret = EXIT_FAILURE;
+        int r, ret = EXIT_FAILURE, inherited;
 
         log_init("ipcd");
         r = parse_argv(argc, argv, &opts);
@@ -365,9 +413,21 @@ int main(int argc, char **argv)
         }
         if (daemon_identity(&d, &cfg) < 0)
                 goto out;
+        d.argc = argc;
+        d.argv = argv;
         block_signals();
 
-        r = rundir_setup(&d, event_inherited_fifo(d.rundir));
+        if (opts.reexec_fd >= 0 && router_adopt(&d, &cfg) == 0)
+                goto run;
+        inherited = d.kept_control_fd >= 0 ? d.kept_control_fd : event_inherited_fifo(d.rundir);
+        if (inherited >= 0 && d.kept_control_fd < 0) {
+                /* For a later re-exec that cannot take over (reexec.c). */
+                char fd[16];
+
+                snprintf(fd, sizeof(fd), "%d", inherited);
+                setenv("IPCD_CONTROL_FD", fd, 1);
+        }
+        r = rundir_setup(&d, inherited);
         if (r < 0)
                 goto out_rundir;
         /* Before any thread exists (the data threads come with clients). */
@@ -377,7 +437,7 @@ int main(int argc, char **argv)
         r = router_start(&d, &cfg);
         if (r < 0)
                 goto out_rundir;
-
+run:
         running = cfg;
         cfg = (struct ipcd_config){ 0 };
         r = event_run(&d);
@@ -389,6 +449,7 @@ out_rundir:
         sentinel_stop(&d, false); /* none left: the sentinel cleans up */
         rundir_teardown(&d);
         free(d.dead_names);
+        free(d.rest);
 out:
         free(d.rundir);
         config_done(&cfg);

@@ -574,6 +574,9 @@ static const struct command {
         { "monitor", cmd_monitor, 0, 1, "[PATTERN]",
           "print each message routed to a name or topic matching PATTERN (default *);\n"
           "                         root and ipcd's group only" },
+        { "reexec", cmd_reexec, 0, 0, "",
+          "make ipcd re-execute its binary (after an upgrade) keeping every client;\n"
+          "                         root and ipcd's group only" },
         { "cleanup", cmd_cleanup, 0, 0, "",
           "with no ipcd running, remove what a crashed one left behind" },
         { "help", cmd_help, 0, 0, "", "show this help" },

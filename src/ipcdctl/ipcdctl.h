@@ -33,6 +33,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_clients(struct ctl *ctl, int argc, char **argv);
 int cmd_topics(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
+int cmd_reexec(struct ctl *ctl, int argc, char **argv);
 
 /* "ENOENT" for ENOENT (positive or negative), "errno N" if unknown. */
 const char *ctl_errno_name(int e);

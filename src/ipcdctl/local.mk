@@ -3,6 +3,7 @@ bin_PROGRAMS += src/ipcdctl/ipcdctl
 src_ipcdctl_ipcdctl_SOURCES = \
 	src/ipcdctl/ipcdctl.c src/ipcdctl/ipcdctl.h \
 	src/ipcdctl/status.c \
+	src/ipcdctl/reexec.c \
 	src/ipcdctl/monitor.c \
 	src/ipcdctl/json.c src/ipcdctl/json.h
 src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la

@@ -44,6 +44,14 @@ static void test_ctl_valid(void)
         CHECK(strcmp(req.nonce, NONCE) == 0);
         CHECK(strcmp(req.fifo, FIFO) == 0);
 
+        CHECK(parse("REEXEC 1 " NONCE " " FIFO " 77", &req) == 0);
+        CHECK(req.cmd == WIRE_CTL_REEXEC && req.pid == 77);
+        CHECK(strcmp(req.fifo, FIFO) == 0);
+        CHECK(parse("REEXEC 1 " NONCE " " FIFO, &req) == -EBADMSG);
+        CHECK(parse("REEXEC 1 " NONCE " " FIFO " 0", &req) == -EBADMSG);
+        CHECK(parse("REEXEC 1 " NONCE " " FIFO " 07", &req) == -EBADMSG);
+        CHECK(parse("REEXEC 1 " NONCE " " FIFO " 7 x", &req) == -EBADMSG);
+
         /* The parser takes a counted line: bytes after len are not read. */
         {
                 const char *s = "STATUS 1 " NONCE " " FIFO "GARBAGE";
@@ -199,6 +207,13 @@ static void test_ctl_format(void)
         n = wire_ctl_format(&req, line, sizeof(line));
         CHECK(n > 0 && strcmp(line, "STATUS 1 " NONCE " " FIFO "\n") == 0);
         CHECK(wire_ctl_parse(line, (size_t)n - 1, &back) == 0 && back.cmd == WIRE_CTL_STATUS);
+
+        /* REEXEC. */
+        req.cmd = WIRE_CTL_REEXEC;
+        n = wire_ctl_format(&req, line, sizeof(line));
+        CHECK(n > 0 && strcmp(line, "REEXEC 1 " NONCE " " FIFO " 42\n") == 0);
+        CHECK(wire_ctl_parse(line, (size_t)n - 1, &back) == 0 && back.cmd == WIRE_CTL_REEXEC &&
+              back.pid == 42);
 
         /* Bad fields are refused, never formatted. */
         req.cmd = WIRE_CTL_REGISTER;

@@ -86,6 +86,12 @@ int wire_ctl_format(const struct wire_ctl *req, char *buf, size_t size)
         case WIRE_CTL_STATUS:
                 n = snprintf(buf, size, "STATUS %d %s %s\n", WIRE_VERSION, req->nonce, req->fifo);
                 break;
+        case WIRE_CTL_REEXEC:
+                if (req->pid <= 0)
+                        return -EINVAL;
+                n = snprintf(buf, size, "REEXEC %d %s %s %d\n", WIRE_VERSION, req->nonce,
+                             req->fifo, (int)req->pid);
+                break;
         default:
                 return -EINVAL;
         }
@@ -118,6 +124,24 @@ static bool field_is(const char *f, size_t fl, const char *s)
         return fl == strlen(s) && memcmp(f, s, fl) == 0;
 }
 
+/* A pid field: decimal, no leading zero, 1 .. 2^30 - 1. */
+static int parse_pid(const char *f, size_t fl, pid_t *ret)
+{
+        long pid = 0;
+
+        if (fl > 10 || f[0] == '0')
+                return -EBADMSG;
+        for (size_t i = 0; i < fl; i++) {
+                if (f[i] < '0' || f[i] > '9')
+                        return -EBADMSG;
+                pid = pid * 10 + (f[i] - '0');
+        }
+        if (pid <= 0 || pid > 0x3fffffff)
+                return -EBADMSG;
+        *ret = (pid_t)pid;
+        return 0;
+}
+
 int wire_ctl_parse(const char *line, size_t len, struct wire_ctl *req)
 {
         const char *f[6];
@@ -141,19 +165,15 @@ int wire_ctl_parse(const char *line, size_t len, struct wire_ctl *req)
                 req->cmd = WIRE_CTL_STATUS;
                 return 0;
         }
+        if (field_is(f[0], fl[0], "REEXEC") && nf == 5) {
+                if (parse_pid(f[4], fl[4], &req->pid) < 0)
+                        return -EBADMSG;
+                req->cmd = WIRE_CTL_REEXEC;
+                return 0;
+        }
         if (field_is(f[0], fl[0], "REGISTER") && nf == 6) {
-                long pid = 0;
-
-                if (fl[4] > 10 || f[4][0] == '0')
+                if (parse_pid(f[4], fl[4], &req->pid) < 0)
                         return -EBADMSG;
-                for (size_t i = 0; i < fl[4]; i++) {
-                        if (f[4][i] < '0' || f[4][i] > '9')
-                                return -EBADMSG;
-                        pid = pid * 10 + (f[4][i] - '0');
-                }
-                if (pid <= 0 || pid > 0x3fffffff)
-                        return -EBADMSG;
-                req->pid = (pid_t)pid;
                 if (field_is(f[5], fl[5], "-"))
                         req->name[0] = '\0';
                 else if (name_is_valid_n(f[5], fl[5]))

@@ -84,13 +84,17 @@ static inline bool wire_type_is_user(long t)
 enum wire_ctl_cmd {
         WIRE_CTL_REGISTER = 1,
         WIRE_CTL_STATUS = 2,
+        /* "REEXEC 1 <nonce> <fifo> <pid>": re-execute ipcd keeping every
+         * client (root and ipcd's group only; answered with END, or an
+         * ERROR record). */
+        WIRE_CTL_REEXEC = 3,
 };
 
 struct wire_ctl {
         enum wire_ctl_cmd cmd;
         char nonce[WIRE_HEX_LEN + 1]; /* lowercase hex, NUL-terminated */
         char fifo[WIRE_HEX_LEN + 1];
-        pid_t pid;                   /* REGISTER only */
+        pid_t pid;                   /* REGISTER, REEXEC */
         char name[WIRE_NAME_MAX];    /* REGISTER only; "" = anonymous */
 };
 

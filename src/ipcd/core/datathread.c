@@ -11,6 +11,9 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -22,6 +25,7 @@
 #include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/util.h"
 
 /* Messages one pass drains with IPC_NOWAIT after its blocking msgrcv. */
 #define PASS_DRAIN_MAX 64
@@ -221,23 +225,113 @@ void *router_uidq_thread(void *arg)
                 ssize_t n = msgrcv(qid, buf, cap, 0, MSG_NOERROR);
 
                 if (n < 0) {
-                        if (errno == EINTR)
+                        if (errno == EINTR && !atomic_load(&r->pausing))
                                 continue;
+                        if (errno == EINTR)
+                                break;
                         if (errno != EIDRM && errno != EINVAL)
                                 log_error_errno(-errno, "msgrcv on inbound queue %d", qid);
                         break;
                 }
                 uidq_pass(u, p, w, qid, buf, cap, n);
+                if (atomic_load(&r->pausing))
+                        break; /* at a pass boundary: nothing batched is left */
         }
 out:
         router_pass_free(p);
         free(buf);
         watch_slot_put(w);
         router_lock(r);
-        if (!u->removed && !r->shutting_down)
+        if (!u->removed && !r->shutting_down && !atomic_load(&r->pausing))
                 uidq_lost(r, u, qid);
         if (r->wake)
                 r->wake(r->wake_userdata);
         router_unlock(r);
         return NULL;
+}
+
+/* Re-exec: the signal that interrupts a data thread's blocking msgrcv
+ * (never restarted, SA_RESTART or not); the handler does nothing. */
+#define PAUSE_SIGNAL SIGURG
+#define PAUSE_KICK_NS (5 * 1000 * 1000L)
+#define PAUSE_KICKS 2000 /* 10 s */
+
+static void on_pause_signal(int sig)
+{
+        (void)sig;
+}
+
+/* Interrupt t until it exits: one signal may come just before it enters
+ * msgrcv, so kick again every PAUSE_KICK_NS. */
+static int pause_join(pthread_t t)
+{
+        for (int i = 0; i < PAUSE_KICKS; i++) {
+                struct timespec ts;
+                int e;
+
+                pthread_kill(t, PAUSE_SIGNAL);
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += PAUSE_KICK_NS;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                e = pthread_timedjoin_np(t, NULL, &ts);
+                if (e == 0)
+                        return 0;
+                if (e != ETIMEDOUT)
+                        return -e;
+        }
+        return -ETIMEDOUT;
+}
+
+int router_pause_threads(struct router *r)
+{
+        struct sigaction sa;
+        struct uidq **all = NULL;
+        size_t n = 0, cap = 0;
+        int e = 0;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_pause_signal;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(PAUSE_SIGNAL, &sa, NULL) < 0)
+                return -errno;
+        atomic_store(&r->pausing, true);
+        /* Threads on either list: one whose queue went away in its last
+         * pass is on dead_uidqs, still running.  Only the event thread
+         * (this one) frees a struct uidq or starts a thread. */
+        router_lock(r);
+        for (int list = 0; list < 2 && e == 0; list++)
+                for (struct uidq *u = list ? r->dead_uidqs : r->uidqs; u && e == 0; u = u->next)
+                        if (u->thread_started) {
+                                e = util_array_reserve(&all, &cap, n + 1, sizeof(*all), 16);
+                                if (e == 0)
+                                        all[n++] = u;
+                        }
+        router_unlock(r);
+        for (size_t i = 0; i < n && e == 0; i++) {
+                e = pause_join(all[i]->thread);
+                if (e == 0)
+                        all[i]->thread_started = false;
+        }
+        free(all);
+        return e;
+}
+
+int router_resume_threads(struct router *r)
+{
+        int e = 0;
+
+        atomic_store(&r->pausing, false);
+        router_lock(r);
+        for (struct uidq *u = r->uidqs; u && e == 0; u = u->next) {
+                if (u->thread_started || u->removed)
+                        continue;
+                e = -pthread_create(&u->thread, NULL, router_uidq_thread, u);
+                if (e == 0)
+                        u->thread_started = true;
+        }
+        router_unlock(r);
+        return e;
 }

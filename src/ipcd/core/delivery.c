@@ -359,3 +359,19 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
         wakeup_pull_marker(c);
         return 0;
 }
+
+void backlog_restore(struct router *r, struct client *c, struct backlog_entry *e)
+{
+        e->next = NULL;
+        if (c->bl_tail)
+                c->bl_tail->next = e;
+        else {
+                c->bl_head = e;
+                backlogged_add(r, c);
+        }
+        c->bl_tail = e;
+        bl_account_entry(r, c, e, 1);
+        c->bl_records += e->nrec;
+        if (e->control)
+                c->bl_ctl_bytes += e->size;
+}

@@ -33,3 +33,6 @@ void backlog_free(struct router *r, struct client *c);
 void count_drop_why(struct router *r, struct client *c, uint32_t nrec, int why);
 /* ... for ipcd's own limits (WIRE_DROP_MEMORY). */
 void count_drop(struct router *r, struct client *c, uint32_t nrec);
+/* Re-exec (snapshot.c): append e, read from a saved state, to c's
+ * backlog with its accounting (c->uq set). */
+void backlog_restore(struct router *r, struct client *c, struct backlog_entry *e);

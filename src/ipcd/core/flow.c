@@ -523,3 +523,31 @@ static void topics_client_left(struct router *r, struct client *c)
                                 }
                 }
 }
+
+uint64_t flow_group_id_last(void)
+{
+        return next_group_id;
+}
+
+void flow_group_id_set(uint64_t last)
+{
+        next_group_id = last;
+}
+
+int flow_pair_restore(struct router *r, struct client *dst, struct client *s,
+                      const struct flow_pair *v)
+{
+        struct flow_pair *fp;
+
+        if (pair_find(r, dst, s->id))
+                return -EEXIST;
+        fp = pair_get(r, dst, s);
+        if (!fp)
+                return -ENOMEM;
+        fp->outstanding = v->outstanding;
+        fp->due = v->due;
+        fp->bulk_out = v->bulk_out;
+        fp->bulk_due = v->bulk_due;
+        fp->maybe_blocked = v->maybe_blocked;
+        return 0;
+}

@@ -48,3 +48,10 @@ void flow_bulk_released(struct router *r, struct client *dst, uint64_t sender_id
 /* c leaves: its senders are told (-ECONNRESET credits), its pairs freed,
  * and the pairs it had as a sender freed. */
 void flow_client_gone(struct router *r, struct client *c);
+/* Re-exec (snapshot.c): the last topic group id given out, and a pair
+ * read from a saved state (its sender's flow_held is the sender's own,
+ * saved apart).  0 or -ENOMEM. */
+uint64_t flow_group_id_last(void);
+void flow_group_id_set(uint64_t last);
+int flow_pair_restore(struct router *r, struct client *dst, struct client *s,
+                      const struct flow_pair *v);

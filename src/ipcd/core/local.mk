@@ -24,15 +24,17 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/ring.c src/ipcd/core/ring.h \
 	src/ipcd/core/router.c src/ipcd/core/router.h \
 	src/ipcd/core/send.c src/ipcd/core/send.h \
+	src/ipcd/core/snapshot.c src/ipcd/core/snapshot.h src/ipcd/core/snapshot-io.h \
+	src/ipcd/core/snapshot-read.c \
 	src/ipcd/core/state.h \
 	src/ipcd/core/status.c \
 	src/ipcd/core/topics.c src/ipcd/core/topics.h \
 	src/ipcd/core/wakeup.c src/ipcd/core/wakeup.h
 
 check_PROGRAMS += src/ipcd/core/test-router src/ipcd/core/test-ring src/ipcd/core/test-topics \
-	src/ipcd/core/test-msgq src/ipcd/core/test-policy
+	src/ipcd/core/test-msgq src/ipcd/core/test-policy src/ipcd/core/test-snapshot
 TESTS += src/ipcd/core/test-router src/ipcd/core/test-ring src/ipcd/core/test-topics \
-	src/ipcd/core/test-msgq src/ipcd/core/test-policy
+	src/ipcd/core/test-msgq src/ipcd/core/test-policy src/ipcd/core/test-snapshot
 src_ipcd_core_test_router_SOURCES = src/ipcd/core/test-router.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_router_LDADD = src/shared/libshared.la
 src_ipcd_core_test_ring_SOURCES = src/ipcd/core/test-ring.c $(IPCD_CORE_SOURCES)
@@ -43,3 +45,7 @@ src_ipcd_core_test_msgq_SOURCES = src/ipcd/core/test-msgq.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_msgq_LDADD = src/shared/libshared.la
 src_ipcd_core_test_policy_SOURCES = src/ipcd/core/test-policy.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_policy_LDADD = src/shared/libshared.la
+src_ipcd_core_test_snapshot_SOURCES = src/ipcd/core/test-snapshot.c $(IPCD_CORE_SOURCES)
+src_ipcd_core_test_snapshot_LDADD = src/shared/libshared.la
+# The version 1 state every later reader must read (snapshot.h).
+EXTRA_DIST += tests/reexec-v1.state

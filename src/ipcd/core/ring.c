@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 #include "ipcd/core/msgq.h"
 #include "ipcd/core/ring.h"
@@ -308,4 +309,68 @@ bool ring_chunk_settle(struct ring *r, uint32_t lane, uint64_t pos)
         if (i < 0 || r->lanes[lane].chunks[i].refs > 0)
                 return false;
         return chunk_drop(r, lane, (size_t)i);
+}
+
+int ring_adopt(unsigned index, const char *name, int shmid, uint64_t size, uint64_t lane_size,
+               gid_t gid, struct ring **ret)
+{
+        const struct ring_shm_hdr *h;
+        struct shmid_ds ds;
+        struct ring *r;
+
+        if (shmid < 0 || lane_size == 0 || lane_size % 4096 || size < lane_size)
+                return -EINVAL;
+        /* Ours (created by our uid) and of the size recorded. */
+        if (shmctl(shmid, IPC_STAT, &ds) < 0)
+                return -errno;
+        if (ds.shm_perm.cuid != geteuid() || ds.shm_segsz != size)
+                return -EINVAL;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->base = shmat(shmid, NULL, 0);
+        if (r->base == (void *)-1) {
+                int e = -errno;
+
+                free(r);
+                return e;
+        }
+        h = (const struct ring_shm_hdr *)r->base;
+        r->nlanes = (uint32_t)h->nlanes;
+        if (h->magic != RING_MAGIC || h->version != RING_VERSION || h->size != size ||
+            h->lane_size != lane_size || h->nlanes == 0 || h->nlanes > size / lane_size ||
+            h->data_off != ring_data_off(r->nlanes) ||
+            h->data_off + (uint64_t)r->nlanes * lane_size > size) {
+                ring_free(r);
+                return -EINVAL;
+        }
+        r->lanes = calloc(r->nlanes, sizeof(*r->lanes));
+        if (!r->lanes) {
+                ring_free(r);
+                return -ENOMEM;
+        }
+        r->index = index;
+        snprintf(r->name, sizeof(r->name), "%s", name);
+        r->shmid = shmid;
+        r->size = size;
+        r->lane_size = lane_size;
+        r->data_off = h->data_off;
+        r->gid = gid;
+        *ret = r;
+        return 0;
+}
+
+void ring_recount(struct ring *r)
+{
+        r->used = 0;
+        r->lanes_used = 0;
+        for (uint32_t i = 0; i < r->nlanes; i++) {
+                struct ring_lane *l = &r->lanes[i];
+
+                l->bytes = 0;
+                for (size_t k = 0; k < l->nchunks; k++)
+                        l->bytes += l->chunks[k].len;
+                r->used += l->bytes;
+                r->lanes_used += l->busy;
+        }
 }

@@ -74,3 +74,11 @@ bool ring_chunk_unref(struct ring *r, uint32_t lane, uint64_t pos);
 /* After delivering a chunk to every receiver: free it at once if nobody
  * took a reference.  Returns true when free_pos moved. */
 bool ring_chunk_settle(struct ring *r, uint32_t lane, uint64_t pos);
+
+/* Re-exec (snapshot.c): attach the segment shmid that an earlier image of
+ * ipcd made with this geometry, checking its header; the lanes start
+ * empty (the caller fills them).  -EINVAL when it does not match. */
+int ring_adopt(unsigned index, const char *name, int shmid, uint64_t size, uint64_t lane_size,
+               gid_t gid, struct ring **ret);
+/* Recount used and lanes_used after the lanes were filled. */
+void ring_recount(struct ring *r);

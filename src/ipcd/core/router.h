@@ -10,7 +10,8 @@
  * errors, clients, wakeup, held, delivery (with flow: the two call each
  * other, flow.c says why), answers, pass, bulk, message,
  * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
- * status (and ring, msgq, topics, policy beneath them all).
+ * status, snapshot (the re-exec state) (and ring, msgq, topics, policy
+ * beneath them all).
  *
  * Lock discipline (the one place it is written down):
  *
@@ -96,6 +97,14 @@ struct client *router_client_by_name(struct router *r, const char *name, size_t 
 void *router_uidq_thread(void *arg);
 /* Remove every inbound queue so the data threads exit (lock held). */
 void router_stop_threads(struct router *r);
+/* Re-exec (lock not held, event thread): every data thread finishes its
+ * pass and exits, its inbound queue kept with what is in it; joined
+ * here.  Then the routing state holds still.  0, or -errno when a
+ * thread could not be stopped (the caller resumes). */
+int router_pause_threads(struct router *r);
+/* Start a data thread for every inbound queue without one (after a
+ * pause, or a state read by snapshot.c); lock not held.  0 or -errno. */
+int router_resume_threads(struct router *r);
 
 /* Try to deliver backlogs (lock held); returns how many clients still
  * have one. */

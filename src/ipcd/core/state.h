@@ -281,5 +281,6 @@ struct router {
         void (*wake)(void *userdata); /* something is on reap/dead_uidqs */
         void *wake_userdata;
         bool shutting_down;
+        atomic_bool pausing;      /* [atomic] re-exec: data threads stop after their pass */
 };
 
