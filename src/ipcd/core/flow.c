@@ -549,5 +549,7 @@ int flow_pair_restore(struct router *r, struct client *dst, struct client *s,
         fp->bulk_out = v->bulk_out;
         fp->bulk_due = v->bulk_due;
         fp->maybe_blocked = v->maybe_blocked;
+        /* What counts against the sender's client budget. */
+        s->flow_held += v->outstanding + v->due;
         return 0;
 }
