@@ -124,8 +124,11 @@ static void client_rows(struct top *t, uint64_t ms)
                         b = bsearch(c, t->before.clients, t->before.nclients, sizeof(*c),
                                     client_id_cmp);
                 k = b != NULL;
-                snprintf(w->name, sizeof(w->name), "%.*s",
-                         (int)strnlen(c->name, sizeof(c->name)), c->name[0] ? c->name : "-");
+                if (c->name[0])
+                        snprintf(w->name, sizeof(w->name), "%.*s",
+                                 (int)strnlen(c->name, sizeof(c->name)), c->name);
+                else
+                        snprintf(w->name, sizeof(w->name), "-"); /* anonymous */
                 w->v[1] = (double)c->id;
                 w->v[2] = c->uid;
                 w->v[3] = rate(c->sent, k ? b->sent : 0, k, ms);
@@ -299,26 +302,20 @@ static void header_lines(const struct top *t, char *l1, char *l2, size_t size)
         }
         snprintf(l2, size,
                  "per second: accepted %.1f  routed %.1f  dropped %.1f  published %.1f  "
-                 "calls %.1f  data threads %.0f%%",
+                 "calls %.1f  data threads %.1f%%",
                  rate(d->accepted, b->accepted, true, ms), rate(d->routed, b->routed, true, ms),
                  rate(d->dropped, b->dropped, true, ms), rate(d->published, b->published, true, ms),
                  rate(calls, calls_before, true, ms),
-                 rate(d->data_busy_us, b->data_busy_us, true, ms) / 10.0);
+                 rate(d->data_busy_us, b->data_busy_us, true, ms) / 1e4); /* us/s as % */
 }
 
-/* Take a new answer; the one before it is kept for the rates.  0, or
- * -errno with t->error set (the old answers are kept). */
-static int top_refresh(struct top *t)
+/* Take a new answer (set, emptied); the one before it is kept for the
+ * rates.  0 or -ENOMEM. */
+static int top_take(struct top *t, struct wire_status_set *set_)
 {
-        struct wire_status_set set = { 0 };
-        char error[128];
-        int r = ctl_status_query(t->ctl->rundir, &set, error, sizeof(error));
+        struct wire_status_set set = *set_;
 
-        if (r < 0) {
-                snprintf(t->error, sizeof(t->error), "ipcd at %s: %s", t->ctl->rundir,
-                         error[0] ? error : strerror(-r));
-                return r;
-        }
+        *set_ = (struct wire_status_set){ 0 };
         t->error[0] = '\0';
         if (set.nclients > 1)
                 qsort(set.clients, set.nclients, sizeof(*set.clients), client_id_cmp);
@@ -330,6 +327,22 @@ static int top_refresh(struct top *t)
         t->now = set;
         t->have_now = true;
         return top_rows(t);
+}
+
+/* Ask ipcd again: 0, or -errno with t->error set (the old answers are
+ * kept). */
+static int top_refresh(struct top *t)
+{
+        struct wire_status_set set = { 0 };
+        char error[128];
+        int r = ctl_status_query(t->ctl->rundir, &set, error, sizeof(error));
+
+        if (r < 0) {
+                snprintf(t->error, sizeof(t->error), "ipcd at %s: %s", t->ctl->rundir,
+                         error[0] ? error : strerror(-r));
+                return r;
+        }
+        return top_take(t, &set);
 }
 
 static void top_done(struct top *t)
@@ -381,7 +394,7 @@ static int top_plain(struct top *t)
                         clock_sleep_us((uint64_t)t->ctl->interval_ms * USEC_PER_MSEC);
                 if (ctl_stop_signal)
                         break;
-                if (top_refresh(t) < 0) {
+                if (!first && top_refresh(t) < 0) {
                         log_error("%s", t->error);
                         return CTL_EXIT_FAILURE;
                 }
@@ -471,26 +484,28 @@ static int top_screen(struct top *t)
 int cmd_top(struct ctl *ctl, int argc, char **argv)
 {
         struct top t = { .ctl = ctl, .sort = { CLIENT_SORT, TOPIC_SORT } };
+        struct wire_status_set set = { 0 };
         int r;
 
         if (ctl->interval_ms <= 0) {
                 log_error("top needs an --interval above 0 milliseconds");
                 return CTL_EXIT_USAGE;
         }
-#ifdef HAVE_NCURSES
-        if (isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
-                /* The first answer before the screen: no ipcd is an error
-                 * printed the usual way. */
-                r = ctl_status_fetch(ctl, &t.now);
-                if (r == 0) {
-                        wire_status_set_free(&t.now);
-                        r = top_refresh(&t) < 0 ? CTL_EXIT_FAILURE : top_screen(&t);
-                }
-                top_done(&t);
+        /* The first answer before anything is drawn: no ipcd is an error
+         * printed the usual way. */
+        r = ctl_status_fetch(ctl, &set);
+        if (r != 0)
                 return r;
+        if (top_take(&t, &set) < 0) {
+                top_done(&t);
+                return log_error("out of memory"), CTL_EXIT_FAILURE;
         }
+#ifdef HAVE_NCURSES
+        if (isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
+                r = top_screen(&t);
+        else
 #endif
-        r = top_plain(&t);
+                r = top_plain(&t);
         top_done(&t);
         return r;
 }
