@@ -124,7 +124,7 @@ check "$T/m2" \
         'v("ipcd_client_messages_received_total", name="slow") + v("ipcd_client_messages_dropped_total", name="slow") <= 3000' \
         'v("ipcd_client_backlog_bytes", name="slow") > 0' \
         'v("ipcd_topic_messages_published_total", topic="c/d") == 3000' \
-        'v("ipcd_uid_messages_dropped_total", uid='"$(id -u)"') == v("ipcd_messages_dropped_total")'
+        'v("ipcd_uid_messages_dropped", uid='"$(id -u)"') == v("ipcd_messages_dropped_total")'
 kill -CONT $slow
 
 # ------------------------------------------------------------------

@@ -320,11 +320,14 @@ static void uid_labels(FILE *f, const void *obj)
 static const struct field uid_fields[] = {
         U32("clients", M_GAUGE, clients, "Clients of the uid."),
         U32("inbound_messages", M_GAUGE, qnum, "Messages waiting in the uid's inbound queue."),
-        U("messages_sent", M_COUNTER, sent, "User messages accepted from its clients now connected."),
-        U("messages_received", M_COUNTER, received,
-          "User messages delivered to its clients now connected."),
-        U("messages_dropped", M_COUNTER, dropped,
-          "User messages for its clients now connected, dropped."),
+        /* Sums over the clients connected now: gauges, since they fall
+         * when a client leaves. */
+        U("messages_sent", M_GAUGE, sent,
+          "User messages accepted from its clients connected now (a sum: falls when one leaves)."),
+        U("messages_received", M_GAUGE, received,
+          "User messages delivered to its clients connected now (a sum: falls when one leaves)."),
+        U("messages_dropped", M_GAUGE, dropped,
+          "User messages for its clients connected now, dropped (a sum: falls when one leaves)."),
         U("backlog_bytes", M_GAUGE, backlog_bytes, "Bytes waiting in ipcd for its clients."),
         U("bulk_held_bytes", M_GAUGE, bulk_held, "Ring bytes its clients hold unreleased."),
 };

@@ -18,7 +18,8 @@
 #include "shared/clock.h"
 #include "shared/util.h"
 
-int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64_t cookie)
+int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64_t cookie,
+             uint64_t start_us)
 {
         if (callee->ncalls >= r->lim.max_calls)
                 return ROUTER_E_FULL;
@@ -26,7 +27,7 @@ int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64
                                sizeof(*callee->calls), 8) < 0)
                 return -ENOMEM;
         callee->calls[callee->ncalls++] =
-                (struct pending_call){ caller_id, cookie, clock_now_us() };
+                (struct pending_call){ caller_id, cookie, start_us };
         return 0;
 }
 
