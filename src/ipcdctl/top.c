@@ -352,35 +352,6 @@ static void top_done(struct top *t)
         free(t->rows);
 }
 
-/* A key: false for quit.  Anything unknown is ignored. */
-static bool top_key(struct top *t, int key)
-{
-        size_t ncols;
-
-        view_cols(t->view, &ncols);
-        switch (key) {
-        case 'q':
-        case 'Q':
-                return false;
-        case 't':
-                t->view = t->view == VIEW_CLIENTS ? VIEW_TOPICS : VIEW_CLIENTS;
-                break;
-        case '<':
-                t->sort[t->view] = (t->sort[t->view] + (int)ncols - 1) % (int)ncols;
-                break;
-        case '>':
-                t->sort[t->view] = (t->sort[t->view] + 1) % (int)ncols;
-                break;
-        case 'r':
-                t->reverse = !t->reverse;
-                break;
-        default:
-                return true;
-        }
-        top_rows(t);
-        return true;
-}
-
 /* ------------------------------------------------------------------ */
 /* Plain output: header and table again every interval.                 */
 
@@ -417,6 +388,35 @@ static int top_plain(struct top *t)
 /* Full screen.                                                         */
 
 #ifdef HAVE_NCURSES
+/* A key: false for quit.  Anything unknown is ignored. */
+static bool top_key(struct top *t, int key)
+{
+        size_t ncols;
+
+        view_cols(t->view, &ncols);
+        switch (key) {
+        case 'q':
+        case 'Q':
+                return false;
+        case 't':
+                t->view = t->view == VIEW_CLIENTS ? VIEW_TOPICS : VIEW_CLIENTS;
+                break;
+        case '<':
+                t->sort[t->view] = (t->sort[t->view] + (int)ncols - 1) % (int)ncols;
+                break;
+        case '>':
+                t->sort[t->view] = (t->sort[t->view] + 1) % (int)ncols;
+                break;
+        case 'r':
+                t->reverse = !t->reverse;
+                break;
+        default:
+                return true;
+        }
+        top_rows(t);
+        return true;
+}
+
 static void screen_draw(const struct top *t)
 {
         char l1[256], l2[256], line[512];
