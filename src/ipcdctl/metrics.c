@@ -192,7 +192,7 @@ static const struct field daemon_fields[] = {
         D("bad_inbound_records", M_COUNTER, bad_inbound, "Inbound records rejected."),
         D("backlog_bytes", M_GAUGE, backlog_bytes,
           "Bytes waiting in ipcd for full client queues, all destinations."),
-        D32("client_queue_bytes", M_GAUGE, queue_bytes, "msg_qbytes of each client queue."),
+        D32("queue_limit_bytes", M_GAUGE, queue_bytes, "msg_qbytes of each client queue."),
         D32("max_payload_bytes", M_GAUGE, max_payload, "Largest inline payload accepted."),
 };
 
