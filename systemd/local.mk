@@ -2,7 +2,8 @@
 # @sbindir@ is substituted here, not by AC_CONFIG_FILES: configure would
 # leave ${exec_prefix} in it unexpanded (STYLE.md).  Generated files go to
 # the build directory.
-systemdsystemunit_DATA = systemd/ipcd.service systemd/ipcd.socket
+systemdsystemunit_DATA = systemd/ipcd.service systemd/ipcd.socket \
+	systemd/ipcd-metrics.socket systemd/ipcd-metrics@.service
 # Installed as $(sysusersdir)/ipcd.conf and $(tmpfilesdir)/ipcd.conf: the
 # build copies them under that name so that no install hook is needed.
 sysusers_DATA = systemd/sysusers.d/ipcd.conf
@@ -13,15 +14,21 @@ systemd/ipcd.service: $(top_srcdir)/systemd/ipcd.service.in Makefile
 	sed -e 's|@sbindir[@]|$(sbindir)|g' $(top_srcdir)/systemd/ipcd.service.in >$@.tmp && \
 	mv -f $@.tmp $@
 
+systemd/ipcd-metrics@.service: $(top_srcdir)/systemd/ipcd-metrics@.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && \
+	sed -e 's|@bindir[@]|$(bindir)|g' $(top_srcdir)/systemd/ipcd-metrics@.service.in >$@.tmp && \
+	mv -f $@.tmp $@
+
 systemd/sysusers.d/ipcd.conf: $(top_srcdir)/systemd/ipcd.sysusers
 	$(AM_V_GEN)$(MKDIR_P) systemd/sysusers.d && cp $(top_srcdir)/systemd/ipcd.sysusers $@
 
 systemd/tmpfiles.d/ipcd.conf: $(top_srcdir)/systemd/ipcd.tmpfiles
 	$(AM_V_GEN)$(MKDIR_P) systemd/tmpfiles.d && cp $(top_srcdir)/systemd/ipcd.tmpfiles $@
 
-CLEANFILES += systemd/ipcd.service systemd/sysusers.d/ipcd.conf systemd/tmpfiles.d/ipcd.conf
+CLEANFILES += systemd/ipcd.service systemd/ipcd-metrics@.service systemd/sysusers.d/ipcd.conf systemd/tmpfiles.d/ipcd.conf
 EXTRA_DIST += \
 	systemd/ipcd.service.in systemd/ipcd.socket \
+	systemd/ipcd-metrics@.service.in systemd/ipcd-metrics.socket \
 	systemd/ipcd.sysusers systemd/ipcd.tmpfiles \
 	systemd/test-units.sh
 

@@ -26,6 +26,17 @@ fi
 grep -q '^ExecStart=/.*/ipcd$' "$service" || { echo "FAIL: ExecStart= not substituted:"; grep ExecStart "$service"; fail=1; }
 sed "s|^ExecStart=.*|ExecStart=$exe|" "$service" >"$tmp/ipcd.service"
 cp "$socket" "$tmp/ipcd.socket"
+# The metrics endpoint: ipcdctl metrics --http per connection.
+metrics=$top_builddir/systemd/ipcd-metrics@.service
+[ -f "$metrics" ] || { echo "FAIL: $metrics not built"; exit 1; }
+grep -q '^ExecStart=/.*/ipcdctl metrics --http$' "$metrics" ||
+        { echo "FAIL: ExecStart= of ipcd-metrics@.service:"; grep ExecStart "$metrics"; fail=1; }
+ctlexe=${IPCDCTL:-}
+if [ -z "$ctlexe" ] || [ ! -x "$ctlexe" ]; then
+        ctlexe=/bin/true
+fi
+sed "s|^ExecStart=.*|ExecStart=$ctlexe metrics --http|" "$metrics" >"$tmp/ipcd-metrics@.service"
+cp "$top_srcdir/systemd/ipcd-metrics.socket" "$tmp/ipcd-metrics.socket"
 
 # The design forbids these (ipcd(8), ipcd.service.in).
 for bad in PrivateIPC PrivateUsers DynamicUser RuntimeDirectory ProcSubset; do
@@ -33,14 +44,15 @@ for bad in PrivateIPC PrivateUsers DynamicUser RuntimeDirectory ProcSubset; do
 done
 
 out=$(cd "$tmp" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no \
-        "$tmp/ipcd.service" "$tmp/ipcd.socket" 2>&1)
+        "$tmp/ipcd.service" "$tmp/ipcd.socket" "$tmp/ipcd-metrics.socket" \
+        "$tmp/ipcd-metrics@.service" 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || [ -n "$out" ]; then
         echo "FAIL: systemd-analyze verify (exit $rc):"
         echo "$out"
         fail=1
 else
-        echo "ok: systemd-analyze verify ipcd.service ipcd.socket"
+        echo "ok: systemd-analyze verify ipcd.service ipcd.socket ipcd-metrics.socket ipcd-metrics@.service"
 fi
 
 # sysusers.d + tmpfiles.d in a scratch root (needs root for the chown).

@@ -173,3 +173,8 @@ EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright
 	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
 	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
 	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides
+
+# ipcdctl metrics (parsed by python3-prometheus-client) and metrics --http,
+# ipcdctl top driven in tmux (issue 13).  test-ctl-client makes the traffic.
+TESTS += tests/test-metrics.sh tests/test-top.sh
+EXTRA_DIST += tests/test-metrics.sh tests/test-top.sh

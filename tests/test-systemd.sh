@@ -19,6 +19,9 @@
 #   - SIGKILL of ipcd: its clients get an error, systemd restarts it, and no
 #     queue, semaphore or segment of the old instance is left;
 #   - `systemctl stop ipcd` leaves no System V object at all;
+#   - ipcd-metrics.socket (enabled and started) answers `curl
+#     http://127.0.0.1:9464/metrics` with OpenMetrics text through
+#     ipcd-metrics@.service, in the container's own network namespace;
 #   - the journal holds ipcd's start, reload-failure and stop messages at
 #     their priorities (info, err), without "<N>" or "ipcd:" prefixes.
 # Prints the `systemd-analyze security` exposure of ipcd.service.
@@ -98,10 +101,12 @@ ipcd_bin=$(find_one -path '*/sbin/ipcd' -type f)
 ctl_bin=$(find_one -path '*/bin/ipcdctl' -type f)
 service=$(find_one -name ipcd.service -type f)
 socket=$(find_one -name ipcd.socket -type f)
+msocket=$(find_one -name ipcd-metrics.socket -type f)
+mservice=$(find_one -name 'ipcd-metrics@.service' -type f)
 sysusers=$(find_one -path '*/sysusers.d/ipcd.conf' -type f)
 tmpfiles=$(find_one -path '*/tmpfiles.d/ipcd.conf' -type f)
 conf=$(find_one -path '*/etc/ipcd/ipcd.conf' -type f)
-for v in ipcd_bin ctl_bin service socket sysusers tmpfiles conf; do
+for v in ipcd_bin ctl_bin service socket msocket mservice sysusers tmpfiles conf; do
         [ -n "${!v}" ] || die "make install did not install $v"
         printf -v "$v" '%s' "${!v#"$stage"}"   # path inside the container
 done
@@ -115,13 +120,17 @@ if ldd "$stage$ipcd_bin" 2>/dev/null | grep -q 'lib[al]san\|libubsan'; then
         skip "sanitizer build: the systemd end-to-end test runs in the plain builds"
 fi
 
-# Runtime libraries the rootfs needs beyond its base: libconfig.
-pkgs=libconfig9
+# Runtime libraries the rootfs needs beyond its base: libconfig; and curl
+# to scrape the metrics endpoint.
+pkgs=libconfig9,curl
 for lib in $(ldd "$stage$ipcd_bin" 2>/dev/null | awk '/lib(a|ub|l|t)san/ { print $3 }'); do
         p=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1)
         [ -n "$p" ] && pkgs="$pkgs,$p"
 done
 export SYSD_SANDBOX_PACKAGES=${SYSD_SANDBOX_PACKAGES:+$SYSD_SANDBOX_PACKAGES,}$pkgs
+# The container's own network namespace (loopback only): its port 9464 is
+# not the host's.
+export SYSD_SANDBOX_NSPAWN_ARGS="${SYSD_SANDBOX_NSPAWN_ARGS:-} --private-network"
 
 # ------------------------------------------------------------- boot
 t0=$(ms_now)
@@ -149,7 +158,7 @@ missing=$(inside sh -c "ldd $ipcd_bin $ctl_bin | grep 'not found'")
 unitdir=$(dirname "$service")
 case "$unitdir" in
 /lib/systemd/system | /usr/lib/systemd/system | /etc/systemd/system) ;;
-*) inside ln -sf "$service" "$socket" /etc/systemd/system/ ;;
+*) inside ln -sf "$service" "$socket" "$msocket" "$mservice" /etc/systemd/system/ ;;
 esac
 # An installation below /root, /home or /tmp (make distcheck's _inst) is
 # hidden from the service by ProtectHome= and PrivateTmp=: relax those two
@@ -202,6 +211,23 @@ if out=$(as_uid 65534 "$ctl_bin" status 2>&1); then
 else
         echo "$out"
         fail "ipcdctl status as uid 65534"
+fi
+
+# ------------------------------------------------------------- metrics over HTTP
+if inside systemctl enable --now ipcd-metrics.socket >/dev/null 2>&1; then
+        if out=$(inside curl -sS -i --max-time 20 http://127.0.0.1:9464/metrics 2>&1) &&
+                printf '%s\n' "$out" | head -1 | grep -q '^HTTP/1.1 200' &&
+                printf '%s\n' "$out" | grep -q '^ipcd_clients ' &&
+                printf '%s\n' "$out" | grep -q '^# EOF'; then
+                ok "curl http://127.0.0.1:9464/metrics: 200, $(printf '%s\n' "$out" | grep -c '^# TYPE') families"
+        else
+                printf '%s\n' "$out" | head -20
+                inside journalctl --no-pager -u 'ipcd-metrics@*' | tail -20
+                fail "curl of the metrics endpoint"
+        fi
+else
+        inside systemctl status --no-pager ipcd-metrics.socket
+        fail "systemctl enable --now ipcd-metrics.socket"
 fi
 
 # ------------------------------------------------------------- two uids talk

@@ -560,12 +560,20 @@ static const struct command {
         const char *args;
         const char *help;
         bool interval; /* takes --interval */
+        bool http;     /* takes --http */
 } commands[] = {
         { "status", cmd_status, 0, 0, "",
           "show the daemon, its queues, rings, clients and counters" },
         { "clients", cmd_clients, 0, 0, "", "show the connected clients" },
         { "topics", cmd_topics, 0, 0, "",
           "show the topics: subscribers, history, messages and rates",
+          .interval = true },
+        { "metrics", cmd_metrics, 0, 0, "",
+          "print the counters as OpenMetrics text (Prometheus); with --http,\n"
+          "                         answer one HTTP request read on stdin",
+          .http = true },
+        { "top", cmd_top, 0, 0, "",
+          "a live view of the clients or topics and their rates (q quits)",
           .interval = true },
         { "send", cmd_send, 3, 3, "NAME TYPE TEXT",
           "send TEXT to client NAME with message type TYPE; wait until delivered" },
@@ -604,7 +612,9 @@ static void usage(FILE *f)
                 "  --json                 JSON output (status, clients, topics; listen and\n"
                 "                         monitor: one object per line)\n"
                 "  --interval MS          topics: measure rates over MS milliseconds\n"
-                "                         (default %d; 0: no rates)\n"
+                "                         (default %d; 0: no rates); top: refresh every MS\n"
+                "  --http                 metrics: read an HTTP request on stdin, answer on\n"
+                "                         stdout (ipcd-metrics@.service)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
@@ -670,6 +680,8 @@ static int parse_options(int argc, char **argv, struct ctl *ctl, const char **ru
                         dashdash = true;
                 } else if (strcmp(a, "--json") == 0) {
                         ctl->json = true;
+                } else if (strcmp(a, "--http") == 0) {
+                        ctl->http = true;
                 } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                         usage(stdout);
                         return CTL_EXIT_OK;
@@ -708,7 +720,7 @@ static int parse_interval(const struct command *cmd, const char *interval, struc
         if (!interval)
                 return 0;
         if (!cmd->interval) {
-                log_error("--interval applies to topics only");
+                log_error("--interval applies to topics and top only");
                 return -1;
         }
         if (util_parse_u64(interval, &v) < 0 || v > CTL_INTERVAL_MAX_MS) {
@@ -753,6 +765,10 @@ int main(int argc, char **argv)
         }
         if (parse_interval(cmd, interval, &ctl) < 0)
                 return CTL_EXIT_USAGE;
+        if (ctl.http && !cmd->http) {
+                log_error("--http applies to metrics only");
+                return CTL_EXIT_USAGE;
+        }
         if (npos - 1 < cmd->min_args || npos - 1 > cmd->max_args) {
                 log_error("usage: ipcdctl %s %s", cmd->name, cmd->args);
                 return CTL_EXIT_USAGE;

@@ -9,6 +9,8 @@
 
 #include <ipcd.h>
 
+#include "shared/wire.h"
+
 /* Exit status: 0 success, 1 failure (ipcd not running, refused, ...),
  * 2 usage error. */
 enum {
@@ -25,7 +27,8 @@ enum {
 struct ctl {
         const char *rundir; /* --runtime-dir, $IPCD_RUNTIME_DIR or /run/ipcd */
         bool json;          /* --json */
-        int interval_ms;    /* --interval (topics); 0: no rate */
+        int interval_ms;    /* --interval (topics, top); 0: no rate */
+        bool http;          /* --http (metrics) */
 };
 
 /* Command handlers: argv[0] is the command word; return an exit status. */
@@ -34,6 +37,21 @@ int cmd_clients(struct ctl *ctl, int argc, char **argv);
 int cmd_topics(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_reexec(struct ctl *ctl, int argc, char **argv);
+int cmd_metrics(struct ctl *ctl, int argc, char **argv);
+int cmd_top(struct ctl *ctl, int argc, char **argv);
+
+/* One STATUS answer from ipcd at rundir into *set (free it with
+ * wire_status_set_free): 0 or -errno, with ipcd's message in error[size]
+ * when it refused ("" otherwise). */
+int ctl_status_query(const char *rundir, struct wire_status_set *set, char *error,
+                     size_t size);
+/* As ctl_status_query at ctl->rundir: 0, or the exit status after printing
+ * why it failed. */
+int ctl_status_fetch(const struct ctl *ctl, struct wire_status_set *set);
+/* Drop reasons (enum wire_drop_reason) as words: "overflow", ... */
+extern const char *const ctl_drop_reason_key[WIRE_DROP_REASONS];
+/* A byte count the way ls -h writes it: "512", "1.5K", "64M". */
+void ctl_format_size(uint64_t v, char *buf, size_t size);
 
 /* "ENOENT" for ENOENT (positive or negative), "errno N" if unknown. */
 const char *ctl_errno_name(int e);

@@ -5,8 +5,11 @@ src_ipcdctl_ipcdctl_SOURCES = \
 	src/ipcdctl/status.c \
 	src/ipcdctl/reexec.c \
 	src/ipcdctl/monitor.c \
+	src/ipcdctl/metrics.c \
+	src/ipcdctl/top.c \
 	src/ipcdctl/json.c src/ipcdctl/json.h
-src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la
+src_ipcdctl_ipcdctl_CFLAGS = $(AM_CFLAGS) $(NCURSES_CFLAGS)
+src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la $(NCURSES_LIBS)
 
 # Unit test of the JSON writer, escaper and validator; also a validator
 # for scripts: `test-json --validate < FILE`.

@@ -23,7 +23,7 @@
 #include "shared/wire.h"
 
 /* Drop reasons (enum wire_drop_reason), as JSON keys and in the text. */
-static const char *const drop_reason_key[WIRE_DROP_REASONS] = {
+const char *const ctl_drop_reason_key[WIRE_DROP_REASONS] = {
         [WIRE_DROP_OVERFLOW] = "overflow",
         [WIRE_DROP_IGNORED] = "ignored_back_pressure",
         [WIRE_DROP_RING] = "ring_not_mapped",
@@ -128,19 +128,44 @@ static int status_fetch(const char *rundir, struct status *st)
         }
 }
 
-/* 0, or the exit status after printing why it failed. */
-static int fetch_or_report(const struct ctl *ctl, struct status *st)
+int ctl_status_query(const char *rundir, struct wire_status_set *set, char *error,
+                     size_t size)
 {
-        int r = status_fetch(ctl->rundir, st);
+        struct status st = { 0 };
+        int r = status_fetch(rundir, &st);
+
+        if (size)
+                snprintf(error, size, "%s", st.error);
+        if (r < 0) {
+                status_done(&st);
+                return r;
+        }
+        *set = st.set;
+        return 0;
+}
+
+int ctl_status_fetch(const struct ctl *ctl, struct wire_status_set *set)
+{
+        char error[128];
+        int r = ctl_status_query(ctl->rundir, set, error, sizeof(error));
 
         if (r >= 0)
                 return 0;
-        if (st->error[0]) {
-                log_error("status refused by ipcd at %s: %s (%s)", ctl->rundir, st->error,
+        if (error[0]) {
+                log_error("status refused by ipcd at %s: %s (%s)", ctl->rundir, error,
                           ctl_errno_name(r));
                 return CTL_EXIT_FAILURE;
         }
         return ctl_report_error(ctl, "status", r);
+}
+
+/* 0, or the exit status after printing why it failed. */
+static int fetch_or_report(const struct ctl *ctl, struct status *st)
+{
+        int r = ctl_status_fetch(ctl, &st->set);
+
+        st->have_daemon = r == 0;
+        return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,7 +276,7 @@ static int field_len(const char *s, size_t size)
 
 /* A byte count the way ls -h writes it: "512", "1.5K", "64M".  The JSON
  * output has the exact numbers. */
-static void format_size(uint64_t v, char *buf, size_t size)
+void ctl_format_size(uint64_t v, char *buf, size_t size)
 {
         static const char units[] = "KMGTPE";
         double x = (double)v;
@@ -276,7 +301,7 @@ static int table_add_size(struct table *t, uint64_t v)
 {
         char buf[32];
 
-        format_size(v, buf, sizeof(buf));
+        ctl_format_size(v, buf, sizeof(buf));
         return table_add(t, "%s", buf);
 }
 
@@ -462,7 +487,7 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                 for (int i = 0; i < WIRE_DROP_REASONS; i++)
                         if (d->dropped_by[i]) {
                                 printf("%s%" PRIu64 " %s", sep, d->dropped_by[i],
-                                       drop_reason_key[i]);
+                                       ctl_drop_reason_key[i]);
                                 sep = ", ";
                         }
                 printf("\n");
@@ -502,7 +527,7 @@ static void json_drop_reasons(struct json *j, const uint64_t *by)
 {
         json_begin_object(j, "dropped_by");
         for (int i = 0; i < WIRE_DROP_REASONS; i++)
-                json_u64(j, drop_reason_key[i], by[i]);
+                json_u64(j, ctl_drop_reason_key[i], by[i]);
         json_end_object(j);
 }
 

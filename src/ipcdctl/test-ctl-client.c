@@ -11,6 +11,9 @@
  *   test-ctl-client pub TOPIC TYPE COUNT [PERIOD_MS]
  *        publish "msg 1" ... "msg COUNT" on TOPIC with IPCD_ACK, PERIOD_MS
  *        apart (default 0); COUNT 0: until SIGTERM/SIGINT (exit 0)
+ *        (a call, IPCD_MSG_REQUEST, is answered with its own data)
+ *   test-ctl-client call NAME COUNT
+ *        call NAME COUNT times ("call 1" ...), each reply awaited
  *   test-ctl-client history TOPIC DEPTH
  *        set TOPIC's history depth, print "ready", then stay connected
  *        until SIGTERM/SIGINT (exit 0): a client's depth goes with it
@@ -85,6 +88,14 @@ static int do_sub(int argc, char **argv)
                 printf("%.*s %ld %.*s\n", IPCD_NAME_MAX, m.topic[0] ? m.topic : "-", m.type,
                        (int)m.len, m.data ? (const char *)m.data : "");
                 fflush(stdout);
+                if (m.flags & IPCD_MSG_REQUEST) {
+                        r = ipcd_reply(c, &m, m.type, m.data, m.len);
+                        if (r < 0) {
+                                ipcd_msg_release(c, &m);
+                                ipcd_close(c);
+                                return fail("reply", r);
+                        }
+                }
                 ipcd_msg_release(c, &m);
         }
         ipcd_close(c);
@@ -128,6 +139,30 @@ static int do_pub(int argc, char **argv)
         return r < 0 ? fail("publish", r) : 0;
 }
 
+static int do_call(int argc, char **argv)
+{
+        ipcd_client *c;
+        long count;
+        int r = 0;
+
+        if (parse_num(argv[1], &count) < 0)
+                return 2;
+        if (connect_as("-", &c))
+                return 1;
+        for (long i = 1; !stop && i <= count; i++) {
+                char buf[32];
+                int n = snprintf(buf, sizeof(buf), "call %ld", i);
+                ipcd_msg reply;
+
+                r = ipcd_call(c, argv[0], 1, buf, (size_t)n, &reply, 10000);
+                if (r < 0)
+                        break;
+                ipcd_msg_release(c, &reply);
+        }
+        ipcd_close(c);
+        return r < 0 ? fail("call", r) : 0;
+}
+
 static int do_history(int argc, char **argv)
 {
         ipcd_client *c;
@@ -161,9 +196,11 @@ int main(int argc, char **argv)
                 return do_sub(argc - 2, argv + 2);
         if ((argc == 5 || argc == 6) && strcmp(argv[1], "pub") == 0)
                 return do_pub(argc - 2, argv + 2);
+        if (argc == 4 && strcmp(argv[1], "call") == 0)
+                return do_call(argc - 2, argv + 2);
         if (argc == 4 && strcmp(argv[1], "history") == 0)
                 return do_history(argc - 2, argv + 2);
         fprintf(stderr, "usage: test-ctl-client sub NAME TOPIC... | pub TOPIC TYPE COUNT "
-                        "[PERIOD_MS] | history TOPIC DEPTH\n");
+                        "[PERIOD_MS] | call NAME COUNT | history TOPIC DEPTH\n");
         return 2;
 }

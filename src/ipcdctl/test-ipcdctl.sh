@@ -88,7 +88,7 @@ expect 2 ctl send alice 1073741824 text
 expect 2 ctl send 'bad name' 1 text
 expect 2 ctl listen a b
 expect 2 ctl status --interval 5
-err_has "--interval applies to topics only"
+err_has "--interval applies to topics and top only"
 expect 2 ctl topics --interval
 expect 2 ctl topics --interval x
 err_has "invalid --interval 'x'"

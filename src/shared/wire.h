@@ -172,6 +172,20 @@ enum wire_drop_reason {
         WIRE_DROP_REASONS = 5,
 };
 
+/* Buckets of the call latency histogram in struct wire_status_daemon:
+ * under 1 us, 2 us, 4 us ... 2^(N-2) us (8.4 s), and the rest. */
+#define WIRE_CALL_BUCKETS 25
+
+/* The bucket of a latency of us microseconds. */
+static inline unsigned wire_call_bucket(uint64_t us)
+{
+        unsigned b = 0;
+
+        while (b + 1 < WIRE_CALL_BUCKETS && us >= (UINT64_C(1) << b))
+                b++;
+        return b;
+}
+
 struct wire_status_daemon {
         int32_t pid;
         uint32_t nclients;
@@ -196,6 +210,15 @@ struct wire_status_daemon {
         uint32_t nmonitors;
         uint64_t unroutable;    /* sends to a name nobody held, ACK or not */
         uint64_t dropped_by[WIRE_DROP_REASONS]; /* dropped, by enum wire_drop_reason */
+        /* Time the data threads spent in routing passes (from taking a message
+         * off a queue, through waiting for and holding the routing lock). */
+        uint64_t data_busy_us;
+        /* Calls answered by their callee (WIRE_OP_REPLY), by the time from
+         * the request's routing to its reply's: bucket i counts those under
+         * 2^i microseconds that no lower bucket counts; the last one, the
+         * rest.  A call failed by ipcd's verdict is not counted. */
+        uint64_t call_latency_sum_us;
+        uint64_t call_latency[WIRE_CALL_BUCKETS];
 };
 
 struct wire_status_queue {

@@ -15,23 +15,34 @@
 #include "ipcd/core/message.h"
 #include "ipcd/core/pass.h"
 #include "ipcd/core/router.h"
+#include "shared/clock.h"
 #include "shared/util.h"
 
-int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64_t cookie)
+int call_add(struct router *r, struct client *callee, uint64_t caller_id, uint64_t cookie,
+             uint64_t start_us)
 {
         if (callee->ncalls >= r->lim.max_calls)
                 return ROUTER_E_FULL;
         if (util_array_reserve(&callee->calls, &callee->calls_cap, callee->ncalls + 1,
                                sizeof(*callee->calls), 8) < 0)
                 return -ENOMEM;
-        callee->calls[callee->ncalls++] = (struct pending_call){ caller_id, cookie };
+        callee->calls[callee->ncalls++] =
+                (struct pending_call){ caller_id, cookie, start_us };
         return 0;
 }
 
-static bool call_take(struct client *callee, uint64_t caller_id, uint64_t cookie)
+/* Take the pending call (caller_id, cookie) off callee's list and count
+ * its latency; false when there is none. */
+static bool call_take(struct router *r, struct client *callee, uint64_t caller_id,
+                      uint64_t cookie)
 {
         for (uint32_t i = 0; i < callee->ncalls; i++)
                 if (callee->calls[i].caller_id == caller_id && callee->calls[i].cookie == cookie) {
+                        uint64_t now = clock_now_us(), start = callee->calls[i].start_us;
+                        uint64_t us = now > start ? now - start : 0;
+
+                        r->cnt.call_latency[wire_call_bucket(us)]++;
+                        r->cnt.call_latency_sum_us += us;
                         callee->calls[i] = callee->calls[--callee->ncalls];
                         return true;
                 }
@@ -67,7 +78,7 @@ int op_reply(struct op_call *x)
                 return ROUTER_E_INVALID;
         }
         /* Only the callee of a pending call may answer it, once. */
-        if (!call_take(s, h->arg, h->cookie)) {
+        if (!call_take(r, s, h->arg, h->cookie)) {
                 pass_reject(x->p, s, "reply to no pending call");
                 return ROUTER_E_INVALID;
         }

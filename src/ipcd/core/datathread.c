@@ -151,8 +151,9 @@ static void uidq_pass(struct uidq *u, struct router_pass *p, struct watch_slot *
                       long *buf, size_t cap, ssize_t n)
 {
         struct router *r = u->router;
+        uint64_t start_us = clock_now_us();
 
-        atomic_store(&u->pass_start_ms, clock_now_ms());
+        atomic_store(&u->pass_start_ms, start_us / USEC_PER_MSEC);
         atomic_store(&u->busy, true);
         watch_busy(w);
         router_lock(r);
@@ -167,6 +168,7 @@ static void uidq_pass(struct uidq *u, struct router_pass *p, struct watch_slot *
         router_pass_end(p);
         /* Retry backlogs this pass may have made room for. */
         router_drain_backlogs(r);
+        r->cnt.data_busy_us += clock_now_us() - start_us;
         router_unlock(r);
         atomic_store(&w->busy_since_ms, 0);
         atomic_store(&u->busy, false);

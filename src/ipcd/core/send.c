@@ -18,6 +18,7 @@
 #include "ipcd/core/policy.h"
 #include "ipcd/core/router.h"
 #include "ipcd/core/send.h"
+#include "shared/clock.h"
 
 /* The destination of x, allowed and able to take a call: 0 and *ret, or
  * ROUTER_E_NOT_FOUND, ROUTER_E_DENIED, ROUTER_E_FULL. */
@@ -113,15 +114,20 @@ int op_send(struct op_call *x)
         bool request = h->flags & WIRE_IN_REQUEST, bulk = h->flags & WIRE_IN_BULK;
         struct client *dst = NULL;
         struct wire_bulk d;
+        uint64_t start_us = 0;
         int e;
 
         e = message_accept(x, &d, &bulk);
         if (e == 0)
                 e = send_resolve(x, request, &dst);
+        /* A call's latency counts from before its delivery: the callee may
+         * answer before send_route returns. */
+        if (request && e == 0)
+                start_us = clock_now_us();
         if (e == 0)
                 e = send_route(x, dst, bulk ? &d : NULL, request);
         if (request && e == 0)
-                e = call_add(r, dst, x->s->id, h->cookie);
+                e = call_add(r, dst, x->s->id, h->cookie, start_us);
         if (request) {
                 if (e != 0)
                         send_verdict(r, x->s, h->cookie, router_errno(e));

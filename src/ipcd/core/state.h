@@ -208,6 +208,7 @@ struct client {
 struct pending_call {
         uint64_t caller_id;
         uint64_t cookie;
+        uint64_t start_us; /* when it was routed to the callee */
 };
 
 struct router_counters {
@@ -216,6 +217,9 @@ struct router_counters {
         uint64_t dropped_by[WIRE_DROP_REASONS];
         uint64_t registrations, refused, limit_hits;
         uint64_t bad_control, bad_inbound, unroutable;
+        uint64_t data_busy_us; /* data threads' time in routing passes */
+        uint64_t call_latency_sum_us;
+        uint64_t call_latency[WIRE_CALL_BUCKETS]; /* answered calls, wire_call_bucket() */
 };
 
 struct rate_bucket {

@@ -38,6 +38,9 @@ static void status_daemon(struct router *r, struct wire_status_daemon *sd)
                 .unroutable = r->cnt.unroutable,
         };
         memcpy(sd->dropped_by, r->cnt.dropped_by, sizeof(sd->dropped_by));
+        sd->data_busy_us = r->cnt.data_busy_us;
+        sd->call_latency_sum_us = r->cnt.call_latency_sum_us;
+        memcpy(sd->call_latency, r->cnt.call_latency, sizeof(sd->call_latency));
 }
 
 static void status_client(struct router *r, const struct client *c, struct wire_status_client *sc)
