@@ -549,7 +549,5 @@ int flow_pair_restore(struct router *r, struct client *dst, struct client *s,
         fp->bulk_out = v->bulk_out;
         fp->bulk_due = v->bulk_due;
         fp->maybe_blocked = v->maybe_blocked;
-        /* What counts against the sender's client budget. */
-        s->flow_held += v->outstanding + v->due;
-        return 0;
+        return 0; /* s->flow_held is restored with the client */
 }

@@ -30,8 +30,12 @@ enum {
         SNAP_TAG_END = 0x20444e45,
 };
 
-/* struct router_counters is written as it is: u64 fields only. */
+/* struct router_counters is written as it is, u64 fields only, up to
+ * unroutable (version 1): what came after (busy time, call latency) starts
+ * again at a re-exec. */
 _Static_assert(sizeof(struct router_counters) % sizeof(uint64_t) == 0, "u64 counters");
+#define SNAPSHOT_V1_COUNTERS offsetof(struct router_counters, data_busy_us)
+_Static_assert(SNAPSHOT_V1_COUNTERS == 16 * sizeof(uint64_t), "version 1 counters");
 
 /* A client's scalar fields, in the order they are written. */
 #define SNAP_CLIENT_U64(X)                                                                     \

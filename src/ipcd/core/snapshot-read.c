@@ -29,6 +29,7 @@
 #include "ipcd/core/router.h"
 #include "ipcd/core/snapshot-io.h"
 #include "ipcd/core/snapshot.h"
+#include "shared/clock.h"
 #include "shared/macro.h"
 #include "shared/names.h"
 #include "shared/util.h"
@@ -217,7 +218,7 @@ static bool router_get(struct snap_in *in, struct router *r, struct snapshot_edg
         r->next_id = get_u64(in);
         r->instance = get_u64(in);
         r->start_ms = get_u64(in);
-        get(in, &r->cnt, sizeof(r->cnt));
+        get(in, &r->cnt, SNAPSHOT_V1_COUNTERS);
         gid = get_u64(in);
         r->reserved_until_ms = get_u64(in);
         n = get_count(in, SNAP_MAX_COUNT, 6);
@@ -405,6 +406,8 @@ static bool held_calls_get(struct snap_in *in, struct router *r, struct client *
         for (uint32_t i = 0; i < n && !in->bad; i++) {
                 c->calls[i].caller_id = get_u64(in);
                 c->calls[i].cookie = get_u64(in);
+                /* its latency counts from the take-over (not carried) */
+                c->calls[i].start_us = clock_now_us();
                 c->ncalls++;
         }
         return !in->bad;

@@ -86,7 +86,10 @@ static void edge_put(struct snap_out *o, const struct snapshot_edge *e, const st
         put_u64(o, r->next_id);
         put_u64(o, r->instance);
         put_u64(o, r->start_ms);
-        put(o, &r->cnt, sizeof(r->cnt)); /* all u64 (snapshot-io.h checks) */
+        /* all u64 (snapshot-io.h checks); version 1 has the counters up to
+         * unroutable: the busy time and the call-latency histogram start
+         * again at a re-exec */
+        put(o, &r->cnt, SNAPSHOT_V1_COUNTERS);
         put_u64(o, flow_group_id_last());
         put_u64(o, r->reserved_until_ms);
         put_u32(o, (uint32_t)r->nreserved);
