@@ -332,6 +332,7 @@ static int client_row(struct table *t, size_t i, const void *userdata)
         r |= table_add(t, "%" PRIu64, c->sent);
         r |= table_add(t, "%" PRIu64, c->received);
         r |= table_add(t, "%" PRIu64, c->dropped);
+        r |= table_add(t, "%s", c->unit[0] ? c->unit : "-");
         return r;
 }
 
@@ -340,7 +341,7 @@ static int print_client_table(const struct status *st, const char *indent)
         static const struct column cols[] = {
                 { "ID", true },     { "NAME", false },   { "UID", true },    { "PID", true },
                 { "QUEUE", true },  { "INBOUND", true }, { "QUEUED", true }, { "SENT", true },
-                { "RECEIVED", true }, { "DROPPED", true },
+                { "RECEIVED", true }, { "DROPPED", true }, { "UNIT", false },
         };
 
         return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
@@ -513,6 +514,8 @@ static void json_client(struct json *j, const struct wire_status_client *c)
         /* Anonymous clients have the name "", as ipcd_msg.sender does. */
         json_strn(j, "name", c->name, strnlen(c->name, sizeof(c->name)));
         json_u64(j, "uid", c->uid);
+        /* Its systemd unit from its cgroup at registration; "" none. */
+        json_strn(j, "unit", c->unit, strnlen(c->unit, sizeof(c->unit)));
         json_i64(j, "pid", c->pid);
         json_i64(j, "queue", c->qid);
         json_i64(j, "inbound_queue", c->inbound_qid);

@@ -70,6 +70,7 @@ static void status_client(struct router *r, const struct client *c, struct wire_
                         if (r->rings[i]->lanes[l].owner == c)
                                 sc->lanes++;
         snprintf(sc->name, sizeof(sc->name), "%s", c->name);
+        snprintf(sc->unit, sizeof(sc->unit), "%s", c->unit);
 }
 
 static void status_ring(const struct ring *rg, struct wire_status_ring *sr)
