@@ -267,11 +267,11 @@ static void unit_caller(int in, int out)
         ipcd_client *c = tl_connect(NULL);
         ipcd_msg m;
 
-        (void)in;
         CHECK_OK(ipcd_call(c, "svc", 1, "q", 1, &m, 30000));
         CHECK_MSG(m.len == 1 && memcmp(m.data, "a", 1) == 0, "reply of %zu bytes", m.len);
         ipcd_msg_release(c, &m);
         CHECK(write(out, "r", 1) == 1);
+        kid_wait_byte(in, 'q'); /* the parent looked at the status */
         ipcd_close(c);
 }
 
@@ -354,6 +354,7 @@ static void check_units_and_calls(ipcd_client *svc)
                 tl_status_free(&st);
                 CHECK_MSG(seen, "status shows no client of allowed.service");
         }
+        kid_go(&k, 'q');
         kid_end(&k);
         drop_cgroup();
         tl_log("unit: allowed.service may call svc; outside it, -EACCES");
@@ -414,6 +415,13 @@ int main(int argc, char **argv)
 
         /* The log names the deciding rule's line (send watchdog, rule 8: line 11). */
         CHECK_MSG(log_count("denied by the rule at line 11") >= 1, "no denial logged for line 11");
+
+        /* status counts the rules and the denials. */
+        tl_status(&st);
+        CHECK_EQ(st.daemon.policy_rules, 13);
+        CHECK_MSG(st.daemon.policy_denied >= 10, "%llu denials counted",
+                  (unsigned long long)st.daemon.policy_denied);
+        tl_status_free(&st);
 
         /* A broken file keeps the rules in force. */
         write_config(RULES, true);

@@ -472,6 +472,9 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                d->published, d->unheard);
         printf("  topics:         %" PRIu32 " (ipcdctl topics lists them)\n", d->ntopics);
         printf("  monitors:       %" PRIu32 " watching\n", d->nmonitors);
+        if (d->policy_rules)
+                printf("  policy:         %" PRIu32 " rules, %" PRIu64 " actions denied\n",
+                       d->policy_rules, d->policy_denied);
         printf("  backlog:        %" PRIu64 " bytes waiting in ipcd\n", d->backlog_bytes);
         printf("  queue size:     %" PRIu32 " bytes per client queue", d->queue_bytes);
         if (d->max_payload)
@@ -637,6 +640,8 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "bad_inbound", d->bad_inbound);
         json_u64(&j, "limit_hits", d->limit_hits);
         json_u64(&j, "unroutable", d->unroutable);
+        json_u64(&j, "policy_denied", d->policy_denied);
+        json_u64(&j, "policy_rules", d->policy_rules);
         json_drop_reasons(&j, d->dropped_by);
         json_end_object(&j);
 

@@ -193,6 +193,9 @@ struct wire_status_daemon {
         uint32_t nmonitors;
         uint64_t unroutable;    /* sends to a name nobody held, ACK or not */
         uint64_t dropped_by[WIRE_DROP_REASONS]; /* dropped, by enum wire_drop_reason */
+        uint64_t policy_denied; /* actions the access rules denied (ipcd.conf "policy") */
+        uint32_t policy_rules;  /* rules in force */
+        uint32_t reserved2_;
 };
 
 struct wire_status_queue {

@@ -36,6 +36,8 @@ static void status_daemon(struct router *r, struct wire_status_daemon *sd)
                 .ntopics = (uint32_t)r->topics.ntopics,
                 .nmonitors = r->nmonitors,
                 .unroutable = r->cnt.unroutable,
+                .policy_denied = r->cnt.policy_denied,
+                .policy_rules = (uint32_t)r->policy.n,
         };
         memcpy(sd->dropped_by, r->cnt.dropped_by, sizeof(sd->dropped_by));
 }
