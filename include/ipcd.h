@@ -112,7 +112,10 @@ void ipcd_buf_free(ipcd_client *c, void *buf); /* unsent buf */
  * and data = a human-readable text. */
 enum {
         IPCD_NOTICE_DROPPED = 1,   /* id messages for you were dropped (IPCD_NOTIFY_DROPS) */
-        IPCD_NOTICE_NAME_LOST = 2, /* after a reconnection, your name was taken */
+        IPCD_NOTICE_NAME_LOST = 2, /* after a reconnection, your name was taken; or a
+                                      policy reload took it (you are anonymous now) */
+        IPCD_NOTICE_REVOKED = 3,   /* a policy reload dropped one of your subscriptions
+                                      (data: which, and the rule's line) */
 };
 
 enum {

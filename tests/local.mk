@@ -137,6 +137,13 @@ tests_test_reload_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-reload.sh
 EXTRA_DIST += tests/test-reload.sh
 
+# The access rules across uids, groups and units (issue 13).
+check_PROGRAMS += tests/test-policy
+tests_test_policy_SOURCES = tests/test-policy.c $(ITEST_COMMON)
+tests_test_policy_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-policy.sh
+EXTRA_DIST += tests/test-policy.sh
+
 # Issue 10's remaining attacks (findings 3, 7, 8), same rules as above.
 ATTACK_TESTS2 = \
 	tests/test-attack-quota \

@@ -30,6 +30,7 @@ from ._ipcd import (  # noqa: F401
     NAME_MAX,
     NOTICE_DROPPED,
     NOTICE_NAME_LOST,
+    NOTICE_REVOKED,
     OVERFLOW_DROP_NEW,
     OVERFLOW_DROP_OLD,
     TYPE_MAX,
@@ -45,7 +46,7 @@ __all__ = [
     "MessageTooLargeError", "InvalidArgumentError", "name_is_valid",
     "TYPE_MAX", "NAME_MAX", "MSG_BULK", "MSG_REQUEST", "MSG_NOTICE",
     "MSG_MONITOR", "MSG_TOPIC", "NOTICE_DROPPED", "NOTICE_NAME_LOST",
-    "OVERFLOW_DROP_NEW", "OVERFLOW_DROP_OLD",
+    "NOTICE_REVOKED", "OVERFLOW_DROP_NEW", "OVERFLOW_DROP_OLD",
 ]
 
 __version__ = "%d.%d.%d" % (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)

@@ -1573,6 +1573,7 @@ PyMODINIT_FUNC PyInit__ipcd(void)
             PyModule_AddIntConstant(m, "MSG_TOPIC", IPCD_MSG_TOPIC) < 0 ||
             PyModule_AddIntConstant(m, "NOTICE_DROPPED", IPCD_NOTICE_DROPPED) < 0 ||
             PyModule_AddIntConstant(m, "NOTICE_NAME_LOST", IPCD_NOTICE_NAME_LOST) < 0 ||
+            PyModule_AddIntConstant(m, "NOTICE_REVOKED", IPCD_NOTICE_REVOKED) < 0 ||
             PyModule_AddIntConstant(m, "OVERFLOW_DROP_NEW", IPCD_OVERFLOW_DROP_NEW) < 0 ||
             PyModule_AddIntConstant(m, "OVERFLOW_DROP_OLD", IPCD_OVERFLOW_DROP_OLD) < 0 ||
             PyModule_AddIntConstant(m, "VERSION_MAJOR", IPCD_VERSION_MAJOR) < 0 ||

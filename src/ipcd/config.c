@@ -24,6 +24,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,12 +38,16 @@
 #include "ipcd/config.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/names.h"
 #include "shared/wire.h"
 
 #define CONFIG_DEFAULT_RUNTIME_DIR "/run/ipcd"
 
 /* A reply FIFO path is RUNDIR/clients/<32 hex digits>: leave room for it. */
 #define CONFIG_RUNTIME_DIR_MAX (PATH_MAX - 64)
+
+/* Rules are tried in order for every action: keep the table small. */
+#define CONFIG_POLICY_MAX 1024
 
 #define KIB UINT64_C(1024)
 #define MIB (KIB * 1024)
@@ -109,6 +114,7 @@ void config_done(struct ipcd_config *cfg)
         free(cfg->runtime_dir);
         free(cfg->clients_group);
         rings_free(cfg->rings, cfg->nrings);
+        policy_rules_free(&cfg->policy);
         cfg->runtime_dir = NULL;
         cfg->clients_group = NULL;
         cfg->rings = NULL;
@@ -140,7 +146,8 @@ static int config_copy(struct ipcd_config *dst, const struct ipcd_config *src)
         *dst = *src;
         dst->runtime_dir = NULL;
         dst->clients_group = NULL;
-        if (rings_copy(dst, src) < 0) {
+        dst->policy = (struct policy_rules){ 0 };
+        if (policy_rules_copy(&dst->policy, &src->policy) < 0 || rings_copy(dst, src) < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }
@@ -544,6 +551,200 @@ static int config_rings(const struct config_ctx *ctx, const char *text,
         return 0;
 }
 
+/*
+ * policy = ( { action = "own"; name = "camera/" "*"; uid = "camera"; decision = "allow"; },
+ *            ... );
+ * One rule per group, in order.  uid and group take a name or a number;
+ * unit and sender_unit an fnmatch(3) glob; name and topic a pattern as
+ * subscriptions have ("*", "x/" then "*").
+ */
+static int policy_id(const struct config_ctx *ctx, const char *text, const config_setting_t *e,
+                     bool group, uint32_t *ret)
+{
+        const char *str = "";
+        long long v;
+        char buf[16384];
+        bool found;
+        int r;
+
+        if (config_setting_type(e) == CONFIG_TYPE_INT || config_setting_type(e) == CONFIG_TYPE_INT64) {
+                r = config_int_value(ctx, text, e, &v);
+                if (r < 0)
+                        return r;
+                if (v < 0 || v >= UINT32_MAX)
+                        return config_fail(ctx, e, "%s = %lld: out of range",
+                                           config_setting_name(e), v);
+                *ret = (uint32_t)v;
+                return 0;
+        }
+        r = config_string(ctx, e, &str);
+        if (r < 0)
+                return r;
+        if (group) {
+                struct group grp, *res = NULL;
+
+                r = getgrnam_r(str, &grp, buf, sizeof(buf), &res);
+                found = r == 0 && res;
+                if (found)
+                        *ret = res->gr_gid;
+        } else {
+                struct passwd pw, *res = NULL;
+
+                r = getpwnam_r(str, &pw, buf, sizeof(buf), &res);
+                found = r == 0 && res;
+                if (found)
+                        *ret = res->pw_uid;
+        }
+        if (r != 0)
+                return config_fail(ctx, e, "%s \"%s\": %s", config_setting_name(e), str,
+                                   strerror(r));
+        if (!found)
+                return config_fail(ctx, e, "%s \"%s\": no such %s", config_setting_name(e), str,
+                                   group ? "group" : "user");
+        return 0;
+}
+
+static int policy_glob(const struct config_ctx *ctx, const config_setting_t *e, char **ret)
+{
+        const char *str = "";
+        int r = config_string(ctx, e, &str);
+
+        if (r < 0)
+                return r;
+        if (!str[0] || strlen(str) >= POLICY_UNIT_MAX)
+                return config_fail(ctx, e, "%s: 1-%d bytes", config_setting_name(e),
+                                   POLICY_UNIT_MAX - 1);
+        for (const char *c = str; *c; c++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.\\@-*?[]!",
+                            *c))
+                        return config_fail(ctx, e, "%s \"%s\": not a unit name or glob",
+                                           config_setting_name(e), str);
+        return set_string(ret, str);
+}
+
+/* One key of a rule. */
+static int policy_key(const struct config_ctx *ctx, const char *text, const config_setting_t *e,
+                      struct policy_rule *ru, int *action, int *decision, bool *topic)
+{
+        const char *key = config_setting_name(e), *str = "";
+        uint32_t id = 0;
+        int r;
+
+        if (strcmp(key, "uid") == 0 || strcmp(key, "sender_uid") == 0 ||
+            strcmp(key, "group") == 0) {
+                r = policy_id(ctx, text, e, key[0] == 'g', &id);
+                if (r < 0)
+                        return r;
+                if (key[0] == 'g')
+                        ru->has_gid = true, ru->gid = id;
+                else if (key[0] == 's')
+                        ru->has_peer_uid = true, ru->peer_uid = id;
+                else
+                        ru->has_uid = true, ru->uid = id;
+                return 0;
+        }
+        if (strcmp(key, "unit") == 0)
+                return policy_glob(ctx, e, &ru->unit);
+        if (strcmp(key, "sender_unit") == 0)
+                return policy_glob(ctx, e, &ru->peer_unit);
+        if (strcmp(key, "action") != 0 && strcmp(key, "decision") != 0 &&
+            strcmp(key, "name") != 0 && strcmp(key, "topic") != 0)
+                return config_fail(ctx, e, "unknown policy key '%s'", key);
+        r = config_string(ctx, e, &str);
+        if (r < 0)
+                return r;
+        if (strcmp(key, "action") == 0) {
+                *action = policy_action_from_name(str);
+                if (*action < 0)
+                        return config_fail(ctx, e,
+                                           "action \"%s\": expected own, send, receive, "
+                                           "publish, subscribe, call, monitor or bulk", str);
+                return 0;
+        }
+        if (strcmp(key, "decision") == 0) {
+                *decision = strcmp(str, "allow") == 0 ? 1 : strcmp(str, "deny") == 0 ? 0 : -2;
+                if (*decision < 0)
+                        return config_fail(ctx, e, "decision \"%s\": expected allow or deny", str);
+                return 0;
+        }
+        if (ru->object)
+                return config_fail(ctx, e, "a rule has one name or one topic");
+        if (!topic_pattern_is_valid(str))
+                return config_fail(ctx, e, "%s \"%s\": bad pattern (1-63 bytes of "
+                                           "[A-Za-z0-9._/-], or ending in /*, or *)", key, str);
+        *topic = key[0] == 't';
+        return set_string(&ru->object, str);
+}
+
+/* Which actions take which object, stated once. */
+static const char *policy_object_error(int action, bool topic, const struct policy_rule *ru)
+{
+        if (ru->object && topic && action != POLICY_PUBLISH && action != POLICY_SUBSCRIBE &&
+            action != POLICY_MONITOR)
+                return "topic: only for publish, subscribe and monitor (this action takes a name)";
+        if (ru->object && !topic && (action == POLICY_PUBLISH || action == POLICY_SUBSCRIBE))
+                return "name: publish and subscribe take a topic";
+        if ((ru->has_peer_uid || ru->peer_unit) && action != POLICY_RECEIVE)
+                return "sender_uid and sender_unit are for receive rules";
+        return NULL;
+}
+
+static int config_policy_rule(const struct config_ctx *ctx, const char *text,
+                              const config_setting_t *g, struct policy_rule *ru)
+{
+        int action = -1, decision = -1, r;
+        bool topic = false;
+        const char *why;
+
+        ru->line = (unsigned)config_setting_source_line(g);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return config_fail(ctx, g, "policy: each rule is a group { ... }");
+        for (int j = 0; j < config_setting_length(g); j++) {
+                r = policy_key(ctx, text, config_setting_get_elem(g, (unsigned)j), ru, &action,
+                               &decision, &topic);
+                if (r < 0)
+                        return r;
+        }
+        if (action < 0)
+                return config_fail(ctx, g, "policy rule without an action");
+        if (decision < 0)
+                return config_fail(ctx, g, "policy rule without a decision");
+        why = policy_object_error(action, topic, ru);
+        if (why)
+                return config_fail(ctx, g, "%s", why);
+        ru->action = (uint8_t)action;
+        ru->allow = decision == 1;
+        return 0;
+}
+
+static int config_policy(const struct config_ctx *ctx, const char *text,
+                         const config_setting_t *list, struct ipcd_config *cfg)
+{
+        int n = config_setting_length(list);
+        struct policy_rules pr = { 0 };
+        int r;
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST)
+                return config_fail(ctx, list, "policy: expected a list ( { ... }, ... )");
+        if (n > CONFIG_POLICY_MAX)
+                return config_fail(ctx, list, "policy: at most %d rules", CONFIG_POLICY_MAX);
+        pr.rules = calloc(n ? (size_t)n : 1, sizeof(*pr.rules));
+        if (!pr.rules)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                pr.n = (size_t)i + 1;
+                r = config_policy_rule(ctx, text, config_setting_get_elem(list, (unsigned)i),
+                                       &pr.rules[i]);
+                if (r < 0) {
+                        policy_rules_free(&pr);
+                        return r;
+                }
+        }
+        policy_rules_free(&cfg->policy);
+        cfg->policy = pr;
+        return 0;
+}
+
 static int set_runtime_dir(const struct config_ctx *ctx, const char *text,
                            const config_setting_t *s, struct ipcd_config *cfg)
 {
@@ -616,7 +817,7 @@ static int set_overflow_policy(const struct config_ctx *ctx, const char *text,
 }
 
 /* The value of a key, to tell a reload what changed. */
-enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS };
+enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_POLICY };
 
 /*
  * Every key once: its name, where its value goes and, for integers, the
@@ -678,6 +879,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("max_held_chunks", lim.max_held_chunks, 1, 1048576, false, true),
         UINT_KEY("bulk_held_bytes", lim.held_bytes, 4096, 1024 * GIB, true, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
+        { .name = "policy", .set = config_policy, .value = VALUE_POLICY, .live = true },
 };
 
 static void field_store(struct ipcd_config *cfg, const struct config_key *k, uint64_t v)
@@ -766,6 +968,24 @@ static bool rings_equal(const struct ipcd_config *a, const struct ipcd_config *b
         return true;
 }
 
+static bool policy_equal(const struct policy_rules *a, const struct policy_rules *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++) {
+                const struct policy_rule *x = &a->rules[i], *y = &b->rules[i];
+
+                if (x->action != y->action || x->allow != y->allow || x->has_uid != y->has_uid ||
+                    x->has_gid != y->has_gid || x->has_peer_uid != y->has_peer_uid ||
+                    (x->has_uid && x->uid != y->uid) || (x->has_gid && x->gid != y->gid) ||
+                    (x->has_peer_uid && x->peer_uid != y->peer_uid) ||
+                    !str_equal(x->unit, y->unit) || !str_equal(x->peer_unit, y->peer_unit) ||
+                    !str_equal(x->object, y->object) || x->line != y->line)
+                        return false;
+        }
+        return true;
+}
+
 void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_config *new,
                             void (*fn)(const char *key, bool live, void *userdata),
                             void *userdata)
@@ -787,6 +1007,9 @@ void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_con
                 }
                 case VALUE_RINGS:
                         same = rings_equal(old, new);
+                        break;
+                case VALUE_POLICY:
+                        same = policy_equal(&old->policy, &new->policy);
                         break;
                 default:
                         same = memcmp(a, b, k->width) == 0;

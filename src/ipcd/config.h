@@ -81,6 +81,8 @@ struct ipcd_config {
         struct router_limits lim;
         struct ipcd_ring_config *rings; /* rings: see above; nrings 0 = the default ring */
         size_t nrings;
+        struct policy_rules policy;   /* policy: the access rules (core/policy.h), in order;
+                                         uids and groups resolved; live on reload */
 };
 
 /* Fill cfg with the built-in defaults (allocates runtime_dir).  Not

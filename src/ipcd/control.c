@@ -76,6 +76,85 @@ static int proc_creds(pid_t pid, struct proc_creds *pc)
         return have_uid ? 0 : -ESRCH;
 }
 
+static bool unit_char(char ch)
+{
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == ':' || ch == '_' || ch == '.' || ch == '\\' || ch == '@' || ch == '-';
+}
+
+/* A systemd unit's name ("foo.service", "session-2.scope"), not a slice. */
+static bool is_unit_name(const char *s, size_t n)
+{
+        static const char *const suffixes[] = { ".service", ".scope", ".socket", ".mount",
+                                                ".swap" };
+
+        if (n == 0 || n >= POLICY_UNIT_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!unit_char(s[i]))
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                size_t k = strlen(suffixes[i]);
+
+                if (n > k && memcmp(s + n - k, suffixes[i], k) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/*
+ * The systemd unit of a cgroup path (the unified hierarchy's "0::" line,
+ * else the "name=systemd:" one): the innermost path component that names
+ * a unit, so "/system.slice/foo.service" is foo.service, a user unit
+ * ".../user@1000.service/app.slice/bar.service" is bar.service (its uid
+ * says whose), a login session "session-2.scope"; a process in no unit
+ * (a container's "/") has "".  Subgroups a unit made under itself
+ * ("foo.service/worker") count as that unit.
+ */
+void control_unit_of_cgroup(const char *path, char unit[POLICY_UNIT_MAX])
+{
+        const char *p = path;
+
+        unit[0] = '\0';
+        while (*p) {
+                const char *end;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                if (is_unit_name(p, (size_t)(end - p))) {
+                        memcpy(unit, p, (size_t)(end - p));
+                        unit[end - p] = '\0';
+                }
+                p = end;
+        }
+}
+
+/* The unit of pid, from /proc/PID/cgroup; "" when none (or unreadable). */
+static void proc_unit(pid_t pid, char unit[POLICY_UNIT_MAX])
+{
+        char path[64], line[4096], v1[4096] = "";
+        bool found = false;
+        FILE *f;
+
+        unit[0] = '\0';
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return;
+        while (!found && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (strncmp(line, "0::", 3) == 0) {
+                        control_unit_of_cgroup(line + 3, unit);
+                        found = unit[0] != '\0';
+                } else if (strstr(line, ":name=systemd:"))
+                        snprintf(v1, sizeof(v1), "%s", strstr(line, ":name=systemd:") + 14);
+        }
+        fclose(f);
+        if (!found && v1[0])
+                control_unit_of_cgroup(v1, unit);
+}
+
 /* An error answer is written now or never: a FIFO nobody reads must not
  * cost ipcd a descriptor and a buffer (the client retries anyway). */
 static void reply_error(struct daemon *d, int fd, const uint8_t nonce[WIRE_NONCE_SIZE], int error,
@@ -186,6 +265,8 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         struct wire_rec_registered reg = { 0 };
         struct proc_creds pc;
         struct policy_creds cr;
+        struct policy_subject who;
+        char unit[POLICY_UNIT_MAX];
         struct client *c = NULL;
         uid_t uid;
         int fd, pidfd = -1, e;
@@ -216,9 +297,15 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
         e = register_vet(d, req, uid, &pc, &cr, &pidfd);
         if (e < 0)
                 goto refuse;
+        /* Read after the pidfd was taken and the uid checked: the process
+         * watched.  (A process of that uid may move itself between cgroups
+         * it may write: a unit attests as much as its cgroup's owner lets
+         * it; systemd's own units are root's, see ipcd.conf(5).) */
+        proc_unit(req->pid, unit);
+        who = (struct policy_subject){ uid, cr.gid, cr.groups, cr.ngroups, unit };
 
         router_lock(r);
-        e = router_errno(router_client_add(r, uid, req->pid, req->name, &c));
+        e = router_errno(router_client_add_as(r, &who, req->pid, req->name, &c));
         if (e == 0) {
                 c->fifo_fd = fd;
                 c->pidfd = pidfd;

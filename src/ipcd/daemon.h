@@ -93,6 +93,9 @@ void control_feed(struct daemon *d, const char *buf, size_t n);
  * Returns when the partial line left expires (clock_now_ms time), 0 if
  * none is left: the event loop runs a timer only while one is pending. */
 uint64_t control_expire(struct daemon *d, uint64_t now_ms);
+/* The systemd unit a cgroup path places a process in ("" none), as
+ * registration reads it from /proc/PID/cgroup. */
+void control_unit_of_cgroup(const char *path, char unit[POLICY_UNIT_MAX]);
 
 /* event.c */
 /* The control FIFO passed by systemd (ipcd.socket, ListenFIFO=), or -1. */

@@ -182,6 +182,8 @@ static int reload(struct daemon *d)
 {
         struct ipcd_config cfg;
         struct router_limits lim;
+        struct policy_rules rules;
+        unsigned revoked;
         char err[512];
         gid_t gid = 0;
         bool have_group;
@@ -198,6 +200,12 @@ static int reload(struct daemon *d)
                 config_done(&cfg);
                 return -ENOENT;
         }
+        r = policy_rules_copy(&rules, &cfg.policy);
+        if (r < 0) {
+                log_error_errno(r, "policy rules");
+                config_done(&cfg);
+                return r;
+        }
         config_foreach_changed(&running, &cfg, reload_key, NULL);
 
         if (!opts.log_level)
@@ -213,7 +221,12 @@ static int reload(struct daemon *d)
         lim = cfg.lim;
         lim.max_payload = max_payload(&cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &lim);
+        /* The rules are swapped whole (their hit counts start again) and
+         * hold for every client from now on. */
+        revoked = router_set_policy(&d->router, &rules);
         router_unlock(&d->router);
+        log_info("policy: %zu rules in force%s", cfg.policy.n,
+                 revoked ? "; names or subscriptions revoked, see above" : "");
         log_info("limits: %u clients (%u per uid), backlog %llu bytes per destination",
                  lim.max_clients, lim.max_clients_per_uid, (unsigned long long)lim.backlog_bytes);
 
@@ -349,6 +362,13 @@ static int router_start(struct daemon *d, struct ipcd_config *cfg)
                 return log_error_errno(r, "initialising");
         cfg->lim.max_payload = max_payload(cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &cfg->lim);
+        r = policy_rules_copy(&d->router.policy, &cfg->policy);
+        if (r < 0) {
+                router_done(&d->router);
+                return log_error_errno(r, "policy rules");
+        }
+        if (d->router.policy.n)
+                log_info("policy: %zu rules", d->router.policy.n);
         d->router.ipc_ns = d->ipc_ns;
         if (d->ndead_names && cfg->name_grace_ms) {
                 d->router.reserved = d->dead_names;

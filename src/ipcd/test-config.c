@@ -589,6 +589,81 @@ static void note_changed(const char *key, bool live, void *userdata)
 }
 
 /* What a reload is told: every changed key, and which need a restart. */
+/* policy: the issue's grammar; names and numbers; every error with its line. */
+static void test_policy(void)
+{
+        struct ipcd_config cfg, copy;
+        char err[1024];
+        const struct policy_rule *ru;
+
+        CHECK(load_text(&cfg,
+                        "policy = (\n"
+                        "  { action = \"own\"; name = \"camera/*\"; uid = \"root\"; decision = \"allow\"; },\n"
+                        "  { action = \"own\"; name = \"camera/*\"; decision = \"deny\"; },\n"
+                        "  { action = \"subscribe\"; topic = \"camera/*\"; group = \"root\";\n"
+                        "    decision = \"allow\"; },\n"
+                        "  { action = \"send\"; name = \"watchdog\"; uid = 0; decision = \"allow\"; },\n"
+                        "  { action = \"receive\"; sender_uid = 1000; sender_unit = \"*.service\";\n"
+                        "    unit = \"db@*.service\"; group = 0; decision = \"deny\"; },\n"
+                        "  { action = \"bulk\"; decision = \"deny\"; }\n"
+                        ");\n",
+                        err, sizeof(err)) == 0);
+        if (err[0])
+                fprintf(stderr, "%s\n", err);
+        CHECK(cfg.policy.n == 6);
+        ru = cfg.policy.rules;
+        CHECK(ru[0].action == POLICY_OWN && ru[0].allow && ru[0].has_uid && ru[0].uid == 0 &&
+              strcmp(ru[0].object, "camera/*") == 0 && ru[0].line == 2);
+        CHECK(ru[1].action == POLICY_OWN && !ru[1].allow && !ru[1].has_uid && ru[1].line == 3);
+        CHECK(ru[2].action == POLICY_SUBSCRIBE && ru[2].has_gid && ru[2].gid == 0 && ru[2].line == 4);
+        CHECK(ru[3].action == POLICY_SEND && ru[3].uid == 0);
+        CHECK(ru[4].action == POLICY_RECEIVE && ru[4].has_peer_uid && ru[4].peer_uid == 1000 &&
+              strcmp(ru[4].peer_unit, "*.service") == 0 && strcmp(ru[4].unit, "db@*.service") == 0);
+        CHECK(ru[5].action == POLICY_BULK && !ru[5].object && !ru[5].has_uid);
+        /* A copy (reload) is deep and equal. */
+        CHECK(config_set_defaults(&copy) == 0);
+        CHECK(config_load(&copy, path, true, err, sizeof(err)) == 0);
+        CHECK(copy.policy.n == 6 && copy.policy.rules[0].object != ru[0].object);
+        config_done(&copy);
+        config_done(&cfg);
+
+        EXPECT_ERROR("policy = (\n { action = \"owns\"; decision = \"deny\"; }\n);\n",
+                     at(2, "action \"owns\": expected own, send, receive, publish, subscribe, "
+                           "call, monitor or bulk"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; }\n);\n",
+                     at(2, "policy rule without a decision"));
+        EXPECT_ERROR("policy = (\n { decision = \"deny\"; }\n);\n",
+                     at(2, "policy rule without an action"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; decision = \"maybe\"; }\n);\n",
+                     at(2, "decision \"maybe\": expected allow or deny"));
+        EXPECT_ERROR("policy = (\n { action = \"own\";\n   name = \"a*b\"; decision = \"deny\"; }\n);\n",
+                     at(3, "name \"a*b\": bad pattern (1-63 bytes of [A-Za-z0-9._/-], or ending "
+                           "in /*, or *)"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; uid = \"no-such-user-here\"; decision = \"deny\"; }\n);\n",
+                     at(2, "uid \"no-such-user-here\": no such user"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; group = \"no-such-group-here\"; decision = \"deny\"; }\n);\n",
+                     at(2, "group \"no-such-group-here\": no such group"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; uid = -1; decision = \"deny\"; }\n);\n",
+                     at(2, "uid = -1: out of range"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; colour = \"red\"; decision = \"deny\"; }\n);\n",
+                     at(2, "unknown policy key 'colour'"));
+        EXPECT_ERROR("policy = (\n { action = \"publish\"; name = \"x\"; decision = \"deny\"; }\n);\n",
+                     at(2, "name: publish and subscribe take a topic"));
+        EXPECT_ERROR("policy = (\n { action = \"send\"; topic = \"x\"; decision = \"deny\"; }\n);\n",
+                     at(2, "topic: only for publish, subscribe and monitor (this action takes a "
+                           "name)"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; name = \"x\"; topic = \"y\"; decision = \"deny\"; }\n);\n",
+                     at(2, "a rule has one name or one topic"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; sender_uid = 0; decision = \"deny\"; }\n);\n",
+                     at(2, "sender_uid and sender_unit are for receive rules"));
+        EXPECT_ERROR("policy = (\n { action = \"own\"; unit = \"a b\"; decision = \"deny\"; }\n);\n",
+                     at(2, "unit \"a b\": not a unit name or glob"));
+        EXPECT_ERROR("policy = { action = \"own\"; };\n",
+                     at(1, "policy: expected a list ( { ... }, ... )"));
+        EXPECT_ERROR("policy = ( \"own\" );\n",
+                     at(1, "policy: each rule is a group { ... }"));
+}
+
 static void test_changed(void)
 {
         struct ipcd_config a, b;
@@ -652,6 +727,7 @@ int main(void)
         test_shipped();
         test_rings();
         test_changed();
+        test_policy();
 
         unlink(path);
         rmdir(tmpdir);

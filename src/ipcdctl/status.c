@@ -357,6 +357,7 @@ static int client_row(struct table *t, size_t i, const void *userdata)
         r |= table_add(t, "%" PRIu64, c->sent);
         r |= table_add(t, "%" PRIu64, c->received);
         r |= table_add(t, "%" PRIu64, c->dropped);
+        r |= table_add(t, "%s", c->unit[0] ? c->unit : "-");
         return r;
 }
 
@@ -365,7 +366,7 @@ static int print_client_table(const struct status *st, const char *indent)
         static const struct column cols[] = {
                 { "ID", true },     { "NAME", false },   { "UID", true },    { "PID", true },
                 { "QUEUE", true },  { "INBOUND", true }, { "QUEUED", true }, { "SENT", true },
-                { "RECEIVED", true }, { "DROPPED", true },
+                { "RECEIVED", true }, { "DROPPED", true }, { "UNIT", false },
         };
 
         return print_table(indent, "no clients", cols, ELEMENTSOF(cols), st->set.nclients,
@@ -496,6 +497,9 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
                d->published, d->unheard);
         printf("  topics:         %" PRIu32 " (ipcdctl topics lists them)\n", d->ntopics);
         printf("  monitors:       %" PRIu32 " watching\n", d->nmonitors);
+        if (d->policy_rules)
+                printf("  policy:         %" PRIu32 " rules, %" PRIu64 " actions denied\n",
+                       d->policy_rules, d->policy_denied);
         printf("  backlog:        %" PRIu64 " bytes waiting in ipcd\n", d->backlog_bytes);
         printf("  queue size:     %" PRIu32 " bytes per client queue", d->queue_bytes);
         if (d->max_payload)
@@ -538,6 +542,8 @@ static void json_client(struct json *j, const struct wire_status_client *c)
         /* Anonymous clients have the name "", as ipcd_msg.sender does. */
         json_strn(j, "name", c->name, strnlen(c->name, sizeof(c->name)));
         json_u64(j, "uid", c->uid);
+        /* Its systemd unit from its cgroup at registration; "" none. */
+        json_strn(j, "unit", c->unit, strnlen(c->unit, sizeof(c->unit)));
         json_i64(j, "pid", c->pid);
         json_i64(j, "queue", c->qid);
         json_i64(j, "inbound_queue", c->inbound_qid);
@@ -660,6 +666,8 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
         json_u64(&j, "bad_inbound", d->bad_inbound);
         json_u64(&j, "limit_hits", d->limit_hits);
         json_u64(&j, "unroutable", d->unroutable);
+        json_u64(&j, "policy_denied", d->policy_denied);
+        json_u64(&j, "policy_rules", d->policy_rules);
         json_drop_reasons(&j, d->dropped_by);
         json_end_object(&j);
 

@@ -42,6 +42,7 @@
 #define WIRE_NONCE_SIZE 16   /* bytes */
 #define WIRE_TOKEN_SIZE 16   /* bytes */
 #define WIRE_NAME_MAX 64     /* bytes with the NUL, == IPCD_NAME_MAX */
+#define WIRE_UNIT_MAX 256    /* a systemd unit name with the NUL (UNIT_NAME_MAX) */
 #define WIRE_LINE_MAX PIPE_BUF
 
 /* ------------------------------------------------------------------ */
@@ -219,6 +220,9 @@ struct wire_status_daemon {
          * rest.  A call failed by ipcd's verdict is not counted. */
         uint64_t call_latency_sum_us;
         uint64_t call_latency[WIRE_CALL_BUCKETS];
+        uint64_t policy_denied; /* actions the access rules denied (ipcd.conf "policy") */
+        uint32_t policy_rules;  /* rules in force */
+        uint32_t reserved2_;
 };
 
 struct wire_status_queue {
@@ -254,6 +258,7 @@ struct wire_status_client {
         uint64_t dropped_by[WIRE_DROP_REASONS]; /* its dropped, by enum wire_drop_reason */
         uint32_t reliable_subs;  /* of its subscriptions, reliable (IPCD_SUB_RELIABLE) */
         uint32_t reserved3_;
+        char unit[WIRE_UNIT_MAX]; /* its systemd unit, "" none (NUL-terminated) */
 };
 
 struct wire_status_ring {
@@ -494,7 +499,8 @@ enum wire_out_flags {
 
 enum wire_notice_code {
         WIRE_NOTICE_DROPPED = 1,  /* arg: number of messages dropped for you */
-        WIRE_NOTICE_NAME_LOST = 2,
+        WIRE_NOTICE_NAME_LOST = 2, /* also: a policy reload released the name */
+        WIRE_NOTICE_REVOKED = 3,   /* a policy reload dropped a subscription */
 };
 
 struct wire_out {

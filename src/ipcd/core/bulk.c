@@ -16,6 +16,7 @@
 #include "ipcd/core/held.h"
 #include "ipcd/core/pass.h"
 #include "ipcd/core/answers.h"
+#include "ipcd/core/policy.h"
 
 /* Check a producer's descriptor and record its chunk with one reference
  * for the routing in progress (dropped by bulk_done()). */
@@ -174,7 +175,7 @@ static int lane_grant(struct router *r, struct client *s, struct wire_lane_grant
                 struct ring *rg = r->rings[i];
                 int lane;
 
-                if (!(s->ring_access & (1u << i)))
+                if (!(s->ring_access & (1u << i)) || policy_check_bulk(r, s, rg->name) != 0)
                         continue;
                 if (ring_lanes_of(rg, s->uid) >= bulk_lanes_per_uid(r, rg)) {
                         r->cnt.limit_hits++;

@@ -21,6 +21,7 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/policy.c src/ipcd/core/policy.h \
 	src/ipcd/core/pubsub.c src/ipcd/core/pubsub.h \
 	src/ipcd/core/removal.c \
+	src/ipcd/core/revoke.c \
 	src/ipcd/core/ring.c src/ipcd/core/ring.h \
 	src/ipcd/core/router.c src/ipcd/core/router.h \
 	src/ipcd/core/send.c src/ipcd/core/send.h \

@@ -45,6 +45,8 @@ void monitor_copy(struct router_pass *p, struct client *s, const struct wire_in 
                         continue;
                 if (m->monitor_pattern[0] && !topic_pattern_match(m->monitor_pattern, dname))
                         continue;
+                if (r->policy.n && !policy_may_watch(r, m, dname, topic))
+                        continue;
                 /* A monitor that does not keep up loses copies, counted on it. */
                 if (!batch_append(p, m, h->type, &o, s->name, dname, payload))
                         count_drop_why(r, m, 1, WIRE_DROP_OVERFLOW);
@@ -55,11 +57,12 @@ int op_monitor(struct op_call *x)
 {
         char pattern[WIRE_NAME_MAX];
         struct client *s = x->s;
-        int e = policy_check_monitor(s);
+        int e;
 
+        message_dst_cstr(pattern, x->dst, x->h->dst_len);
+        e = policy_check_monitor(x->p->r, s, pattern);
         if (e != 0)
                 return e;
-        message_dst_cstr(pattern, x->dst, x->h->dst_len);
         if (pattern[0] && !topic_pattern_is_valid(pattern))
                 return ROUTER_E_INVALID;
         if (strcmp(pattern, "*") == 0)

@@ -4,13 +4,19 @@
  * routing state goes through (DESIGN: "the checks must have one place to
  * live from the start").  Called with router->lock held.
  *
- * Today's policy has no rules from the configuration: anyone who may
- * register (clients_group: policy_check_register) may own a name, send
- * and publish;
- * subscribing to everything ("*") or to everything under a first-level
- * name ("x/" then "*"), and monitoring, are for root and members of
- * ipcd's group (client->privileged).  Per-uid and per-group rules, when
- * they come, are added here and nowhere else.
+ * Built in: anyone who may register (clients_group:
+ * policy_check_register) may own a name, send and publish; subscribing
+ * to everything ("*") or to everything under a first-level name ("x/"
+ * then "*"), and monitoring, are for root and members of ipcd's group
+ * (client->privileged).
+ *
+ * On top of that, the rules of the configuration's "policy" list
+ * (config.c parses them into a struct policy_rules; ipcd.conf(5)): they
+ * are tried in order, the first one that matches the action, the subject
+ * (uid, group, unit; none: everyone) and the object (a name or topic
+ * pattern) decides; no match allows.  A rule never lifts the built-in
+ * privilege checks.  The table is the router's (router->policy), read
+ * and counted under router->lock, swapped whole on reload.
  */
 #pragma once
 
@@ -21,13 +27,87 @@
 
 struct client;
 struct ring;
+struct router;
 
-/* 0, or ROUTER_E_DENIED. */
-int policy_check_name(uid_t uid, const char *name);
-int policy_check_send(const struct client *c, const struct client *dst);
-int policy_check_publish(const struct client *c, const char *topic);
-int policy_check_subscribe(const struct client *c, const char *pattern);
-int policy_check_monitor(const struct client *c);
+enum policy_action {
+        POLICY_OWN,       /* register a name (object: name) */
+        POLICY_SEND,      /* send to a name (object: name) */
+        POLICY_RECEIVE,   /* receive from a sender (object: its name; peer_uid, peer_unit) */
+        POLICY_PUBLISH,   /* object: topic */
+        POLICY_SUBSCRIBE, /* object: topic (a pattern: checked again per topic delivered) */
+        POLICY_CALL,      /* call a name (object: name) */
+        POLICY_MONITOR,   /* object: the name or topic a copy is of */
+        POLICY_BULK,      /* use a ring (object: the ring's name) */
+        _POLICY_ACTION_MAX,
+};
+
+/* The words of the configuration, by enum policy_action; NULL-free. */
+extern const char *const policy_action_names[_POLICY_ACTION_MAX];
+/* The action named word, or -1. */
+int policy_action_from_name(const char *word);
+
+#define POLICY_UNIT_MAX 256 /* bytes with the NUL: systemd's UNIT_NAME_MAX */
+
+struct policy_rule {
+        uint8_t action;           /* enum policy_action */
+        bool allow;               /* decision */
+        bool has_uid, has_gid, has_peer_uid;
+        uid_t uid;                /* subject: the client's uid */
+        gid_t gid;                /* subject: one of its groups (real or supplementary) */
+        uid_t peer_uid;           /* receive: the sender's uid */
+        char *unit;               /* subject: its unit, an fnmatch(3) glob; NULL: any */
+        char *peer_unit;          /* receive: the sender's unit glob; NULL: any */
+        char *object;             /* a name or topic pattern ("*", "x/" "*"); NULL: any */
+        unsigned line;            /* in the configuration, for the log */
+        uint64_t hits;            /* times it decided (router->lock) */
+};
+
+struct policy_rules {
+        struct policy_rule *rules;
+        size_t n;
+};
+
+void policy_rules_free(struct policy_rules *pr);
+/* A deep copy of src into dst (hits kept); 0 or -ENOMEM. */
+int policy_rules_copy(struct policy_rules *dst, const struct policy_rules *src);
+
+/* Who asks: a client (policy_subject_of) or a hypothetical one. */
+struct policy_subject {
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        size_t ngroups;
+        const char *unit;         /* "" when unknown */
+};
+struct policy_peer {
+        const char *name;         /* "" anonymous */
+        uid_t uid;
+        const char *unit;
+};
+
+/* The rule that decides, or NULL (allowed); its hits are not counted.
+ * object may be a pattern (subscribe, monitor): a rule decides when its
+ * pattern covers every name the object matches.  peer: for POLICY_RECEIVE, NULL otherwise. */
+const struct policy_rule *policy_rules_decide(const struct policy_rules *pr, int action,
+                                              const struct policy_subject *s,
+                                              const char *object,
+                                              const struct policy_peer *peer);
+
+/* The checks of the routing state: 0, or ROUTER_E_DENIED (counted on the
+ * rule and logged, rate-limited, with its line).  Lock held. */
+int policy_check_name(struct router *r, const struct policy_subject *s, const char *name);
+int policy_check_send(struct router *r, const struct client *c, const struct client *dst,
+                      bool call);
+int policy_check_publish(struct router *r, const struct client *c, const char *topic);
+int policy_check_subscribe(struct router *r, const struct client *c, const char *pattern);
+/* May c hear a message published on topic (its subscription or a
+ * replayed history entry matched it): the subscribe rules, per topic. */
+bool policy_may_hear(struct router *r, const struct client *c, const char *topic);
+int policy_check_monitor(struct router *r, const struct client *c, const char *pattern);
+/* May monitor m see a copy of what s sent to dst (a topic: topic). */
+bool policy_may_watch(struct router *r, const struct client *m, const char *dst, bool topic);
+int policy_check_bulk(struct router *r, const struct client *c, const char *ring);
+void policy_subject_of(const struct client *c, struct policy_subject *s);
 
 /* Who a registering process is: its uid and groups, as /proc says
  * (control.c reads them). */

@@ -29,13 +29,35 @@ struct publish_ctx {
         const void *payload;
         const struct wire_bulk *bulk; /* NULL: inline */
         uint64_t group;               /* reliable copies made: the publisher's group */
+        unsigned denied;              /* subscribers the rules keep it from */
 };
+
+static bool publish_allowed(struct router *r, const struct client *s, const struct client *c,
+                            const char *topic)
+{
+        struct policy_peer peer = { s->name, s->uid, s->unit };
+        struct policy_subject who;
+        const struct policy_rule *ru;
+
+        if (!policy_may_hear(r, c, topic))
+                return false;
+        policy_subject_of(c, &who);
+        ru = policy_rules_decide(&r->policy, POLICY_RECEIVE, &who, topic, &peer);
+        return !ru || ru->allow;
+}
 
 static void publish_one(struct client *c, void *userdata)
 {
         struct publish_ctx *x = userdata;
+        bool reliable;
 
-        bool reliable = c->nreliable && flow_sub_reliable(c, x->topic);
+        /* A wildcard subscription hears only the topics its client may
+         * subscribe to, and a receive rule may refuse the publisher. */
+        if (x->p->r->policy.n && !publish_allowed(x->p->r, x->s, c, x->topic)) {
+                x->denied++;
+                return;
+        }
+        reliable = c->nreliable && flow_sub_reliable(c, x->topic);
 
         /* A reliable subscriber holds the publisher back instead of
          * dropping: inline publishes by the topic's window (flow.c), bulk
@@ -95,7 +117,7 @@ int op_publish(struct op_call *x)
         if (e != 0)
                 return e;
         message_dst_cstr(topic, x->dst, h->dst_len);
-        e = policy_check_publish(x->s, topic);
+        e = policy_check_publish(r, x->s, topic);
         if (e != 0) {
                 if (bulk)
                         bulk_done(r, &d);
@@ -111,8 +133,11 @@ int op_publish(struct op_call *x)
                 .len = h->len,
         };
         stamp_sender(&o, x->s);
-        pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL, 0 };
+        pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL, 0, 0 };
         n = topics_match(&r->topics, topic, h->dst_len, publish_one, &pc);
+        /* Those the rules kept it from are not reached, and counted. */
+        n -= pc.denied;
+        r->cnt.policy_denied += pc.denied;
         if (pc.group)
                 flow_topic_charge(r, x->s, pc.group, wire_flow_cost(h->len));
         if (n == 0)
@@ -140,7 +165,12 @@ struct replay_ctx {
 static void replay_one(struct topic *t, const struct hist_entry *e, void *userdata)
 {
         struct replay_ctx *x = userdata;
-        struct wire_out o = {
+        struct wire_out o;
+
+        /* History is traffic too: only of topics it may hear. */
+        if (x->p->r->policy.n && !policy_may_hear(x->p->r, x->c, t->name))
+                return;
+        o = (struct wire_out){
                 .kind = WIRE_OUT_MSG,
                 .flags = WIRE_OUT_HISTORY,
                 .name_len = e->name_len,
@@ -168,7 +198,7 @@ static int subscribe(struct op_call *x)
         message_dst_cstr(pattern, x->dst, x->h->dst_len);
         if (!topic_pattern_is_valid(pattern))
                 return ROUTER_E_INVALID;
-        e = policy_check_subscribe(s, pattern);
+        e = policy_check_subscribe(r, s, pattern);
         if (e != 0)
                 return e;
         if (s->nsubs >= r->lim.max_subscriptions) {
@@ -220,19 +250,24 @@ int op_unsubscribe(struct op_call *x)
         message_dst_cstr(pattern, x->dst, x->h->dst_len);
         for (struct sub **pp = &s->subs; *pp; pp = &(*pp)->client_next)
                 if (strcmp((*pp)->pattern, pattern) == 0) {
-                        struct sub *sb = *pp;
-                        bool reliable = sb->reliable;
-
-                        *pp = sb->client_next;
-                        s->nsubs--;
-                        if (reliable)
-                                s->nreliable--;
-                        topics_unsubscribe(&x->p->r->topics, sb);
-                        if (reliable)
-                                flow_topic_recheck(x->p->r, s);
+                        pubsub_drop(x->p->r, s, pp);
                         return 0;
                 }
         return ROUTER_E_NOT_FOUND;
+}
+
+void pubsub_drop(struct router *r, struct client *c, struct sub **pp)
+{
+        struct sub *sb = *pp;
+        bool reliable = sb->reliable;
+
+        *pp = sb->client_next;
+        c->nsubs--;
+        if (reliable)
+                c->nreliable--;
+        topics_unsubscribe(&r->topics, sb);
+        if (reliable)
+                flow_topic_recheck(r, c);
 }
 
 /* Answered with the depth in effect. */

@@ -5,3 +5,6 @@
 #include "ipcd/core/opcall.h"
 
 op_handler_fn op_publish, op_subscribe, op_unsubscribe, op_set_history;
+
+/* Drop the subscription *pp of c (unlinked from its list). */
+void pubsub_drop(struct router *r, struct client *c, struct sub **pp);

@@ -81,6 +81,7 @@ void router_done(struct router *r)
         free(r->flow_hash);
         r->id_buckets = r->name_buckets = NULL;
         topics_done(&r->topics);
+        policy_rules_free(&r->policy);
         for (unsigned i = 0; i < r->nrings; i++)
                 ring_free(r->rings[i]);
         r->nrings = 0;
@@ -106,6 +107,25 @@ static bool name_reserved_for_other(struct router *r, uid_t uid, const char *nam
 int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                       struct client **ret)
 {
+        struct policy_subject who = { .uid = uid, .gid = (gid_t)-1, .unit = "" };
+
+        return router_client_add_as(r, &who, pid, name, ret);
+}
+
+/* Its groups and unit, for the rules from now on. */
+static void client_set_identity(struct client *c, const struct policy_subject *who)
+{
+        c->gid = who->gid;
+        c->ngroups = (uint32_t)MIN(who->ngroups, (size_t)CLIENT_GROUPS_MAX);
+        for (uint32_t i = 0; i < c->ngroups; i++)
+                c->groups[i] = who->groups[i];
+        snprintf(c->unit, sizeof(c->unit), "%s", who->unit ? who->unit : "");
+}
+
+int router_client_add_as(struct router *r, const struct policy_subject *who, pid_t pid,
+                         const char *name, struct client **ret)
+{
+        uid_t uid = who->uid;
         struct client *c;
         size_t qbytes = 0;
         int e;
@@ -122,7 +142,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                         name_reserved_for_other(r, uid, name)))
                 return ROUTER_E_NAME_TAKEN;
         if (name[0]) {
-                e = policy_check_name(uid, name);
+                e = policy_check_name(r, who, name);
                 if (e != 0)
                         return e;
         }
@@ -139,6 +159,7 @@ int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
         c->uid = uid;
         c->pid = pid;
         snprintf(c->name, sizeof(c->name), "%s", name);
+        client_set_identity(c, who);
         e = util_random_bytes(c->token, sizeof(c->token));
         if (e < 0)
                 goto fail;

@@ -9,9 +9,9 @@
  * The files of src/ipcd/core, each calling only those before it: state.h,
  * errors, clients, wakeup, held, delivery (with flow: the two call each
  * other, flow.c says why), answers, pass, bulk, message,
- * monitor, calls, pubsub, send, removal, ops, dispatch, datathread, router,
- * status, snapshot (the re-exec state) (and ring, msgq, topics, policy
- * beneath them all).
+ * monitor, calls, pubsub, send, removal, revoke, ops, dispatch, datathread,
+ * router, status, snapshot (the re-exec state) (and ring, msgq, topics,
+ * policy beneath them all).
  *
  * Lock discipline (the one place it is written down):
  *
@@ -79,6 +79,15 @@ void router_done(struct router *r);
  * The caller answers with router_errno(). */
 int router_client_add(struct router *r, uid_t uid, pid_t pid, const char *name,
                       struct client **ret);
+/* The same with its groups and unit (copied), which the rules match. */
+int router_client_add_as(struct router *r, const struct policy_subject *who, pid_t pid,
+                         const char *name, struct client **ret);
+/* Put rules in force (lock held): takes *rules (emptied).  Clients already
+ * connected are held to them from now on: a name one may no longer own
+ * is released, a subscription it may no longer hold is dropped, each
+ * with a notice to it (WIRE_NOTICE_NAME_LOST, WIRE_NOTICE_REVOKED).
+ * Returns how many were revoked. */
+unsigned router_set_policy(struct router *r, struct policy_rules *rules);
 /* Ask for a client's removal in order with its earlier messages: post an
  * UNREGISTER record into its inbound queue (lock held by the caller). 0, or
  * -EAGAIN when that queue is full (the caller retries later). */

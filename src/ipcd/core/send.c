@@ -36,7 +36,7 @@ static int send_resolve(struct op_call *x, bool request, struct client **ret)
                         flow_unroutable(r, x->s, x->dst, x->h->dst_len);
                 return ROUTER_E_NOT_FOUND;
         }
-        e = policy_check_send(x->s, dst);
+        e = policy_check_send(r, x->s, dst, request);
         if (e != 0)
                 return e;
         if (request && dst->ncalls >= r->lim.max_calls) {

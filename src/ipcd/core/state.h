@@ -14,11 +14,14 @@
 #include <sys/types.h>
 
 #include "ipcd/core/msgq.h"
+#include "ipcd/core/policy.h"
 #include "ipcd/core/ring.h"
 #include "ipcd/core/topics.h"
 #include "shared/wire.h"
 
 struct router;
+
+#define CLIENT_GROUPS_MAX 64
 
 struct router_limits {
         uint32_t max_clients;
@@ -137,6 +140,14 @@ struct client {
         uid_t uid;
         pid_t pid;
         char name[WIRE_NAME_MAX]; /* "" = anonymous */
+        /* Who it is beyond its uid, read at registration (control.c):
+         * its real and supplementary groups (/proc/PID/status) and its
+         * systemd unit (/proc/PID/cgroup; "" when it has none), for the
+         * policy rules and the status. */
+        gid_t gid;
+        gid_t groups[CLIENT_GROUPS_MAX];
+        uint32_t ngroups;
+        char unit[POLICY_UNIT_MAX];
         int qid;                  /* Qc */
         int semid;                /* Sc */
         size_t qmsg_max;          /* largest mtext for its queue */
@@ -220,6 +231,7 @@ struct router_counters {
         uint64_t data_busy_us; /* data threads' time in routing passes */
         uint64_t call_latency_sum_us;
         uint64_t call_latency[WIRE_CALL_BUCKETS]; /* answered calls, wire_call_bucket() */
+        uint64_t policy_denied;      /* actions a policy rule denied (policy.c) */
 };
 
 struct rate_bucket {
@@ -277,6 +289,7 @@ struct router {
         struct rate_bucket rate[256];
         struct topics topics;
         unsigned nmonitors;
+        struct policy_rules policy; /* the configuration's rules (policy.h), owned */
         struct ring *rings[ROUTER_MAX_RINGS];
         unsigned nrings;
 

@@ -36,6 +36,8 @@ static void status_daemon(struct router *r, struct wire_status_daemon *sd)
                 .ntopics = (uint32_t)r->topics.ntopics,
                 .nmonitors = r->nmonitors,
                 .unroutable = r->cnt.unroutable,
+                .policy_denied = r->cnt.policy_denied,
+                .policy_rules = (uint32_t)r->policy.n,
         };
         memcpy(sd->dropped_by, r->cnt.dropped_by, sizeof(sd->dropped_by));
         sd->data_busy_us = r->cnt.data_busy_us;
@@ -73,6 +75,7 @@ static void status_client(struct router *r, const struct client *c, struct wire_
                         if (r->rings[i]->lanes[l].owner == c)
                                 sc->lanes++;
         snprintf(sc->name, sizeof(sc->name), "%s", c->name);
+        snprintf(sc->unit, sizeof(sc->unit), "%s", c->unit);
 }
 
 static void status_ring(const struct ring *rg, struct wire_status_ring *sr)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ipcd/core/errors.h"
@@ -15,6 +16,90 @@
 /* Later checks build on earlier ones: the first failure ends the test. */
 #define TEST_CHECK_EXITS
 #include "shared/test-util.h"
+
+static struct policy_rule R(int action, const char *object, bool allow)
+{
+        return (struct policy_rule){ .action = (uint8_t)action, .object = (char *)object,
+                                     .allow = allow };
+}
+
+/* The rules: first match wins, subjects, objects, patterns. */
+static void test_rules(void)
+{
+        static const gid_t video[] = { 44 };
+        struct policy_rule rules[12];
+        struct policy_rules pr = { rules, 0 };
+        struct policy_subject camera = { .uid = 500, .gid = 500, .unit = "camera.service" };
+        struct policy_subject viewer = { .uid = 1000, .gid = 100, .groups = video, .ngroups = 1,
+                                         .unit = "" };
+        struct policy_subject other = { .uid = 1001, .gid = 100, .unit = "x.service" };
+        struct policy_subject root = { .uid = 0, .gid = 0, .unit = "" };
+        struct policy_peer from_camera = { "camera/front", 500, "camera.service" };
+        const struct policy_rule *d;
+
+        /* The issue's example. */
+        rules[pr.n] = R(POLICY_OWN, "camera/*", true);
+        rules[pr.n].has_uid = true, rules[pr.n++].uid = 500;
+        rules[pr.n++] = R(POLICY_OWN, "camera/*", false);
+        rules[pr.n] = R(POLICY_SUBSCRIBE, "camera/*", true);
+        rules[pr.n].has_gid = true, rules[pr.n++].gid = 44;
+        rules[pr.n++] = R(POLICY_SUBSCRIBE, "camera/*", false);
+        rules[pr.n] = R(POLICY_SEND, "watchdog", true);
+        rules[pr.n].has_uid = true, rules[pr.n++].uid = 0;
+        rules[pr.n++] = R(POLICY_SEND, "watchdog", false);
+        /* By unit glob; receive by the sender's unit. */
+        rules[pr.n] = R(POLICY_PUBLISH, "alerts/*", false);
+        rules[pr.n++].unit = (char *)"x.*";
+        rules[pr.n] = R(POLICY_RECEIVE, NULL, false);
+        rules[pr.n].has_uid = true, rules[pr.n].uid = 1001;
+        rules[pr.n++].peer_unit = (char *)"camera.*";
+
+        d = policy_rules_decide(&pr, POLICY_OWN, &camera, "camera/front", NULL);
+        CHECK(d == &rules[0] && d->allow);
+        d = policy_rules_decide(&pr, POLICY_OWN, &viewer, "camera/front", NULL);
+        CHECK(d == &rules[1] && !d->allow);
+        /* "camera/" then "*" is below camera, not camera itself. */
+        CHECK(policy_rules_decide(&pr, POLICY_OWN, &viewer, "camera", NULL) == NULL);
+        CHECK(policy_rules_decide(&pr, POLICY_OWN, &viewer, "dog", NULL) == NULL);
+
+        /* Subscribe: a supplementary group counts; a pattern is decided by
+         * a rule that covers it, a wider one is left to per-topic checks. */
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &viewer, "camera/front", NULL) ==
+              &rules[2]);
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &other, "camera/front", NULL) ==
+              &rules[3]);
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &other, "camera/*", NULL) == &rules[3]);
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &other, "camera/a/*", NULL) ==
+              &rules[3]);
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &other, "*", NULL) == NULL);
+        CHECK(policy_rules_decide(&pr, POLICY_SUBSCRIBE, &other, "cameras/x", NULL) == NULL);
+
+        /* Send: root only. */
+        CHECK(policy_rules_decide(&pr, POLICY_SEND, &root, "watchdog", NULL)->allow);
+        CHECK(!policy_rules_decide(&pr, POLICY_SEND, &camera, "watchdog", NULL)->allow);
+        /* Another action is not decided by send rules. */
+        CHECK(policy_rules_decide(&pr, POLICY_CALL, &camera, "watchdog", NULL) == NULL);
+
+        /* Units: a glob; a client without a unit never matches one. */
+        CHECK(policy_rules_decide(&pr, POLICY_PUBLISH, &other, "alerts/a", NULL) == &rules[6]);
+        CHECK(policy_rules_decide(&pr, POLICY_PUBLISH, &viewer, "alerts/a", NULL) == NULL);
+        CHECK(policy_rules_decide(&pr, POLICY_RECEIVE, &other, NULL, &from_camera) == &rules[7]);
+        from_camera.unit = "";
+        CHECK(policy_rules_decide(&pr, POLICY_RECEIVE, &other, NULL, &from_camera) == NULL);
+
+        /* A rule without a subject or object matches everyone. */
+        rules[0] = R(POLICY_OWN, NULL, false);
+        CHECK(policy_rules_decide(&pr, POLICY_OWN, &root, "anything", NULL) == &rules[0]);
+
+        /* Copies are deep. */
+        struct policy_rules cp;
+        CHECK(policy_rules_copy(&cp, &pr) == 0 && cp.n == pr.n);
+        CHECK(cp.rules[6].unit != rules[6].unit && strcmp(cp.rules[6].unit, "x.*") == 0);
+        policy_rules_free(&cp);
+        CHECK(cp.n == 0 && cp.rules == NULL);
+        CHECK(policy_action_from_name("bulk") == POLICY_BULK);
+        CHECK(policy_action_from_name("owns") == -1);
+}
 
 int main(void)
 {
@@ -49,11 +134,14 @@ int main(void)
         CHECK(policy_ring_access(&user, rings, 0) == 0);
 
         /* Broad subscriptions and monitoring are privileged. */
-        CHECK(policy_check_subscribe(&plain, "sensors/temp") == 0);
-        CHECK(policy_check_subscribe(&plain, "*") == ROUTER_E_DENIED);
-        CHECK(policy_check_subscribe(&admin, "*") == 0);
-        CHECK(policy_check_monitor(&plain) == ROUTER_E_DENIED);
-        CHECK(policy_check_monitor(&admin) == 0);
+        struct router rt = { 0 };
+        CHECK(policy_check_subscribe(&rt, &plain, "sensors/temp") == 0);
+        CHECK(policy_check_subscribe(&rt, &plain, "*") == ROUTER_E_DENIED);
+        CHECK(policy_check_subscribe(&rt, &admin, "*") == 0);
+        CHECK(policy_check_monitor(&rt, &plain, "") == ROUTER_E_DENIED);
+        CHECK(policy_check_monitor(&rt, &admin, "") == 0);
+
+        test_rules();
         printf("test-policy: ok\n");
         return 0;
 }
