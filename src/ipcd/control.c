@@ -155,6 +155,22 @@ static void proc_unit(pid_t pid, char unit[POLICY_UNIT_MAX])
                 control_unit_of_cgroup(v1, unit);
 }
 
+void control_identities_refresh(struct daemon *d)
+{
+        for (struct client *c = d->router.clients; c; c = c->next) {
+                struct proc_creds pc;
+
+                c->ngroups = 0;
+                if (proc_creds(c->pid, &pc) == 0) {
+                        c->gid = pc.rgid;
+                        c->ngroups = (uint32_t)MIN(pc.ngroups, (size_t)CLIENT_GROUPS_MAX);
+                        for (uint32_t i = 0; i < c->ngroups; i++)
+                                c->groups[i] = pc.groups[i];
+                }
+                proc_unit(c->pid, c->unit);
+        }
+}
+
 /* An error answer is written now or never: a FIFO nobody reads must not
  * cost ipcd a descriptor and a buffer (the client retries anyway). */
 static void reply_error(struct daemon *d, int fd, const uint8_t nonce[WIRE_NONCE_SIZE], int error,

@@ -395,6 +395,10 @@ int reexec_adopt(struct daemon *d, int fd)
                 adopt_give_up(d);
                 return r;
         }
+        /* Groups and units are not in the state: read them again. */
+        router_lock(&d->router);
+        control_identities_refresh(d);
+        router_unlock(&d->router);
         cloexec_all(d);
         /* We are attached to the rings: the holder may go. */
         holder_stop(&e.holder_fd, &e.holder_pid);
