@@ -39,6 +39,12 @@ import sys
 import tempfile
 import time
 
+# The package comes from PYTHONPATH (the build tree's, with the extension
+# module), never from the directory of this script: in a VPATH build that
+# is the source tree's python/, which has no module.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+
 SIZE = 64
 T_DATA, T_START, T_END, T_QUIT = 1, 2, 3, 4
 PEER_TIMEOUT = 10.0  # seconds a side waits for the other before giving up
