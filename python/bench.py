@@ -40,10 +40,11 @@ import tempfile
 import time
 
 # The package comes from PYTHONPATH (the build tree's, with the extension
-# module), never from the directory of this script: in a VPATH build that
-# is the source tree's python/, which has no module.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+# module), not from the directory of this script that Python put first: in
+# a VPATH build that is the source tree's python/, which has no module (in
+# a build in the tree, PYTHONPATH names the same directory again).
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
 
 SIZE = 64
 T_DATA, T_START, T_END, T_QUIT = 1, 2, 3, 4
