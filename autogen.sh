@@ -10,7 +10,7 @@ libconfig-dev mandoc clang util-linux procps python3-dev python3-pytest \
 debhelper lintian dpkg-dev fakeroot dh-python \
 python3-prometheus-client libncurses-dev tmux curl"
 # The peers ipcd-bench measures against (optional: missing ones are skipped).
-BENCH_PKGS="dbus-broker dbus-daemon libzmq5 gnuplot-nox"
+BENCH_PKGS="dbus-broker dbus-daemon libzmq5 python3-zmq gnuplot-nox"
 PKGS="$PKGS $BENCH_PKGS"
 
 missing=""

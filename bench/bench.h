@@ -12,7 +12,8 @@
  *
  * A transport is a small table of functions (struct transport); adding
  * one (the bulk ring, fan-out, calls) means adding a table and a line in
- * a section's list, nothing else.
+ * a section's list, nothing else.  The Python rows (python.c) come from
+ * python/bench.py, run against the same ipcd.
  */
 #pragma once
 
@@ -230,3 +231,8 @@ bool drv_ipcd_available(const struct bench *b);
 int bench_isolation(struct bench *b);
 int bench_fanout(struct bench *b);
 int bench_scale(struct bench *b);
+
+/* ---- python.c: section 8, the Python binding against pyzmq; the C ipcd
+ * figures of sections 1 (median round trip per mode, us) and 2 (64 B
+ * rate) for its ratios, NAN where not measured ---- */
+int bench_python(struct bench *b, const double c_rtt_us[2], double c_oneway);

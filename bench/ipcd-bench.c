@@ -7,7 +7,8 @@
  *
  * Sections (issue 6): 1 round-trip latency, 2 one-way throughput (plain
  * and with sender batching, IPCD_MORE), 3 bulk, 4 fan-out, 5 calls,
- * 6 isolation, 7 scale, then the targets.  A feature the daemon answers
+ * 6 isolation, 7 scale; 8 the Python binding against pyzmq (issue 15);
+ * then the targets.  A feature the daemon answers
  * with an error is reported with that error instead of a figure.
  */
 #include <errno.h>
@@ -106,7 +107,7 @@ static void help(void)
                "in one run; every figure is printed with its ratio to the reference.\n\n"
                "  --quick          short run (smoke test; figures are rough)\n"
                "  --only LIST      comma-separated sections and/or transports:\n"
-               "                   latency throughput bulk fanout calls isolation scale\n"
+               "                   latency throughput bulk fanout calls isolation scale python\n"
                "                   ipcd ipcd-more ipcd-ring ipcd-ring-ack ipcd-call floor\n"
                "                   floor-batch floor-more sysv pipe unix unix-stream memcpy\n"
                "                   dbus-broker dbus-daemon zmq\n"
@@ -929,7 +930,7 @@ int main(int argc, char **argv)
             only_wants(b, "throughput", "ipcd-more") || only_wants(b, "bulk", "ipcd-ring") ||
             only_wants(b, "bulk", "ipcd-ring-ack") || only_wants(b, "fanout", "ipcd") ||
             only_wants(b, "calls", "ipcd-call") || only_wants(b, "isolation", "ipcd") ||
-            only_wants(b, "scale", "ipcd")) {
+            only_wants(b, "scale", "ipcd") || only_wants(b, "python", "ipcd")) {
                 int r = drv_ipcd_daemon_start(b);
 
                 if (r < 0)
@@ -978,6 +979,14 @@ int main(int argc, char **argv)
                 (void)bench_isolation(b);
         if (only_wants(b, "scale", "ipcd"))
                 (void)bench_scale(b);
+        if (only_wants(b, "python", "ipcd")) {
+                size_t il = lat_index("ipcd"), it = thr_index("ipcd");
+                double c_rtt[N_MODES];
+
+                for (int m = 0; m < N_MODES; m++)
+                        c_rtt[m] = lat[m][il].ok ? lat[m][il].p50.med : NAN;
+                (void)bench_python(b, c_rtt, thr[0][it].ok ? thr[0][it].rate.med : NAN);
+        }
         if (!b->only)
                 targets(b);
 

@@ -15,8 +15,16 @@ bench_ipcd_bench_SOURCES = \
 	bench/floor-shm.c \
 	bench/dbus.c \
 	bench/zmq.c \
-	bench/drv-ipcd.c
+	bench/drv-ipcd.c \
+	bench/python.c
 bench_ipcd_bench_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+# Section 8 runs python/bench.py with the configured interpreter against
+# the build tree's package (without the binding it says it is skipped).
+if ENABLE_PYTHON
+bench_ipcd_bench_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_PYTHON='"$(PYTHON)"' \
+	-DBENCH_PY_SCRIPT='"$(abs_top_srcdir)/python/bench.py"' \
+	-DBENCH_PY_PATH='"$(abs_top_builddir)/python"'
+endif
 # Only the public API, like any application.  -no-install: no libtool
 # wrapper script, so the binary finds ../src/ipcd/ipcd next to itself.
 bench_ipcd_bench_LDADD = src/lib/libipcd-client.la $(LIBSYSTEMD_LIBS) -ldl -lm

@@ -78,6 +78,25 @@ done
 measured bulk pipe || bad "bulk: pipe not measured"
 grep -q '^== Targets' "$out/latest.txt" || bad "no targets summary"
 
+# Section 8, the Python binding: measured where it is built (and pyzmq
+# where python3-zmq is installed), else a line that says it is skipped.
+grep -q '^== 8. Python binding' "$out/latest.txt" || bad "no Python section"
+if ls "$builddir"/python/ipcd/_ipcd*.so >/dev/null 2>&1 && [ -x "${IPCD:-$builddir/src/ipcd/ipcd}" ]; then
+        for m in same-cpu unpinned; do
+                awk -F, -v m="$m" '$1 == "python" && $2 == "rtt" && $3 == "python-ipcd" && $4 == m &&
+                        $8 != "" && $12 == "python-zmq" { f = 1 } END { exit !f }' "$csv" ||
+                        bad "python: round trip through the binding ($m) not measured"
+        done
+        measured python python-ipcd || bad "python: binding not measured"
+        awk -F, '$1 == "python" && $2 == "oneway" && $3 == "python-ipcd" && $8 != "" { f = 1 }
+                END { exit !f }' "$csv" || bad "python: one-way through the binding not measured"
+        measured python python-zmq || grep -q '^  pyzmq: skipped: not installed' "$out/latest.txt" ||
+                bad "python: pyzmq neither measured nor reported as not installed"
+else
+        awk '/^== 8. Python binding/ { getline; f = /^  skipped: / } END { exit !f }' "$out/latest.txt" ||
+                bad "python: binding not built but not reported as skipped"
+fi
+
 if [ $fail -ne 0 ]; then
         echo "--- latest.txt"
         cat "$out/latest.txt"

@@ -26,7 +26,6 @@ EXTRA_DIST += \
 	python/tests/test_interop.py \
 	python/tests/test_examples.py \
 	python/bench.py \
-	python/bench-python.sh \
 	python/examples/printer.py \
 	python/examples/pubsub.py \
 	python/examples/clock.py \
@@ -81,11 +80,10 @@ python/test-python: $(top_srcdir)/python/test-python.sh.in Makefile
 check_SCRIPTS += python/test-python
 TESTS += python/test-python
 
-# The Python rows of the benchmark (issue 15): the binding against pyzmq.
-bench-python: all tests/test-probe
-	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-	IPCD='$(abs_top_builddir)/src/ipcd/ipcd' PYTHON='$(PYTHON)' \
-	    $(SHELL) $(top_srcdir)/python/bench-python.sh $(BENCH_SECONDS)
+# The Python rows of the benchmark (issue 15) alone: section 8 of
+# ipcd-bench (`make bench` runs it with every other section).
+bench-python: all
+	bench/ipcd-bench --only python
 endif
 
 # Copies of the package's sources in a VPATH build go with `make clean`

@@ -174,12 +174,37 @@ EXTRA_DIST += tests/test-flow-budget.sh
 
 # Debian packages built, linted, installed, upgraded and purged in the systemd sandbox (issue 15).
 TESTS += tests/test-deb.sh
-EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright debian/rules \
-	debian/source/format debian/source/lintian-overrides debian/not-installed debian/ipcd.docs debian/ipcd.install \
-	debian/ipcd.postinst debian/ipcd.postrm debian/libipcd-client0.install debian/libipcd-client0.symbols \
-	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
-	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
-	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides
+EXTRA_DIST += tests/test-deb.sh
+
+# debian/ goes into the tarball whole (dist-hook), not as a list that a new
+# file could be missing from.  In a git checkout: every file git tracks or
+# would track (untracked and not ignored); .gitignore keeps out what a
+# dpkg-buildpackage in the tree leaves there.  In a tree without git (an
+# unpacked tarball, where make distcheck runs its second dist): every file
+# but those debhelper products.  tests/test-deb.sh builds the packages out
+# of a `make distdir` copy, so a file left out fails it.
+dist-hook: dist-hook-debian
+dist-hook-debian:
+	$(AM_V_at)dest=$$(cd "$(distdir)" && pwd) && cd $(srcdir) && \
+	if git ls-files --error-unmatch debian/control >/dev/null 2>&1; then \
+	    files=$$(git ls-files --cached --others --exclude-standard -- debian) || exit 1; \
+	else \
+	    pkgs=$$(sed -n 's/^Package: *//p' debian/control); \
+	    files=$$(find debian -type f | while read -r f; do \
+	        case "$$f" in \
+	        debian/.debhelper/* | debian/tmp/* | debian/files | debian/*.substvars | \
+	        debian/*.debhelper | debian/*.debhelper.log | debian/debhelper-build-stamp | \
+	        debian/autoreconf.*) continue ;; \
+	        esac; \
+	        for p in $$pkgs; do case "$$f" in debian/$$p/*) continue 2 ;; esac; done; \
+	        echo "$$f"; \
+	    done); \
+	fi; \
+	test -n "$$files" || { echo "dist-hook: no files in debian/" >&2; exit 1; }; \
+	for f in $$files; do \
+	    $(MKDIR_P) "$$dest/$${f%/*}" && cp -p "$$f" "$$dest/$$f" || exit 1; \
+	done
+.PHONY: dist-hook-debian
 
 # ipcdctl metrics (parsed by python3-prometheus-client) and metrics --http,
 # ipcdctl top driven in tmux (issue 13).  test-ctl-client makes the traffic.

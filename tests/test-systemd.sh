@@ -374,6 +374,36 @@ else
         fail "t2 got no error when ipcd was killed: $(inside cat /tmp/t2.err)"
 fi
 
+# ------------------------------------------------------------- restart ipcd.socket
+# systemd refuses to reuse a FIFO that is not root's (SocketUser=ipcd made
+# it ipcd's): the socket must not leave it behind when it stops.
+if inside systemctl restart ipcd.socket; then
+        ok "systemctl restart ipcd.socket"
+else
+        inside systemctl status --no-pager ipcd.socket
+        inside journalctl -u ipcd.socket --no-pager | tail -5
+        fail "systemctl restart ipcd.socket failed"
+fi
+st=$(inside systemctl show -p ActiveState --value ipcd.socket)
+[ "$st" = active ] || fail "ipcd.socket is '$st' after its restart"
+st=$(inside stat -c '%F %a %U %G' /run/ipcd/control)
+[ "$st" = "fifo 622 ipcd ipcd" ] || fail "/run/ipcd/control after the restart is '$st'"
+inside systemctl start ipcd.service || fail "systemctl start ipcd.service after the socket's restart"
+# A FIFO that a crash (or an older ipcd.socket, RemoveOnStop=no) left
+# behind: the socket starts all the same.
+inside systemctl stop ipcd.socket ipcd.service || fail "systemctl stop ipcd.socket ipcd.service"
+if inside test -e /run/ipcd/control; then
+        fail "systemctl stop ipcd.socket left /run/ipcd/control"
+fi
+inside sh -c 'mkfifo -m 0622 /run/ipcd/control && chown ipcd:ipcd /run/ipcd/control' ||
+        fail "making a stale /run/ipcd/control"
+if inside systemctl start ipcd.socket ipcd.service; then
+        ok "ipcd.socket starts over a stale FIFO"
+else
+        inside journalctl -u ipcd.socket --no-pager | tail -5
+        fail "ipcd.socket does not start over a stale FIFO"
+fi
+
 # ------------------------------------------------------------- stop
 start_listener t3 65534 || fail "client t3 could not register after the restart"
 inside systemctl stop ipcd.service || fail "systemctl stop ipcd"

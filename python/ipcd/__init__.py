@@ -66,9 +66,12 @@ class Client(_ipcd.Client):
     release the GIL and are interrupted by Ctrl-C (KeyboardInterrupt).
 
     Sending: send(), publish(); bulk zero-copy: buf_alloc() then send_buf()
-    or publish_buf().  Receiving: recv(), messages(), fileno() for event
-    loops (see ipcd.aio).  Topics: subscribe(), unsubscribe(),
-    set_history().  Calls: call(), reply().  Watching: monitor().
+    or publish_buf().  A receiver that does not keep up holds its senders
+    back (flow control, nothing dropped): set_send_timeout() bounds that
+    wait.  Receiving: recv(), messages(), fileno() for event loops (see
+    ipcd.aio); set_overflow() to drop instead.  Topics: subscribe() (with
+    reliable=True: never dropped), unsubscribe(), set_history().  Calls:
+    call(), reply().  Watching: monitor().
     """
 
     __slots__ = ()

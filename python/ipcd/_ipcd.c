@@ -19,7 +19,10 @@
  * (Ctrl-C) and for close() in between.  ipcd_call() cannot be sliced
  * (each call sends a request), so it runs on a short-lived thread while
  * the caller waits in slices; a caller interrupted by a signal abandons
- * the call, whose reply the thread discards.  close() waits for other
+ * the call, whose reply the thread discards.  A send that flow control
+ * holds back waits in slices too: the handle's send timeout is SLICE_MS
+ * and the binding retries what timed out within a slice, up to the
+ * caller's own set_send_timeout() (client_send_sliced).  close() waits for other
  * threads to leave their slices before ipcd_close(), which must not race
  * with other calls; if abandoned calls still run, the last of them closes
  * the handle when it returns.
@@ -40,6 +43,11 @@
 #include <ipcd.h>
 
 #define SLICE_MS 100
+/* A send that gives -ETIMEDOUT sooner than this waited for flow-control
+ * credit for one slice, and sent nothing: the library gives up before
+ * sending.  A later one is an answer that did not come (IPCD_ACK, 10 s in
+ * the library), which is the caller's. */
+#define SEND_SLICE_MAX_S 5.0
 
 /* ------------------------------------------------------------------ */
 /* Exceptions                                                           */
@@ -123,6 +131,7 @@ typedef struct {
         struct shared *sh;
         int busy;          /* threads inside a call (GIL held to change it) */
         bool closing;
+        int send_timeout_ms; /* set_send_timeout(); -1: none (the handle's is SLICE_MS) */
         RingBuffer *rings; /* live RingBuffers of this client */
         PyObject *weaklist;
 } ClientObject;
@@ -634,12 +643,19 @@ static int client_init(PyObject *self, PyObject *args, PyObject *kw)
                 set_error(r, "connect");
                 return -1;
         }
+        r = ipcd_set_send_timeout(c, SLICE_MS);
+        if (r < 0) {
+                ipcd_close(c);
+                set_error(r, "connect");
+                return -1;
+        }
         cl->sh = calloc(1, sizeof(*cl->sh));
         if (!cl->sh) {
                 ipcd_close(c);
                 PyErr_NoMemory();
                 return -1;
         }
+        cl->send_timeout_ms = -1;
         pthread_mutex_init(&cl->sh->lock, NULL);
         cl->sh->c = c;
         cl->c = c;
@@ -794,6 +810,74 @@ static int send_flags(int ack, int nonblock, int more)
         return (ack ? IPCD_ACK : 0) | (nonblock ? IPCD_NONBLOCK : 0) | (more ? IPCD_MORE : 0);
 }
 
+/* The four sends, for client_send_sliced. */
+enum { SEND_TO, SEND_PUBLISH, SEND_BUF, SEND_PUBLISH_BUF };
+
+struct send_op {
+        int kind;
+        const char *dst; /* or topic */
+        long type;
+        void *data;
+        size_t len;
+        int flags;
+};
+
+static int send_op_run(ipcd_client *c, const struct send_op *o)
+{
+        switch (o->kind) {
+        case SEND_TO:
+                return ipcd_send(c, o->dst, o->type, o->data, o->len, o->flags);
+        case SEND_PUBLISH:
+                return ipcd_publish(c, o->dst, o->type, o->data, o->len, o->flags);
+        case SEND_BUF:
+                return ipcd_send_buf(c, o->dst, o->type, o->data, o->len, o->flags);
+        default:
+                return ipcd_publish_buf(c, o->dst, o->type, o->data, o->len, o->flags);
+        }
+}
+
+/* Run a send with the GIL released; while flow control holds it back,
+ * retry it slice by slice until the caller's send timeout, checking for
+ * signals (Ctrl-C) and close() in between.  Returns the library's result;
+ * *pyerr set (and an exception raised) when a signal handler or close()
+ * ended the wait. */
+static int client_send_sliced(ClientObject *cl, const struct send_op *o, bool *pyerr)
+{
+        double deadline = cl->send_timeout_ms < 0 ? -1 : now_s() + cl->send_timeout_ms / 1000.0;
+
+        *pyerr = false;
+        for (;;) {
+                double t0 = now_s(), t1;
+                int r;
+
+                cl->busy++;
+                Py_BEGIN_ALLOW_THREADS
+                r = send_op_run(cl->c, o);
+                Py_END_ALLOW_THREADS
+                cl->busy--;
+                if (r != -ETIMEDOUT || (o->flags & IPCD_NONBLOCK))
+                        return r;
+                t1 = now_s();
+                if (t1 - t0 >= SEND_SLICE_MAX_S || (deadline >= 0 && t1 >= deadline))
+                        return r;
+                if (PyErr_CheckSignals() < 0 || check_open(cl) < 0) {
+                        *pyerr = true;
+                        return r;
+                }
+        }
+}
+
+static PyObject *client_set_send_timeout(PyObject *self, PyObject *arg)
+{
+        ClientObject *cl = (ClientObject *)self;
+        long long ms;
+
+        if (check_open(cl) < 0 || parse_timeout(arg, &ms) < 0)
+                return NULL;
+        cl->send_timeout_ms = ms > INT32_MAX ? INT32_MAX : (int)ms;
+        Py_RETURN_NONE;
+}
+
 static PyObject *client_send(PyObject *self, PyObject *args, PyObject *kw)
 {
         ClientObject *cl = (ClientObject *)self;
@@ -802,6 +886,7 @@ static PyObject *client_send(PyObject *self, PyObject *args, PyObject *kw)
         long type;
         Py_buffer data = { 0 };
         int ack = 0, nonblock = 0, more = 0, r;
+        bool pyerr;
 
         if (!PyArg_ParseTupleAndKeywords(args, kw, "sl|s*$ppp:send", (char **)kwlist, &dst, &type, &data,
                                          &ack, &nonblock, &more))
@@ -810,12 +895,15 @@ static PyObject *client_send(PyObject *self, PyObject *args, PyObject *kw)
                 PyBuffer_Release(&data);
                 return NULL;
         }
-        cl->busy++;
-        Py_BEGIN_ALLOW_THREADS
-        r = ipcd_send(cl->c, dst, type, data.buf, (size_t)data.len, send_flags(ack, nonblock, more));
-        Py_END_ALLOW_THREADS
-        cl->busy--;
+        {
+                struct send_op o = { SEND_TO, dst, type, data.buf, (size_t)data.len,
+                                     send_flags(ack, nonblock, more) };
+
+                r = client_send_sliced(cl, &o, &pyerr);
+        }
         PyBuffer_Release(&data);
+        if (pyerr)
+                return NULL;
         if (r < 0)
                 return set_error(r, "send");
         Py_RETURN_NONE;
@@ -829,6 +917,7 @@ static PyObject *client_publish(PyObject *self, PyObject *args, PyObject *kw)
         long type;
         Py_buffer data = { 0 };
         int ack = 0, nonblock = 0, r;
+        bool pyerr;
 
         if (!PyArg_ParseTupleAndKeywords(args, kw, "sl|s*$pp:publish", (char **)kwlist, &topic, &type,
                                          &data, &ack, &nonblock))
@@ -837,13 +926,15 @@ static PyObject *client_publish(PyObject *self, PyObject *args, PyObject *kw)
                 PyBuffer_Release(&data);
                 return NULL;
         }
-        cl->busy++;
-        Py_BEGIN_ALLOW_THREADS
-        r = ipcd_publish(cl->c, topic, type, data.buf, (size_t)data.len,
-                         send_flags(ack, nonblock, 0));
-        Py_END_ALLOW_THREADS
-        cl->busy--;
+        {
+                struct send_op o = { SEND_PUBLISH, topic, type, data.buf, (size_t)data.len,
+                                     send_flags(ack, nonblock, 0) };
+
+                r = client_send_sliced(cl, &o, &pyerr);
+        }
         PyBuffer_Release(&data);
+        if (pyerr)
+                return NULL;
         if (r < 0)
                 return set_error(r, "publish");
         if (ack)
@@ -919,9 +1010,25 @@ static PyObject *client_topic_op(PyObject *self, PyObject *args, const char *wha
         Py_RETURN_NONE;
 }
 
-static PyObject *client_subscribe(PyObject *self, PyObject *args)
+static PyObject *client_subscribe(PyObject *self, PyObject *args, PyObject *kw)
 {
-        return client_topic_op(self, args, "subscribe", ipcd_subscribe);
+        ClientObject *cl = (ClientObject *)self;
+        static const char *kwlist[] = { "pattern", "reliable", NULL };
+        const char *pattern;
+        int reliable = 0, r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$p:subscribe", (char **)kwlist, &pattern,
+                                         &reliable) ||
+            check_open(cl) < 0)
+                return NULL;
+        cl->busy++;
+        Py_BEGIN_ALLOW_THREADS
+        r = ipcd_subscribe_flags(cl->c, pattern, reliable ? IPCD_SUB_RELIABLE : 0);
+        Py_END_ALLOW_THREADS
+        cl->busy--;
+        if (r < 0)
+                return set_error(r, "subscribe");
+        Py_RETURN_NONE;
 }
 
 static PyObject *client_unsubscribe(PyObject *self, PyObject *args)
@@ -1278,6 +1385,7 @@ static PyObject *client_send_or_publish_buf(PyObject *self, PyObject *args, PyOb
         PyObject *bufobj, *lenobj = Py_None;
         Py_ssize_t len;
         int ack = 0, nonblock = 0, r, flags;
+        bool pyerr;
         RingBuffer *rb;
         void *buf;
 
@@ -1304,18 +1412,18 @@ static PyObject *client_send_or_publish_buf(PyObject *self, PyObject *args, PyOb
         }
         buf = rb->buf;
         flags = send_flags(ack, nonblock, 0);
-        cl->busy++;
-        Py_BEGIN_ALLOW_THREADS
-        if (publish)
-                r = ipcd_publish_buf(cl->c, dst, type, buf, (size_t)len, flags);
-        else
-                r = ipcd_send_buf(cl->c, dst, type, buf, (size_t)len, flags);
-        Py_END_ALLOW_THREADS
-        cl->busy--;
+        {
+                struct send_op o = { publish ? SEND_PUBLISH_BUF : SEND_BUF, dst, type, buf,
+                                     (size_t)len, flags };
+
+                r = client_send_sliced(cl, &o, &pyerr);
+        }
         /* Sent: the buffer is ipcd's.  Failed: its views are gone already,
          * so give it back rather than keep memory nobody can reach. */
         ring_drop(rb, r < 0);
         Py_DECREF(rb);
+        if (pyerr)
+                return NULL;
         if (r < 0)
                 return set_error(r, publish ? "publish_buf" : "send_buf");
         if (publish && ack)
@@ -1409,16 +1517,26 @@ static PyMethodDef client_methods[] = {
           "type 1 ... TYPE_MAX.  ack=True waits until ipcd routed it (FileNotFoundError\n"
           "if nobody has the name, BlockingIOError if the receiver is full);\n"
           "nonblock=True raises BlockingIOError instead of waiting for room; more=True\n"
-          "lets the library batch it with the next sends." },
+          "lets the library batch it with the next sends.  A receiver that does not keep\n"
+          "up makes it wait (flow control: nothing is dropped), bounded by\n"
+          "set_send_timeout() and interruptible by Ctrl-C." },
         { "recv", (PyCFunction)(void (*)(void))client_recv, METH_VARARGS | METH_KEYWORDS,
           "recv(type_filter=0, timeout=None)\n--\n\n"
           "Return the next Message.  type_filter as msgrcv(2): 0 any, > 0 exactly that\n"
           "type, < 0 the lowest type up to its absolute value.  timeout in seconds:\n"
           "None waits as long as it takes (interruptible by Ctrl-C), 0 raises\n"
           "BlockingIOError at once if nothing is there, otherwise TimeoutError." },
-        { "subscribe", client_subscribe, METH_VARARGS,
-          "subscribe(pattern)\n--\n\n"
-          "Subscribe to a topic, 'name/*' (everything below it) or '*'." },
+        { "subscribe", (PyCFunction)(void (*)(void))client_subscribe, METH_VARARGS | METH_KEYWORDS,
+          "subscribe(pattern, *, reliable=False)\n--\n\n"
+          "Subscribe to a topic, 'name/*' (everything below it) or '*'; in force when it\n"
+          "returns.  reliable=True: nothing published to it is dropped, its publishers\n"
+          "wait for it instead (inline publishes; see set_send_timeout())." },
+        { "set_send_timeout", client_set_send_timeout, METH_O,
+          "set_send_timeout(timeout)\n--\n\n"
+          "Bound how long a send, publish or send_buf waits for a slow receiver (flow\n"
+          "control) before it raises TimeoutError with nothing sent: seconds (in slices\n"
+          "of 0.1 s), or None to wait as long as it takes (the default).  The wait is\n"
+          "interruptible by Ctrl-C either way." },
         { "unsubscribe", client_unsubscribe, METH_VARARGS,
           "unsubscribe(pattern)\n--\n\n"
           "Remove a subscription, given as subscribed (FileNotFoundError if none)." },

@@ -253,6 +253,41 @@ def test_set_overflow(pair):
         b.set_overflow(77)
 
 
+def test_send_timeout_and_reliable_subscription(uname):
+    rx, tx = ipcd.Client(uname("rx")), ipcd.Client(uname("tx"))
+    data = b"y" * 4000
+    try:
+        with pytest.raises(ValueError):
+            tx.set_send_timeout(-1)
+        # rx never reads: once tx's window is in flight, a send waits for
+        # credit; set_send_timeout bounds that wait, nonblock never waits.
+        tx.set_send_timeout(0.2)
+        with pytest.raises(TimeoutError) as e:
+            for _ in range(100000):
+                tx.send(rx.name, 1, data)
+        assert e.value.errno == errno.ETIMEDOUT
+        with pytest.raises(BlockingIOError):
+            tx.send(rx.name, 1, data, nonblock=True)
+        tx.set_send_timeout(None)
+        # Sends to others go on.
+        with ipcd.Client(uname("other")) as other:
+            tx.send(other.name, 2, b"still", ack=True)
+            assert other.recv(timeout=HANG).data == b"still"
+        # A reliable subscriber that does not read holds its publisher back.
+        with ipcd.Client(uname("sub")) as sub:
+            topic = uname("rel").replace(".", "/")
+            sub.subscribe(topic, reliable=True)
+            with pytest.raises(BlockingIOError):
+                for _ in range(100000):
+                    tx.publish(topic, 1, data, nonblock=True)
+            sub.unsubscribe(topic)
+            n = sub.recv(timeout=HANG)
+            assert n.data == data and n.topic == topic
+    finally:
+        rx.close()
+        tx.close()
+
+
 def test_fileno_selectors(pair):
     a, b = pair
     fd = b.fileno()
@@ -351,31 +386,47 @@ def _child(code):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("what", ["recv", "call"])
+@pytest.mark.parametrize("what", ["recv", "call", "send"])
 def test_ctrl_c_interrupts(uname, what):
     name = uname("sig")
     p = _child("""
         import ipcd, sys
         c = ipcd.Client(%r)
         try:
-            print("ready", flush=True)
             if %r == "recv":
+                print("ready", flush=True)
                 c.recv()
-            else:
+            elif %r == "call":
+                print("ready", flush=True)
                 c.call(%r, 1, b"?")      # nobody answers: it calls itself
+            else:
+                # To a receiver that never reads: flow control holds the
+                # sender back once its window is in flight (found with a
+                # send timeout first).
+                rx = ipcd.Client(%r + ".rx")
+                data = b"x" * 4000
+                c.set_send_timeout(0.5)
+                try:
+                    while True:
+                        c.send(rx.name, 1, data)
+                except TimeoutError:
+                    pass
+                c.set_send_timeout(None)
+                print("ready", flush=True)
+                c.send(rx.name, 1, data)  # waits for credit that never comes
         except KeyboardInterrupt:
             c.close()
             print("interrupted", flush=True)
             sys.exit(3)
         sys.exit(1)
-    """ % (name, what, name))
+    """ % (name, what, what, name, name))
     assert p.stdout.readline() == "ready\n"
     time.sleep(0.3)  # let it enter the blocking call (a later SIGINT works too)
     p.send_signal(signal.SIGINT)
     out, errout = p.communicate(timeout=HANG)
     assert p.returncode == 3, errout
     assert out == "interrupted\n"
-    if what == "recv":
+    if what != "call":
         # Its name is free again at once: close() closed the handle.
         ipcd.Client(name).close()
         return
@@ -396,11 +447,13 @@ def test_help_reads_well():
     doc = ipcd.Client.__doc__
     assert "context manager" in doc
     for meth in ("send", "recv", "call", "reply", "publish", "subscribe",
-                 "buf_alloc", "send_buf", "monitor", "fileno", "messages"):
+                 "buf_alloc", "send_buf", "monitor", "fileno", "messages",
+                 "set_send_timeout", "set_overflow", "set_history"):
         assert getattr(ipcd.Client, meth).__doc__, meth
     # help() shows real signatures (from the docstrings' first lines).
     assert ipcd.Client.send.__text_signature__.startswith("(dst, type, data=b''")
     assert "timeout" in ipcd.Client.recv.__text_signature__
+    assert "reliable" in ipcd.Client.subscribe.__text_signature__
 
 
 def test_drop_notices(uname):

@@ -46,5 +46,27 @@ if grep -v '^ipcd_' "$tmp/got" >/dev/null; then
         grep -v '^ipcd_' "$tmp/got"
         exit 1
 fi
-echo "test-symbols: $(wc -l <"$tmp/got") symbols, as listed"
+
+# -version-info follows the version script: while the soname stays .so.0
+# (nothing removed), every node added an interface, so the newest node is
+# LIBIPCD_CLIENT_<age> (libtool names the file .so.0.<age>.<revision>).
+real=$(readlink -f "$so")
+case "${real##*/}" in
+libipcd-client.so.*.*.*) ;;
+*)
+        echo "test-symbols: unexpected library file name ${real##*/}"
+        exit 1
+        ;;
+esac
+v=${real##*/libipcd-client.so.}
+major=${v%%.*}
+age=${v#*.}
+age=${age%%.*}
+newest=$(sed -n 's/^LIBIPCD_CLIENT_\([0-9][0-9]*\) *{.*/\1/p' "$sym" | sort -n | tail -1)
+if [ "$major" != 0 ] || [ "$newest" != "$age" ]; then
+        echo "test-symbols: library ${real##*/} (soname major $major, age $age) but the newest"
+        echo "version node is LIBIPCD_CLIENT_$newest: bump -version-info in configure.ac"
+        exit 1
+fi
+echo "test-symbols: $(wc -l <"$tmp/got") symbols, as listed; ${real##*/}, newest node LIBIPCD_CLIENT_$newest"
 exit 0
