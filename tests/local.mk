@@ -165,3 +165,10 @@ EXTRA_DIST += tests/test-deb.sh debian/changelog debian/control debian/copyright
 	debian/libipcd-client-dev.install debian/libipcd-client-dev.examples debian/ipcd.lintian-overrides \
 	debian/libipcd-client0.lintian-overrides debian/libipcd-client-dev.lintian-overrides \
 	debian/python3-ipcd.install debian/python3-ipcd.lintian-overrides
+
+# Direct channels (issue 16).
+check_PROGRAMS += tests/test-channel
+tests_test_channel_SOURCES = tests/test-channel.c $(ITEST_COMMON)
+tests_test_channel_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-channel.sh
+EXTRA_DIST += tests/test-channel.sh
