@@ -14,7 +14,8 @@ bench_ipcd_bench_SOURCES = \
 	bench/transports.c \
 	bench/dbus.c \
 	bench/zmq.c \
-	bench/drv-ipcd.c
+	bench/drv-ipcd.c \
+	bench/drv-chan.c
 bench_ipcd_bench_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 # Only the public API, like any application.  -no-install: no libtool
 # wrapper script, so the binary finds ../src/ipcd/ipcd next to itself.

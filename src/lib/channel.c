@@ -45,6 +45,9 @@ struct ipcd_channel {
         uint8_t *tx_data, *rx_data;
         uint64_t cap, mask, max_msg;
         uint64_t head, tail;     /* ours, authoritative */
+        uint64_t tail_seen;      /* the consumer's tail as last read (validated) */
+        uint64_t head_seen;      /* the producer's head as last read (validated) */
+        uint64_t tail_told;      /* the tail we last published */
         uint64_t sent, received;
         uint64_t spin_us;
         int error;               /* sticky: -ECONNRESET, -EBADMSG */
@@ -321,13 +324,16 @@ IPCD_EXPORT void ipcd_channel_close(ipcd_channel *ch)
 /* Room for need bytes after skipping wrap: 1, 0 (full), or -EBADMSG. */
 static int tx_room(ipcd_channel *ch, uint64_t need, uint64_t *wrap)
 {
-        uint64_t tail = __atomic_load_n(&ch->tx->tail, __ATOMIC_ACQUIRE);
-        uint64_t used = ch->head - tail, off = ch->head & ch->mask;
+        uint64_t off = ch->head & ch->mask, tail;
 
-        if (used > ch->cap || (tail & 7))
-                return -EBADMSG; /* the peer wrote a tail we never reached */
         *wrap = off + need > ch->cap ? ch->cap - off : 0;
-        return ch->cap - used >= *wrap + need;
+        if (ch->cap - (ch->head - ch->tail_seen) >= *wrap + need)
+                return 1; /* room by what we saw last: no cache-line transfer */
+        tail = __atomic_load_n(&ch->tx->tail, __ATOMIC_ACQUIRE);
+        if (ch->head - tail > ch->cap || (tail & 7) || tail - ch->tail_seen > ch->cap)
+                return -EBADMSG; /* the peer wrote a tail we never reached, or went back */
+        ch->tail_seen = tail;
+        return ch->cap - (ch->head - tail) >= *wrap + need;
 }
 
 /* Wait for room: spin, then sleep on tx_wait (woken by the consumer). */
@@ -419,23 +425,56 @@ IPCD_EXPORT int ipcd_channel_send(ipcd_channel *ch, long type, const void *data,
 /* ------------------------------------------------------------------ */
 /* Receiving.                                                           */
 
+/* Tell the producer how far we read, and wake it if it waits for room. */
+static void rx_publish(ipcd_channel *ch)
+{
+        if (ch->tail_told == ch->tail)
+                return;
+        ch->tail_told = ch->tail;
+        __atomic_store_n(&ch->rx->received, ch->received, __ATOMIC_RELAXED);
+        __atomic_store_n(&ch->rx->tail, ch->tail, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&ch->rx->tx_wait, __ATOMIC_SEQ_CST)) {
+                __atomic_store_n(&ch->rx->tx_wait, 0, __ATOMIC_RELAXED);
+                futex_wake1(&ch->rx->tx_wait);
+        }
+}
+
+/* Bytes readable: from the head we saw last, or read again (validated). */
+static int64_t rx_avail(ipcd_channel *ch)
+{
+        uint64_t head;
+
+        if (ch->head_seen != ch->tail)
+                return (int64_t)(ch->head_seen - ch->tail);
+        head = __atomic_load_n(&ch->rx->head, __ATOMIC_ACQUIRE);
+        if (head - ch->tail > ch->cap || (head & 7))
+                return -EBADMSG;
+        ch->head_seen = head;
+        return (int64_t)(head - ch->tail);
+}
+
 /* Take the next record: 1 (msg filled), 0 (empty), or -EBADMSG. */
 static int rx_take(ipcd_channel *ch, ipcd_msg *msg)
 {
         for (;;) {
-                uint64_t head = __atomic_load_n(&ch->rx->head, __ATOMIC_ACQUIRE);
-                uint64_t avail = head - ch->tail, off = ch->tail & ch->mask, need;
+                int64_t n = rx_avail(ch);
+                uint64_t avail = (uint64_t)n, off = ch->tail & ch->mask, need;
                 struct chan_rec rec;
 
-                if (avail == 0)
-                        return 0;
-                if (avail > ch->cap || (avail & 7) || avail < sizeof(rec))
+                if (n <= 0) {
+                        if (n == 0)
+                                rx_publish(ch); /* empty: before we wait */
+                        return (int)n;
+                }
+                if (avail < sizeof(rec))
                         return -EBADMSG;
                 memcpy(&rec, ch->rx_data + off, sizeof(rec)); /* read once */
                 if (rec.type == CHAN_REC_WRAP) {
                         if (off == 0 || ch->cap - off > avail)
                                 return -EBADMSG;
                         ch->tail += ch->cap - off;
+                        if (ch->tail == ch->head_seen)
+                                rx_publish(ch);
                         continue;
                 }
                 need = sizeof(rec) + pad8(rec.len);
@@ -444,12 +483,9 @@ static int rx_take(ipcd_channel *ch, ipcd_msg *msg)
                         return -EBADMSG;
                 memcpy(ch->buf, ch->rx_data + off + sizeof(rec), rec.len);
                 ch->tail += need;
-                __atomic_store_n(&ch->rx->received, ++ch->received, __ATOMIC_RELAXED);
-                __atomic_store_n(&ch->rx->tail, ch->tail, __ATOMIC_SEQ_CST);
-                if (__atomic_load_n(&ch->rx->tx_wait, __ATOMIC_SEQ_CST)) {
-                        __atomic_store_n(&ch->rx->tx_wait, 0, __ATOMIC_RELAXED);
-                        futex_wake1(&ch->rx->tx_wait);
-                }
+                ch->received++;
+                if (ch->tail - ch->tail_told >= ch->cap / 4)
+                        rx_publish(ch);
                 memset(msg, 0, sizeof(*msg));
                 msg->type = rec.type;
                 msg->data = ch->buf;
@@ -466,6 +502,7 @@ static int rx_take(ipcd_channel *ch, ipcd_msg *msg)
 /* Nothing there: 0 when something may be (look again), or the end. */
 static int rx_sleep(ipcd_channel *ch, uint64_t deadline)
 {
+        rx_publish(ch);
         __atomic_store_n(&ch->rx->rx_wait, 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&ch->rx->head, __ATOMIC_SEQ_CST) == ch->tail &&
             channel_state(ch) == 0) {

@@ -10,7 +10,7 @@
  * reads) and direction 1 (A writes, O reads).
  *
  *   offset 0                 struct chan_shm_hdr       (one cache line)
- *   offset 64                struct chan_shm_dir[2]    (two lines each)
+ *   offset 64                struct chan_shm_dir[2]    (four lines each)
  *   offset CHAN_DATA_OFF     direction 0's bytes, then direction 1's
  *
  * The sizes come from ipcd's grant and offer (trusted), never from the
@@ -60,13 +60,18 @@ struct chan_shm_dir {
         /* the producer's line */
         uint64_t head;      /* bytes written (release store) */
         uint64_t sent;      /* messages written (counters for ipcdctl) */
-        uint32_t tx_wait;   /* 1: the producer sleeps, waiting for room */
-        uint32_t reserved_[11];
-        /* the consumer's line */
+        uint64_t reserved_[6];
+        /* the consumer's line: published lazily (every quarter ring, and
+         * before it waits), which the producer's cached view tolerates */
         uint64_t tail;      /* bytes consumed (release store) */
         uint64_t received;  /* messages read */
+        uint64_t reserved2_[6];
+        /* the wake-up flags, each on its own line: written only around a
+         * sleep, so reading them costs no cache-line transfer */
         uint32_t rx_wait;   /* 1: the consumer sleeps, waiting for a message */
-        uint32_t reserved2_[11];
+        uint32_t reserved3_[15];
+        uint32_t tx_wait;   /* 1: the producer sleeps, waiting for room */
+        uint32_t reserved4_[15];
 };
 
 struct chan_rec {
@@ -75,7 +80,7 @@ struct chan_rec {
 };
 
 _Static_assert(sizeof(struct chan_shm_hdr) == 64, "one line");
-_Static_assert(sizeof(struct chan_shm_dir) == 128, "two lines");
+_Static_assert(sizeof(struct chan_shm_dir) == 256, "four lines");
 
 static inline uint64_t chan_seg_size(uint64_t dir_bytes)
 {
