@@ -241,17 +241,17 @@ wait_for "$T/sub2" "t/a 2 msg 5"
 expect 0 ctl topics --interval 0
 sed 's/  */ /g' "$T/out" >"$T/norm"
 cat >"$T/want" <<'EOT'
-TOPIC SUBSCRIBERS HISTORY PUBLISHED DELIVERED
-h/x 0 4/4 6 0
-t 0 - 0 0
-t/a 2 - 5 10
-t/b 1 - 0 0
+TOPIC SUBSCRIBERS RELIABLE HISTORY PUBLISHED DELIVERED
+h/x 0 0 4/4 6 0
+t 0 0 - 0 0
+t/a 2 0 - 5 10
+t/b 1 0 - 0 0
 EOT
 diff -u "$T/want" "$T/norm" >&2 || fail "unexpected topics output: $(cat "$T/out")"
 expect 0 ctl --json topics --interval 0
 "$JSONCHECK" --validate <"$T/out" || fail "topics --json is not valid JSON: $(cat "$T/out")"
-out_has '[{"name":"h/x","subscribers":0,"history_depth":4,"history_kept":4,"published":6,"delivered":0},'
-out_has '{"name":"t/a","subscribers":2,"history_depth":0,"history_kept":0,"published":5,"delivered":10}'
+out_has '[{"name":"h/x","subscribers":0,"reliable_subscribers":0,"history_depth":4,"history_kept":4,"published":6,"delivered":0},'
+out_has '{"name":"t/a","subscribers":2,"reliable_subscribers":0,"history_depth":0,"history_kept":0,"published":5,"delivered":10}'
 out_has '{"name":"t/b","subscribers":1,'
 grep -q '"rate"' "$T/out" && fail "rates with --interval 0: $(cat "$T/out")"
 
@@ -280,10 +280,10 @@ awk -v p="${rate% *}" -v d="${rate#* }" 'BEGIN { exit !(p > 0 && d - 2 * p < 0.2
         fail "t/a: expected a rate > 0 and twice that delivered, got $rate"
 out_has '"published":0,"delivered":0,"rate":0.0,"delivered_rate":0.0}'
 expect 0 ctl topics
-grep -q "^TOPIC  *SUBSCRIBERS  *HISTORY  *PUBLISHED  *DELIVERED  *MSG/S$" "$T/out" ||
+grep -q "^TOPIC  *SUBSCRIBERS  *RELIABLE  *HISTORY  *PUBLISHED  *DELIVERED  *MSG/S$" "$T/out" ||
         fail "no MSG/S column: $(cat "$T/out")"
-grep -q "^t/b  *1  *-  *0  *0  *0\.0$" "$T/out" || fail "t/b not idle: $(cat "$T/out")"
-grep -q "^t/a  *2  *-  *[0-9]*  *[0-9]*  *[0-9]*\.[0-9]$" "$T/out" || fail "no t/a rate: $(cat "$T/out")"
+grep -q "^t/b  *1  *0  *-  *0  *0  *0\.0$" "$T/out" || fail "t/b not idle: $(cat "$T/out")"
+grep -q "^t/a  *2  *0  *-  *[0-9]*  *[0-9]*  *[0-9]*\.[0-9]$" "$T/out" || fail "no t/a rate: $(cat "$T/out")"
 kill -TERM "$pub"
 wait_exit "$pub"
 [ "$wait_status" = 0 ] || fail "the publisher exited $wait_status: $(cat "$T/pub")"
