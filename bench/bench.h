@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <ipcd.h>
+
 #include "shared/macro.h"
 
 #define BENCH_MAX_MSG 65536 /* largest message any section uses */
@@ -75,6 +77,7 @@ struct transport {
         void (*teardown)(struct pair *p);
         const void *arg; /* transport-specific constant */
         bool touches;    /* recv() reads every payload byte in place (a ring) */
+        bool spins;      /* the receiver spins: only measured unpinned (2 CPUs) */
 };
 
 /* One measurement of one transport between two processes. */
@@ -216,6 +219,13 @@ extern const struct transport transport_dbus_daemon;
 void dbus_buses_start(struct bench *b);
 void dbus_buses_stop(struct bench *b);
 
+/* ---- drv-chan.c: direct channels and their shared-memory floors ---- */
+extern const struct transport transport_chan_spin;
+extern const struct transport transport_chan_futex;
+extern const struct transport transport_chan;
+extern const struct transport transport_shm_spin;
+extern const struct transport transport_shm_futex;
+
 /* ---- zmq.c ---- */
 extern const struct transport transport_zmq;
 
@@ -225,6 +235,8 @@ extern const struct transport transport_ipcd_call;
 extern const struct transport transport_ipcd_more;
 extern const struct transport transport_ipcd_ring;
 extern const struct transport transport_ipcd_ring_ack;
+int drv_ipcd_setup(struct pair *p);
+int connect_retry(const char *rundir, const char *name, ipcd_client **ret);
 int drv_ipcd_daemon_start(struct bench *b);
 void drv_ipcd_daemon_stop(struct bench *b);
 bool drv_ipcd_available(const struct bench *b);

@@ -300,7 +300,7 @@ struct drv_ipcd_ep {
         uint64_t n;          /* data messages sent */
 };
 
-static int drv_ipcd_setup(struct pair *p)
+int drv_ipcd_setup(struct pair *p)
 {
         if (!drv_ipcd_available(p->b)) {
                 bprintf(p->why, sizeof(p->why), "%s", p->b->ipcd_why);
@@ -310,7 +310,7 @@ static int drv_ipcd_setup(struct pair *p)
         return 0;
 }
 
-static int connect_retry(const char *rundir, const char *name, ipcd_client **ret)
+int connect_retry(const char *rundir, const char *name, ipcd_client **ret)
 {
         double end = now_s() + 10;
         int r;

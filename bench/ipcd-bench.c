@@ -43,6 +43,7 @@ static const char *const mode_key[N_MODES] = {"same-cpu", "unpinned"};
 static const struct transport *const lat_transports[] = {
     &transport_ipcd, &transport_floor, &transport_floor_batch, &transport_sysv,
     &transport_pipe, &transport_unix,  &transport_dbus_broker, &transport_dbus_daemon,
+    &transport_chan_spin, &transport_shm_spin, &transport_chan_futex, &transport_shm_futex,
 };
 #define N_LAT ELEMENTSOF(lat_transports)
 
@@ -50,6 +51,7 @@ static const struct transport *const thr_transports[] = {
     &transport_ipcd,      &transport_floor,       &transport_floor_batch,
     &transport_ipcd_more, &transport_floor_more,  &transport_sysv,
     &transport_unix,      &transport_dbus_broker, &transport_zmq,
+    &transport_chan,
 };
 #define N_THR ELEMENTSOF(thr_transports)
 
@@ -110,7 +112,8 @@ static void help(void)
                "                   latency throughput bulk fanout calls isolation scale python\n"
                "                   ipcd ipcd-more ipcd-ring ipcd-ring-ack ipcd-call floor\n"
                "                   floor-batch floor-more sysv pipe unix unix-stream memcpy\n"
-               "                   dbus-broker dbus-daemon zmq\n"
+               "                   dbus-broker dbus-daemon zmq chan chan-spin chan-futex\n"
+               "                   shm-spin shm-futex\n"
                "                   (a prefix before '-' selects all: ipcd, floor, unix, dbus)\n"
                "  --out DIR        write DIR/latest.txt and DIR/latest.csv\n"
                "  --csv FILE       write the CSV here (default with --out: DIR/latest.csv)\n"
@@ -281,6 +284,12 @@ static void lat_section(struct bench *b)
 
                                 if (!only_wants(b, "latency", t->name) || lat_skip[m][i])
                                         continue;
+                                if (t->spins && m == MODE_SAME) {
+                                        lat_skip[m][i] = lat_ran[m][i] = true;
+                                        bprintf(lat[m][i].why, sizeof(lat[m][i].why),
+                                                "(spins: measured on two CPUs only)");
+                                        continue;
+                                }
                                 vlog(b, "latency %s %s, repetition %u", t->name, mode_key[m],
                                      rep + 1);
                                 if (!lat_ran[m][i])
@@ -772,6 +781,22 @@ static void targets(struct bench *b)
                 }
         target(b, "fan-out 1 MiB: 16 subscribers / 1, bytes per second", b->fan16_ratio, ">=", 8,
                NULL);
+        out(b, "\n== Targets (issue 16, direct channels), from the figures above ==\n");
+        target(b, "channel RT, spin / shm cache-line spin floor (unpinned)",
+               lat_ratio(MODE_UNPINNED, "chan-spin", "shm-spin"), "<=", 3, NULL);
+        target(b, "channel RT, futex / pipe RT (unpinned)",
+               lat_ratio(MODE_UNPINNED, "chan-futex", "pipe"), "<=", 1.2, NULL);
+        target(b, "channel RT, futex / pipe RT (same CPU)",
+               lat_ratio(MODE_SAME, "chan-futex", "pipe"), "<=", 1.2, NULL);
+        target(b, "channel RT, futex / shm futex floor (unpinned)",
+               lat_ratio(MODE_UNPINNED, "chan-futex", "shm-futex"), "<=", 1.2,
+               "(not an issue target: the distance to its floor)");
+        {
+                size_t ic = thr_index("chan");
+                double v = thr[0][ic].ok ? thr[0][ic].rate.med / 1e6 : NAN;
+
+                target(b, "channel one-way 64 B, M msgs/s (unpinned)", v, ">=", 10, NULL);
+        }
 }
 
 int main(int argc, char **argv)
@@ -930,7 +955,9 @@ int main(int argc, char **argv)
             only_wants(b, "throughput", "ipcd-more") || only_wants(b, "bulk", "ipcd-ring") ||
             only_wants(b, "bulk", "ipcd-ring-ack") || only_wants(b, "fanout", "ipcd") ||
             only_wants(b, "calls", "ipcd-call") || only_wants(b, "isolation", "ipcd") ||
-            only_wants(b, "scale", "ipcd") || only_wants(b, "python", "ipcd")) {
+            only_wants(b, "scale", "ipcd") || only_wants(b, "python", "ipcd") ||
+            only_wants(b, "latency", "chan-spin") || only_wants(b, "latency", "chan-futex") ||
+            only_wants(b, "throughput", "chan")) {
                 int r = drv_ipcd_daemon_start(b);
 
                 if (r < 0)

@@ -16,7 +16,8 @@ bench_ipcd_bench_SOURCES = \
 	bench/dbus.c \
 	bench/zmq.c \
 	bench/drv-ipcd.c \
-	bench/python.c
+	bench/python.c \
+	bench/drv-chan.c
 bench_ipcd_bench_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 # Section 8 runs python/bench.py with the configured interpreter against
 # the build tree's package (without the binding it says it is skipped).

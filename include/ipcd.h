@@ -142,6 +142,43 @@ int ipcd_set_overflow(ipcd_client *c, int policy, size_t backlog_bytes, int flag
  * Root and members of ipcd's group only (-EACCES). */
 int ipcd_monitor(ipcd_client *c, const char *pattern);
 
+/*
+ * Direct channels (libipcd-client(3) "DIRECT CHANNELS"): a shared-memory
+ * ring pair for one pair of clients, set up and watched by ipcd, whose
+ * messages then bypass it.  The opener calls ipcd_channel_open(); the
+ * destination receives an offer, a notice (IPCD_MSG_NOTICE) of type
+ * IPCD_NOTICE_CHANNEL from ipcd_recv() with filter 0, whose sender fields
+ * are the opener's, and calls ipcd_channel_accept() with it (or only
+ * releases it: the channel stays offered until the opener closes it).
+ * Messages received through a channel carry IPCD_MSG_CHANNEL and the
+ * peer's identity as ipcd attested it at setup; their data stays valid
+ * until the next ipcd_channel_recv() or ipcd_channel_close() on that
+ * channel (ipcd_msg_release() is allowed and does nothing).  One thread
+ * may send and one receive on a channel at a time.  When the other end
+ * closes or dies, ipcd_channel_recv() returns what it had sent, then
+ * -ECONNRESET; ipcd_channel_send() returns -ECONNRESET.  A ring the peer
+ * corrupted gives -EBADMSG and the channel is closed.  Close every channel
+ * before ipcd_close() of its handle.
+ */
+typedef struct ipcd_channel ipcd_channel;
+enum { IPCD_NOTICE_CHANNEL = 4 };       /* a channel offer: id = the channel's id */
+enum { IPCD_MSG_CHANNEL = 1 << 5 };     /* received through a direct channel */
+/* flags: 0.  -ENOENT no such destination, -EACCES not allowed, -EDQUOT
+ * channels_per_uid or channels_total reached. */
+int ipcd_channel_open(ipcd_client *c, const char *dst, int flags, ipcd_channel **ret);
+int ipcd_channel_accept(ipcd_client *c, const ipcd_msg *offer, ipcd_channel **ret);
+/* flags: IPCD_NONBLOCK.  Without it a full ring is waited for, at most
+ * 10 s (-ETIMEDOUT).  -EMSGSIZE beyond ipcd_channel_max_msg(). */
+int ipcd_channel_send(ipcd_channel *ch, long type, const void *data, size_t len, int flags);
+/* timeout_ms: -1 forever, 0 never wait.  The receiver spins for the spin
+ * time (ipcd_channel_set_spin, default 50 us; 0: never spin), then sleeps
+ * on a futex in the ring. */
+int ipcd_channel_recv(ipcd_channel *ch, ipcd_msg *msg, int timeout_ms);
+int ipcd_channel_set_spin(ipcd_channel *ch, unsigned spin_us);
+uint64_t ipcd_channel_id(const ipcd_channel *ch);
+size_t ipcd_channel_max_msg(const ipcd_channel *ch);
+void ipcd_channel_close(ipcd_channel *ch);
+
 /* The largest payload ipcd_send() moves inline through the queues. */
 size_t ipcd_max_inline(const ipcd_client *c);
 

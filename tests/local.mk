@@ -210,3 +210,10 @@ dist-hook-debian:
 # ipcdctl top driven in tmux (issue 13).  test-ctl-client makes the traffic.
 TESTS += tests/test-metrics.sh tests/test-top.sh
 EXTRA_DIST += tests/test-metrics.sh tests/test-top.sh
+
+# Direct channels (issue 16).
+check_PROGRAMS += tests/test-channel
+tests_test_channel_SOURCES = tests/test-channel.c $(ITEST_COMMON)
+tests_test_channel_LDADD = $(ITEST_LIBS)
+TESTS += tests/test-channel.sh
+EXTRA_DIST += tests/test-channel.sh

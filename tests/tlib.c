@@ -436,6 +436,7 @@ int tl_status_get(struct tl_status *st, int timeout_ms)
                         struct wire_status_queue q;
                         struct wire_status_client c;
                         struct wire_status_ring r;
+                        struct wire_status_channel ch;
                 } u;
                 uint64_t now = tl_now_ms();
 
@@ -459,6 +460,10 @@ int tl_status_get(struct tl_status *st, int timeout_ms)
                         u.r.name[WIRE_NAME_MAX - 1] = '\0';
                         st->rings = grow(st->rings, st->n_rings, sizeof(*st->rings));
                         st->rings[st->n_rings++] = u.r;
+                        break;
+                case WIRE_REC_STATUS_CHANNEL:
+                        st->channels = grow(st->channels, st->n_channels, sizeof(*st->channels));
+                        st->channels[st->n_channels++] = u.ch;
                         break;
                 case WIRE_REC_END:
                         r = 0;
@@ -490,6 +495,7 @@ void tl_status_free(struct tl_status *st)
         free(st->queues);
         free(st->clients);
         free(st->rings);
+        free(st->channels);
         memset(st, 0, sizeof(*st));
 }
 

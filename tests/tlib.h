@@ -122,10 +122,11 @@ void tl_sync(ipcd_client *c);
 
 struct tl_status {
         struct wire_status_daemon daemon;
-        size_t n_queues, n_clients, n_rings;
+        size_t n_queues, n_clients, n_rings, n_channels;
         struct wire_status_queue *queues;
         struct wire_status_client *clients;
         struct wire_status_ring *rings;
+        struct wire_status_channel *channels;
 };
 
 /* One STATUS request; 0 or -errno (-ECONNREFUSED: no daemon). */

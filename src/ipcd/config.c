@@ -90,6 +90,9 @@ int config_set_defaults(struct ipcd_config *cfg)
                         .lanes_per_uid = 0, /* a quarter of each ring's lanes */
                         .max_held_chunks = 4096,
                         .held_bytes = 0,
+                        .channels_per_uid = 8,
+                        .channels_total = 256,
+                        .channel_bytes = 64 * 1024,
                 },
         };
         cfg->runtime_dir = strdup(CONFIG_DEFAULT_RUNTIME_DIR);
@@ -878,6 +881,9 @@ static const struct config_key config_keys[] = {
         UINT_KEY("lanes_per_uid", lim.lanes_per_uid, 1, 1024, true, true),
         UINT_KEY("max_held_chunks", lim.max_held_chunks, 1, 1048576, false, true),
         UINT_KEY("bulk_held_bytes", lim.held_bytes, 4096, 1024 * GIB, true, true),
+        UINT_KEY("channels_per_uid", lim.channels_per_uid, 1, 1024, false, true),
+        UINT_KEY("channels_total", lim.channels_total, 1, 65536, false, true),
+        UINT_KEY("channel_bytes", lim.channel_bytes, 4096, 64 * MIB, false, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
         { .name = "policy", .set = config_policy, .value = VALUE_POLICY, .live = true },
 };

@@ -77,6 +77,13 @@ struct ipcd_config {
          *                           unreleased, default 4096, 1..1048576
          * lim.held_bytes            bulk_held_bytes: ring bytes one receiver may hold
          *                           unreleased; default 0 = half a lane, 0 or 4096..1 TiB
+         * lim.channels_per_uid      channels_per_uid: direct channels one uid may have
+         *                           opened, default 8, 1..1024
+         * lim.channels_total        channels_total: direct channels in all, default 256,
+         *                           1..65536
+         * lim.channel_bytes         channel_bytes: each direction's ring of a channel,
+         *                           default 64 KiB, 4096..64 MiB, rounded down to a
+         *                           power of two
          */
         struct router_limits lim;
         struct ipcd_ring_config *rings; /* rings: see above; nrings 0 = the default ring */

@@ -438,6 +438,10 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                         sizeof(st.set.clients[i]));
         for (size_t i = 0; i < st.set.nrings; i++)
                 out_rec(&o, WIRE_REC_STATUS_RING, nonce, &st.set.rings[i], sizeof(st.set.rings[i]));
+        /* Channels are bounded by channels_total. */
+        for (size_t i = 0; i < st.set.nchannels; i++)
+                out_rec(&o, WIRE_REC_STATUS_CHANNEL, nonce, &st.set.channels[i],
+                        sizeof(st.set.channels[i]));
         /* The answer is at most what one uid may have parked (at least a
          * pipe's capacity, which never needs parking): topics beyond are
          * left out, and the daemon record's ntopics, which counts them

@@ -519,7 +519,7 @@ static void test_shipped(void)
         }
         fclose(in);
         CHECK(fclose(out) == 0);
-        CHECK(nkeys == 29); /* every key of struct ipcd_config */
+        CHECK(nkeys == 32); /* every key of struct ipcd_config */
         CHECK(config_set_defaults(&cfg) == 0);
         CHECK(config_load(&cfg, path, true, err, sizeof(err)) == 0);
         if (err[0])

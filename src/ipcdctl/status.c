@@ -66,6 +66,7 @@ static int status_fetch(const char *rundir, struct status *st)
                 struct wire_status_client client;
                 struct wire_status_ring ring;
                 struct wire_status_topic topic;
+                struct wire_status_channel channel;
         } body;
         int r;
 
@@ -111,6 +112,7 @@ static int status_fetch(const char *rundir, struct status *st)
                 case WIRE_REC_STATUS_CLIENT:
                 case WIRE_REC_STATUS_RING:
                 case WIRE_REC_STATUS_TOPIC:
+                case WIRE_REC_STATUS_CHANNEL:
                         if (r == WIRE_REC_STATUS_DAEMON)
                                 st->have_daemon = true;
                         r = wire_status_set_add(&st->set, r, &body);
@@ -446,6 +448,34 @@ static int print_ring_table(const struct status *st, const char *indent)
         return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nrings, ring_row, st);
 }
 
+static int channel_row(struct table *t, size_t i, const void *userdata)
+{
+        const struct status *st = userdata;
+        const struct wire_status_channel *c = &st->set.channels[i];
+        int r = table_add(t, "%" PRIu64, c->id);
+
+        r |= table_add(t, "%" PRId32, c->shmid);
+        r |= table_add(t, "%s", c->state ? "open" : "offered");
+        r |= table_add(t, "%" PRIu64 "/%" PRIu32, c->opener_id, c->opener_uid);
+        r |= table_add(t, "%" PRIu64 "/%" PRIu32, c->acceptor_id, c->acceptor_uid);
+        r |= table_add_size(t, c->dir_bytes);
+        r |= table_add(t, "%" PRIu64 "/%" PRIu64, c->sent[0], c->received[0]);
+        r |= table_add(t, "%" PRIu64 "/%" PRIu64, c->sent[1], c->received[1]);
+        return r;
+}
+
+static int print_channel_table(const struct status *st, const char *indent)
+{
+        static const struct column cols[] = {
+                { "ID", true },         { "SHMID", true },     { "STATE", false },
+                { "OPENER/UID", true }, { "ACCEPTOR/UID", true }, { "RING", true },
+                { "O->A SENT/READ", true }, { "A->O SENT/READ", true },
+        };
+
+        return print_table(indent, "none", cols, ELEMENTSOF(cols), st->set.nchannels, channel_row,
+                           st);
+}
+
 static int queue_row(struct table *t, size_t i, const void *userdata)
 {
         const struct status *st = userdata;
@@ -516,6 +546,9 @@ static int print_status_text(const struct ctl *ctl, const struct status *st)
 
         printf("\nrings (bulk payloads; IN-FLIGHT: bytes not yet released by every receiver):\n");
         r |= print_ring_table(st, "  ");
+
+        printf("\ndirect channels (counters as the ends wrote them in the segment):\n");
+        r |= print_channel_table(st, "  ");
 
         printf("\nclients:\n");
         r |= print_client_table(st, "  ");
@@ -642,6 +675,27 @@ static void print_status_json(const struct ctl *ctl, const struct status *st)
                 json_u64(&j, "lanes_used", g->lanes_used);
                 json_u64(&j, "lane_size", g->lane_size);
                 json_u64(&j, "gid", g->gid);
+                json_end_object(&j);
+        }
+        json_end_array(&j);
+
+        json_begin_array(&j, "channels");
+        for (size_t i = 0; i < st->set.nchannels; i++) {
+                const struct wire_status_channel *c = &st->set.channels[i];
+
+                json_begin_object(&j, NULL);
+                json_u64(&j, "id", c->id);
+                json_i64(&j, "shmid", c->shmid);
+                json_strn(&j, "state", c->state ? "open" : "offered", c->state ? 4 : 7);
+                json_u64(&j, "opener", c->opener_id);
+                json_u64(&j, "opener_uid", c->opener_uid);
+                json_u64(&j, "acceptor", c->acceptor_id);
+                json_u64(&j, "acceptor_uid", c->acceptor_uid);
+                json_u64(&j, "ring_bytes", c->dir_bytes);
+                json_u64(&j, "sent_to_acceptor", c->sent[0]);
+                json_u64(&j, "read_by_acceptor", c->received[0]);
+                json_u64(&j, "sent_to_opener", c->sent[1]);
+                json_u64(&j, "read_by_opener", c->received[1]);
                 json_end_object(&j);
         }
         json_end_array(&j);

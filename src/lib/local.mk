@@ -19,6 +19,8 @@ src_lib_libipcd_client_la_SOURCES = \
 	src/lib/batch.c \
 	src/lib/flow.c \
 	src/lib/bulk.c \
+	src/lib/channel.c \
+	src/shared/chanfmt.h \
 	src/lib/fd.c \
 	src/lib/subscribe.c \
 	src/lib/call.c \

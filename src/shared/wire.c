@@ -213,7 +213,7 @@ int wire_rec_check(const struct wire_rec *h)
                 return -EBADMSG;
         if (h->len < sizeof(*h) || h->len > WIRE_REC_MAX)
                 return -EBADMSG;
-        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_STATUS_TOPIC)
+        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_STATUS_CHANNEL)
                 return -EBADMSG;
         return 0;
 }
@@ -259,6 +259,9 @@ int wire_status_set_add(struct wire_status_set *set, enum wire_rec_kind kind, co
         case WIRE_REC_STATUS_TOPIC:
                 return status_append((void **)&set->topics, &set->ntopics, sizeof(*set->topics),
                                      body);
+        case WIRE_REC_STATUS_CHANNEL:
+                return status_append((void **)&set->channels, &set->nchannels,
+                                     sizeof(*set->channels), body);
         default:
                 return -EINVAL;
         }
@@ -270,6 +273,7 @@ void wire_status_set_free(struct wire_status_set *set)
         free(set->clients);
         free(set->rings);
         free(set->topics);
+        free(set->channels);
         memset(set, 0, sizeof(*set));
 }
 

@@ -118,6 +118,7 @@ enum wire_rec_kind {
         WIRE_REC_STATUS_RING = 6,   /* body: struct wire_status_ring, one per ring */
         WIRE_REC_END = 7,           /* no body: the end of a list reply */
         WIRE_REC_STATUS_TOPIC = 8,  /* body: struct wire_status_topic, one per topic */
+        WIRE_REC_STATUS_CHANNEL = 9, /* body: struct wire_status_channel, one per channel */
 };
 
 /* After WIRE_REC_REGISTERED, ipcd writes nothing on a client's reply FIFO
@@ -285,6 +286,18 @@ struct wire_status_topic {
         uint32_t reserved;
 };
 
+struct wire_status_channel {
+        uint64_t id;
+        int32_t shmid;
+        uint32_t state;      /* 0 offered (not accepted yet), 1 open */
+        uint64_t opener_id, acceptor_id;
+        uint32_t opener_uid, acceptor_uid;
+        uint64_t dir_bytes;
+        /* Read from the segment (written by the ends, untrusted): messages
+         * written and read in each direction (0: opener -> acceptor). */
+        uint64_t sent[2], received[2];
+};
+
 /* A whole STATUS answer: the DAEMON record and the lists that follow it.
  * ipcd builds one (struct router_status holds it), ipcdctl reads one back
  * (wire_status_set_add for each record up to END). */
@@ -298,8 +311,10 @@ struct wire_status_set {
         size_t nrings;
         struct wire_status_topic *topics;
         size_t ntopics;
+        struct wire_status_channel *channels;
+        size_t nchannels;
 };
-/* Append body, a record of kind QUEUE, CLIENT, RING or TOPIC (a whole
+/* Append body, a record of kind QUEUE, CLIENT, RING, TOPIC or CHANNEL (a whole
  * struct wire_status_*, see wire_rec_body), to its list; DAEMON replaces
  * set->daemon.  0, -ENOMEM, or -EINVAL for another kind. */
 int wire_status_set_add(struct wire_status_set *set, enum wire_rec_kind kind, const void *body);
@@ -343,6 +358,13 @@ enum wire_op {
         WIRE_OP_LANE = 15,       /* give me a lane (another one if arg = 1); answered, the
                                     ACK's payload is a struct wire_lane_grant (ringfmt.h) */
         WIRE_OP_LANE_DROP = 16,  /* arg = ring << 32 | lane: I will not write it any more */
+        WIRE_OP_CHANNEL_OPEN = 17, /* dst = name: a direct channel to it (chanfmt.h);
+                                      answered, the ACK's payload is a struct
+                                      wire_channel_grant */
+        WIRE_OP_CHANNEL_ATTACHED = 18, /* arg = channel id: I attached its segment (the
+                                          opener: offer it now; the acceptor: accepted);
+                                          answered */
+        WIRE_OP_CHANNEL_CLOSE = 19, /* arg = channel id: tear it down */
 };
 
 /*
@@ -393,10 +415,12 @@ enum wire_in_flags {
 /*
  * Which operations are answered, stated once: ipcd's dispatch and the
  * library both read wire_op_answered().  PING, SUBSCRIBE, UNSUBSCRIBE,
- * SET_HISTORY, MONITOR, SET_OVERFLOW and LANE always get one answer; SEND,
+ * SET_HISTORY, MONITOR, SET_OVERFLOW, LANE, CHANNEL_OPEN and
+ * CHANNEL_ATTACHED always get one answer; SEND,
  * PUBLISH (status: the subscribers reached), TIMED and DOORBELL one when
  * they carry WIRE_IN_ACK, and a call (SEND with WIRE_IN_REQUEST) its
- * WIRE_OUT_REPLY; UNREGISTER, PULL, REPLY, RELEASE and LANE_DROP never,
+ * WIRE_OUT_REPLY; UNREGISTER, PULL, REPLY, RELEASE, LANE_DROP and
+ * CHANNEL_CLOSE never,
  * whatever their flags.  An unknown operation is answered -EOPNOTSUPP when
  * it carries WIRE_IN_ACK.
  */
@@ -410,6 +434,8 @@ static inline bool wire_op_answered(uint16_t op, uint16_t flags)
         case WIRE_OP_MONITOR:
         case WIRE_OP_SET_OVERFLOW:
         case WIRE_OP_LANE:
+        case WIRE_OP_CHANNEL_OPEN:
+        case WIRE_OP_CHANNEL_ATTACHED:
                 return true;
         case WIRE_OP_SEND:
                 return flags & (WIRE_IN_ACK | WIRE_IN_REQUEST);
@@ -418,6 +444,7 @@ static inline bool wire_op_answered(uint16_t op, uint16_t flags)
         case WIRE_OP_REPLY:
         case WIRE_OP_RELEASE:
         case WIRE_OP_LANE_DROP:
+        case WIRE_OP_CHANNEL_CLOSE:
                 return false;
         default: /* PUBLISH, TIMED, DOORBELL, and unknown operations */
                 return flags & WIRE_IN_ACK;
@@ -501,6 +528,8 @@ enum wire_notice_code {
         WIRE_NOTICE_DROPPED = 1,  /* arg: number of messages dropped for you */
         WIRE_NOTICE_NAME_LOST = 2, /* also: a policy reload released the name */
         WIRE_NOTICE_REVOKED = 3,   /* a policy reload dropped a subscription */
+        WIRE_NOTICE_CHANNEL = 4,  /* a channel is offered: cookie = its id, sender = the
+                                     opener, payload = struct wire_channel_grant */
 };
 
 struct wire_out {

@@ -5,6 +5,7 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/answers.c src/ipcd/core/answers.h \
 	src/ipcd/core/bulk.c src/ipcd/core/bulk.h \
 	src/ipcd/core/calls.c src/ipcd/core/calls.h \
+	src/ipcd/core/channel.c src/ipcd/core/channel.h \
 	src/ipcd/core/clients.c src/ipcd/core/clients.h \
 	src/ipcd/core/datathread.c src/ipcd/core/datathread.h \
 	src/ipcd/core/delivery.c src/ipcd/core/delivery.h \

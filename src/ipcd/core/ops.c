@@ -11,6 +11,7 @@
 
 #include "ipcd/core/bulk.h"
 #include "ipcd/core/calls.h"
+#include "ipcd/core/channel.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/errors.h"
 #include "ipcd/core/monitor.h"
@@ -91,6 +92,9 @@ static const struct router_op router_ops[] = {
         [WIRE_OP_SET_OVERFLOW] = { op_set_overflow, false },
         [WIRE_OP_LANE] = { op_lane, false },
         [WIRE_OP_LANE_DROP] = { op_lane_drop, false },
+        [WIRE_OP_CHANNEL_OPEN] = { op_channel_open, false },
+        [WIRE_OP_CHANNEL_ATTACHED] = { op_channel_attached, false },
+        [WIRE_OP_CHANNEL_CLOSE] = { op_channel_close, false },
 };
 
 const struct router_op *router_op_find(uint16_t op)

@@ -13,6 +13,7 @@
 #include <sys/msg.h>
 
 #include "ipcd/core/calls.h"
+#include "ipcd/core/channel.h"
 #include "ipcd/core/flow.h"
 #include "ipcd/core/clients.h"
 #include "ipcd/core/delivery.h"
@@ -73,6 +74,8 @@ void router_client_remove(struct router *r, struct client *c)
         }
         /* Callers waiting for its replies learn at once that it is gone. */
         calls_fail_all(r, c);
+        /* Its direct channels close: the other ends get -ECONNRESET. */
+        channel_client_gone(r, c);
 
         /* Its ring references go; its lanes drain and are freed. */
         held_drop_all(r, c);

@@ -46,6 +46,26 @@ struct router_limits {
         uint32_t lanes_per_uid;        /* per ring; 0: a quarter of its lanes, at least 1 */
         uint32_t max_held_chunks;      /* ring chunks one receiver may hold */
         uint64_t held_bytes;           /* ring bytes one receiver may hold; 0: half a lane */
+        uint32_t channels_per_uid;     /* direct channels one uid may have opened */
+        uint32_t channels_total;       /* direct channels in all */
+        uint64_t channel_bytes;        /* each direction's ring, a power of two */
+};
+
+/* A direct channel (channel.c): a segment for one pair, on router->channels. */
+enum channel_phase {
+        CHANNEL_GRANTED,  /* created for the opener (segment owned by its uid) */
+        CHANNEL_OFFERED,  /* opener attached; offered to the acceptor (owned by its uid) */
+        CHANNEL_OPEN,     /* both attached; the segment is marked for removal */
+};
+struct channel {
+        struct channel *next;
+        uint64_t id;
+        int shmid;
+        void *base;               /* ipcd's own mapping: counters, state, wake-ups */
+        uint64_t dir_bytes;
+        enum channel_phase phase;
+        struct client *opener, *acceptor;
+        uid_t charged_uid;        /* the opener's: channels_per_uid counts there */
 };
 
 #define ROUTER_MAX_RINGS 32
@@ -292,6 +312,10 @@ struct router {
         struct policy_rules policy; /* the configuration's rules (policy.h), owned */
         struct ring *rings[ROUTER_MAX_RINGS];
         unsigned nrings;
+
+        struct channel *channels; /* direct channels (channel.c) */
+        unsigned nchannels;
+        uint64_t next_channel_id;
 
         struct client *reap;      /* removed, to be freed by the event thread */
         struct uidq *dead_uidqs;  /* threads to join */

@@ -12,6 +12,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 
+#include "ipcd/core/channel.h"
 #include "ipcd/core/router.h"
 #include "shared/clock.h"
 
@@ -140,7 +141,9 @@ int router_status_collect(struct router *r, struct router_status *st)
         st->set.clients = calloc(r->nclients + 1, sizeof(*st->set.clients));
         st->set.rings = calloc(r->nrings + 1, sizeof(*st->set.rings));
         st->set.topics = calloc(st->topics_cap + 1, sizeof(*st->set.topics));
-        if (!st->set.queues || !st->set.clients || !st->set.rings || !st->set.topics) {
+        st->set.channels = calloc(r->nchannels + 1, sizeof(*st->set.channels));
+        if (!st->set.queues || !st->set.clients || !st->set.rings || !st->set.topics ||
+            !st->set.channels) {
                 router_status_free(st);
                 return -ENOMEM;
         }
@@ -157,6 +160,7 @@ int router_status_collect(struct router *r, struct router_status *st)
         for (unsigned k = 0; k < r->nrings; k++)
                 status_ring(r->rings[k], &st->set.rings[st->set.nrings++]);
         topics_foreach(&r->topics, status_topic, st);
+        channel_status(r, st->set.channels, r->nchannels, &st->set.nchannels);
         return 0;
 }
 
