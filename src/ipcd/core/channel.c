@@ -208,7 +208,7 @@ int op_channel_open(struct op_call *x)
                 return ROUTER_E_NOT_FOUND;
         if (dst == x->s)
                 return ROUTER_E_INVALID;
-        e = policy_check_send(x->s, dst);
+        e = policy_check_send(r, x->s, dst, false); /* and the access rules */
         if (e != 0)
                 return e;
         if (r->nchannels >= r->lim.channels_total ||
