@@ -126,6 +126,7 @@ static void victim(const char *how)
                 }
                 tell('r', NBULK);
         } else if (strcmp(how, "callee") == 0) {
+                tell('s', 0); /* registered: the call may come */
                 CHECK_OK(tl_recv(c, &m, T_CALL, -1));
                 CHECK(m.flags & IPCD_MSG_REQUEST);
                 tell('r', 0); /* and never reply */
@@ -286,8 +287,10 @@ static void client_case(const char *how)
                 }
                 fanout = NBULK; /* one subscriber: one delivery each */
         }
-        if (strcmp(how, "callee") == 0)
+        if (strcmp(how, "callee") == 0) {
+                hear(pid, 's');
                 CHECK(pthread_create(&th, NULL, caller, &ca) == 0);
+        }
         n = hear(pid, 'r');
         kill9(pid);
         tl_wait_clients(1);
@@ -361,8 +364,10 @@ static void ipcd_case(void)
                                                           IPCD_ACK));
                         }
                 }
-                if (strcmp(kinds[i], "callee") == 0)
+                if (strcmp(kinds[i], "callee") == 0) {
+                        hear(victims[i], 's');
                         CHECK(pthread_create(&th, NULL, caller, &ca) == 0);
+                }
                 hear(victims[i], 'r');
         }
         tl_wait_clients(6);
