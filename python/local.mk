@@ -65,10 +65,14 @@ $(PYTHON_EXT): python/ipcd/_ipcd.la
 
 # With --enable-sanitizers the library needs the sanitizer runtimes, which
 # an uninstrumented python3 does not load: the test preloads them.
+if ENABLE_TSAN
+PYTHON_TEST_PRELOAD = $$($(CC) -print-file-name=libtsan.so)
+else
 if ENABLE_SANITIZERS
 PYTHON_TEST_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)
 else
 PYTHON_TEST_PRELOAD =
+endif
 endif
 
 # The pytest suite against a real ipcd in a private IPC namespace.

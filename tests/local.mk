@@ -217,3 +217,20 @@ tests_test_channel_SOURCES = tests/test-channel.c $(ITEST_COMMON)
 tests_test_channel_LDADD = $(ITEST_LIBS)
 TESTS += tests/test-channel.sh
 EXTRA_DIST += tests/test-channel.sh
+
+# The kill -9 matrix (issue 12): each case its own test.
+check_PROGRAMS += tests/test-kill9
+tests_test_kill9_SOURCES = tests/test-kill9.c $(ITEST_COMMON)
+tests_test_kill9_LDADD = $(ITEST_LIBS)
+KILL9_TESTS = \
+	tests/test-kill9-ipcd.sh \
+	tests/test-kill9-paused.sh \
+	tests/test-kill9-callee.sh \
+	tests/test-kill9-holding.sh \
+	tests/test-kill9-inflight.sh \
+	tests/test-kill9-alloc.sh \
+	tests/test-kill9-more.sh \
+	tests/test-kill9-recv.sh \
+	tests/test-kill9-idle.sh
+TESTS += $(KILL9_TESTS)
+EXTRA_DIST += $(KILL9_TESTS) tests/test-kill9.sh

@@ -1253,7 +1253,21 @@ static void bulk_idle(ipcd_client *c)
         bulk_release_flush(c, true);
 }
 
+/* A new session: forget the old one's lanes and detach its segments now,
+ * not at the next bulk call (which may never come): a segment ipcd
+ * removed lives on in the kernel, pages and all, while anyone has it
+ * attached (test-kill9-ipcd). */
+static int bulk_restore(ipcd_client *c)
+{
+        pthread_mutex_lock(&c->lock);
+        if (c->bulk)
+                bulk_sync(c, c->bulk);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
 const struct session_hooks bulk_hooks = {
+        .restore = bulk_restore,
         .idle = bulk_idle,
         .rx_bulk_locked = bulk_rx_resolve,
 };

@@ -1,0 +1,4 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The kill -9 matrix, case "inflight" (see test-kill9.c).
+IPCD_KILL9_CASE=inflight exec bash "$(dirname "$0")/test-kill9.sh" "$@"
