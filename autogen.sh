@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 # Debian packages the build, the tests and the benchmark need.
 PKGS="build-essential autoconf automake libtool pkgconf libsystemd-dev \
 libconfig-dev mandoc clang util-linux procps python3-dev python3-pytest \
-debhelper lintian dpkg-dev fakeroot dh-python"
+debhelper lintian dpkg-dev fakeroot dh-python \
+libnats-dev nats-server"
 # The peers ipcd-bench measures against (optional: missing ones are skipped).
 BENCH_PKGS="dbus-broker dbus-daemon libzmq5 gnuplot-nox"
 PKGS="$PKGS $BENCH_PKGS"

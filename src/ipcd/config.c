@@ -616,7 +616,19 @@ static int set_overflow_policy(const struct config_ctx *ctx, const char *text,
 }
 
 /* The value of a key, to tell a reload what changed. */
-enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS };
+enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_NONE };
+
+/* The "bridge" group is ipcd-bridge's (src/bridge/config.c validates it,
+ * ipcd-bridge --check-config): ipcd only checks that it is a group. */
+static int config_bridge(const struct config_ctx *ctx, const char *text,
+                         const config_setting_t *s, struct ipcd_config *cfg)
+{
+        (void)text;
+        (void)cfg;
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+                return config_fail(ctx, s, "bridge: expected a group { ... }");
+        return 0;
+}
 
 /*
  * Every key once: its name, where its value goes and, for integers, the
@@ -678,6 +690,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("max_held_chunks", lim.max_held_chunks, 1, 1048576, false, true),
         UINT_KEY("bulk_held_bytes", lim.held_bytes, 4096, 1024 * GIB, true, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
+        { .name = "bridge", .set = config_bridge, .value = VALUE_NONE, .live = true },
 };
 
 static void field_store(struct ipcd_config *cfg, const struct config_key *k, uint64_t v)
@@ -787,6 +800,9 @@ void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_con
                 }
                 case VALUE_RINGS:
                         same = rings_equal(old, new);
+                        break;
+                case VALUE_NONE:
+                        same = true; /* not ipcd's */
                         break;
                 default:
                         same = memcmp(a, b, k->width) == 0;

@@ -42,6 +42,11 @@ int policy_check_monitor(const struct client *c)
         return c->privileged ? 0 : ROUTER_E_DENIED;
 }
 
+int policy_check_remote(const struct client *c)
+{
+        return c->privileged ? 0 : ROUTER_E_DENIED;
+}
+
 bool policy_creds_in_group(const struct policy_creds *pc, gid_t g)
 {
         if (pc->gid == g)

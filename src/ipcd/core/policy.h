@@ -28,6 +28,10 @@ int policy_check_send(const struct client *c, const struct client *dst);
 int policy_check_publish(const struct client *c, const char *topic);
 int policy_check_subscribe(const struct client *c, const char *pattern);
 int policy_check_monitor(const struct client *c);
+/* Publishing a message from another host (WIRE_IN_REMOTE, ipcd-bridge):
+ * root and members of ipcd's group, so that no local client can pass
+ * itself off as a remote one. */
+int policy_check_remote(const struct client *c);
 
 /* Who a registering process is: its uid and groups, as /proc says
  * (control.c reads them). */
