@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 PKGS="build-essential autoconf automake libtool pkgconf libsystemd-dev \
 libconfig-dev mandoc clang util-linux procps python3-dev python3-pytest \
 debhelper lintian dpkg-dev fakeroot dh-python \
-python3-prometheus-client libncurses-dev tmux curl"
+python3-prometheus-client libncurses-dev tmux curl \
+libnats-dev nats-server"
 # The peers ipcd-bench measures against (optional: missing ones are skipped).
 BENCH_PKGS="dbus-broker dbus-daemon libzmq5 python3-zmq gnuplot-nox"
 PKGS="$PKGS $BENCH_PKGS"

@@ -122,6 +122,35 @@ enum {
         IPCD_MSG_MONITOR = 1 << 3, /* a copy for ipcd_monitor(): topic holds the destination
                                       name or topic, data the first bytes, id the full length */
         IPCD_MSG_TOPIC = 1 << 4,   /* with IPCD_MSG_MONITOR: the destination is a topic */
+        IPCD_MSG_REMOTE = 1 << 5,  /* from another host, through a bridge (ipcd-bridge):
+                                      sender, sender_uid and sender_pid are the local
+                                      bridge's; ipcd_msg_origin() tells who sent it */
+};
+
+/* Where a message from another host comes from (IPCD_MSG_REMOTE).  uid
+ * and pid are the sender's on its own host: never a local identity. */
+#define IPCD_ORIGIN_MAGIC 0x6f726967u
+typedef struct ipcd_origin {
+        uint32_t magic;          /* IPCD_ORIGIN_MAGIC */
+        uint32_t uid;            /* on host */
+        int32_t pid;             /* on host, 0 when unknown */
+        uint32_t reserved0_;
+        uint64_t bridge_id;      /* the bridge that carried it */
+        uint64_t sender_id;      /* the sender's id in its own ipcd */
+        char host[64];           /* NUL-terminated */
+        char sender[IPCD_NAME_MAX]; /* "" for an anonymous sender */
+        char unit[64];           /* its systemd unit where known, else "" */
+        uint64_t reserved_[4];
+} ipcd_origin;
+
+/* Copy the origin of a message received with IPCD_MSG_REMOTE into *ret.
+ * 0, -ENOENT for a local message, -EBADMSG for a malformed origin. */
+int ipcd_msg_origin(const ipcd_msg *msg, ipcd_origin *ret);
+
+enum {
+        IPCD_REMOTE = 1 << 3, /* ipcd_publish/ipcd_publish_buf: the payload starts with an
+                                 ipcd_origin; subscribers get IPCD_MSG_REMOTE and the rest.
+                                 For bridges: root and members of ipcd's group (-EACCES) */
 };
 
 /* What ipcd does when a client's backlog (messages waiting in ipcd beyond
@@ -162,7 +191,7 @@ int ipcd_monitor(ipcd_client *c, const char *pattern);
  */
 typedef struct ipcd_channel ipcd_channel;
 enum { IPCD_NOTICE_CHANNEL = 4 };       /* a channel offer: id = the channel's id */
-enum { IPCD_MSG_CHANNEL = 1 << 5 };     /* received through a direct channel */
+enum { IPCD_MSG_CHANNEL = 1 << 6 };     /* received through a direct channel */
 /* flags: 0.  -ENOENT no such destination, -EACCES not allowed, -EDQUOT
  * channels_per_uid or channels_total reached. */
 int ipcd_channel_open(ipcd_client *c, const char *dst, int flags, ipcd_channel **ret);

@@ -820,7 +820,19 @@ static int set_overflow_policy(const struct config_ctx *ctx, const char *text,
 }
 
 /* The value of a key, to tell a reload what changed. */
-enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_POLICY };
+enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_POLICY, VALUE_NONE };
+
+/* The "bridge" group is ipcd-bridge's (src/bridge/config.c validates it,
+ * ipcd-bridge --check-config): ipcd only checks that it is a group. */
+static int config_bridge(const struct config_ctx *ctx, const char *text,
+                         const config_setting_t *s, struct ipcd_config *cfg)
+{
+        (void)text;
+        (void)cfg;
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+                return config_fail(ctx, s, "bridge: expected a group { ... }");
+        return 0;
+}
 
 /*
  * Every key once: its name, where its value goes and, for integers, the
@@ -886,6 +898,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("channel_bytes", lim.channel_bytes, 4096, 64 * MIB, false, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
         { .name = "policy", .set = config_policy, .value = VALUE_POLICY, .live = true },
+        { .name = "bridge", .set = config_bridge, .value = VALUE_NONE, .live = true },
 };
 
 static void field_store(struct ipcd_config *cfg, const struct config_key *k, uint64_t v)
@@ -1016,6 +1029,9 @@ void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_con
                         break;
                 case VALUE_POLICY:
                         same = policy_equal(&old->policy, &new->policy);
+                        break;
+                case VALUE_NONE:
+                        same = true; /* not ipcd's */
                         break;
                 default:
                         same = memcmp(a, b, k->width) == 0;

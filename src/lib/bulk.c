@@ -888,8 +888,11 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !buf || len == 0 ||
-            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)))
+            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE | IPCD_REMOTE)) ||
+            ((flags & IPCD_REMOTE) && (op != WIRE_OP_PUBLISH || len < sizeof(ipcd_origin))))
                 return -EINVAL;
+        if (flags & IPCD_REMOTE)
+                x.wflags = WIRE_IN_REMOTE; /* ipcd checks the origin and who says so */
         if (client_forked(c))
                 return -ECHILD;
         /* Releases made before this send reach ipcd before it. */
@@ -933,7 +936,7 @@ static int bulk_send(ipcd_client *c, enum wire_op op, const char *dst, long type
                 }
                 if (learn)
                         x.ack = true;
-                x.wflags = fw;
+                x.wflags |= fw;
         }
         r = desc_send(c, &x);
         if (r == 0 && x.ack)
@@ -986,7 +989,7 @@ int bulk_send_copy(ipcd_client *c, enum wire_op op, const char *dst, long type, 
         int r;
 
         if (!c || !dst || !name_is_valid(dst) || !wire_type_is_user(type) || !data ||
-            len == 0 || (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE)))
+            len == 0 || (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_MORE | IPCD_REMOTE)))
                 return -EINVAL;
         r = buf_alloc(c, len, flags & IPCD_NONBLOCK, &buf);
         if (r < 0)

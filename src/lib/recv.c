@@ -87,6 +87,34 @@ void msg_fill(ipcd_msg *msg, struct rxrec *r)
         msg->reserved_[1] = msg->reserved_[0] ^ RELEASE_CHECK;
         if (r->bulk_seg)
                 bulk_msg_fill(msg, r); /* data, len, the release in reserved_[2..6] */
+        /* From a bridge: ipcd checked the sender may say so and that the
+         * payload holds an origin; hide it in front of data. */
+        if ((r->h.flags & WIRE_OUT_REMOTE) && msg->len >= sizeof(struct wire_origin)) {
+                msg->flags |= IPCD_MSG_REMOTE;
+                msg->data = (const uint8_t *)msg->data + sizeof(struct wire_origin);
+                msg->len -= sizeof(struct wire_origin);
+        }
+}
+
+_Static_assert(sizeof(ipcd_origin) == sizeof(struct wire_origin), "ipcd_origin == wire_origin");
+_Static_assert(offsetof(ipcd_origin, unit) == offsetof(struct wire_origin, unit),
+               "ipcd_origin layout");
+_Static_assert(IPCD_ORIGIN_MAGIC == WIRE_ORIGIN_MAGIC, "origin magic");
+
+IPCD_EXPORT int ipcd_msg_origin(const ipcd_msg *msg, ipcd_origin *ret)
+{
+        struct wire_origin o;
+
+        if (!msg || !ret)
+                return -EINVAL;
+        if (!(msg->flags & IPCD_MSG_REMOTE) || !msg->data)
+                return -ENOENT;
+        /* A copy first: a bulk payload lies in a ring others may write. */
+        memcpy(&o, (const uint8_t *)msg->data - sizeof(o), sizeof(o));
+        if (wire_origin_check(&o) < 0)
+                return -EBADMSG;
+        memcpy(ret, &o, sizeof(*ret));
+        return 0;
 }
 
 IPCD_EXPORT void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg)

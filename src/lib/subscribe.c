@@ -109,7 +109,8 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
         bool ack = flags & IPCD_ACK, nowait = flags & IPCD_NONBLOCK;
         struct lib_req q = {
                 .op = WIRE_OP_PUBLISH,
-                .wflags = ack ? WIRE_IN_ACK : 0,
+                .wflags = (uint16_t)((ack ? WIRE_IN_ACK : 0) |
+                                     ((flags & IPCD_REMOTE) ? WIRE_IN_REMOTE : 0)),
                 .dst = topic,
                 .type = type,
                 .data = data,
@@ -120,7 +121,8 @@ IPCD_EXPORT int ipcd_publish(ipcd_client *c, const char *topic, long type, const
         int r;
 
         if (!c || !name_is_valid(topic) || !wire_type_is_user(type) ||
-            (flags & ~(IPCD_NONBLOCK | IPCD_ACK)) || (!data && len > 0))
+            (flags & ~(IPCD_NONBLOCK | IPCD_ACK | IPCD_REMOTE)) || (!data && len > 0) ||
+            ((flags & IPCD_REMOTE) && len < sizeof(ipcd_origin)))
                 return -EINVAL;
         if (client_forked(c))
                 return -ECHILD;

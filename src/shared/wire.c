@@ -7,6 +7,8 @@
 #include "shared/names.h"
 #include "shared/wire.h"
 
+_Static_assert(sizeof(struct wire_origin) == 256, "struct wire_origin is 256 bytes");
+
 #define ALIGN8_(x) (((x) + (size_t)7) & ~(size_t)7)
 
 /* ---- hex ---- */
@@ -396,4 +398,13 @@ int wire_out_next(const void *buf, size_t n, size_t *off, struct wire_out *h, co
         *topic = *name + h->name_len;
         *payload = names + ALIGN8_((size_t)h->name_len + h->topic_len);
         return 1;
+}
+
+int wire_origin_check(const struct wire_origin *o)
+{
+        if (o->magic != WIRE_ORIGIN_MAGIC || !memchr(o->host, '\0', sizeof(o->host)) ||
+            !memchr(o->sender, '\0', sizeof(o->sender)) ||
+            !memchr(o->unit, '\0', sizeof(o->unit)))
+                return -EBADMSG;
+        return 0;
 }

@@ -410,7 +410,35 @@ enum wire_in_flags {
         WIRE_IN_FLOW_WANTS = 1 << 5, /* and half its client budget or more is in
                                         flight to all destinations: it may wait for
                                         credit from any of them */
+        WIRE_IN_REMOTE = 1 << 6,    /* PUBLISH from a bridge (ipcd-bridge): the payload
+                                       starts with a struct wire_origin; privileged
+                                       clients only; delivered with WIRE_OUT_REMOTE */
 };
+
+/*
+ * Where a bridged message comes from (another host, through ipcd-bridge):
+ * the first bytes of a WIRE_IN_REMOTE payload, kept in front of the
+ * delivered payload (WIRE_OUT_REMOTE), which the library hides from the
+ * application (ipcd_msg_origin() copies it out; it is ipcd_origin of
+ * <ipcd.h>, byte for byte).  Strings are NUL-terminated within their
+ * field; uid and pid are those of the sender on its own host: never a
+ * local identity.  sizeof == 256, 8-aligned.
+ */
+#define WIRE_ORIGIN_MAGIC 0x6f726967u /* "orig" */
+struct wire_origin {
+        uint32_t magic;
+        uint32_t uid;
+        int32_t pid;
+        uint32_t reserved0_;
+        uint64_t bridge_id;  /* the bridge that imported it */
+        uint64_t sender_id;  /* the sender's id in its own ipcd */
+        char host[64];
+        char sender[64];     /* "" for an anonymous sender */
+        char unit[64];       /* its systemd unit where known, else "" */
+        uint64_t reserved_[4];
+};
+/* 0 if o is well formed (magic, terminated strings), else -EBADMSG. */
+int wire_origin_check(const struct wire_origin *o);
 
 /*
  * Which operations are answered, stated once: ipcd's dispatch and the
@@ -519,6 +547,8 @@ enum wire_out_flags {
                                       the zero-byte WIRE_TYPE_PULL marker instead) */
         WIRE_OUT_HISTORY = 1 << 3, /* replayed from a topic's history */
         WIRE_OUT_TOPIC = 1 << 4,   /* MONITOR: the destination is a topic */
+        WIRE_OUT_REMOTE = 1 << 5,  /* bridged from another host: the payload starts with
+                                      a struct wire_origin (WIRE_IN_REMOTE) */
 };
 
 /* Bytes of payload a monitor record carries. */

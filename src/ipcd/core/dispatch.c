@@ -14,7 +14,7 @@
 #include "shared/log.h"
 
 #define KNOWN_FLAGS (WIRE_IN_ACK | WIRE_IN_REQUEST | WIRE_IN_MORE | WIRE_IN_BULK | WIRE_IN_FLOW_FULL | \
-                     WIRE_IN_FLOW_WANTS)
+                     WIRE_IN_FLOW_WANTS | WIRE_IN_REMOTE)
 
 /* The client h claims to be, or NULL (reported, or ipcd's own late notice). */
 static struct client *dispatch_sender(struct router_pass *p, const struct wire_in *h)
@@ -42,7 +42,8 @@ static void dispatch_one(struct op_call *x)
         const struct router_op *op = router_op_find(h->op);
         int e;
 
-        if ((h->flags & ~KNOWN_FLAGS) || ((h->flags & WIRE_IN_BULK) && !(op && op->bulk))) {
+        if ((h->flags & ~KNOWN_FLAGS) || ((h->flags & WIRE_IN_BULK) && !(op && op->bulk)) ||
+            ((h->flags & WIRE_IN_REMOTE) && h->op != WIRE_OP_PUBLISH)) {
                 pass_reject(x->p, x->s, "unsupported flags");
                 e = router_errno(ROUTER_E_INVALID);
                 if (h->flags & WIRE_IN_REQUEST)

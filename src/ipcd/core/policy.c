@@ -252,6 +252,11 @@ int policy_check_bulk(struct router *r, const struct client *c, const char *ring
         return decide_client(r, POLICY_BULK, c, ring, NULL);
 }
 
+int policy_check_remote(const struct client *c)
+{
+        return c->privileged ? 0 : ROUTER_E_DENIED;
+}
+
 bool policy_creds_in_group(const struct policy_creds *pc, gid_t g)
 {
         if (pc->gid == g)

@@ -108,6 +108,10 @@ int policy_check_monitor(struct router *r, const struct client *c, const char *p
 bool policy_may_watch(struct router *r, const struct client *m, const char *dst, bool topic);
 int policy_check_bulk(struct router *r, const struct client *c, const char *ring);
 void policy_subject_of(const struct client *c, struct policy_subject *s);
+/* Publishing a message from another host (WIRE_IN_REMOTE, ipcd-bridge):
+ * root and members of ipcd's group, so that no local client can pass
+ * itself off as a remote one. */
+int policy_check_remote(const struct client *c);
 
 /* Who a registering process is: its uid and groups, as /proc says
  * (control.c reads them). */

@@ -99,6 +99,35 @@ static void publish_history(struct router *r, struct topic *t, const struct op_c
                            r->lim.history_total_bytes);
 }
 
+/*
+ * A publish from another host (WIRE_IN_REMOTE, sent by ipcd-bridge): only
+ * a privileged client may claim one, and its payload must start with a
+ * well-formed struct wire_origin (for a bulk payload, only its length can
+ * be checked here: the ring is the sender's to write, so the library
+ * checks the copy it hands out, ipcd_msg_origin()).
+ */
+static int publish_remote_check(struct op_call *x, bool bulk)
+{
+        struct wire_origin og;
+
+        if (!(x->h->flags & WIRE_IN_REMOTE))
+                return 0;
+        if (policy_check_remote(x->s) != 0)
+                return ROUTER_E_DENIED;
+        if (x->h->len < sizeof(og)) {
+                pass_reject(x->p, x->s, "remote publish without its origin");
+                return ROUTER_E_INVALID;
+        }
+        if (bulk)
+                return 0;
+        memcpy(&og, x->payload, sizeof(og));
+        if (wire_origin_check(&og) < 0) {
+                pass_reject(x->p, x->s, "remote publish with a malformed origin");
+                return ROUTER_E_INVALID;
+        }
+        return 0;
+}
+
 /* Answered when asked with the number of subscribers it reached. */
 int op_publish(struct op_call *x)
 {
@@ -118,6 +147,8 @@ int op_publish(struct op_call *x)
                 return e;
         message_dst_cstr(topic, x->dst, h->dst_len);
         e = policy_check_publish(r, x->s, topic);
+        if (e == 0)
+                e = publish_remote_check(x, bulk);
         if (e != 0) {
                 if (bulk)
                         bulk_done(r, &d);
@@ -131,6 +162,7 @@ int op_publish(struct op_call *x)
                 .topic_len = h->dst_len,
                 .type = h->type,
                 .len = h->len,
+                .flags = (h->flags & WIRE_IN_REMOTE) ? WIRE_OUT_REMOTE : 0,
         };
         stamp_sender(&o, x->s);
         pc = (struct publish_ctx){ x->p, x->s, &o, topic, x->payload, bulk ? &d : NULL, 0, 0 };
@@ -146,7 +178,8 @@ int op_publish(struct op_call *x)
         if (t) {
                 t->published++;
                 t->delivered += n;
-                if (t->depth && !bulk)
+                /* history keeps no origin: a remote message is not replayed */
+                if (t->depth && !bulk && !(o.flags & WIRE_OUT_REMOTE))
                         publish_history(r, t, x, &o);
         }
         if (r->nmonitors)

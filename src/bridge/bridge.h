@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bridge.h - ipcd-bridge: an ipcd client on one side, a NATS client
+ * (libnats) on the other.  Not part of the daemon: ipcd stays free of
+ * network code.
+ *
+ *   config.c   the "bridge" group of ipcd.conf (libconfig)
+ *   mapping.c  topics <-> subjects, NATS headers <-> origin
+ *   nats.c     the NATS connection: export (publish) and import (subscribe)
+ *   main.c     arguments, the ipcd side, --status
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipcd.h>
+
+struct bridge_import {
+        char *subject; /* NATS subject, '*' and '>' wildcards allowed */
+        char *strip;   /* prefix removed from matching subjects (default: subject_prefix) */
+};
+
+struct bridge_config {
+        char **servers;
+        size_t nservers;
+        char *user, *password, *token;
+        bool tls;
+        char *tls_ca, *tls_cert, *tls_key;
+        char *subject_prefix; /* "" for none */
+        char *name;           /* the bridge's ipcd client name */
+        char *host;           /* sent as origin host; default gethostname() */
+        char *runtime_dir;    /* the ipcd to attach to (NULL: $IPCD_RUNTIME_DIR or default) */
+        uint64_t buffer_bytes; /* bounded buffer toward NATS while disconnected */
+        uint64_t max_payload;  /* largest imported payload (0: NATS's max_payload) */
+        char **exports;        /* local topic patterns */
+        size_t nexports;
+        struct bridge_import *imports;
+        size_t nimports;
+};
+
+/* Read the "bridge" group of path (other top-level keys are ipcd's and
+ * left alone).  0, or -errno with "file:line: message" in err. */
+int bridge_config_load(struct bridge_config *cfg, const char *path, char *err, size_t errlen);
+void bridge_config_done(struct bridge_config *cfg);
+
+/* Counters, shown by --status. */
+enum bridge_counter {
+        BC_EXPORTED,        /* local messages published to NATS */
+        BC_IMPORTED,        /* NATS messages published locally */
+        BC_SKIPPED_REMOTE,  /* local copies of imported messages, not exported again */
+        BC_SKIPPED_OWN,     /* NATS messages this bridge had exported */
+        BC_OVERFLOW,        /* dropped: "bridge overflow" (NATS buffer full) */
+        BC_TOO_LARGE,       /* refused: over NATS max_payload or the local limit */
+        BC_BAD_HEADER,      /* dropped: malformed or hostile ipcd headers */
+        BC_BAD_SUBJECT,     /* dropped: a subject that maps to no valid topic */
+        BC_LOCAL_FAILED,    /* imports ipcd refused */
+        BC_NATS_FAILED,     /* exports NATS refused for another reason */
+        BC_LOCAL_DROPPED,   /* ipcd dropped messages for the bridge (notices) */
+        BC_NATS_RECONNECTS,
+        BC_NATS_DISCONNECTS,
+        BC_IPCD_RECONNECTS,
+        BC_COUNTERS,
+};
+extern const char *const bridge_counter_names[BC_COUNTERS];
+
+struct bridge {
+        struct bridge_config cfg;
+        uint64_t id;         /* random, in every exported message's headers */
+        ipcd_client *ipcd;
+        struct bridge_nats *nats;
+        _Atomic uint64_t cnt[BC_COUNTERS];
+        _Atomic uint64_t exported_by[64]; /* per export pattern (first 64) */
+        _Atomic uint64_t imported_by[64]; /* per import subject (first 64) */
+        volatile int stop;
+};
+
+static inline void bridge_count(struct bridge *b, enum bridge_counter c)
+{
+        atomic_fetch_add_explicit(&b->cnt[c], 1, memory_order_relaxed);
+}
+
+/* mapping.c */
+/* "robot/arm" -> "<prefix>.robot.arm".  0 or -ENAMETOOLONG. */
+int mapping_topic_to_subject(const char *prefix, const char *topic, char *out, size_t size);
+/* "<strip>.robot.arm" -> "robot/arm" (strip removed only as a whole first
+ * part); 0, or -EINVAL when the result is no valid ipcd topic. */
+int mapping_subject_to_topic(const char *strip, const char *subject, char *out, size_t size);
+/* The export pattern (index) a topic matched, or -1. */
+int mapping_export_match(const struct bridge_config *cfg, const char *topic);
+/* A decimal header value in 0..max; 0 or -EINVAL. */
+int mapping_parse_u64(const char *s, uint64_t max, uint64_t *ret);
+/* A header string that may go into an origin field of size bytes:
+ * printable ASCII, shorter than size.  NULL (absent) is "". */
+bool mapping_text_ok(const char *s, size_t size);
+
+/* nats.c */
+int bridge_nats_start(struct bridge *b, char *err, size_t errlen);
+void bridge_nats_stop(struct bridge *b);
+/* Publish one local message; counts what happens to it. */
+void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern);
+/* "connected nats://... " or "reconnecting", for --status. */
+void bridge_nats_describe(struct bridge *b, char *out, size_t size);
+uint64_t bridge_nats_max_payload(struct bridge *b);
