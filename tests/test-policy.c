@@ -365,7 +365,7 @@ int main(int argc, char **argv)
         struct kid cam, view, oth;
         ipcd_client *wd, *svc, *noisy, *mon;
         struct tl_status st;
-        int saved, lfd;
+        int saved, lfd, st_ipcd;
 
         tl_init(argc, argv);
         tl_require_uids(CAMERA, 3);
@@ -451,6 +451,18 @@ int main(int argc, char **argv)
         ipcd_close(svc);
         ipcd_close(noisy);
         ipcd_close(mon);
-        CHECK(WIFSIGNALED(tl_ipcd_stop(ipcd, SIGTERM)) == 0);
+        st_ipcd = tl_ipcd_stop(ipcd, SIGTERM);
+        if (WIFSIGNALED(st_ipcd)) {
+                /* its log, for the reason (a sanitizer report, say) */
+                FILE *f = fopen(log_path, "re");
+                char line[1024];
+
+                while (f && fgets(line, sizeof(line), f))
+                        fputs(line, stderr);
+                if (f)
+                        fclose(f);
+        }
+        CHECK_MSG(!WIFSIGNALED(st_ipcd), "ipcd was killed by signal %d",
+                  WIFSIGNALED(st_ipcd) ? WTERMSIG(st_ipcd) : 0);
         return 0;
 }

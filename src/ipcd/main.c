@@ -233,10 +233,12 @@ static int reload(struct daemon *d)
         /* What needs a restart stays as it runs, so that it is named again
          * at the next reload until the restart happens. */
         {
-                /* What goes: the new restart-only values, the old group. */
+                /* What goes: the new restart-only values, the old group
+                 * and rules (the router has its own copy). */
                 struct ipcd_config dead = { .runtime_dir = cfg.runtime_dir, .rings = cfg.rings,
                                             .nrings = cfg.nrings,
-                                            .clients_group = running.clients_group };
+                                            .clients_group = running.clients_group,
+                                            .policy = running.policy };
 
                 cfg.runtime_dir = running.runtime_dir;
                 cfg.rings = running.rings;
