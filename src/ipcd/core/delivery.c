@@ -266,6 +266,24 @@ static void backlog_drop_old(struct router *r, struct client *c, size_t size, ui
         }
 }
 
+/* Put e at the end of c's backlog and count it (backlog_append, and the
+ * state a re-exec hands over). */
+void backlog_restore(struct router *r, struct client *c, struct backlog_entry *e)
+{
+        e->next = NULL;
+        if (c->bl_tail)
+                c->bl_tail->next = e;
+        else {
+                c->bl_head = e;
+                backlogged_add(r, c);
+        }
+        c->bl_tail = e;
+        bl_account_entry(r, c, e, 1);
+        c->bl_records += e->nrec;
+        if (e->control)
+                c->bl_ctl_bytes += e->size;
+}
+
 /* 0 queued in ipcd, ROUTER_E_FULL over a limit (*why: which), or -ENOMEM. */
 static int backlog_append(struct router *r, struct client *c, const struct delivery *m, int *why)
 {
@@ -308,17 +326,7 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
         if (m->bulk)
                 e->bulk = *m->bulk;
         memcpy(e->msg, m->msg, sizeof(long) + m->size);
-        if (c->bl_tail)
-                c->bl_tail->next = e;
-        else {
-                c->bl_head = e;
-                backlogged_add(r, c);
-        }
-        c->bl_tail = e;
-        bl_account_entry(r, c, e, 1);
-        c->bl_records += m->nrec;
-        if (m->control)
-                c->bl_ctl_bytes += m->size;
+        backlog_restore(r, c, e);
         return 0;
 }
 
@@ -358,20 +366,4 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                 flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);
         wakeup_pull_marker(c);
         return 0;
-}
-
-void backlog_restore(struct router *r, struct client *c, struct backlog_entry *e)
-{
-        e->next = NULL;
-        if (c->bl_tail)
-                c->bl_tail->next = e;
-        else {
-                c->bl_head = e;
-                backlogged_add(r, c);
-        }
-        c->bl_tail = e;
-        bl_account_entry(r, c, e, 1);
-        c->bl_records += e->nrec;
-        if (e->control)
-                c->bl_ctl_bytes += e->size;
 }
