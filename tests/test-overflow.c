@@ -13,6 +13,10 @@
  * daemon's dropped counter includes these drops.  With IPCD_ACK the sender
  * gets 0 while there is room and -EAGAIN once the backlog limit is hit,
  * every acknowledged message arrives and the refused one does not.
+ * With IPCD_NOTIFY_DROPS and a receiver that reads slowly (so ipcd's
+ * backlog retries move one message at a time into a queue that is full
+ * again at once), the notice still arrives once the backlog is empty: what
+ * arrives plus what the notices count is what was sent.
  */
 #include <unistd.h>
 
@@ -54,6 +58,57 @@ static void drain(ipcd_client *sink, unsigned n, uint32_t *last_seq, bool *first
                 *first = false;
                 *last_seq = p.seq;
         }
+}
+
+/* sink2 notifies drops; read one message at a time with a pause longer
+ * than ipcd's backlog retry (10 ms), so that each retry fills the queue
+ * again and the backlog empties into a full queue: the notice that
+ * follows must wait its turn, not be lost. */
+static void notified_slow_reader(ipcd_client *src)
+{
+        ipcd_client *sink = tl_connect("sink2");
+        struct payload p;
+        uint64_t got = 0, dropped = 0, notices = 0;
+        uint32_t last = 0;
+        bool first = true;
+
+        CHECK_EQ(ipcd_set_overflow(sink, IPCD_OVERFLOW_DROP_NEW, 0, IPCD_NOTIFY_DROPS), 0);
+        memset(&p, 0xcd, sizeof(p));
+        for (uint32_t i = 0; i < N; i++) {
+                p.seq = i;
+                tl_send(src, "sink2", 1, &p, sizeof(p), 0);
+        }
+        tl_sync(src);
+        while (got + dropped < N) {
+                ipcd_msg m;
+                int r;
+
+                memset(&m, 0, sizeof(m));
+                r = ipcd_recv(sink, &m, 0, 30000);
+                CHECK_MSG(r >= 0, "got %llu + dropped %llu of %d, then %d (%s): a notice lost?",
+                          (unsigned long long)got, (unsigned long long)dropped, N, r,
+                          tl_errname(r));
+                if (m.flags & IPCD_MSG_NOTICE) {
+                        CHECK_EQ(m.type, IPCD_NOTICE_DROPPED);
+                        dropped += m.id;
+                        notices++;
+                } else {
+                        memcpy(&p, m.data, sizeof(p));
+                        CHECK_MSG(first || p.seq > last, "seq %u after %u", p.seq, last);
+                        first = false;
+                        last = p.seq;
+                        got++;
+                        if (got < 400)
+                                usleep(25 * 1000);
+                }
+                ipcd_msg_release(sink, &m);
+        }
+        tl_log("phase 3: %llu arrived, %llu dropped in %llu notices",
+               (unsigned long long)got, (unsigned long long)dropped, (unsigned long long)notices);
+        CHECK(notices >= 1 && dropped > 0);
+        CHECK_EQ(got + dropped, N);
+        tl_expect_empty(sink);
+        ipcd_close(sink);
 }
 
 int main(int argc, char **argv)
@@ -152,6 +207,9 @@ int main(int argc, char **argv)
         CHECK_EQ(sk->queued, 0);
         CHECK_EQ(sk->received + sk->dropped, N + acked + 1);
         tl_status_free(&st);
+
+        /* phase 3: notices, read slowly (a lost notice hangs the loop) */
+        notified_slow_reader(src);
 
         /* the sink still works normally */
         tl_send(src, "sink", 2, "after", 5, IPCD_ACK);

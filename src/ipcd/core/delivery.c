@@ -126,9 +126,13 @@ static const char *const drop_reason_text[WIRE_DROP_REASONS] = {
         [WIRE_DROP_MEMORY] = "ipcd memory limit",
 };
 
+static int notice_backlog(struct router *r, struct client *c, const long *msg, size_t size);
+
 /* Tell c how many messages it missed (it asked for it), once nothing
- * waits before the notice: its place in the stream marks the gap. */
-static void notice_missed(struct client *c)
+ * waits before the notice: its place in the stream marks the gap.  A full
+ * queue does not lose it: it waits first in c's backlog (the backlog has
+ * just emptied, or nothing was in it; nothing else would try again). */
+static void notice_missed(struct router *r, struct client *c)
 {
         struct {
                 long mtype;
@@ -156,11 +160,14 @@ static void notice_missed(struct client *c)
                 n += (size_t)snprintf(text + n, sizeof(text) - n, ")");
         h.len = (uint32_t)MIN(n, sizeof(text) - 1);
         wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, text);
-        if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0) {
-                c->missed = 0;
-                memset(c->missed_by, 0, sizeof(c->missed_by));
+        if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0)
                 wakeup_raise(c);
-        }
+        else if (errno != EAGAIN && errno != EINTR)
+                return; /* the queue is gone: c is leaving */
+        else if (notice_backlog(r, c, &m.mtype, off) != 0)
+                return; /* ipcd's memory: tried again with the next message */
+        c->missed = 0;
+        memset(c->missed_by, 0, sizeof(c->missed_by));
 }
 
 /* Try to empty c's backlog into its queue.  true if it is empty now. */
@@ -198,8 +205,8 @@ bool backlog_drain(struct router *r, struct client *c)
                 flow_delivered(r, c, e->flow_sender, e->flow_group, e->flow_cost);
                 free(e);
         }
-        notice_missed(c);
-        return true;
+        notice_missed(r, c);
+        return !c->bl_head;
 }
 
 unsigned router_drain_backlogs(struct router *r)
@@ -330,6 +337,19 @@ static int backlog_append(struct router *r, struct client *c, const struct deliv
         return 0;
 }
 
+/* The drop notice of notice_missed(), first in c's (empty) backlog: a
+ * control entry, so drop-old passes it by and the drain keeps its place. */
+static int notice_backlog(struct router *r, struct client *c, const long *msg, size_t size)
+{
+        struct delivery m = {.msg = msg, .size = size, .control = true};
+        int why;
+
+        if (backlog_append(r, c, &m, &why) != 0)
+                return -1;
+        wakeup_pull_marker(c);
+        return 0;
+}
+
 int deliver(struct router *r, struct client *c, const struct delivery *m)
 {
         int why = WIRE_DROP_MEMORY;
@@ -337,7 +357,7 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
         if (c->removed)
                 return ROUTER_E_GONE;
         if (!m->control && c->missed)
-                notice_missed(c);
+                notice_missed(r, c);
         /* Control records (ACKs) have their own type: order does not bind them. */
         if (!c->bl_head || m->control) {
                 if (msgsnd(c->qid, m->msg, m->size, IPC_NOWAIT) == 0) {

@@ -293,6 +293,67 @@ int main(int argc, char **argv)
                 }
         }
 
+        /* A drop notice (IPCD_NOTIFY_DROPS) is not lost when the drain a
+         * PULL starts empties the backlog into a queue that is full again:
+         * it waits in the backlog, behind a new marker. */
+        {
+                uint64_t drop0 = b->dropped, told = 0;
+                unsigned nbl, notices = 0;
+                long mk;
+                int st;
+
+                CHECK(answers_to(&r, b, WIRE_OP_PULL, 0, 0, "", 0, &st) == 0); /* marker read */
+                b->notify_drops = true;
+                for (int i = 0; i < 400; i++) {
+                        char t[32];
+
+                        snprintf(t, sizeof(t), "n%03d", i);
+                        off = put_send(buf, sizeof(buf), 0, a, "bob", 3, t, 0, 0);
+                        run(&r, a->uq, buf, off);
+                }
+                CHECK(b->missed > 0 && b->bl_head);
+                /* Room for exactly what waits in ipcd, not for the notice. */
+                nbl = (unsigned)b->bl_records;
+                for (unsigned i = 0; i < nbl; i++)
+                        CHECK(recv_records(b, 3, out, texts, 64) == 1);
+                CHECK(msgrcv(b->qid, &mk, 0, WIRE_TYPE_PULL, IPC_NOWAIT) == 0);
+                CHECK(answers_to(&r, b, WIRE_OP_PULL, 0, 0, "", 0, &st) == 0);
+                CHECK(b->bl_records == 0);
+                /* The receiver reads on, answering each marker with PULL. */
+                for (;;) {
+                        struct {
+                                long mtype;
+                                uint8_t mtext[512];
+                        } nm;
+                        ssize_t n;
+
+                        if (recv_records(b, 3, out, texts, 64) > 0)
+                                continue;
+                        n = msgrcv(b->qid, &nm, sizeof(nm.mtext), WIRE_TYPE_NOTICE, IPC_NOWAIT);
+                        if (n > 0) {
+                                struct wire_out h;
+                                const char *name, *topic;
+                                const void *payload;
+                                size_t o = 0;
+
+                                CHECK(wire_out_next(nm.mtext, (size_t)n, &o, &h, &name, &topic,
+                                                    &payload) == 1);
+                                told += h.cookie;
+                                notices++;
+                                continue;
+                        }
+                        if (msgrcv(b->qid, &mk, 0, WIRE_TYPE_PULL, IPC_NOWAIT) == 0) {
+                                CHECK(answers_to(&r, b, WIRE_OP_PULL, 0, 0, "", 0, &st) == 0);
+                                continue;
+                        }
+                        break;
+                }
+                CHECK(notices == 1);
+                CHECK(told == b->dropped - drop0 && told > 0);
+                CHECK(b->missed == 0 && !b->bl_head);
+                b->notify_drops = false;
+        }
+
         /* A client that keeps sending garbage with a valid token is kicked. */
         {
                 uint64_t id = anon->id;
