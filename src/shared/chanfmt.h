@@ -29,8 +29,15 @@
  * wakes it only when rx_wait is set.  Symmetrically for a producer that
  * waits for room (tx_wait, woken by the consumer).  Both sides order the
  * flag and the position with a full fence (seq_cst), so no wake-up is
- * lost.  ipcd sets state to CHAN_STATE_CLOSED when either end leaves and
- * wakes all four words' waiters.
+ * lost.  The producer's fence is paid per message (the consumer's tail
+ * only every quarter ring and before it sleeps): without it, a send whose
+ * look at rx_wait passes the consumer's store, while its own head is still
+ * in its CPU's store buffer, would leave the consumer asleep; making the
+ * consumer's sleep safe against that instead (a timed first sleep, or
+ * membarrier) costs more per futex round trip than the fence saves (see
+ * the README's performance analysis).  ipcd sets state to
+ * CHAN_STATE_CLOSED when either end leaves and wakes all four words'
+ * waiters.
  */
 #pragma once
 

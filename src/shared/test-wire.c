@@ -695,6 +695,40 @@ static void test_out(void)
         }
 }
 
+/* A record written over an earlier message's bytes: its padding (after
+ * the names, after the payload) is zero, what it holds is exact, and the
+ * bytes past it are left alone. */
+static void test_padding(void)
+{
+        uint8_t buf[512] __attribute__((aligned(8)));
+        struct wire_out h = {.kind = WIRE_OUT_MSG, .name_len = 3, .topic_len = 2, .type = 1,
+                             .len = 5};
+        struct wire_in in = {.client_id = 1, .op = WIRE_OP_SEND, .dst_len = 9, .type = 1,
+                             .len = 13};
+        size_t off = 0, hs = sizeof(struct wire_out), is = sizeof(struct wire_in);
+
+        memset(buf, 0xa5, sizeof(buf));
+        CHECK(wire_out_put(buf, sizeof(buf), &off, &h, "abc", "de", "hello") == 0);
+        CHECK(off == wire_out_size(3, 2, 5));
+        CHECK(memcmp(buf + hs, "abcde\0\0\0", 8) == 0);
+        CHECK(memcmp(buf + hs + 8, "hello\0\0\0", 8) == 0);
+        CHECK(buf[off] == 0xa5);
+        off = 0;
+        memset(buf, 0xa5, sizeof(buf));
+        CHECK(wire_in_put(buf, sizeof(buf), &off, &in, "somewhere", "thirteen byte") == 0);
+        CHECK(off == wire_in_size(9, 13));
+        CHECK(memcmp(buf + is, "somewhere\0\0\0\0\0\0\0", 16) == 0);
+        CHECK(memcmp(buf + is + 16, "thirteen byte\0\0\0", 16) == 0);
+        CHECK(buf[off] == 0xa5);
+        /* Nothing to pad: an empty record is its header alone. */
+        off = 0;
+        memset(buf, 0xa5, sizeof(buf));
+        h.name_len = h.topic_len = 0;
+        h.len = 0;
+        CHECK(wire_out_put(buf, sizeof(buf), &off, &h, NULL, NULL, NULL) == 0);
+        CHECK(off == hs && buf[hs] == 0xa5);
+}
+
 static void test_types(void)
 {
         CHECK(WIRE_TYPE_USER_MAX == (1L << 30) - 1);
@@ -749,6 +783,7 @@ int main(void)
         test_rec();
         test_in();
         test_out();
+        test_padding();
         test_types();
         test_status_set();
         return test_result("test-wire");

@@ -296,10 +296,17 @@ static uint8_t *rec_put(void *buf, size_t size, size_t *off, const void *h, size
         if (*off > size || need > size - *off)
                 return NULL;
         p = (uint8_t *)buf + *off;
-        memset(p, 0, need);
+        /* Only the padding is zeroed (the buffer may hold an earlier
+         * message): the last word of the names and of the payload, which
+         * the caller's nlen bytes and our len bytes then overwrite in
+         * part.  Zeroing all of it wrote every payload twice. */
         memcpy(p, h, hsize);
-        if (len)
+        if (nlen)
+                memset(p + hsize + ALIGN8_(nlen) - 8, 0, 8);
+        if (len) {
+                memset(p + hsize + ALIGN8_(nlen) + ALIGN8_(len) - 8, 0, 8);
                 memcpy(p + hsize + ALIGN8_(nlen), payload, len);
+        }
         *off += need;
         return p + hsize;
 }

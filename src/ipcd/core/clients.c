@@ -78,6 +78,7 @@ void clients_remove(struct router *r, struct client *c)
                         break;
                 }
         if (c->name[0]) {
+                r->names_gen++; /* a pass's cached look-up may name it */
                 b = hash_str(c->name, strlen(c->name)) & (r->nbuckets - 1);
                 for (pp = &r->name_buckets[b]; *pp; pp = &(*pp)->name_next)
                         if (*pp == c) {

@@ -29,6 +29,27 @@ struct router_pass *router_pass_new(struct router *r, struct uidq *uq)
         return p;
 }
 
+struct client *pass_client_by_name(struct router_pass *p, const char *name, size_t len)
+{
+        struct router *r = p->r;
+        struct client *c;
+
+        /* The cached client is still registered under that name: a name
+         * leaves the table (and its client may be freed) only with
+         * names_gen bumped, and a client never changes its name. */
+        if (p->dst && p->dst_gen == r->names_gen && p->dst_len == len &&
+            memcmp(p->dst_name, name, len) == 0)
+                return p->dst;
+        c = router_client_by_name(r, name, len);
+        if (c && len < sizeof(p->dst_name)) {
+                p->dst = c;
+                p->dst_gen = r->names_gen;
+                p->dst_len = len;
+                memcpy(p->dst_name, name, len);
+        }
+        return c;
+}
+
 void router_pass_free(struct router_pass *p)
 {
         if (!p)

@@ -29,7 +29,17 @@ struct router_pass {
         void *yield_data;
         uint64_t slice_start_us;
         uint64_t slice_work;
+        /* The destination of the last send by name (pass_client_by_name):
+         * valid while r->names_gen is dst_gen; kept across records (a
+         * batch of IPCD_MORE sends to one name) and passes. */
+        struct client *dst;
+        uint64_t dst_gen;
+        size_t dst_len;
+        char dst_name[WIRE_NAME_MAX];
 };
+
+/* router_client_by_name(p->r, name, len), through the one-entry cache. */
+struct client *pass_client_by_name(struct router_pass *p, const char *name, size_t len);
 
 /* A slice ends after this much work (records, history entries
  * replayed) or this long, whichever comes first. */

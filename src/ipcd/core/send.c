@@ -25,7 +25,7 @@
 static int send_resolve(struct op_call *x, bool request, struct client **ret)
 {
         struct router *r = x->p->r;
-        struct client *dst = router_client_by_name(r, x->dst, x->h->dst_len);
+        struct client *dst = pass_client_by_name(x->p, x->dst, x->h->dst_len);
         int e;
 
         if (!dst) {

@@ -288,6 +288,7 @@ struct router {
         struct uidq *uidqs;
         struct uid_books *uids;   /* uids with clients */
         uint64_t next_id;
+        uint64_t names_gen;       /* bumped when a name leaves the table (pass.h's cache) */
         uint64_t instance;
         uint64_t ipc_ns;
         /* Names of a crashed predecessor, reserved for their previous

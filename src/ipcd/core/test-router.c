@@ -17,6 +17,7 @@
 
 #include "ipcd/core/bulk.h"
 #include "ipcd/core/clients.h"
+#include "ipcd/core/pass.h"
 #include "ipcd/core/router.h"
 #include "shared/names.h"
 #include "shared/wire.h"
@@ -377,6 +378,40 @@ int main(int argc, char **argv)
                 pthread_mutex_unlock(&r.lock);
                 CHECK(msgctl(qid, IPC_STAT, &ds) < 0);
                 CHECK(router_client_by_name(&r, "bob", 3) == NULL);
+        }
+
+        /* A pass keeps the destination it looked up last (pass.c): a
+         * client that leaves, and another that takes its name, are seen
+         * by the next record of the same pass. */
+        {
+                struct router_pass *p = router_pass_new(&r, a->uq);
+                struct client *d1, *d2;
+                uint64_t unroutable;
+
+                CHECK(p);
+                pthread_mutex_lock(&r.lock);
+                CHECK(router_client_add(&r, getuid(), getpid(), "dest", &d1) == 0);
+                off = put_send(buf, sizeof(buf), 0, a, "dest", 3, "to d1", 0, 0);
+                router_pass_handle(p, buf, off);
+                router_pass_end(p);
+                CHECK(p->dst == d1);
+                router_client_remove(&r, d1);
+                unroutable = r.cnt.unroutable;
+                router_pass_handle(p, buf, off); /* nobody has the name */
+                router_pass_end(p);
+                CHECK(r.cnt.unroutable == unroutable + 1);
+                CHECK(router_client_add(&r, getuid(), getpid(), "dest", &d2) == 0);
+                off = put_send(buf, sizeof(buf), 0, a, "dest", 3, "to d2", 0, 0);
+                router_pass_handle(p, buf, off);
+                router_pass_end(p);
+                CHECK(p->dst == d2);
+                pthread_mutex_unlock(&r.lock);
+                k = recv_records(d2, 3, out, texts, 64);
+                CHECK(k == 1 && strcmp(texts[0], "to d2") == 0 && out[0].sender_id == a->id);
+                pthread_mutex_lock(&r.lock);
+                router_client_remove(&r, d2);
+                pthread_mutex_unlock(&r.lock);
+                router_pass_free(p);
         }
 
         /* A client that never reads its answers cannot make ipcd keep them
