@@ -232,9 +232,9 @@ int main(int argc, char **argv)
         tl_init(argc, argv);
         tl_require_uids(NOBODY, 1);
         ipcd = tl_ipcd_start();
-        s.c = tl_connect("svc");
-        CHECK(pthread_create(&th, NULL, svc_thread, &s) == 0);
-
+        /* The attacker is forked before this process starts a thread: a
+         * child of a multi-threaded process must not start threads (POSIX
+         * allows only async-signal-safe calls; ThreadSanitizer refuses). */
         CHECK(pipe(to_parent) == 0 && pipe(to_child) == 0);
         pid = fork();
         CHECK(pid >= 0);
@@ -245,6 +245,8 @@ int main(int argc, char **argv)
         }
         close(to_parent[1]);
         close(to_child[0]);
+        s.c = tl_connect("svc");
+        CHECK(pthread_create(&th, NULL, svc_thread, &s) == 0);
         status = tl_ipcd_stop(ipcd, SIGKILL);
         CHECK(WIFSIGNALED(status));
         CHECK(write(to_child[1], "g", 1) == 1);

@@ -89,6 +89,18 @@ static unsigned log_count(const char *s)
         return n;
 }
 
+/* ipcd's log on our stderr: the reason when it did not do what we wait for. */
+static void dump_log(void)
+{
+        FILE *f = fopen(log_path, "re");
+        char line[1024];
+
+        while (f && fgets(line, sizeof(line), f))
+                fputs(line, stderr);
+        if (f)
+                fclose(f);
+}
+
 static void reload(const char *until)
 {
         unsigned before = log_count(until);
@@ -96,6 +108,8 @@ static void reload(const char *until)
 
         CHECK(kill(ipcd, SIGHUP) == 0);
         while (log_count(until) == before) {
+                if (tl_now_ms() >= deadline)
+                        dump_log();
                 CHECK_MSG(tl_now_ms() < deadline, "no \"%s\" logged within 30 s", until);
                 tl_sleep_ms(10);
         }
@@ -454,13 +468,7 @@ int main(int argc, char **argv)
         st_ipcd = tl_ipcd_stop(ipcd, SIGTERM);
         if (WIFSIGNALED(st_ipcd)) {
                 /* its log, for the reason (a sanitizer report, say) */
-                FILE *f = fopen(log_path, "re");
-                char line[1024];
-
-                while (f && fgets(line, sizeof(line), f))
-                        fputs(line, stderr);
-                if (f)
-                        fclose(f);
+                dump_log();
         }
         CHECK_MSG(!WIFSIGNALED(st_ipcd), "ipcd was killed by signal %d",
                   WIFSIGNALED(st_ipcd) ? WTERMSIG(st_ipcd) : 0);

@@ -116,7 +116,7 @@ grep -q "^ExecStart=$ipcd_bin\$" "$stage$service" ||
 
 # A sanitizer build runs every other test; its runtime does not belong in
 # a hardened unit (SystemCallFilter=, no libasan in the rootfs).
-if ldd "$stage$ipcd_bin" 2>/dev/null | grep -q 'lib[al]san\|libubsan'; then
+if ldd "$stage$ipcd_bin" 2>/dev/null | grep -q 'lib[alt]san\|libubsan'; then
         skip "sanitizer build: the systemd end-to-end test runs in the plain builds"
 fi
 

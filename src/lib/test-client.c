@@ -360,6 +360,22 @@ static void fake_stop(void)
         rmdir(F.dir);
 }
 
+/* The fake's state is the fake threads' too: the tests read (an expression
+ * of) it and set it under its lock. */
+#define FAKE_GET(expr)                                                                             \
+        ({                                                                                         \
+                pthread_mutex_lock(&F.lock);                                                       \
+                __typeof__(expr) v_ = (expr);                                                      \
+                pthread_mutex_unlock(&F.lock);                                                     \
+                v_;                                                                                \
+        })
+#define FAKE_SET(field, value)                                                                     \
+        do {                                                                                       \
+                pthread_mutex_lock(&F.lock);                                                       \
+                (field) = (value);                                                                 \
+                pthread_mutex_unlock(&F.lock);                                                     \
+        } while (0)
+
 /* Wait until cond holds (checked under the fake's lock), at most 2 s. */
 #define FAKE_WAIT(cond)                                                                            \
         ({                                                                                         \
@@ -409,21 +425,21 @@ static void test_connect(void)
         rmdir(dir);
 
         /* Refusals carry ipcd's error. */
-        F.refuse = -EDQUOT;
+        FAKE_SET(F.refuse, -EDQUOT);
         CHECK_R(ipcd_connect_at(F.dir, "x", &c), -EDQUOT);
-        F.refuse = -EADDRINUSE;
+        FAKE_SET(F.refuse, -EADDRINUSE);
         CHECK_R(ipcd_connect_at(F.dir, "x", &c), -EADDRINUSE);
-        F.refuse = 0;
-        F.wrong_ns = true;
+        FAKE_SET(F.refuse, 0);
+        FAKE_SET(F.wrong_ns, true);
         CHECK_R(ipcd_connect_at(F.dir, "x", &c), -EXDEV);
-        F.wrong_ns = false;
+        FAKE_SET(F.wrong_ns, false);
 
         /* The reply FIFO's path is gone once registered. */
         CHECK_R(ipcd_connect_at(F.dir, "me", &c), 0);
         if (c) {
                 char path[256];
 
-                CHECK(ipcd_id(c) == F.client_id);
+                CHECK(ipcd_id(c) == FAKE_GET(F.client_id));
                 CHECK(strcmp(ipcd_name(c), "me") == 0);
                 CHECK(ipcd_max_inline(c) == 4000);
                 snprintf(path, sizeof(path), "%s/clients", F.dir);
@@ -458,13 +474,13 @@ static void test_connect(void)
 static void test_send(ipcd_client *c)
 {
         char big[4001];
-        unsigned sends = F.sends;
+        unsigned sends = FAKE_GET(F.sends);
 
         CHECK_R(ipcd_send(c, "dst/x", 42, "payload", 7, 0), 0);
         CHECK(FAKE_WAIT(F.sends == sends + 1));
-        CHECK(F.last.op == WIRE_OP_SEND && F.last.type == 42 && F.last.len == 7);
-        CHECK(strcmp(F.last_dst, "dst/x") == 0 && memcmp(F.last_payload, "payload", 7) == 0);
-        CHECK(F.last.flags == 0);
+        CHECK(FAKE_GET(F.last.op == WIRE_OP_SEND && F.last.type == 42 && F.last.len == 7));
+        CHECK(FAKE_GET(strcmp(F.last_dst, "dst/x") == 0 && memcmp(F.last_payload, "payload", 7) == 0));
+        CHECK(FAKE_GET(F.last.flags == 0));
 
         /* Argument checks. */
         CHECK_R(ipcd_send(NULL, "d", 1, "x", 1, 0), -EINVAL);
@@ -484,18 +500,18 @@ static void test_send(ipcd_client *c)
         CHECK_R(ipcd_send(c, "d", IPCD_TYPE_MAX, big, 4000, 0), 0);
         CHECK_R(ipcd_send(c, "d", 1, NULL, 0, IPCD_NONBLOCK), 0);
         CHECK(FAKE_WAIT(F.sends == sends + 3));
-        CHECK(F.last.len == 0);
+        CHECK(FAKE_GET(F.last.len == 0));
 
         /* IPCD_ACK: the outcome is the return value. */
-        F.ack_status = 0;
+        FAKE_SET(F.ack_status, 0);
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), 0);
-        CHECK(F.timeds == 1); /* TIMED (with a PING) went first */
-        F.ack_status = -ENOENT;
+        CHECK(FAKE_GET(F.timeds == 1)); /* TIMED (with a PING) went first */
+        FAKE_SET(F.ack_status, -ENOENT);
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), -ENOENT);
-        F.ack_status = 5; /* not an outcome */
+        FAKE_SET(F.ack_status, 5); /* not an outcome */
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK | IPCD_NONBLOCK), -EPROTO);
-        F.ack_status = 0;
-        CHECK(F.timeds == 1);
+        FAKE_SET(F.ack_status, 0);
+        CHECK(FAKE_GET(F.timeds == 1));
 }
 
 static void test_recv_basic(ipcd_client *c)
@@ -624,7 +640,7 @@ static void test_recv_reserved(ipcd_client *c)
         ipcd_msg_release(c, &m);
 
         /* A PULL marker is answered with a PULL, never returned. */
-        pulls = F.pulls;
+        pulls = FAKE_GET(F.pulls);
         CHECK_R(fake_deliver(WIRE_TYPE_PULL, "", 0), 0);
         CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN);
         CHECK(FAKE_WAIT(F.pulls == pulls + 1));
@@ -639,12 +655,12 @@ static void test_recv_reserved(ipcd_client *c)
         CHECK_R(ipcd_recv(c, &m, 0, 0), 0);
         ipcd_msg_release(c, &m);
         usleep(20000);
-        CHECK(F.pulls == pulls + 1); /* not while messages were there */
+        CHECK(FAKE_GET(F.pulls == pulls + 1)); /* not while messages were there */
         CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN);
         CHECK(FAKE_WAIT(F.pulls == pulls + 2));
         CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN);
         usleep(20000);
-        CHECK(F.pulls == pulls + 2); /* once */
+        CHECK(FAKE_GET(F.pulls == pulls + 2)); /* once */
 
         /* An answer nobody waits for (late, after a timeout) is dropped. */
         n = out_rec(buf, 0, WIRE_OUT_ACK, 0, 0, 999999, 0, NULL, NULL, NULL, 0);
@@ -720,7 +736,7 @@ static void test_recv_timed(ipcd_client *c)
         t0 = now_ms();
         CHECK_R(ipcd_recv(c, &m, 0, 100), -ETIMEDOUT);
         CHECK(now_ms() - t0 >= 100);
-        CHECK(F.timed);
+        CHECK(FAKE_GET(F.timed));
 
         /* A delivery wakes a timed receiver at once. */
         pthread_create(&t, NULL, late_deliver, &l);
@@ -749,7 +765,7 @@ static void test_recv_timed(ipcd_client *c)
         t0 = now_ms();
         CHECK_R(ipcd_recv(c, &m, 0, 200), -ETIMEDOUT);
         CHECK(now_ms() - t0 >= 200 && now_ms() - t0 < 1500);
-        CHECK(semctl(F.sc, 0, GETVAL) <= 1);
+        CHECK(semctl(FAKE_GET(F.sc), 0, GETVAL) <= 1);
 }
 
 /* Several threads waiting on one handle: timed receivers of different
@@ -914,13 +930,14 @@ static void *order_receiver(void *arg)
                 int v, r = ipcd_recv(a->c, &m, 0, 3000);
 
                 if (r < 0) {
-                        a->errors++;
+                        __atomic_fetch_add(&a->errors, 1, __ATOMIC_RELAXED);
                         break;
                 }
                 memcpy(&v, m.data, sizeof(v));
                 if (v != a->got)
                         a->broken = true;
-                a->got++;
+                /* ack_until() reads it: the only writer stores it atomically. */
+                __atomic_store_n(&a->got, a->got + 1, __ATOMIC_RELAXED);
                 ipcd_msg_release(a->c, &m);
         }
         return NULL;
@@ -933,7 +950,7 @@ static void *ack_until(void *arg)
         while (!__atomic_load_n(&a->got, __ATOMIC_RELAXED) ||
                __atomic_load_n(&a->got, __ATOMIC_RELAXED) < a->n - 1)
                 if (ipcd_send(a->c, "d", 1, "x", 1, IPCD_ACK) != 0) {
-                        a->errors++;
+                        __atomic_fetch_add(&a->errors, 1, __ATOMIC_RELAXED);
                         break;
                 }
         return NULL;
@@ -1054,7 +1071,7 @@ static void test_waiters(ipcd_client *c)
 
 static void test_fork(ipcd_client *c)
 {
-        unsigned unregisters = F.unregisters;
+        unsigned unregisters = FAKE_GET(F.unregisters);
         pid_t pid = fork();
         int status;
 
@@ -1070,7 +1087,7 @@ static void test_fork(ipcd_client *c)
         CHECK(waitpid(pid, &status, 0) == pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         usleep(20000);
-        CHECK(F.unregisters == unregisters); /* the child said nothing to ipcd */
+        CHECK(FAKE_GET(F.unregisters == unregisters)); /* the child said nothing to ipcd */
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), 0);
 }
 
@@ -1078,16 +1095,16 @@ static void test_lost(ipcd_client *c)
 {
         ipcd_msg m;
         uint64_t id = ipcd_id(c), t0;
-        unsigned regs = F.registrations;
-        int old_qc = F.qc;
+        unsigned regs = FAKE_GET(F.registrations);
+        int old_qc = FAKE_GET(F.qc);
 
         /* Qc removed (ipcd stopped, or dropped us): -ECONNRESET once... */
         CHECK(msgctl(old_qc, IPC_RMID, NULL) == 0);
         CHECK_R(ipcd_recv(c, &m, 0, 0), -ECONNRESET);
         /* ...then the next call registers again, with a new session. */
         CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN);
-        CHECK(F.registrations == regs + 1);
-        CHECK(ipcd_id(c) != id && ipcd_id(c) == F.client_id);
+        CHECK(FAKE_GET(F.registrations == regs + 1));
+        CHECK(ipcd_id(c) != id && ipcd_id(c) == FAKE_GET(F.client_id));
         CHECK(strcmp(ipcd_name(c), "me") == 0);
         CHECK_R(fake_deliver_msg(5, "new"), 0);
         CHECK_R(ipcd_recv(c, &m, 5, 1000), 0);
@@ -1100,12 +1117,12 @@ static void test_lost(ipcd_client *c)
 
                 pthread_create(&t, NULL, waiter_thread, &w);
                 usleep(50000);
-                CHECK(msgctl(F.qc, IPC_RMID, NULL) == 0);
+                CHECK(msgctl(FAKE_GET(F.qc), IPC_RMID, NULL) == 0);
                 pthread_join(t, NULL);
                 CHECK(w.errors == 1 && w.got == 0 && w.last_error == -ECONNRESET);
         }
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), 0); /* reconnected */
-        CHECK(F.registrations == regs + 2);
+        CHECK(FAKE_GET(F.registrations == regs + 2));
 
         /* ipcd closed the FIFO (it died): a timed wait says so at expiry. */
         pthread_mutex_lock(&F.lock);
@@ -1116,16 +1133,16 @@ static void test_lost(ipcd_client *c)
         CHECK_R(ipcd_recv(c, &m, 0, 200), -ECONNRESET);
         CHECK(now_ms() - t0 < 1500);
         CHECK_R(ipcd_recv(c, &m, 0, 0), -EAGAIN);
-        CHECK(F.registrations == regs + 3);
+        CHECK(FAKE_GET(F.registrations == regs + 3));
 
         /* No daemon: -ECONNREFUSED within the call's time. */
-        CHECK(msgctl(F.qc, IPC_RMID, NULL) == 0);
+        CHECK(msgctl(FAKE_GET(F.qc), IPC_RMID, NULL) == 0);
         CHECK_R(ipcd_recv(c, &m, 0, 0), -ECONNRESET);
-        F.silent = true;
+        FAKE_SET(F.silent, true);
         t0 = now_ms();
         CHECK_R(ipcd_recv(c, &m, 0, 300), -ECONNREFUSED);
         CHECK(now_ms() - t0 < 1500);
-        F.silent = false;
+        FAKE_SET(F.silent, false);
         CHECK_R(ipcd_recv(c, &m, 0, 1000), -ETIMEDOUT);
 }
 

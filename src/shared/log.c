@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "shared/log.h"
 
 static const char *log_ident = "ipcd";
-static int log_max_level = LOG_INFO;
+/* Set by the main thread (a reload may change it), read by every thread
+ * that logs (ipcd's data threads): atomic, relaxed (it orders nothing). */
+static atomic_int log_max_level = LOG_INFO;
 static bool log_journal;
 static pthread_mutex_t log_ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -47,12 +50,12 @@ bool log_to_journal(void)
 
 void log_set_max_level(int level)
 {
-        log_max_level = level;
+        atomic_store_explicit(&log_max_level, level, memory_order_relaxed);
 }
 
 int log_get_max_level(void)
 {
-        return log_max_level;
+        return atomic_load_explicit(&log_max_level, memory_order_relaxed);
 }
 
 int log_level_from_string(const char *s)

@@ -57,13 +57,22 @@ static void put_u64(struct snap_out *o, uint64_t v)
         put(o, &v, 8);
 }
 
-static void put_str(struct snap_out *o, const char *s)
+/* A name field (a char array, NUL-terminated unless full) as a length and
+ * its bytes.  The bound is the array's size, never more: put_str() only
+ * takes arrays, which the static assertion checks. */
+static void put_strn(struct snap_out *o, const char *s, size_t size)
 {
-        uint16_t n = (uint16_t)strnlen(s, 65535);
+        uint16_t n = (uint16_t)strnlen(s, size < 65535 ? size : 65535);
 
         put(o, &n, 2);
         put(o, s, n);
 }
+
+#define put_str(o, s) do { \
+        _Static_assert(!__builtin_types_compatible_p(__typeof__(s), __typeof__(&(s)[0])), \
+                       "put_str() takes a char array"); \
+        put_strn((o), (s), sizeof(s)); \
+} while (0)
 
 static void edge_put(struct snap_out *o, const struct snapshot_edge *e, const struct router *r)
 {
