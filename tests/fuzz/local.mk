@@ -13,7 +13,8 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz-inbound \
 	tests/fuzz/fuzz-ring \
 	tests/fuzz/fuzz-reply \
-	tests/fuzz/fuzz-config
+	tests/fuzz/fuzz-config \
+	tests/fuzz/fuzz-snapshot
 
 FUZZ_SECONDS = 60
 FUZZ_TIMEOUT = 10
@@ -52,6 +53,11 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c \
 tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS_) $(LIBCONFIG_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LDFLAGS_)
 tests_fuzz_fuzz_config_LDADD = $(LIBCONFIG_LIBS)
+
+tests_fuzz_fuzz_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c tests/fuzz/fuzz-common.h \
+	$(IPCD_CORE_SOURCES) $(SHARED_SOURCES)
+tests_fuzz_fuzz_snapshot_CFLAGS = $(FUZZ_CFLAGS_)
+tests_fuzz_fuzz_snapshot_LDFLAGS = $(FUZZ_LDFLAGS_)
 
 EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README tests/fuzz/corpus tests/fuzz/lsan.supp
 
