@@ -5,6 +5,8 @@
 #
 #   make fuzz                   each target for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=20   what .ci/run does
+#   make fuzz FUZZ_SECONDS=900 FUZZ_RUNS=10000000   the long run (each stops
+#                               at whichever comes first)
 #
 # A crash, a leak, a timeout (FUZZ_TIMEOUT seconds for one input, default
 # 10) or an out-of-memory fails it.  Seeds: tests/fuzz/corpus/<target>/.
@@ -18,6 +20,7 @@ FUZZ_TARGETS = \
 
 FUZZ_SECONDS = 60
 FUZZ_TIMEOUT = 10
+FUZZ_RUNS =
 
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 CLEANFILES += $(FUZZ_TARGETS)
@@ -63,7 +66,7 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README tests/fuzz/corpus tests/fuzz/l
 
 if HAVE_LIBFUZZER
 fuzz: $(FUZZ_TARGETS) src/ipcd/ipcd
-	$(AM_V_at)IPCD='$(abs_top_builddir)/src/ipcd/ipcd' FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' \
+	$(AM_V_at)IPCD='$(abs_top_builddir)/src/ipcd/ipcd' FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 	$(SHELL) $(top_srcdir)/tests/fuzz/run.sh '$(abs_top_builddir)/tests/fuzz' \
 		'$(abs_top_srcdir)/tests/fuzz/corpus' $(notdir $(FUZZ_TARGETS))
 else
