@@ -243,3 +243,16 @@ tests_test_bridge_LDADD = src/lib/libipcd-client.la
 endif
 # Not in TESTS yet: steps 1-6 pass, step 7 (ipcd restart on B) fails (issue 14 note).
 EXTRA_DIST += tests/test-bridge.sh
+
+# The soak (tests/soak.sh DURATION, default 10 minutes): not in make check;
+# its load generator is built with the tests (`make check` or
+# `make tests/soak-load`).  `make soak` runs it (SOAK_SECONDS, default 600).
+check_PROGRAMS += tests/soak-load
+tests_soak_load_SOURCES = tests/soak-load.c $(ITEST_COMMON)
+tests_soak_load_LDADD = $(ITEST_LIBS)
+EXTRA_DIST += tests/soak.sh
+SOAK_SECONDS = 600
+soak: tests/soak-load tests/test-probe src/ipcd/ipcd src/ipcdctl/ipcdctl
+	$(AM_V_at)top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		bash $(top_srcdir)/tests/soak.sh $(SOAK_SECONDS)
+.PHONY: soak

@@ -271,8 +271,9 @@ static int literal_find(const char *text, unsigned line, const char *name, long 
         return -ENOENT;
 }
 
-/* Read all of f (a config file is small); NULL on failure. */
-static char *read_text(FILE *f)
+/* Read all of f (a config file is small), NUL-terminated, its length in
+ * *ret_len (when not NULL); NULL on failure. */
+static char *read_text(FILE *f, size_t *ret_len)
 {
         size_t len = 0, cap = 4096;
         char *buf = malloc(cap);
@@ -303,6 +304,8 @@ static char *read_text(FILE *f)
                         break;
         }
         buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
         return buf;
 }
 
@@ -340,7 +343,7 @@ static int config_int_value(const struct config_ctx *ctx, const char *text,
                 _cleanup_(fclosep) FILE *inc = fopen(setting_file(ctx, s, file, sizeof(file)),
                                                      "re");
 
-                inc_text = inc ? read_text(inc) : NULL;
+                inc_text = inc ? read_text(inc, NULL) : NULL;
                 text = inc_text;
         }
         if (text) {
@@ -1056,28 +1059,46 @@ static int config_fail_errno(const struct config_ctx *ctx, const char *file, int
         return r;
 }
 
-/* Open ctx->path and read its text (to read integer literals back, see
- * the top of the file): 1, or 0 when it is absent and need not exist. */
-static int config_open(const struct config_ctx *ctx, bool must_exist, FILE **ret_f,
-                       char **ret_text)
+/* Read ctx->path's text (libconfig parses it, and integer literals are
+ * read back from it, see the top of the file): 1, or 0 when it is
+ * absent and need not exist. */
+static int config_open(const struct config_ctx *ctx, bool must_exist, char **ret_text)
 {
+        _cleanup_(fclosep) FILE *f = NULL;
         struct stat st = {};
+        size_t len = 0, nul;
         int r;
 
-        *ret_f = fopen(ctx->path, "re");
-        if (!*ret_f) {
+        f = fopen(ctx->path, "re");
+        if (!f) {
                 r = negative_errno();
                 if (r == -ENOENT && !must_exist)
                         return 0;
                 return config_fail_errno(ctx, ctx->path, r);
         }
-        if (fstat(fileno(*ret_f), &st) < 0 || S_ISDIR(st.st_mode))
+        if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode))
                 return config_fail_errno(ctx, ctx->path,
                                          S_ISDIR(st.st_mode) ? -EISDIR : negative_errno());
-        *ret_text = read_text(*ret_f);
-        if (!*ret_text || ferror(*ret_f))
-                return config_fail_errno(ctx, ctx->path, ferror(*ret_f) ? -EIO : -ENOMEM);
-        rewind(*ret_f);
+        *ret_text = read_text(f, &len);
+        if (!*ret_text || ferror(f)) {
+                r = ferror(f) ? -EIO : -ENOMEM;
+                free(*ret_text);
+                *ret_text = NULL;
+                return config_fail_errno(ctx, ctx->path, r);
+        }
+        /* libconfig reads a string: a NUL byte would end the file there. */
+        nul = strlen(*ret_text);
+        if (nul != len) {
+                unsigned line = 1;
+
+                for (size_t i = 0; i < nul; i++)
+                        line += (*ret_text)[i] == '\n';
+                if (ctx->err && ctx->errlen > 0)
+                        snprintf(ctx->err, ctx->errlen, "%s:%u: a NUL byte", ctx->path, line);
+                free(*ret_text);
+                *ret_text = NULL;
+                return -EINVAL;
+        }
         return 1;
 }
 
@@ -1110,8 +1131,23 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
                 size_t errlen)
 {
         struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen };
-        _cleanup_(fclosep) FILE *f = NULL;
         _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (err && errlen > 0)
+                err[0] = '\0';
+        if (!cfg || !path)
+                return -EINVAL;
+        r = config_open(&ctx, must_exist, &text);
+        if (r <= 0)
+                return r;
+        return config_load_text(cfg, path, text, err, errlen);
+}
+
+int config_load_text(struct ipcd_config *cfg, const char *path, const char *text, char *err,
+                     size_t errlen)
+{
+        struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen };
         _cleanup_free_ char *dir = NULL;
         _cleanup_(config_destroyp) config_t *lc = NULL;
         config_t lcbuf;
@@ -1121,12 +1157,8 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
 
         if (err && errlen > 0)
                 err[0] = '\0';
-        if (!cfg || !path)
+        if (!cfg || !path || !text)
                 return -EINVAL;
-
-        r = config_open(&ctx, must_exist, &f, &text);
-        if (r <= 0)
-                return r;
 
         config_init(&lcbuf);
         lc = &lcbuf;
@@ -1140,7 +1172,7 @@ int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char
                 config_set_include_dir(lc, dir);
                 ctx.include_dir = dir;
         }
-        if (config_read(lc, f) != CONFIG_TRUE)
+        if (config_read_string(lc, text) != CONFIG_TRUE)
                 return config_read_failed(&ctx, lc);
 
         r = config_copy(&tmp, cfg);

@@ -107,6 +107,12 @@ void config_done(struct ipcd_config *cfg);
 int config_load(struct ipcd_config *cfg, const char *path, bool must_exist, char *err,
                 size_t errlen);
 
+/* The same for text already read (NUL-terminated) as if it were the
+ * file path: errors name path, @include is relative to its directory
+ * (config_load reads the file and calls this; fuzz-config feeds it). */
+int config_load_text(struct ipcd_config *cfg, const char *path, const char *text, char *err,
+                     size_t errlen);
+
 /*
  * Reload: for every key whose value differs between old and new, call
  * fn(key, live, userdata); live is false for the keys that only take

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,27 @@ static int open_reply_fifo(struct daemon *d, const char *fifo, uid_t *uid)
         return fd;
 }
 
+/* A REGISTER whose reply FIFO has no reader (-ENXIO) from a process that
+ * no longer exists: its maker was killed between writing the request and
+ * reading the answer (the library opens the FIFO for reading before it
+ * writes the request), so nobody will ever remove the FIFO: remove it
+ * here, or a killed client leaves one in clients/ for good (tests/soak.sh
+ * found it).  Only a FIFO, and only when the pid the request names is
+ * gone. */
+static void reply_fifo_orphaned(struct daemon *d, const struct wire_ctl *req, int e)
+{
+        struct stat st;
+
+        if (e != -ENXIO || req->pid <= 0 || kill(req->pid, 0) == 0 || errno != ESRCH)
+                return;
+        if (fstatat(d->clients_fd, req->fifo, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISFIFO(st.st_mode))
+                return;
+        if (unlinkat(d->clients_fd, req->fifo, 0) == 0)
+                log_debug("REGISTER: removed the reply FIFO %s of pid %d, gone", req->fifo,
+                          (int)req->pid);
+}
+
 static long pidfd_open_(pid_t pid)
 {
         return syscall(SYS_pidfd_open, pid, 0);
@@ -295,6 +317,7 @@ static void handle_register(struct daemon *d, const struct wire_ctl *req, const 
                 router_unlock(r);
                 log_ratelimited(&control_rl, LOG_NOTICE, "REGISTER: reply FIFO %s: %s",
                                 req->fifo, strerror(-fd));
+                reply_fifo_orphaned(d, req, fd);
                 return;
         }
 

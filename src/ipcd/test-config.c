@@ -386,11 +386,28 @@ static void test_unknown(void)
                      at(1, "unknown key 'limits'"));
 }
 
+/* A NUL byte ends nothing: the file is refused with its line. */
+static void nul_byte(void)
+{
+        static const char text[] = "max_clients = 10;\n\nmax_clients = 11;\0\n";
+        struct ipcd_config cfg;
+        char err[4400];
+        FILE *f = fopen(path, "we");
+
+        CHECK(f && fwrite(text, 1, sizeof(text) - 1, f) == sizeof(text) - 1 && fclose(f) == 0);
+        CHECK(config_set_defaults(&cfg) == 0);
+        CHECK(config_load(&cfg, path, true, err, sizeof(err)) == -EINVAL);
+        CHECK_STR(err, at(3, "a NUL byte"));
+        CHECK(cfg.lim.max_clients == 4096);
+        config_done(&cfg);
+}
+
 static void test_syntax(void)
 {
         EXPECT_ERROR("max_clients = 10;\nqueue_bytes = ;\n", at(2, "syntax error"));
         EXPECT_ERROR("max_clients = 10;\nmax_clients = 11;\n", at(2, "duplicate setting name"));
         EXPECT_ERROR("\n\nmax_clients == 5;\n", at(3, "syntax error"));
+        nul_byte();
 }
 
 /* @include "x" is read relative to the including file's directory; errors

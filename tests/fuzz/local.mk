@@ -5,6 +5,8 @@
 #
 #   make fuzz                   each target for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=20   what .ci/run does
+#   make fuzz FUZZ_SECONDS=900 FUZZ_RUNS=10000000   the long run (each stops
+#                               at whichever comes first)
 #
 # A crash, a leak, a timeout (FUZZ_TIMEOUT seconds for one input, default
 # 10) or an out-of-memory fails it.  Seeds: tests/fuzz/corpus/<target>/.
@@ -13,10 +15,12 @@ FUZZ_TARGETS = \
 	tests/fuzz/fuzz-inbound \
 	tests/fuzz/fuzz-ring \
 	tests/fuzz/fuzz-reply \
-	tests/fuzz/fuzz-config
+	tests/fuzz/fuzz-config \
+	tests/fuzz/fuzz-snapshot
 
 FUZZ_SECONDS = 60
 FUZZ_TIMEOUT = 10
+FUZZ_RUNS =
 
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 CLEANFILES += $(FUZZ_TARGETS)
@@ -53,11 +57,16 @@ tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS_) $(LIBCONFIG_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LDFLAGS_)
 tests_fuzz_fuzz_config_LDADD = $(LIBCONFIG_LIBS)
 
+tests_fuzz_fuzz_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c tests/fuzz/fuzz-common.h \
+	$(IPCD_CORE_SOURCES) $(SHARED_SOURCES)
+tests_fuzz_fuzz_snapshot_CFLAGS = $(FUZZ_CFLAGS_)
+tests_fuzz_fuzz_snapshot_LDFLAGS = $(FUZZ_LDFLAGS_)
+
 EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/README tests/fuzz/corpus tests/fuzz/lsan.supp
 
 if HAVE_LIBFUZZER
 fuzz: $(FUZZ_TARGETS) src/ipcd/ipcd
-	$(AM_V_at)IPCD='$(abs_top_builddir)/src/ipcd/ipcd' FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' \
+	$(AM_V_at)IPCD='$(abs_top_builddir)/src/ipcd/ipcd' FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_TIMEOUT='$(FUZZ_TIMEOUT)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 	$(SHELL) $(top_srcdir)/tests/fuzz/run.sh '$(abs_top_builddir)/tests/fuzz' \
 		'$(abs_top_srcdir)/tests/fuzz/corpus' $(notdir $(FUZZ_TARGETS))
 else

@@ -9,12 +9,15 @@
 # a timeout or an out-of-memory: the input that did it is kept in
 # BUILDDIR/fuzz-artifacts/.  Prints one line per target: executions,
 # coverage (libFuzzer's cov: edges, ft: features), corpus size.
+# FUZZ_RUNS (default: none) also ends a target after that many executions,
+# whichever comes first (the long run: FUZZ_SECONDS=900 FUZZ_RUNS=10000000).
 set -u
 
 builddir=$1 corpusdir=$2
 shift 2
 seconds=${FUZZ_SECONDS:-60}
 timeout=${FUZZ_TIMEOUT:-10}
+runs=${FUZZ_RUNS:+-runs=$FUZZ_RUNS}
 artifacts=$builddir/fuzz-artifacts
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ipcd-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT
@@ -39,7 +42,7 @@ for t in "$@"; do
         IPCD_FUZZ_UNSHARED=1 TMPDIR=$work/tmp \
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
         LSAN_OPTIONS=suppressions=$corpusdir/../lsan.supp:print_suppressions=0 \
-                $ns "$builddir/$t" -max_total_time="$seconds" -timeout="$timeout" \
+                $ns "$builddir/$t" -max_total_time="$seconds" $runs -timeout="$timeout" \
                 -rss_limit_mb=2048 -print_final_stats=1 \
                 -artifact_prefix="$artifacts/$t-" "$work/corpus" >"$work/log" 2>&1
         st=$?
@@ -56,7 +59,8 @@ for t in "$@"; do
                 echo "--- $t failed (exit status $st); the end of its log:"
                 tail -n 60 "$work/log"
         fi
-        summary="$summary$res $t: ${execs:-0} executions in ${seconds}s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}
+        took=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p' "$work/log" | tail -n 1)
+        summary="$summary$res $t: ${execs:-0} executions in ${took:-$seconds}s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}
 "
 done
 echo "=== make fuzz summary"

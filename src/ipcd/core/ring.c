@@ -317,6 +317,7 @@ int ring_adopt(unsigned index, const char *name, int shmid, uint64_t size, uint6
         const struct ring_shm_hdr *h;
         struct shmid_ds ds;
         struct ring *r;
+        uint32_t nlanes;
 
         if (shmid < 0 || lane_size == 0 || lane_size % 4096 || size < lane_size)
                 return -EINVAL;
@@ -336,19 +337,21 @@ int ring_adopt(unsigned index, const char *name, int shmid, uint64_t size, uint6
                 return e;
         }
         h = (const struct ring_shm_hdr *)r->base;
-        r->nlanes = (uint32_t)h->nlanes;
+        /* r->nlanes only once r->lanes has them: ring_free() walks them. */
+        nlanes = (uint32_t)h->nlanes;
         if (h->magic != RING_MAGIC || h->version != RING_VERSION || h->size != size ||
             h->lane_size != lane_size || h->nlanes == 0 || h->nlanes > size / lane_size ||
-            h->data_off != ring_data_off(r->nlanes) ||
-            h->data_off + (uint64_t)r->nlanes * lane_size > size) {
+            h->data_off != ring_data_off(nlanes) ||
+            h->data_off + (uint64_t)nlanes * lane_size > size) {
                 ring_free(r);
                 return -EINVAL;
         }
-        r->lanes = calloc(r->nlanes, sizeof(*r->lanes));
+        r->lanes = calloc(nlanes, sizeof(*r->lanes));
         if (!r->lanes) {
                 ring_free(r);
                 return -ENOMEM;
         }
+        r->nlanes = nlanes;
         r->index = index;
         snprintf(r->name, sizeof(r->name), "%s", name);
         r->shmid = shmid;

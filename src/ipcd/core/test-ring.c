@@ -50,6 +50,20 @@ int main(int argc, char **argv)
 
         CHECK(ring_create(&mq, 0, "t", 4 * LANE, LANE, getegid(), false, &r) == 0);
         CHECK(r->nlanes == 4 && r->lane_size == LANE && r->data_off % 4096 == 0);
+        /* A re-exec state that names the segment with other lanes (or
+         * another size) is refused, and nothing half-built is walked
+         * (fuzz-snapshot found ring_free() walking lanes not allocated). */
+        {
+                struct ring *x = NULL;
+
+                CHECK(ring_adopt(0, "t", r->shmid, r->size, 2 * LANE, getegid(), &x) == -EINVAL);
+                CHECK(ring_adopt(0, "t", r->shmid, r->size, LANE / 2, getegid(), &x) == -EINVAL);
+                CHECK(ring_adopt(0, "t", r->shmid, 2 * r->size, LANE, getegid(), &x) == -EINVAL);
+                CHECK(!x);
+                CHECK(ring_adopt(0, "t", r->shmid, r->size, LANE, getegid(), &x) == 0);
+                CHECK(x->nlanes == 4 && x->lanes && x->base);
+                ring_free(x);
+        }
         CHECK(r->size == r->data_off + 4 * LANE);
         h = (const struct ring_shm_hdr *)r->base;
         CHECK(h->magic == RING_MAGIC && h->nlanes == 4 && h->lane_size == LANE);
