@@ -676,6 +676,7 @@ static int policy_key(const struct config_ctx *ctx, const char *text, const conf
                 return config_fail(ctx, e, "%s \"%s\": bad pattern (1-63 bytes of "
                                            "[A-Za-z0-9._/-], or ending in /*, or *)", key, str);
         *topic = key[0] == 't';
+        ru->topic = *topic;
         return set_string(&ru->object, str);
 }
 
@@ -999,7 +1000,7 @@ static bool policy_equal(const struct policy_rules *a, const struct policy_rules
                     (x->has_uid && x->uid != y->uid) || (x->has_gid && x->gid != y->gid) ||
                     (x->has_peer_uid && x->peer_uid != y->peer_uid) ||
                     !str_equal(x->unit, y->unit) || !str_equal(x->peer_unit, y->peer_unit) ||
-                    !str_equal(x->object, y->object) || x->line != y->line)
+                    !str_equal(x->object, y->object) || x->topic != y->topic || x->line != y->line)
                         return false;
         }
         return true;

@@ -561,6 +561,7 @@ static const struct command {
         const char *help;
         bool interval; /* takes --interval */
         bool http;     /* takes --http */
+        bool who;      /* takes --uid, --group, --unit */
 } commands[] = {
         { "status", cmd_status, 0, 0, "",
           "show the daemon, its queues, rings, clients and counters" },
@@ -575,6 +576,10 @@ static const struct command {
         { "top", cmd_top, 0, 0, "",
           "a live view of the clients or topics and their rates (q quits)",
           .interval = true },
+        { "policy", cmd_policy, 0, 3, "[check ACTION OBJECT]",
+          "show the access rules in force with their hits; check: which rule decides\n"
+          "                         ACTION on OBJECT for --uid USER [--group G] [--unit U]",
+          .who = true },
         { "send", cmd_send, 3, 3, "NAME TYPE TEXT",
           "send TEXT to client NAME with message type TYPE; wait until delivered" },
         { "listen", cmd_listen, 0, 1, "[NAME]",
@@ -609,12 +614,15 @@ static void usage(FILE *f)
                 "Options (before or after the command word; \"--\" ends them):\n"
                 "  --runtime-dir DIR      ipcd's runtime directory (default: $IPCD_RUNTIME_DIR,\n"
                 "                         else %s)\n"
-                "  --json                 JSON output (status, clients, topics; listen and\n"
+                "  --json                 JSON output (status, clients, topics, policy; listen and\n"
                 "                         monitor: one object per line)\n"
                 "  --interval MS          topics: measure rates over MS milliseconds\n"
                 "                         (default %d; 0: no rates); top: refresh every MS\n"
                 "  --http                 metrics: read an HTTP request on stdin, answer on\n"
                 "                         stdout (ipcd-metrics@.service)\n"
+                "  --uid USER, --group GROUP, --unit UNIT\n"
+                "                         policy check: the client asking (USER's groups\n"
+                "                         from the user database, and GROUP)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
@@ -672,6 +680,15 @@ static int parse_options(int argc, char **argv, struct ctl *ctl, const char **ru
                 if (r == 0)
                         r = option_value(argc, argv, &i, "--interval", "a number of milliseconds",
                                          interval);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--uid", "a user name or number",
+                                         &ctl->uid);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--group", "a group name or number",
+                                         &ctl->group);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--unit", "a systemd unit name",
+                                         &ctl->unit);
                 if (r < 0)
                         return CTL_EXIT_USAGE;
                 if (r > 0)
@@ -765,6 +782,10 @@ int main(int argc, char **argv)
         }
         if (parse_interval(cmd, interval, &ctl) < 0)
                 return CTL_EXIT_USAGE;
+        if ((ctl.uid || ctl.group || ctl.unit) && !cmd->who) {
+                log_error("--uid, --group and --unit apply to policy check only");
+                return CTL_EXIT_USAGE;
+        }
         if (ctl.http && !cmd->http) {
                 log_error("--http applies to metrics only");
                 return CTL_EXIT_USAGE;
