@@ -255,6 +255,23 @@ void ctl_print_escaped(FILE *f, const unsigned char *p, size_t n, bool quote)
         }
 }
 
+void ctl_print_sender(const ipcd_msg *m)
+{
+        const char *unit = ipcd_msg_sender_unit(m);
+
+        printf("%.*s (id %" PRIu64 ", uid %lu, pid %ld%s%s)", IPCD_NAME_MAX,
+               m->sender[0] ? m->sender : "-", m->sender_id, (unsigned long)m->sender_uid,
+               (long)m->sender_pid, !unit || unit[0] ? ", unit " : "", !unit ? "?" : unit);
+}
+
+void ctl_json_sender_unit(struct json *j, const ipcd_msg *m)
+{
+        const char *unit = (m->flags & IPCD_MSG_NOTICE) ? NULL : ipcd_msg_sender_unit(m);
+
+        if (unit)
+                json_str(j, "sender_unit", unit); /* "" none; left out: unknown */
+}
+
 static void print_message_text(const ipcd_msg *m)
 {
         if (m->flags & IPCD_MSG_NOTICE) {
@@ -265,9 +282,8 @@ static void print_message_text(const ipcd_msg *m)
                 printf("[type %ld] ", m->type);
                 if (m->topic[0])
                         printf("on topic %.*s ", IPCD_NAME_MAX, m->topic);
-                printf("from %.*s (id %" PRIu64 ", uid %lu, pid %ld)", IPCD_NAME_MAX,
-                       m->sender[0] ? m->sender : "-", m->sender_id,
-                       (unsigned long)m->sender_uid, (long)m->sender_pid);
+                printf("from ");
+                ctl_print_sender(m);
                 if (m->flags & IPCD_MSG_REQUEST)
                         printf(" [request]");
                 if (m->flags & IPCD_MSG_BULK)
@@ -290,6 +306,7 @@ static void print_message_json(const ipcd_msg *m)
         json_u64(&j, "sender_id", m->sender_id);
         json_u64(&j, "sender_uid", m->sender_uid);
         json_i64(&j, "sender_pid", m->sender_pid);
+        ctl_json_sender_unit(&j, m);
         json_strn(&j, "topic", m->topic, strnlen(m->topic, sizeof(m->topic)));
         json_bool(&j, "request", m->flags & IPCD_MSG_REQUEST);
         json_bool(&j, "bulk", m->flags & IPCD_MSG_BULK);

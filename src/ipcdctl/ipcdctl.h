@@ -73,6 +73,14 @@ int ctl_recv(ipcd_client *c, ipcd_msg *m, int poll_ms);
  * -EXDEV, ... */
 int ctl_report_error(const struct ctl *ctl, const char *what, int r);
 
+/* A message's sender as listen and monitor print it: "NAME (id N, uid U,
+ * pid P, unit X)" (no unit part for a sender in no unit; "unit ?" when
+ * ipcd no longer knows it), and its "sender_unit" JSON key (left out
+ * when unknown). */
+void ctl_print_sender(const ipcd_msg *m);
+struct json;
+void ctl_json_sender_unit(struct json *j, const ipcd_msg *m);
+
 /* Bytes as text: printable ASCII as is, everything else escaped (\\, \n,
  * \t, \r, \xNN; with quote set also \"), so that a payload always stays
  * on one line and cannot drive the terminal. */

@@ -402,7 +402,12 @@ enum wire_op {
                                           opener: offer it now; the acceptor: accepted);
                                           answered */
         WIRE_OP_CHANNEL_CLOSE = 19, /* arg = channel id: tear it down */
+        WIRE_OP_WHOIS = 20,      /* arg = a client id: its systemd unit; answered, the
+                                    ACK's payload the unit, NUL-terminated ("" none), or
+                                    -ENOENT (no such client, or gone and forgotten:
+                                    ipcd remembers the last WIRE_WHOIS_GONE gone) */
 };
+#define WIRE_WHOIS_GONE 128
 
 /*
  * Answers.  The operations wire_op_answered() (below) names get one
@@ -480,8 +485,8 @@ int wire_origin_check(const struct wire_origin *o);
 /*
  * Which operations are answered, stated once: ipcd's dispatch and the
  * library both read wire_op_answered().  PING, SUBSCRIBE, UNSUBSCRIBE,
- * SET_HISTORY, MONITOR, SET_OVERFLOW, LANE, CHANNEL_OPEN and
- * CHANNEL_ATTACHED always get one answer; SEND,
+ * SET_HISTORY, MONITOR, SET_OVERFLOW, LANE, CHANNEL_OPEN,
+ * CHANNEL_ATTACHED and WHOIS always get one answer; SEND,
  * PUBLISH (status: the subscribers reached), TIMED and DOORBELL one when
  * they carry WIRE_IN_ACK, and a call (SEND with WIRE_IN_REQUEST) its
  * WIRE_OUT_REPLY; UNREGISTER, PULL, REPLY, RELEASE, LANE_DROP and
@@ -501,6 +506,7 @@ static inline bool wire_op_answered(uint16_t op, uint16_t flags)
         case WIRE_OP_LANE:
         case WIRE_OP_CHANNEL_OPEN:
         case WIRE_OP_CHANNEL_ATTACHED:
+        case WIRE_OP_WHOIS:
                 return true;
         case WIRE_OP_SEND:
                 return flags & (WIRE_IN_ACK | WIRE_IN_REQUEST);

@@ -317,6 +317,15 @@ struct router {
         unsigned nchannels;
         uint64_t next_channel_id;
 
+        /* The units of the last WIRE_WHOIS_GONE clients removed, for
+         * WIRE_OP_WHOIS from a receiver still holding their messages
+         * (whois.c): a ring, gone_next the next slot. */
+        struct whois_gone {
+                uint64_t id;
+                char unit[POLICY_UNIT_MAX];
+        } gone[WIRE_WHOIS_GONE];
+        unsigned gone_next;
+
         struct client *reap;      /* removed, to be freed by the event thread */
         struct uidq *dead_uidqs;  /* threads to join */
         void (*wake)(void *userdata); /* something is on reap/dead_uidqs */
