@@ -31,6 +31,7 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/state.h \
 	src/ipcd/core/status.c \
 	src/ipcd/core/topics.c src/ipcd/core/topics.h \
+	src/ipcd/core/units.c src/ipcd/core/units.h \
 	src/ipcd/core/wakeup.c src/ipcd/core/wakeup.h \
 	src/ipcd/core/whois.c src/ipcd/core/whois.h
 

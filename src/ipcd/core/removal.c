@@ -95,6 +95,7 @@ void router_client_remove(struct router *r, struct client *c)
         c->qid = msgq_remove(&r->mq, c->qid);
         c->semid = sem_remove(&r->mq, c->semid);
         uid_books_leave(r, c->uid);
+        unit_books_leave(r, c);
         if (c->uq)
                 uidq_release(r, c->uq);
 
