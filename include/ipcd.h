@@ -159,7 +159,8 @@ int ipcd_msg_origin(const ipcd_msg *msg, ipcd_origin *ret);
  * notice, or a sender ipcd no longer knows (it left long ago); ESTALE for
  * a message of an ipcd the handle is no longer connected to; EINVAL for
  * a message not filled by ipcd_recv()/ipcd_call() (or released);
- * ETIMEDOUT, ECONNRESET, ENOMEM.  Version node LIBIPCD_CLIENT_3
+ * EOPNOTSUPP from an ipcd older than this call (asked once per
+ * connection); ETIMEDOUT, ECONNRESET, ENOMEM.  Version node LIBIPCD_CLIENT_3
  * (-version-info 3:0:3). */
 const char *ipcd_msg_sender_unit(const ipcd_msg *msg);
 

@@ -40,6 +40,9 @@ struct unit_slot {
 };
 
 struct unit_cache {
+        /* An ipcd older than WIRE_OP_WHOIS answered it -EOPNOTSUPP: not
+         * asked again in that instance (each ask counts as invalid there). */
+        uint64_t unsupported_instance;
         struct unit_slot slots[UNIT_SLOTS];
         struct unit_name *names;
         unsigned nnames;
@@ -98,6 +101,9 @@ IPCD_EXPORT const char *ipcd_msg_sender_unit(const ipcd_msg *msg)
                             .answer_size = sizeof(answer) };
         struct lib_req q = {
                 .op = WIRE_OP_WHOIS,
+                /* Answered anyway; the flag makes an older ipcd, which does
+                 * not know the operation, say so at once. */
+                .wflags = WIRE_IN_ACK,
                 .qfull = QFULL_RETRY,
                 .deadline = clock_deadline_us(ACK_TIMEOUT_USEC),
         };
@@ -135,16 +141,23 @@ IPCD_EXPORT const char *ipcd_msg_sender_unit(const ipcd_msg *msg)
         if (sl->id == msg->sender_id && sl->instance == instance)
                 unit = sl->unit;
         r = !unit && (!c->connected || c->s.instance != instance) ? -ESTALE : 0;
+        if (!unit && r == 0 && c->units->unsupported_instance == instance)
+                r = -EOPNOTSUPP;
         pthread_mutex_unlock(&c->lock);
         if (unit)
                 return unit;
         if (r < 0) {
-                errno = ESTALE; /* from an ipcd we are no longer connected to */
+                errno = -r; /* ESTALE: from an ipcd we are no longer connected to */
                 return NULL;
         }
 
         q.arg = msg->sender_id;
         r = lib_request(c, &q, &w);
+        if (r == -EOPNOTSUPP) {
+                pthread_mutex_lock(&c->lock);
+                c->units->unsupported_instance = instance;
+                pthread_mutex_unlock(&c->lock);
+        }
         if (r < 0) {
                 errno = -r; /* ENOENT: ipcd does not know it (any more) */
                 return NULL;
