@@ -147,6 +147,23 @@ typedef struct ipcd_origin {
  * 0, -ENOENT for a local message, -EBADMSG for a malformed origin. */
 int ipcd_msg_origin(const ipcd_msg *msg, ipcd_origin *ret);
 
+/* The systemd unit of a received message's sender ("foo.service", a user
+ * unit, "session-2.scope"; "" when it runs in none), as ipcd read it from
+ * the sender's cgroup when it registered: trusted like sender_uid, the
+ * sender cannot choose it.  For a message from a bridge (IPCD_MSG_REMOTE)
+ * the bridge's unit; ipcd_msg_origin() has the remote sender's.  The
+ * first call for a sender asks ipcd (one round trip); the handle keeps
+ * the answer, so later ones cost a lookup.  The string stays valid until
+ * ipcd_close() of the handle the message came from (call this before
+ * that, and before ipcd_msg_release()).  NULL with errno: ENOENT for a
+ * notice, or a sender ipcd no longer knows (it left long ago); ESTALE for
+ * a message of an ipcd the handle is no longer connected to; EINVAL for
+ * a message not filled by ipcd_recv()/ipcd_call() (or released);
+ * EOPNOTSUPP from an ipcd older than this call (asked once per
+ * connection); ETIMEDOUT, ECONNRESET, ENOMEM.  Version node LIBIPCD_CLIENT_3
+ * (-version-info 3:0:3). */
+const char *ipcd_msg_sender_unit(const ipcd_msg *msg);
+
 enum {
         IPCD_REMOTE = 1 << 3, /* ipcd_publish/ipcd_publish_buf: the payload starts with an
                                  ipcd_origin; subscribers get IPCD_MSG_REMOTE and the rest.

@@ -102,8 +102,47 @@ _ipcd_test_cleanup() {
                 cat "$IPCD_LOG" >&2
                 echo "--------------------" >&2
         fi
+        _ipcd_drop_fake_units
         [ -n "$IPCD_TEST_TMP" ] && rm -rf "$IPCD_TEST_TMP"
         exit "$rc"
+}
+
+# A fake systemd unit NAME ("foo.service"): a cgroup
+# .../ipcd-test-PID.slice/NAME in a writable cgroup2 hierarchy, as ipcd
+# reads units from /proc/PID/cgroup.  Sets FAKE_UNIT_DIR to it; status 1
+# (and nothing made) when there is no such hierarchy.  in_unit NAME CMD...
+# runs CMD inside it.  Removed at exit (their processes must be gone).
+IPCD_FAKE_SLICE=""
+ipcd_fake_unit() {
+        local root
+        for root in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+                [ -e "$root/cgroup.procs" ] || continue
+                [ -n "$IPCD_FAKE_SLICE" ] || {
+                        mkdir "$root/ipcd-test-$$.slice" 2>/dev/null || continue
+                        IPCD_FAKE_SLICE=$root/ipcd-test-$$.slice
+                }
+                FAKE_UNIT_DIR=$IPCD_FAKE_SLICE/$1
+                [ -d "$FAKE_UNIT_DIR" ] || mkdir "$FAKE_UNIT_DIR" 2>/dev/null || return 1
+                return 0
+        done
+        return 1
+}
+in_unit() {
+        local dir=$IPCD_FAKE_SLICE/$1
+        shift
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$@"
+}
+_ipcd_drop_fake_units() {
+        [ -n "$IPCD_FAKE_SLICE" ] || return 0
+        local d i
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+                for d in "$IPCD_FAKE_SLICE"/*/; do
+                        [ -d "$d" ] && rmdir "$d" 2>/dev/null
+                done
+                rmdir "$IPCD_FAKE_SLICE" 2>/dev/null && break
+                sleep 0.1
+        done
+        IPCD_FAKE_SLICE=""
 }
 
 # Lines describing every SysV object in our namespace; status 0 if any.

@@ -127,6 +127,21 @@ check "$T/m2" \
         'v("ipcd_uid_messages_dropped", uid='"$(id -u)"') == v("ipcd_messages_dropped_total")'
 kill -CONT $slow
 
+# Every client family has a unit label: "" outside any unit, the unit of
+# a client in one (a fake cgroup .../metrics-test.service).
+check "$T/m2" 'v("ipcd_client_messages_sent_total", name="srv", unit="") == 7' \
+        'all("unit" in s.labels for f in fam.values() if f.name.startswith("ipcd_client_") for s in f.samples)'
+if ipcd_fake_unit metrics-test.service; then
+        in_unit metrics-test.service "$CLIENT" sub inunit e/f >"$T/inunit" 2>&1 &
+        bg_pids="$bg_pids $!"
+        wait_for "$T/inunit" ready
+        ctl metrics >"$T/m3" || fail "metrics failed"
+        check "$T/m3" 'v("ipcd_client_subscriptions", name="inunit", unit="metrics-test.service") == 1' \
+                'v("ipcd_client_connected_seconds", name="inunit", unit="metrics-test.service") >= 0'
+else
+        log "SKIP the unit label of a client in a unit: no writable cgroup2 hierarchy"
+fi
+
 # ------------------------------------------------------------------
 # --http
 req() { printf "$1" | ctl metrics --http >"$T/http" 2>"$T/err"; }

@@ -158,6 +158,7 @@ typedef struct {
         unsigned long long sender_id;
         unsigned int sender_uid;
         int sender_pid;
+        PyObject *sender_unit; /* str ("" none) or None (unknown) */
         PyObject *topic; /* str or None */
         unsigned long long id;
         unsigned int flags;
@@ -392,9 +393,28 @@ static PyObject *message_new(ClientObject *cl, ipcd_msg *m)
         msg->data = NULL;
         msg->ring = NULL;
         msg->released = false;
+        msg->sender_unit = NULL;
         msg->sender = name_or_none(m->sender);
         msg->topic = name_or_none(m->topic);
         if (msg->sender && msg->topic) {
+                /* Asked of ipcd once per sender (a round trip), before the
+                 * record goes back: without the GIL. */
+                const char *unit = NULL;
+
+                if (!(m->flags & IPCD_MSG_NOTICE)) {
+                        Py_BEGIN_ALLOW_THREADS
+                        unit = ipcd_msg_sender_unit(m);
+                        Py_END_ALLOW_THREADS
+                }
+                if (unit) {
+                        msg->sender_unit = PyUnicode_DecodeUTF8(unit, (Py_ssize_t)strlen(unit),
+                                                                "replace");
+                } else {
+                        Py_INCREF(Py_None);
+                        msg->sender_unit = Py_None;
+                }
+        }
+        if (msg->sender && msg->topic && msg->sender_unit) {
                 if (bulk)
                         msg->ring = ring_new(cl, RB_READ, (void *)m->data, m->len);
                 else
@@ -419,6 +439,7 @@ static void message_dealloc(PyObject *self)
         MessageObject *msg = (MessageObject *)self;
 
         Py_CLEAR(msg->sender);
+        Py_CLEAR(msg->sender_unit);
         Py_CLEAR(msg->topic);
         Py_CLEAR(msg->data);
         Py_CLEAR(msg->ring); /* its memoryviews may keep the payload longer */
@@ -515,6 +536,10 @@ static PyMemberDef message_members[] = {
           "The sender's uid, as authenticated by ipcd." },
         { "sender_pid", T_INT, offsetof(MessageObject, sender_pid), READONLY,
           "The sender's pid, as authenticated by ipcd." },
+        { "sender_unit", T_OBJECT, offsetof(MessageObject, sender_unit), READONLY,
+          "The sender's systemd unit, as ipcd read it from its cgroup (trusted like\n"
+          "sender_uid): a str, \"\" for a sender in no unit, None when not known (a\n"
+          "notice, or a sender ipcd no longer remembers)." },
         { "topic", T_OBJECT, offsetof(MessageObject, topic), READONLY,
           "The topic of a published message (for a monitor copy: the destination), else "
           "None." },

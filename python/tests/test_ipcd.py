@@ -45,6 +45,8 @@ def test_send_recv_fields(pair):
     assert m.sender_id == a.id
     assert m.sender_uid == os.getuid()
     assert m.sender_pid == os.getpid()
+    # Our own unit as ipcd read it ("" in none): known, a str.
+    assert isinstance(m.sender_unit, str)
     assert m.topic is None
     assert m.flags == 0 and not m.is_bulk and not m.is_request and not m.is_notice
     assert m.length == 5

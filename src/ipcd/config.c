@@ -118,6 +118,7 @@ void config_done(struct ipcd_config *cfg)
         free(cfg->clients_group);
         rings_free(cfg->rings, cfg->nrings);
         policy_rules_free(&cfg->policy);
+        unit_limits_free(&cfg->unit_limits);
         cfg->runtime_dir = NULL;
         cfg->clients_group = NULL;
         cfg->rings = NULL;
@@ -150,7 +151,9 @@ static int config_copy(struct ipcd_config *dst, const struct ipcd_config *src)
         dst->runtime_dir = NULL;
         dst->clients_group = NULL;
         dst->policy = (struct policy_rules){ 0 };
-        if (policy_rules_copy(&dst->policy, &src->policy) < 0 || rings_copy(dst, src) < 0) {
+        dst->unit_limits = (struct unit_limits){ 0 };
+        if (policy_rules_copy(&dst->policy, &src->policy) < 0 || rings_copy(dst, src) < 0 ||
+            unit_limits_copy(&dst->unit_limits, &src->unit_limits) < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }
@@ -679,6 +682,7 @@ static int policy_key(const struct config_ctx *ctx, const char *text, const conf
                 return config_fail(ctx, e, "%s \"%s\": bad pattern (1-63 bytes of "
                                            "[A-Za-z0-9._/-], or ending in /*, or *)", key, str);
         *topic = key[0] == 't';
+        ru->topic = *topic;
         return set_string(&ru->object, str);
 }
 
@@ -748,6 +752,91 @@ static int config_policy(const struct config_ctx *ctx, const char *text,
         }
         policy_rules_free(&cfg->policy);
         cfg->policy = pr;
+        return 0;
+}
+
+/*
+ * unit_limits = ( { unit = "camera.service"; clients = 4; backlog_bytes = 1048576;
+ *                   lanes = 1; }, ... );
+ * unit: a unit name or glob (as policy's unit); the rest optional, 0 or
+ * absent: no limit of that kind (the per-uid and global ones still hold).
+ */
+#define CONFIG_UNIT_LIMITS_MAX 256
+
+static int config_unit_limit(const struct config_ctx *ctx, const char *text,
+                             const config_setting_t *g, struct unit_limit *ul)
+{
+        int r;
+
+        ul->line = (unsigned)config_setting_source_line(g);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return config_fail(ctx, g, "unit_limits: each entry is a group { ... }");
+        for (int j = 0; j < config_setting_length(g); j++) {
+                const config_setting_t *e = config_setting_get_elem(g, (unsigned)j);
+                const char *key = config_setting_name(e);
+                long long v;
+
+                if (strcmp(key, "unit") == 0) {
+                        if (ul->unit)
+                                return config_fail(ctx, e, "unit_limits: one unit per entry");
+                        r = policy_glob(ctx, e, &ul->unit);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (strcmp(key, "clients") != 0 && strcmp(key, "backlog_bytes") != 0 &&
+                    strcmp(key, "lanes") != 0)
+                        return config_fail(ctx, e,
+                                           "unknown unit_limits key '%s' (unit, clients, "
+                                           "backlog_bytes, lanes)",
+                                           key);
+                r = config_int_value(ctx, text, e, &v);
+                if (r < 0)
+                        return r;
+                if (key[0] == 'b') {
+                        if (v < 0 || v > (long long)(1024 * GIB))
+                                return config_fail(ctx, e, "backlog_bytes = %lld: 0 .. 1 TiB", v);
+                        ul->backlog_bytes = (uint64_t)v;
+                } else {
+                        if (v < 0 || v > 65536)
+                                return config_fail(ctx, e, "%s = %lld: 0 .. 65536", key, v);
+                        if (key[0] == 'c')
+                                ul->clients = (uint32_t)v;
+                        else
+                                ul->lanes = (uint32_t)v;
+                }
+        }
+        if (!ul->unit)
+                return config_fail(ctx, g, "unit_limits entry without a unit");
+        return 0;
+}
+
+static int config_unit_limits(const struct config_ctx *ctx, const char *text,
+                              const config_setting_t *list, struct ipcd_config *cfg)
+{
+        int n = config_setting_length(list);
+        struct unit_limits ul = { 0 };
+        int r;
+
+        if (config_setting_type(list) != CONFIG_TYPE_LIST)
+                return config_fail(ctx, list, "unit_limits: expected a list ( { ... }, ... )");
+        if (n > CONFIG_UNIT_LIMITS_MAX)
+                return config_fail(ctx, list, "unit_limits: at most %d entries",
+                                   CONFIG_UNIT_LIMITS_MAX);
+        ul.v = calloc(n ? (size_t)n : 1, sizeof(*ul.v));
+        if (!ul.v)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                ul.n = (size_t)i + 1;
+                r = config_unit_limit(ctx, text, config_setting_get_elem(list, (unsigned)i),
+                                      &ul.v[i]);
+                if (r < 0) {
+                        unit_limits_free(&ul);
+                        return r;
+                }
+        }
+        unit_limits_free(&cfg->unit_limits);
+        cfg->unit_limits = ul;
         return 0;
 }
 
@@ -823,7 +912,8 @@ static int set_overflow_policy(const struct config_ctx *ctx, const char *text,
 }
 
 /* The value of a key, to tell a reload what changed. */
-enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_POLICY, VALUE_NONE };
+enum key_value { VALUE_FIELD, VALUE_STRING, VALUE_RINGS, VALUE_POLICY, VALUE_UNIT_LIMITS,
+                 VALUE_NONE };
 
 /* The "bridge" group is ipcd-bridge's (src/bridge/config.c validates it,
  * ipcd-bridge --check-config): ipcd only checks that it is a group. */
@@ -901,6 +991,8 @@ static const struct config_key config_keys[] = {
         UINT_KEY("channel_bytes", lim.channel_bytes, 4096, 64 * MIB, false, true),
         { .name = "rings", .set = config_rings, .value = VALUE_RINGS },
         { .name = "policy", .set = config_policy, .value = VALUE_POLICY, .live = true },
+        { .name = "unit_limits", .set = config_unit_limits, .value = VALUE_UNIT_LIMITS,
+          .live = true },
         { .name = "bridge", .set = config_bridge, .value = VALUE_NONE, .live = true },
 };
 
@@ -1002,7 +1094,7 @@ static bool policy_equal(const struct policy_rules *a, const struct policy_rules
                     (x->has_uid && x->uid != y->uid) || (x->has_gid && x->gid != y->gid) ||
                     (x->has_peer_uid && x->peer_uid != y->peer_uid) ||
                     !str_equal(x->unit, y->unit) || !str_equal(x->peer_unit, y->peer_unit) ||
-                    !str_equal(x->object, y->object) || x->line != y->line)
+                    !str_equal(x->object, y->object) || x->topic != y->topic || x->line != y->line)
                         return false;
         }
         return true;
@@ -1032,6 +1124,9 @@ void config_foreach_changed(const struct ipcd_config *old, const struct ipcd_con
                         break;
                 case VALUE_POLICY:
                         same = policy_equal(&old->policy, &new->policy);
+                        break;
+                case VALUE_UNIT_LIMITS:
+                        same = unit_limits_equal(&old->unit_limits, &new->unit_limits);
                         break;
                 case VALUE_NONE:
                         same = true; /* not ipcd's */

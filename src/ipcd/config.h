@@ -90,6 +90,8 @@ struct ipcd_config {
         size_t nrings;
         struct policy_rules policy;   /* policy: the access rules (core/policy.h), in order;
                                          uids and groups resolved; live on reload */
+        struct unit_limits unit_limits; /* unit_limits: per systemd unit (core/units.h), in
+                                           order; live on reload */
 };
 
 /* Fill cfg with the built-in defaults (allocates runtime_dir).  Not

@@ -421,6 +421,8 @@ static void out_rec(struct outbuf *o, enum wire_rec_kind kind, const uint8_t *no
 
 static void handle_status(struct daemon *d, const struct wire_ctl *req, const uint8_t *nonce)
 {
+        bool policy = req->cmd == WIRE_CTL_POLICY;
+        struct policy_rules rules = { 0 };
         struct router *r = &d->router;
         struct outbuf o = { 0 };
         struct router_status st;
@@ -444,6 +446,11 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 return;
         }
         e = router_status_collect(r, &st);
+        /* POLICY: the rules in force with their hits, copied under the lock. */
+        if (e == 0 && policy && policy_rules_copy(&rules, &r->policy) < 0) {
+                router_status_free(&st);
+                e = -ENOMEM;
+        }
         router_unlock(r);
         if (e < 0) {
                 safe_close(fd);
@@ -453,6 +460,21 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
         st.set.daemon.pid = getpid();
         snprintf(st.set.daemon.version, sizeof(st.set.daemon.version), "%s", IPCD_VERSION_STRING);
         out_rec(&o, WIRE_REC_STATUS_DAEMON, nonce, &st.set.daemon, sizeof(st.set.daemon));
+        cap = MAX(d->parked_bytes_per_uid, STATUS_MIN_BYTES);
+        if (policy) {
+                /* At most what one uid may have parked, as topics below:
+                 * the daemon record's policy_rules says how many there are. */
+                for (size_t i = 0; i < rules.n; i++) {
+                        struct wire_policy_rule w;
+
+                        if (o.len + 2 * sizeof(struct wire_rec) + sizeof(w) > cap)
+                                break;
+                        policy_rule_to_wire(&rules.rules[i], &w);
+                        out_rec(&o, WIRE_REC_POLICY_RULE, nonce, &w, sizeof(w));
+                }
+                policy_rules_free(&rules);
+                goto end;
+        }
         for (size_t i = 0; i < st.set.nqueues; i++)
                 out_rec(&o, WIRE_REC_STATUS_QUEUE, nonce, &st.set.queues[i],
                         sizeof(st.set.queues[i]));
@@ -469,7 +491,6 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
          * pipe's capacity, which never needs parking): topics beyond are
          * left out, and the daemon record's ntopics, which counts them
          * all, says so (ipcdctl topics prints how many were left out). */
-        cap = MAX(d->parked_bytes_per_uid, STATUS_MIN_BYTES);
         for (size_t i = 0; i < st.set.ntopics; i++) {
                 size_t need = 2 * sizeof(struct wire_rec) + sizeof(st.set.topics[i]); /* + END */
 
@@ -478,6 +499,7 @@ static void handle_status(struct daemon *d, const struct wire_ctl *req, const ui
                 out_rec(&o, WIRE_REC_STATUS_TOPIC, nonce, &st.set.topics[i],
                         sizeof(st.set.topics[i]));
         }
+end:
         router_status_free(&st);
         out_rec(&o, WIRE_REC_END, nonce, NULL, 0);
         if (o.failed) {
@@ -550,6 +572,7 @@ static void handle_line(struct daemon *d, const char *line, size_t len)
                 handle_register(d, &req, nonce);
                 break;
         case WIRE_CTL_STATUS:
+        case WIRE_CTL_POLICY:
                 handle_status(d, &req, nonce);
                 break;
         case WIRE_CTL_REEXEC:

@@ -183,6 +183,7 @@ static int reload(struct daemon *d)
         struct ipcd_config cfg;
         struct router_limits lim;
         struct policy_rules rules;
+        struct unit_limits ulimits = { 0 };
         unsigned revoked;
         char err[512];
         gid_t gid = 0;
@@ -201,6 +202,11 @@ static int reload(struct daemon *d)
                 return -ENOENT;
         }
         r = policy_rules_copy(&rules, &cfg.policy);
+        if (r >= 0) {
+                r = unit_limits_copy(&ulimits, &cfg.unit_limits);
+                if (r < 0)
+                        policy_rules_free(&rules);
+        }
         if (r < 0) {
                 log_error_errno(r, "policy rules");
                 config_done(&cfg);
@@ -224,6 +230,7 @@ static int reload(struct daemon *d)
         /* The rules are swapped whole (their hit counts start again) and
          * hold for every client from now on. */
         revoked = router_set_policy(&d->router, &rules);
+        router_set_unit_limits(&d->router, &ulimits);
         router_unlock(&d->router);
         log_info("policy: %zu rules in force%s", cfg.policy.n,
                  revoked ? "; names or subscriptions revoked, see above" : "");
@@ -365,6 +372,8 @@ static int router_start(struct daemon *d, struct ipcd_config *cfg)
         cfg->lim.max_payload = max_payload(cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &cfg->lim);
         r = policy_rules_copy(&d->router.policy, &cfg->policy);
+        if (r >= 0)
+                r = unit_limits_copy(&d->router.unit_limits, &cfg->unit_limits);
         if (r < 0) {
                 router_done(&d->router);
                 return log_error_errno(r, "policy rules");

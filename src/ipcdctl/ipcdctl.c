@@ -255,6 +255,23 @@ void ctl_print_escaped(FILE *f, const unsigned char *p, size_t n, bool quote)
         }
 }
 
+void ctl_print_sender(const ipcd_msg *m)
+{
+        const char *unit = ipcd_msg_sender_unit(m);
+
+        printf("%.*s (id %" PRIu64 ", uid %lu, pid %ld%s%s)", IPCD_NAME_MAX,
+               m->sender[0] ? m->sender : "-", m->sender_id, (unsigned long)m->sender_uid,
+               (long)m->sender_pid, !unit || unit[0] ? ", unit " : "", !unit ? "?" : unit);
+}
+
+void ctl_json_sender_unit(struct json *j, const ipcd_msg *m)
+{
+        const char *unit = (m->flags & IPCD_MSG_NOTICE) ? NULL : ipcd_msg_sender_unit(m);
+
+        if (unit)
+                json_str(j, "sender_unit", unit); /* "" none; left out: unknown */
+}
+
 static void print_message_text(const ipcd_msg *m)
 {
         if (m->flags & IPCD_MSG_NOTICE) {
@@ -265,9 +282,8 @@ static void print_message_text(const ipcd_msg *m)
                 printf("[type %ld] ", m->type);
                 if (m->topic[0])
                         printf("on topic %.*s ", IPCD_NAME_MAX, m->topic);
-                printf("from %.*s (id %" PRIu64 ", uid %lu, pid %ld)", IPCD_NAME_MAX,
-                       m->sender[0] ? m->sender : "-", m->sender_id,
-                       (unsigned long)m->sender_uid, (long)m->sender_pid);
+                printf("from ");
+                ctl_print_sender(m);
                 if (m->flags & IPCD_MSG_REQUEST)
                         printf(" [request]");
                 if (m->flags & IPCD_MSG_BULK)
@@ -290,6 +306,7 @@ static void print_message_json(const ipcd_msg *m)
         json_u64(&j, "sender_id", m->sender_id);
         json_u64(&j, "sender_uid", m->sender_uid);
         json_i64(&j, "sender_pid", m->sender_pid);
+        ctl_json_sender_unit(&j, m);
         json_strn(&j, "topic", m->topic, strnlen(m->topic, sizeof(m->topic)));
         json_bool(&j, "request", m->flags & IPCD_MSG_REQUEST);
         json_bool(&j, "bulk", m->flags & IPCD_MSG_BULK);
@@ -561,6 +578,7 @@ static const struct command {
         const char *help;
         bool interval; /* takes --interval */
         bool http;     /* takes --http */
+        bool who;      /* takes --uid, --group, --unit */
 } commands[] = {
         { "status", cmd_status, 0, 0, "",
           "show the daemon, its queues, rings, clients and counters" },
@@ -575,6 +593,10 @@ static const struct command {
         { "top", cmd_top, 0, 0, "",
           "a live view of the clients or topics and their rates (q quits)",
           .interval = true },
+        { "policy", cmd_policy, 0, 3, "[check ACTION OBJECT]",
+          "show the access rules in force with their hits; check: which rule decides\n"
+          "                         ACTION on OBJECT for --uid USER [--group G] [--unit U]",
+          .who = true },
         { "send", cmd_send, 3, 3, "NAME TYPE TEXT",
           "send TEXT to client NAME with message type TYPE; wait until delivered" },
         { "listen", cmd_listen, 0, 1, "[NAME]",
@@ -609,12 +631,15 @@ static void usage(FILE *f)
                 "Options (before or after the command word; \"--\" ends them):\n"
                 "  --runtime-dir DIR      ipcd's runtime directory (default: $IPCD_RUNTIME_DIR,\n"
                 "                         else %s)\n"
-                "  --json                 JSON output (status, clients, topics; listen and\n"
+                "  --json                 JSON output (status, clients, topics, policy; listen and\n"
                 "                         monitor: one object per line)\n"
                 "  --interval MS          topics: measure rates over MS milliseconds\n"
                 "                         (default %d; 0: no rates); top: refresh every MS\n"
                 "  --http                 metrics: read an HTTP request on stdin, answer on\n"
                 "                         stdout (ipcd-metrics@.service)\n"
+                "  --uid USER, --group GROUP, --unit UNIT\n"
+                "                         policy check: the client asking (USER's groups\n"
+                "                         from the user database, and GROUP)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
@@ -672,6 +697,15 @@ static int parse_options(int argc, char **argv, struct ctl *ctl, const char **ru
                 if (r == 0)
                         r = option_value(argc, argv, &i, "--interval", "a number of milliseconds",
                                          interval);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--uid", "a user name or number",
+                                         &ctl->uid);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--group", "a group name or number",
+                                         &ctl->group);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--unit", "a systemd unit name",
+                                         &ctl->unit);
                 if (r < 0)
                         return CTL_EXIT_USAGE;
                 if (r > 0)
@@ -765,6 +799,10 @@ int main(int argc, char **argv)
         }
         if (parse_interval(cmd, interval, &ctl) < 0)
                 return CTL_EXIT_USAGE;
+        if ((ctl.uid || ctl.group || ctl.unit) && !cmd->who) {
+                log_error("--uid, --group and --unit apply to policy check only");
+                return CTL_EXIT_USAGE;
+        }
         if (ctl.http && !cmd->http) {
                 log_error("--http applies to metrics only");
                 return CTL_EXIT_USAGE;

@@ -29,6 +29,7 @@ struct ctl {
         bool json;          /* --json */
         int interval_ms;    /* --interval (topics, top); 0: no rate */
         bool http;          /* --http (metrics) */
+        const char *uid, *group, *unit; /* --uid, --group, --unit (policy check) */
 };
 
 /* Command handlers: argv[0] is the command word; return an exit status. */
@@ -39,6 +40,7 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_reexec(struct ctl *ctl, int argc, char **argv);
 int cmd_metrics(struct ctl *ctl, int argc, char **argv);
 int cmd_top(struct ctl *ctl, int argc, char **argv);
+int cmd_policy(struct ctl *ctl, int argc, char **argv);
 
 /* One STATUS answer from ipcd at rundir into *set (free it with
  * wire_status_set_free): 0 or -errno, with ipcd's message in error[size]
@@ -48,6 +50,14 @@ int ctl_status_query(const char *rundir, struct wire_status_set *set, char *erro
 /* As ctl_status_query at ctl->rundir: 0, or the exit status after printing
  * why it failed. */
 int ctl_status_fetch(const struct ctl *ctl, struct wire_status_set *set);
+/* The access rules in force (a POLICY request): the daemon record and
+ * the rules, in order, with their hits (free them with
+ * policy_rules_free).  0 or a negative errno (-ETIMEDOUT: no answer, as
+ * from an ipcd older than the POLICY request); error gets the message of
+ * an ERROR record. */
+struct policy_rules;
+int ctl_policy_query(const char *rundir, struct wire_status_daemon *daemon,
+                     struct policy_rules *rules, char *error, size_t size);
 /* Drop reasons (enum wire_drop_reason) as words: "overflow", ... */
 extern const char *const ctl_drop_reason_key[WIRE_DROP_REASONS];
 /* A byte count the way ls -h writes it: "512", "1.5K", "64M". */
@@ -62,6 +72,14 @@ int ctl_recv(ipcd_client *c, ipcd_msg *m, int poll_ms);
  * running: says whether the control FIFO exists), -ETIMEDOUT, -EACCES,
  * -EXDEV, ... */
 int ctl_report_error(const struct ctl *ctl, const char *what, int r);
+
+/* A message's sender as listen and monitor print it: "NAME (id N, uid U,
+ * pid P, unit X)" (no unit part for a sender in no unit; "unit ?" when
+ * ipcd no longer knows it), and its "sender_unit" JSON key (left out
+ * when unknown). */
+void ctl_print_sender(const ipcd_msg *m);
+struct json;
+void ctl_json_sender_unit(struct json *j, const ipcd_msg *m);
 
 /* Bytes as text: printable ASCII as is, everything else escaped (\\, \n,
  * \t, \r, \xNN; with quote set also \"), so that a payload always stays

@@ -7,6 +7,7 @@ src_ipcdctl_ipcdctl_SOURCES = \
 	src/ipcdctl/monitor.c \
 	src/ipcdctl/metrics.c \
 	src/ipcdctl/top.c \
+	src/ipcdctl/policy.c \
 	src/ipcdctl/json.c src/ipcdctl/json.h
 src_ipcdctl_ipcdctl_CFLAGS = $(AM_CFLAGS) $(NCURSES_CFLAGS)
 src_ipcdctl_ipcdctl_LDADD = src/lib/libipcd-client.la src/shared/libshared.la $(NCURSES_LIBS)

@@ -252,7 +252,9 @@ static void client_labels(FILE *f, const void *obj)
         /* id keeps anonymous clients (name "") apart. */
         fprintf(f, "id=\"%" PRIu64 "\",name=\"", c->id);
         label_value(f, c->name, sizeof(c->name));
-        fprintf(f, "\",uid=\"%" PRIu32 "\"", c->uid);
+        fprintf(f, "\",uid=\"%" PRIu32 "\",unit=\"", c->uid);
+        label_value(f, c->unit, sizeof(c->unit)); /* "" outside any unit */
+        fputc('"', f);
 }
 
 #define C(n, t, fld, h) F64(struct wire_status_client, n, t, fld, h)

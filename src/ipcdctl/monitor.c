@@ -11,8 +11,11 @@
  * payload stays in the ring and only its size is shown.  One line per
  * copy, flushed at once:
  *
- *   12:34:56.789 alice (id 3, uid 1000, pid 4242) -> bob type 7 size 5 "hello"
+ *   12:34:56.789 alice (id 3, uid 1000, pid 4242, unit cam.service) -> bob type 7 size 5 "hello"
  *
+ * The unit (the sender's systemd unit, ipcd_msg_sender_unit(): asked of
+ * ipcd once per sender) is left out for a sender in none; "?" when ipcd
+ * no longer knows it.
  * The time is when ipcdctl received the copy (local time).  Admin
  * operation: root and members of ipcd's group only.  Copies go to the
  * monitor's own queue like any message: a monitor that does not keep up
@@ -70,11 +73,10 @@ static void print_copy_text(const ipcd_msg *m, const char *stamp)
 {
         size_t shown = m->data ? m->len : 0;
 
-        printf("%s %.*s (id %" PRIu64 ", uid %lu, pid %ld) -> %s%.*s type %ld size %" PRIu64, stamp,
-               IPCD_NAME_MAX, m->sender[0] ? m->sender : "-", m->sender_id,
-               (unsigned long)m->sender_uid, (long)m->sender_pid,
-               (m->flags & IPCD_MSG_TOPIC) ? "topic:" : "", (int)dest_len(m), m->topic, m->type,
-               m->id);
+        printf("%s ", stamp);
+        ctl_print_sender(m);
+        printf(" -> %s%.*s type %ld size %" PRIu64, (m->flags & IPCD_MSG_TOPIC) ? "topic:" : "",
+               (int)dest_len(m), m->topic, m->type, m->id);
         if (m->flags & IPCD_MSG_BULK)
                 fputs(" bulk", stdout);
         if (shown > 0 || (m->id == 0 && !(m->flags & IPCD_MSG_BULK))) {
@@ -110,6 +112,7 @@ static void print_copy_json(const ipcd_msg *m, const char *stamp, uint64_t epoch
         json_u64(&j, "sender_id", m->sender_id);
         json_u64(&j, "sender_uid", m->sender_uid);
         json_i64(&j, "sender_pid", m->sender_pid);
+        ctl_json_sender_unit(&j, m);
         json_strn(&j, "destination", m->topic, dest_len(m));
         json_bool(&j, "topic", m->flags & IPCD_MSG_TOPIC);
         json_i64(&j, "type", m->type);

@@ -20,6 +20,7 @@
 #include "shared/ctlchan.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/rules.h"
 #include "shared/wire.h"
 
 /* Drop reasons (enum wire_drop_reason), as JSON keys and in the text. */
@@ -39,6 +40,7 @@ const char *const ctl_drop_reason_key[WIRE_DROP_REASONS] = {
 
 struct status {
         struct wire_status_set set;
+        struct policy_rules *rules; /* POLICY: where the rules go; NULL: STATUS */
         bool have_daemon;
         char error[128]; /* message of an ERROR record */
 };
@@ -54,7 +56,23 @@ static void ctlchan_donep(struct ctlchan **ch)
                 ctlchan_close(*ch, 0);
 }
 
-/* Ask ipcd for its status and collect the records up to END. */
+static int rules_add(struct policy_rules *pr, const struct wire_policy_rule *w)
+{
+        struct policy_rule *nv = realloc(pr->rules, (pr->n + 1) * sizeof(*pr->rules));
+        int r;
+
+        if (!nv)
+                return -ENOMEM;
+        pr->rules = nv;
+        r = policy_rule_from_wire(&pr->rules[pr->n], w);
+        if (r < 0)
+                return r;
+        pr->n++;
+        return 0;
+}
+
+/* Ask ipcd for its status (or its rules: st->rules) and collect the
+ * records up to END. */
 static int status_fetch(const char *rundir, struct status *st)
 {
         _cleanup_free_ struct ctlchan *chan = NULL;
@@ -67,6 +85,7 @@ static int status_fetch(const char *rundir, struct status *st)
                 struct wire_status_ring ring;
                 struct wire_status_topic topic;
                 struct wire_status_channel channel;
+                struct wire_policy_rule rule;
         } body;
         int r;
 
@@ -81,7 +100,7 @@ static int status_fetch(const char *rundir, struct status *st)
         /* The control channel is lossy by design (a garbled line costs only
          * itself): ask again when no answer comes. */
         for (int attempt = 0;; attempt++) {
-                struct wire_ctl req = { .cmd = WIRE_CTL_STATUS };
+                struct wire_ctl req = { .cmd = st->rules ? WIRE_CTL_POLICY : WIRE_CTL_STATUS };
 
                 if (attempt == STATUS_ATTEMPTS)
                         return -ETIMEDOUT;
@@ -117,6 +136,9 @@ static int status_fetch(const char *rundir, struct status *st)
                                 st->have_daemon = true;
                         r = wire_status_set_add(&st->set, r, &body);
                         break;
+                case WIRE_REC_POLICY_RULE:
+                        r = st->rules ? rules_add(st->rules, &body.rule) : 0;
+                        break;
                 case WIRE_REC_END:
                         return st->have_daemon ? 0 : -EBADMSG;
                 default:
@@ -144,6 +166,23 @@ int ctl_status_query(const char *rundir, struct wire_status_set *set, char *erro
         }
         *set = st.set;
         return 0;
+}
+
+int ctl_policy_query(const char *rundir, struct wire_status_daemon *daemon,
+                     struct policy_rules *rules, char *error, size_t size)
+{
+        struct status st = { .rules = rules };
+        int r;
+
+        *rules = (struct policy_rules){ 0 };
+        r = status_fetch(rundir, &st);
+        if (size)
+                snprintf(error, size, "%s", st.error);
+        *daemon = st.set.daemon;
+        status_done(&st);
+        if (r < 0)
+                policy_rules_free(rules);
+        return r;
 }
 
 int ctl_status_fetch(const struct ctl *ctl, struct wire_status_set *set)

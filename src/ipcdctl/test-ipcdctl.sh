@@ -168,7 +168,7 @@ err_has "the name is taken"
 expect 0 ctl send alice 7 'hello alice'
 out_has "delivered to 'alice' (type 7, 11 bytes)"
 wait_for "$T/alice" "[type 7] from - (id "
-grep -q "^\[type 7\] from - (id [0-9]*, uid $(id -u), pid [0-9]*): hello alice$" "$T/alice" ||
+grep -q "^\[type 7\] from - (id [0-9]*, uid $(id -u), pid [0-9]*\(, unit [^)]*\)\{0,1\}): hello alice$" "$T/alice" ||
         fail "unexpected listen line: $(cat "$T/alice")"
 
 # Bytes that are not printable text are escaped; "--" passes a '-' text.
@@ -304,7 +304,7 @@ out_has "monitors:       2 watching"
 # A message to alice: the monitor's line names the sender as alice sees it.
 expect 0 ctl send alice 7 'hi "alice"'
 wait_for "$T/alice" ': hi "alice"'
-who=$(sed -n 's/^\[type 7\] from - \((id [0-9]*, uid [0-9]*, pid [0-9]*)\): hi "alice"$/\1/p' "$T/alice")
+who=$(sed -n 's/^\[type 7\] from - \((id [0-9]*, uid [0-9]*, pid [0-9]*\(, unit [^)]*\)\{0,1\})\): hi "alice"$/\1/p' "$T/alice")
 [ -n "$who" ] || fail "no sender in alice's line: $(cat "$T/alice")"
 wait_for "$T/mon" "-> alice type 7 "
 line=$(grep -F -- "-> alice type 7 " "$T/mon")

@@ -82,7 +82,7 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
                         rxbuf_unref(w.rec.buf);
                 return r;
         }
-        msg_fill(reply, &w.rec); /* takes the reference */
+        msg_fill(c, reply, &w.rec); /* takes the reference */
         return 0;
 }
 

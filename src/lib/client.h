@@ -69,6 +69,7 @@
 struct rxbuf {
         unsigned refs; /* atomic */
         uint32_t size; /* mtext bytes received */
+        uint64_t instance; /* of the ipcd it came from (unit.c); 0: made here */
         long mtype;
         uint8_t mtext[];
 };
@@ -247,6 +248,8 @@ struct ipcd_client {
         bool ev_on;     /* event_fd is readable now */
         bool fd_kick;   /* readable until a recv(…, 0) finds nothing */
         uint64_t kick_seq;
+
+        struct unit_cache *units; /* unit.c: sender units learnt; lock */
 };
 
 struct bulk;
@@ -554,5 +557,12 @@ extern const struct session_hooks fd_hooks;
 int message_send(ipcd_client *c, const struct lib_req *q, int flags);
 
 /* ---- recv.c ---- */
-/* Fill the application's message from a record (it takes r's reference). */
-void msg_fill(ipcd_msg *msg, struct rxrec *r);
+/* Fill the application's message from a record (it takes r's reference);
+ * c: the handle it was received on (for ipcd_msg_sender_unit). */
+void msg_fill(ipcd_client *c, ipcd_msg *msg, struct rxrec *r);
+/* msg was filled by msg_fill and not released. */
+bool msg_is_ours(const ipcd_msg *msg);
+
+/* ---- unit.c ---- */
+/* The sender units learnt (ipcd_close). */
+void unit_free(ipcd_client *c);

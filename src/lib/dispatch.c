@@ -53,6 +53,7 @@ int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, st
         }
         b->refs = 1;
         b->size = (uint32_t)n;
+        b->instance = s->instance;
         /* Do not pin max_qmsg bytes for a small message: copy it out and
          * keep the big buffer for the next receive. */
         if ((size_t)n < s->max_qmsg / 2) {

@@ -60,6 +60,7 @@ static void client_free(ipcd_client *c)
         flow_free(c);
         fd_free(c);
         replay_free(c);
+        unit_free(c);
         if (!forked) {
                 /* In a forked child another thread of the parent may have
                  * held them at fork time: leave them alone. */

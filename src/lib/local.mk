@@ -25,6 +25,7 @@ src_lib_libipcd_client_la_SOURCES = \
 	src/lib/subscribe.c \
 	src/lib/call.c \
 	src/lib/recv.c \
+	src/lib/unit.c \
 	src/lib/send.c \
 	src/lib/handle.c \
 	src/shared/clock.c src/shared/clock.h \

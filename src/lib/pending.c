@@ -174,6 +174,7 @@ void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text
         }
         b->refs = 1;
         b->size = (uint32_t)len;
+        b->instance = 0;
         b->mtype = WIRE_TYPE_NOTICE;
         memcpy(b->mtext, text, len + 1);
         r->buf = b;

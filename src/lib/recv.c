@@ -49,7 +49,12 @@ _Static_assert(sizeof(((ipcd_msg *)0)->reserved_) >= 2 * sizeof(uint64_t), "rese
 /* ------------------------------------------------------------------ */
 /* Filling the application's message.                                   */
 
-void msg_fill(ipcd_msg *msg, struct rxrec *r)
+bool msg_is_ours(const ipcd_msg *msg)
+{
+        return msg->reserved_[0] && msg->reserved_[1] == (msg->reserved_[0] ^ RELEASE_CHECK);
+}
+
+void msg_fill(ipcd_client *c, ipcd_msg *msg, struct rxrec *r)
 {
         memset(msg, 0, sizeof(*msg));
         msg->data = r->payload;
@@ -85,6 +90,7 @@ void msg_fill(ipcd_msg *msg, struct rxrec *r)
         }
         msg->reserved_[0] = (uint64_t)(uintptr_t)r->buf;
         msg->reserved_[1] = msg->reserved_[0] ^ RELEASE_CHECK;
+        msg->reserved_[7] = (uint64_t)(uintptr_t)c; /* ipcd_msg_sender_unit (unit.c) */
         if (r->bulk_seg)
                 bulk_msg_fill(msg, r); /* data, len, the release in reserved_[2..6] */
         /* From a bridge: ipcd checked the sender may say so and that the
@@ -166,7 +172,7 @@ static int recv_nowait(ipcd_client *c, ipcd_msg *msg, long filter)
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        msg_fill(msg, &rec);
+                        msg_fill(c, msg, &rec);
                         return 0;
                 }
                 /* Something for someone else (an answer, a marker): again. */
@@ -188,7 +194,7 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                 pthread_mutex_lock(&c->lock);
                 if (pending_take(c, filter, &out)) {
                         pthread_mutex_unlock(&c->lock);
-                        msg_fill(msg, &out);
+                        msg_fill(c, msg, &out);
                         return 0;
                 }
                 if (!c->connected) {
@@ -238,7 +244,7 @@ static int recv_blocking(ipcd_client *c, ipcd_msg *msg, long filter)
                 if (r < 0)
                         return r;
                 if (got) {
-                        msg_fill(msg, &out);
+                        msg_fill(c, msg, &out);
                         return 0;
                 }
         }
@@ -266,7 +272,7 @@ static int recv_timed(ipcd_client *c, ipcd_msg *msg, long filter, uint64_t deadl
                 r = -ECONNRESET; /* not a quiet queue: ipcd is gone */
         if (r < 0)
                 return r;
-        msg_fill(msg, &rec);
+        msg_fill(c, msg, &rec);
         return 0;
 }
 

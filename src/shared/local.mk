@@ -6,6 +6,7 @@ SHARED_SOURCES = \
 	src/shared/macro.h \
 	src/shared/log.c src/shared/log.h \
 	src/shared/names.c src/shared/names.h \
+	src/shared/rules.c src/shared/rules.h \
 	src/shared/util.c src/shared/util.h \
 	src/shared/wire.c src/shared/wire.h \
 	src/shared/ipcstate.c src/shared/ipcstate.h \

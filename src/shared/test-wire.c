@@ -208,6 +208,14 @@ static void test_ctl_format(void)
         CHECK(n > 0 && strcmp(line, "STATUS 1 " NONCE " " FIFO "\n") == 0);
         CHECK(wire_ctl_parse(line, (size_t)n - 1, &back) == 0 && back.cmd == WIRE_CTL_STATUS);
 
+        /* POLICY. */
+        req.cmd = WIRE_CTL_POLICY;
+        n = wire_ctl_format(&req, line, sizeof(line));
+        CHECK(n > 0 && strcmp(line, "POLICY 1 " NONCE " " FIFO "\n") == 0);
+        CHECK(wire_ctl_parse(line, (size_t)n - 1, &back) == 0 && back.cmd == WIRE_CTL_POLICY);
+        CHECK(wire_ctl_parse("POLICY 1 " NONCE " " FIFO " x", strlen("POLICY 1 " NONCE " " FIFO " x"),
+                             &back) == -EBADMSG);
+
         /* REEXEC. */
         req.cmd = WIRE_CTL_REEXEC;
         n = wire_ctl_format(&req, line, sizeof(line));
@@ -355,7 +363,7 @@ static void test_rec(void)
                                 last = k;
                         }
                 }
-                CHECK(last >= WIRE_REC_END);
+                CHECK(last == WIRE_REC_KIND_MAX && last >= WIRE_REC_POLICY_RULE);
         }
         h.kind = WIRE_REC_END;
         CHECK(wire_rec_check(&h) == 0);

@@ -86,7 +86,10 @@ int wire_ctl_format(const struct wire_ctl *req, char *buf, size_t size)
                              req->fifo, (int)req->pid, req->name[0] ? req->name : "-");
                 break;
         case WIRE_CTL_STATUS:
-                n = snprintf(buf, size, "STATUS %d %s %s\n", WIRE_VERSION, req->nonce, req->fifo);
+        case WIRE_CTL_POLICY:
+                n = snprintf(buf, size, "%s %d %s %s\n",
+                             req->cmd == WIRE_CTL_STATUS ? "STATUS" : "POLICY", WIRE_VERSION,
+                             req->nonce, req->fifo);
                 break;
         case WIRE_CTL_REEXEC:
                 if (req->pid <= 0)
@@ -167,6 +170,10 @@ int wire_ctl_parse(const char *line, size_t len, struct wire_ctl *req)
                 req->cmd = WIRE_CTL_STATUS;
                 return 0;
         }
+        if (field_is(f[0], fl[0], "POLICY") && nf == 4) {
+                req->cmd = WIRE_CTL_POLICY;
+                return 0;
+        }
         if (field_is(f[0], fl[0], "REEXEC") && nf == 5) {
                 if (parse_pid(f[4], fl[4], &req->pid) < 0)
                         return -EBADMSG;
@@ -215,7 +222,7 @@ int wire_rec_check(const struct wire_rec *h)
                 return -EBADMSG;
         if (h->len < sizeof(*h) || h->len > WIRE_REC_MAX)
                 return -EBADMSG;
-        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_STATUS_CHANNEL)
+        if (h->kind < WIRE_REC_ERROR || h->kind > WIRE_REC_KIND_MAX)
                 return -EBADMSG;
         return 0;
 }

@@ -10,6 +10,7 @@
  *     resynchronises at every newline:
  *        REGISTER 1 <nonce> <fifo> <pid> <name>      (<name> "-": anonymous)
  *        STATUS 1 <nonce> <fifo>
+ *        POLICY 1 <nonce> <fifo>                     (the access rules in force)
  *     <nonce> and <fifo> are 32 lowercase hex digits; <fifo> is the basename
  *     of the reply FIFO in RUNDIR/clients/.  Fields are separated by one
  *     space.  Anything else is ignored and counted.
@@ -89,6 +90,14 @@ enum wire_ctl_cmd {
          * client (root and ipcd's group only; answered with END, or an
          * ERROR record). */
         WIRE_CTL_REEXEC = 3,
+        /* "POLICY 1 <nonce> <fifo>": the access rules in force, answered
+         * like STATUS (same rate bucket, anyone who may write the control
+         * FIFO): a WIRE_REC_STATUS_DAEMON record (policy_rules: how many
+         * rules are in force, policy_denied), then one WIRE_REC_POLICY_RULE
+         * per rule in order, then END.  Fewer rule records than
+         * policy_rules: the answer was capped (as topics are).  An ipcd
+         * older than 0.13 ignores the line (the request times out). */
+        WIRE_CTL_POLICY = 4,
 };
 
 struct wire_ctl {
@@ -119,7 +128,12 @@ enum wire_rec_kind {
         WIRE_REC_END = 7,           /* no body: the end of a list reply */
         WIRE_REC_STATUS_TOPIC = 8,  /* body: struct wire_status_topic, one per topic */
         WIRE_REC_STATUS_CHANNEL = 9, /* body: struct wire_status_channel, one per channel */
+        WIRE_REC_POLICY_RULE = 10,  /* body: struct wire_policy_rule (POLICY answers only) */
 };
+/* The highest kind this version knows; wire_rec_check() refuses higher
+ * ones, so a STATUS answer never carries a kind added later (an older
+ * ipcdctl would stop reading): new kinds answer new requests. */
+#define WIRE_REC_KIND_MAX WIRE_REC_POLICY_RULE
 
 /* After WIRE_REC_REGISTERED, ipcd writes nothing on a client's reply FIFO
  * but doorbells, and only once the client asked (WIRE_OP_DOORBELL): one
@@ -298,6 +312,29 @@ struct wire_status_channel {
         uint64_t sent[2], received[2];
 };
 
+/* One access rule in force (POLICY answer), as rules.h's struct
+ * policy_rule.  Strings NUL-terminated within their field, "" when the
+ * rule has none. */
+enum wire_policy_flags {
+        WIRE_POLICY_ALLOW = 1 << 0,    /* decision allow (else deny) */
+        WIRE_POLICY_UID = 1 << 1,      /* uid is set */
+        WIRE_POLICY_GID = 1 << 2,      /* gid is set (group) */
+        WIRE_POLICY_PEER_UID = 1 << 3, /* peer_uid is set (sender_uid) */
+        WIRE_POLICY_TOPIC = 1 << 4,    /* object is a topic (else a name) */
+};
+struct wire_policy_rule {
+        uint32_t line;       /* in the configuration */
+        uint16_t action;     /* enum policy_action (rules.h): own, send, receive, publish,
+                                subscribe, call, monitor, bulk = 0 .. 7 */
+        uint16_t flags;      /* enum wire_policy_flags */
+        uint32_t uid, gid, peer_uid;
+        uint32_t reserved_;
+        uint64_t hits;       /* times it decided */
+        char object[WIRE_NAME_MAX];
+        char unit[WIRE_UNIT_MAX];
+        char peer_unit[WIRE_UNIT_MAX]; /* sender_unit */
+};
+
 /* A whole STATUS answer: the DAEMON record and the lists that follow it.
  * ipcd builds one (struct router_status holds it), ipcdctl reads one back
  * (wire_status_set_add for each record up to END). */
@@ -365,7 +402,12 @@ enum wire_op {
                                           opener: offer it now; the acceptor: accepted);
                                           answered */
         WIRE_OP_CHANNEL_CLOSE = 19, /* arg = channel id: tear it down */
+        WIRE_OP_WHOIS = 20,      /* arg = a client id: its systemd unit; answered, the
+                                    ACK's payload the unit, NUL-terminated ("" none), or
+                                    -ENOENT (no such client, or gone and forgotten:
+                                    ipcd remembers the last WIRE_WHOIS_GONE gone) */
 };
+#define WIRE_WHOIS_GONE 128
 
 /*
  * Answers.  The operations wire_op_answered() (below) names get one
@@ -443,8 +485,8 @@ int wire_origin_check(const struct wire_origin *o);
 /*
  * Which operations are answered, stated once: ipcd's dispatch and the
  * library both read wire_op_answered().  PING, SUBSCRIBE, UNSUBSCRIBE,
- * SET_HISTORY, MONITOR, SET_OVERFLOW, LANE, CHANNEL_OPEN and
- * CHANNEL_ATTACHED always get one answer; SEND,
+ * SET_HISTORY, MONITOR, SET_OVERFLOW, LANE, CHANNEL_OPEN,
+ * CHANNEL_ATTACHED and WHOIS always get one answer; SEND,
  * PUBLISH (status: the subscribers reached), TIMED and DOORBELL one when
  * they carry WIRE_IN_ACK, and a call (SEND with WIRE_IN_REQUEST) its
  * WIRE_OUT_REPLY; UNREGISTER, PULL, REPLY, RELEASE, LANE_DROP and
@@ -464,6 +506,7 @@ static inline bool wire_op_answered(uint16_t op, uint16_t flags)
         case WIRE_OP_LANE:
         case WIRE_OP_CHANNEL_OPEN:
         case WIRE_OP_CHANNEL_ATTACHED:
+        case WIRE_OP_WHOIS:
                 return true;
         case WIRE_OP_SEND:
                 return flags & (WIRE_IN_ACK | WIRE_IN_REQUEST);

@@ -20,7 +20,7 @@ void send_answer_data(struct router *r, struct client *c, uint16_t kind, uint64_
 {
         struct {
                 long mtype;
-                uint8_t mtext[sizeof(struct wire_out) + 128];
+                uint8_t mtext[sizeof(struct wire_out) + ANSWER_DATA_MAX];
         } m = { .mtype = wire_reply_type(cookie) };
         struct wire_out h = {
                 .kind = kind,
@@ -30,7 +30,7 @@ void send_answer_data(struct router *r, struct client *c, uint16_t kind, uint64_
         };
         size_t off = 0;
 
-        if (c->removed || len > 128)
+        if (c->removed || len > ANSWER_DATA_MAX)
                 return;
         wire_out_put(m.mtext, sizeof(m.mtext), &off, &h, NULL, NULL, data);
         if (kind == WIRE_OUT_ACK && status == 0 && len == 0) {

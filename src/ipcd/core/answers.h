@@ -6,7 +6,8 @@
 #include "ipcd/core/state.h"
 
 /* An answer on the client's own reply type, with an optional small body
- * (at most 128 bytes). */
+ * (at most ANSWER_DATA_MAX bytes). */
+#define ANSWER_DATA_MAX 256
 void send_answer_data(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,
                       int status, const void *data, uint32_t len);
 /* The outcome of a request. */

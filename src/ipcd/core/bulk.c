@@ -177,7 +177,8 @@ static int lane_grant(struct router *r, struct client *s, struct wire_lane_grant
 
                 if (!(s->ring_access & (1u << i)) || policy_check_bulk(r, s, rg->name) != 0)
                         continue;
-                if (ring_lanes_of(rg, s->uid) >= bulk_lanes_per_uid(r, rg)) {
+                if (ring_lanes_of(rg, s->uid) >= bulk_lanes_per_uid(r, rg) ||
+                    unit_lanes_full(rg, s)) {
                         r->cnt.limit_hits++;
                         return ROUTER_E_QUOTA;
                 }

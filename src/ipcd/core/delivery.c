@@ -27,6 +27,7 @@ static void bl_account(struct router *r, struct client *c, int64_t delta, bool f
 {
         c->bl_bytes += (uint64_t)delta;
         r->backlog_total += (uint64_t)delta;
+        unit_backlog_account(c, delta, flow);
         if (c->uq)
                 c->uq->bl_bytes += (uint64_t)delta;
         if (!flow)
@@ -240,7 +241,7 @@ static bool backlog_over(struct router *r, struct client *c, size_t size, uint64
 {
         return c->bl_bytes - c->bl_flow_bytes + size > cap ||
                r->backlog_total - r->backlog_flow + size > r->lim.backlog_total_bytes ||
-               uid_backlog_full(r, c, size);
+               uid_backlog_full(r, c, size) || unit_backlog_full(c, size);
 }
 
 /* Drop-old: make room for size bytes by dropping the oldest waiting user

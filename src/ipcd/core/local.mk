@@ -31,7 +31,9 @@ IPCD_CORE_SOURCES = \
 	src/ipcd/core/state.h \
 	src/ipcd/core/status.c \
 	src/ipcd/core/topics.c src/ipcd/core/topics.h \
-	src/ipcd/core/wakeup.c src/ipcd/core/wakeup.h
+	src/ipcd/core/units.c src/ipcd/core/units.h \
+	src/ipcd/core/wakeup.c src/ipcd/core/wakeup.h \
+	src/ipcd/core/whois.c src/ipcd/core/whois.h
 
 check_PROGRAMS += src/ipcd/core/test-router src/ipcd/core/test-ring src/ipcd/core/test-topics \
 	src/ipcd/core/test-msgq src/ipcd/core/test-policy src/ipcd/core/test-snapshot

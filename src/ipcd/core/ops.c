@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "ipcd/core/whois.h"
 #include "ipcd/core/bulk.h"
 #include "ipcd/core/calls.h"
 #include "ipcd/core/channel.h"
@@ -95,6 +96,7 @@ static const struct router_op router_ops[] = {
         [WIRE_OP_CHANNEL_OPEN] = { op_channel_open, false },
         [WIRE_OP_CHANNEL_ATTACHED] = { op_channel_attached, false },
         [WIRE_OP_CHANNEL_CLOSE] = { op_channel_close, false },
+        [WIRE_OP_WHOIS] = { op_whois, false },
 };
 
 const struct router_op *router_op_find(uint16_t op)

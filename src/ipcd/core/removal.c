@@ -19,6 +19,7 @@
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/held.h"
 #include "ipcd/core/router.h"
+#include "ipcd/core/whois.h"
 #include "shared/ipcstate.h"
 
 static void uidq_release(struct router *r, struct uidq *u)
@@ -48,6 +49,7 @@ void router_client_remove(struct router *r, struct client *c)
          * it still has its name, which the credits carry). */
         flow_client_gone(r, c);
         c->removed = true;
+        whois_client_gone(r, c);
         clients_remove(r, c);
         (void)ipcstate_record_name(r->mq.state_fd, c->uid, c->name, true);
         if (c->prev)
@@ -93,6 +95,7 @@ void router_client_remove(struct router *r, struct client *c)
         c->qid = msgq_remove(&r->mq, c->qid);
         c->semid = sem_remove(&r->mq, c->semid);
         uid_books_leave(r, c->uid);
+        unit_books_leave(r, c);
         if (c->uq)
                 uidq_release(r, c->uq);
 

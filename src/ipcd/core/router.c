@@ -82,6 +82,7 @@ void router_done(struct router *r)
         r->id_buckets = r->name_buckets = NULL;
         topics_done(&r->topics);
         policy_rules_free(&r->policy);
+        unit_limits_free(&r->unit_limits);
         for (unsigned i = 0; i < r->nrings; i++)
                 ring_free(r->rings[i]);
         r->nrings = 0;
@@ -138,6 +139,10 @@ int router_client_add_as(struct router *r, const struct policy_subject *who, pid
                 r->cnt.limit_hits++;
                 return ROUTER_E_QUOTA;
         }
+        if (unit_clients_full(r, who->unit)) {
+                r->cnt.limit_hits++;
+                return ROUTER_E_QUOTA;
+        }
         if (name[0] && (router_client_by_name(r, name, strlen(name)) ||
                         name_reserved_for_other(r, uid, name)))
                 return ROUTER_E_NAME_TAKEN;
@@ -177,8 +182,14 @@ int router_client_add_as(struct router *r, const struct policy_subject *who, pid
         e = uid_books_join(r, uid);
         if (e < 0)
                 goto fail;
+        e = unit_books_join(r, c);
+        if (e < 0) {
+                uid_books_leave(r, uid);
+                goto fail;
+        }
         e = uidq_get(r, uid, &c->uq);
         if (e < 0) {
+                unit_books_leave(r, c);
                 uid_books_leave(r, uid);
                 goto fail;
         }

@@ -363,7 +363,7 @@ static bool client_link(struct snap_in *in, struct router *r, struct client *c)
 {
         if (r->nclients + 1 > r->nbuckets && clients_grow(r) < 0)
                 return fail(in, "out of memory");
-        if (uid_books_join(r, c->uid) < 0)
+        if (uid_books_join(r, c->uid) < 0 || unit_books_join(r, c) < 0)
                 return fail(in, "out of memory");
         c->uq->nclients++;
         c->prev = in->tail;

@@ -17,6 +17,7 @@
 #include "ipcd/core/policy.h"
 #include "ipcd/core/ring.h"
 #include "ipcd/core/topics.h"
+#include "ipcd/core/units.h"
 #include "shared/wire.h"
 
 struct router;
@@ -172,6 +173,7 @@ struct client {
         int semid;                /* Sc */
         size_t qmsg_max;          /* largest mtext for its queue */
         struct uidq *uq;
+        struct unit_books *ub;    /* its unit's (units.c); NULL: in no unit */
 
         bool timed;               /* raise Sc after deliveries */
         bool removed;             /* out of the tables */
@@ -311,12 +313,23 @@ struct router {
         struct topics topics;
         unsigned nmonitors;
         struct policy_rules policy; /* the configuration's rules (policy.h), owned */
+        struct unit_limits unit_limits; /* the configuration's, owned (units.h) */
+        struct unit_books *units;       /* units with clients */
         struct ring *rings[ROUTER_MAX_RINGS];
         unsigned nrings;
 
         struct channel *channels; /* direct channels (channel.c) */
         unsigned nchannels;
         uint64_t next_channel_id;
+
+        /* The units of the last WIRE_WHOIS_GONE clients removed, for
+         * WIRE_OP_WHOIS from a receiver still holding their messages
+         * (whois.c): a ring, gone_next the next slot. */
+        struct whois_gone {
+                uint64_t id;
+                char unit[POLICY_UNIT_MAX];
+        } gone[WIRE_WHOIS_GONE];
+        unsigned gone_next;
 
         struct client *reap;      /* removed, to be freed by the event thread */
         struct uidq *dead_uidqs;  /* threads to join */

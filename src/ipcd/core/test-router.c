@@ -491,6 +491,42 @@ int main(int argc, char **argv)
                 CHECK(answers_to(&r, z, WIRE_OP_LANE_DROP, WIRE_IN_ACK, 0, "", 65, &st) == 0);
                 CHECK(answers_to(&r, z, 99, WIRE_IN_ACK, 0, "", 66, &st) == 1 && st == -EOPNOTSUPP);
                 CHECK(answers_to(&r, z, 99, 0, 0, "", 67, &st) == 0);
+                /* WHOIS: a client's unit by id (also after it left), -ENOENT
+                 * for an id never seen, -EINVAL without one. */
+                {
+                        struct client *u;
+                        struct wire_out o[2];
+                        char t[2][64];
+                        uint64_t uid_ = 0;
+
+                        pthread_mutex_lock(&r.lock);
+                        CHECK(router_client_add(&r, getuid(), getpid(), "", &u) == 0);
+                        snprintf(u->unit, sizeof(u->unit), "cam.service");
+                        uid_ = u->id;
+                        pthread_mutex_unlock(&r.lock);
+                        for (int gone = 0; gone < 2; gone++) {
+                                struct wire_in h = { .client_id = z->id, .op = WIRE_OP_WHOIS,
+                                                     .arg = uid_, .cookie = 90 + (uint64_t)gone };
+                                uint8_t wb[256];
+                                size_t wo = 0;
+
+                                memcpy(h.token, z->token, sizeof(h.token));
+                                CHECK(wire_in_put(wb, sizeof(wb), &wo, &h, "", NULL) == 0);
+                                run(&r, z->uq, wb, wo);
+                                CHECK(recv_records(z, wire_reply_type(h.cookie), o, t, 2) == 1);
+                                CHECK(o[0].kind == WIRE_OUT_ACK && o[0].status == 0);
+                                CHECK(o[0].len == sizeof("cam.service") && strcmp(t[0], "cam.service") == 0);
+                                if (!gone) {
+                                        pthread_mutex_lock(&r.lock);
+                                        router_client_remove(&r, u);
+                                        pthread_mutex_unlock(&r.lock);
+                                }
+                        }
+                        CHECK(answers_to(&r, z, WIRE_OP_WHOIS, 0, uid_ + 1000, "", 92, &st) == 1 &&
+                              st == -ENOENT);
+                        CHECK(answers_to(&r, z, WIRE_OP_WHOIS, 0, 0, "", 93, &st) == 1 &&
+                              st == -EINVAL);
+                }
                 CHECK(answers_to(&r, z, WIRE_OP_PING, WIRE_IN_BULK | WIRE_IN_ACK, 0, "", 68, &st) ==
                               1 &&
                       st == -EINVAL);
