@@ -93,9 +93,9 @@ start_ipcdb() {
 start_ipcdb
 inb() { "${INB[@]}" "$@"; }
 
-conf() { # file name host servers...
-        local f=$1 name=$2 host=$3
-        shift 3
+conf() { # file name host extra servers...
+        local f=$1 name=$2 host=$3 extra=$4
+        shift 4
         local s=""
         for u in "$@"; do s="$s${s:+, }\"$u\""; done
         cat >"$f" <<EOC
@@ -106,11 +106,12 @@ bridge = {
         subject_prefix = "site";
         export = ( { topic = "robot/*"; }, { topic = "bulk/*"; } );
         import = ( { subject = "site.robot.>"; }, { subject = "site.bulk.>"; } );
+        $extra
 };
 EOC
 }
-conf "$T/a.conf" bridge-a host-a "$(url 0)" "$(url 1)" "$(url 2)"
-conf "$T/b.conf" bridge-b host-b "$(url 1)" "$(url 2)" "$(url 0)"
+conf "$T/a.conf" bridge-a host-a "" "$(url 0)" "$(url 1)" "$(url 2)"
+conf "$T/b.conf" bridge-b host-b "max_payload = 1020000;" "$(url 1)" "$(url 2)" "$(url 0)"
 
 "$BRIDGE" --config "$T/a.conf" --check-config || fail "check-config of a good file"
 printf 'bridge = { servers = [ "nats://x:1" ];\n  bogus = 1; };\n' >"$T/bad.conf"
@@ -171,13 +172,15 @@ probe() { # ab|ba
         await $s "probe $1" || fail "probe $1: $(cat "$T/sp")"
 }
 # Every message exported by one bridge imported by the other (nothing in
-# flight): the counters' deltas below are then exact.
+# flight): the counters' deltas below are then exact.  XA, XB: messages of
+# plain NATS publishers A, B imported.
+XA=0 XB=0
 settle() {
         local sa sb
         for i in $(seq $WAIT); do
                 sa=$(status_a); sb=$(status_b)
-                [ "$(counter "$sa" exported)" = "$(counter "$sb" imported)" ] &&
-                        [ "$(counter "$sb" exported)" = "$(counter "$sa" imported)" ] && return 0
+                [ $(($(counter "$sa" exported) + XB)) = "$(counter "$sb" imported)" ] &&
+                        [ $(($(counter "$sb" exported) + XA)) = "$(counter "$sa" imported)" ] && return 0
                 sleep 0.1
         done
         fail "the bridges' counters do not settle"
@@ -206,6 +209,52 @@ wait_ready "$T/r2"
 "${INB[@]}" "$P" pub "$RUNB" bulk/cam 20 4000 || fail "publish on B"
 await $S2 "B -> A" || fail "B -> A: $(cat "$T/s2")"
 log "B -> A (4 KiB): $(cat "$T/s2")"
+
+# 2b. bulk (ring) payloads both ways: 64 KiB and close to NATS's max_payload
+for size in 65536 1000000; do
+        rm -f "$T/r2"
+        "$P" sub "$IPCD_RUNTIME_DIR" bulk/big 5 host-b exact "$T/r2" $IDLE >"$T/s2" &
+        S2=$!
+        PIDS="$PIDS $S2"
+        wait_ready "$T/r2"
+        "${INB[@]}" "$P" pub "$RUNB" bulk/big 5 $size || fail "publish $size on B"
+        await $S2 "B -> A bulk" || fail "B -> A, $size bytes: $(cat "$T/s2")"
+        rm -f "$T/r2"
+        "${INB[@]}" "$P" sub "$RUNB" bulk/big 5 host-a exact "$T/r2" $IDLE >"$T/s2" &
+        S2=$!
+        PIDS="$PIDS $S2"
+        wait_ready "$T/r2"
+        "$P" pub "$IPCD_RUNTIME_DIR" bulk/big 5 $size || fail "publish $size on A"
+        await $S2 "A -> B bulk" || fail "A -> B, $size bytes: $(cat "$T/s2")"
+        log "bulk $size bytes: B -> A and A -> B: $(cat "$T/s2")"
+done
+# over NATS's max_payload (1 MiB) with the headers: refused by A, counted
+settle
+ta=$(counter "$(status_a)" refused_too_large)
+"$P" pub "$IPCD_RUNTIME_DIR" bulk/big 1 1048576 || fail "publish 1 MiB on A"
+for i in $(seq $WAIT); do
+        [ "$(counter "$(status_a)" refused_too_large)" -gt "$ta" ] && break
+        sleep 0.1
+done
+[ "$(counter "$(status_a)" refused_too_large)" = $((ta + 1)) ] || fail "1 MiB export not refused: $(status_a)"
+# a plain NATS publish over B's local limit (max_payload = 1020000): B
+# refuses it, counted; A (no limit of its own) delivers it
+tb=$(counter "$(status_b)" refused_too_large)
+ia=$(counter "$(status_a)" imported)
+exec 5<>"/dev/tcp/127.0.0.1/${CP[2]}"
+{ printf 'CONNECT {"verbose":false}\r\nPUB site.bulk.raw 1040000\r\n'; head -c 1040000 /dev/zero
+  printf '\r\nPING\r\n'; } >&5
+for i in $(seq $WAIT); do
+        [ "$(counter "$(status_b)" refused_too_large)" -gt "$tb" ] &&
+                [ "$(counter "$(status_a)" imported)" -gt "$ia" ] && break
+        sleep 0.1
+done
+exec 5>&-
+[ "$(counter "$(status_b)" refused_too_large)" = $((tb + 1)) ] || fail "B did not refuse 1040000 bytes: $(status_b)"
+[ "$(counter "$(status_a)" imported)" = $((ia + 1)) ] || fail "A did not import 1040000 bytes: $(status_a)"
+XA=$((XA + 1))
+[ "$(counter "$(status_a)" import_failed)" = 0 ] || fail "A: import_failed"
+log "over the limits: 1 MiB export refused by A; 1040000-byte import refused by B, delivered by A"
 
 # 3. only a privileged client may claim a remote origin
 setpriv --reuid=65534 --regid=65534 --clear-groups "$P" raw "$IPCD_RUNTIME_DIR" robot/x ||

@@ -386,8 +386,9 @@ void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern)
                 bridge_count(b, BC_BAD_SUBJECT);
                 return;
         }
-        /* Headers take a few hundred bytes of max_payload too. */
-        if (m->len + 1024 > bridge_nats_max_payload(b)) {
+        /* The headers count toward max_payload too: libnats refuses what is
+         * over it with the headers (NATS_MAX_PAYLOAD, below). */
+        if (m->len > bridge_nats_max_payload(b)) {
                 bridge_count(b, BC_TOO_LARGE);
                 return;
         }
