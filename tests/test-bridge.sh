@@ -110,8 +110,9 @@ bridge = {
 };
 EOC
 }
-conf "$T/a.conf" bridge-a host-a "" "$(url 0)" "$(url 1)" "$(url 2)"
-conf "$T/b.conf" bridge-b host-b "max_payload = 1020000;" "$(url 1)" "$(url 2)" "$(url 0)"
+conf "$T/a.conf" bridge-a host-a 'serve = ( { name = "arm-ctl"; } );' "$(url 0)" "$(url 1)" "$(url 2)"
+conf "$T/b.conf" bridge-b host-b 'max_payload = 1020000;
+        remote = ( { name = "arm-ctl"; }, { name = "nobody"; } );' "$(url 1)" "$(url 2)" "$(url 0)"
 
 "$BRIDGE" --config "$T/a.conf" --check-config || fail "check-config of a good file"
 printf 'bridge = { servers = [ "nats://x:1" ];\n  bogus = 1; };\n' >"$T/bad.conf"
@@ -119,6 +120,11 @@ out=$("$BRIDGE" --config "$T/bad.conf" --check-config 2>&1)
 st=$?
 [ $st = 78 ] || fail "check-config of a bad file: status $st (expected 78)"
 case $out in *bad.conf:2:*bogus*) ;; *) fail "check-config message: $out" ;; esac
+printf 'bridge = { servers = [ "nats://x:1" ];\n  remote = ( { name = "ok" },\n { name = "x"; subject = "a.*"; } ); };\n' >"$T/bad.conf"
+out=$("$BRIDGE" --config "$T/bad.conf" --check-config 2>&1)
+st=$?
+[ $st = 78 ] || fail "check-config of a bad remote: status $st (expected 78)"
+case $out in *bad.conf:3:*subject*) ;; *) fail "check-config message: $out" ;; esac
 # ipcd itself accepts the bridge group in its own file
 "$IPCD" --config "$T/a.conf" --check-config || fail "ipcd rejects the bridge group"
 
@@ -256,9 +262,18 @@ XA=$((XA + 1))
 [ "$(counter "$(status_a)" import_failed)" = 0 ] || fail "A: import_failed"
 log "over the limits: 1 MiB export refused by A; 1040000-byte import refused by B, delivered by A"
 
-# 3. only a privileged client may claim a remote origin
+# 3. only a privileged client may claim a remote origin, or give a
+#    bridge's verdict for a call (ipcd_reply_error)
 setpriv --reuid=65534 --regid=65534 --clear-groups "$P" raw "$IPCD_RUNTIME_DIR" robot/x ||
         fail "an unprivileged client published with IPCD_REMOTE"
+mkdir -m 1777 "$T/nobody"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$P" callee "$IPCD_RUNTIME_DIR" unpriv \
+        "$T/nobody/ready" >/dev/null &
+CU=$!
+PIDS="$PIDS $CU"
+wait_ready "$T/nobody/ready"
+timeout 60 "$P" latecall "$IPCD_RUNTIME_DIR" unpriv || fail "an unprivileged ipcd_reply_error was not refused"
+kill $CU; wait $CU 2>/dev/null
 
 # 4. no echo: both bridges export robot/* and import site.robot.> ; what
 #    B imported from A is not exported again, A imports nothing of its own.
@@ -294,6 +309,24 @@ done
 exec 5>&-
 [ "$bh" -gt "$bh0" ] || fail "hostile header not counted: $(status_b)"
 log "hostile header: dropped_bad_header $bh on B (and A: $(counter "$(status_a)" dropped_bad_header))"
+
+# 5b. calls across hosts: B's bridge holds "arm-ctl" (remote) and forwards
+#     to A, whose bridge serves the local "arm-ctl": replies, and timeout,
+#     dead callee and no callee give what a local call gives; an ipcd_send
+#     to the name is forwarded too; nobody serves "nobody": -ENOENT.
+rm -f "$T/rc"
+"$P" callee "$IPCD_RUNTIME_DIR" arm-ctl "$T/rc" >"$T/callee.out" &
+CE=$!
+PIDS="$PIDS $CE"
+wait_ready "$T/rc"
+"${INB[@]}" timeout 120 "$P" caller "$RUNB" arm-ctl 200 >"$T/caller.out" || fail "calls B -> A: $(cat "$T/caller.out")"
+await $CE "callee" || fail "callee exit status $?"
+grep -qx 'send 40 hello' "$T/callee.out" || fail "forwarded send not received: $(cat "$T/callee.out")"
+"${INB[@]}" timeout 60 "$P" nocall "$RUNB" nobody || fail "a call to an unserved subject"
+sa=$(status_a); sb=$(status_b)
+[ "$(counter "$sa" calls_served)" = 200 ] || fail "A served $(counter "$sa" calls_served) calls"
+[ "$(counter "$sb" calls_forwarded)" = 200 ] || fail "B forwarded $(counter "$sb" calls_forwarded) calls"
+log "calls B -> A: $(cat "$T/caller.out"); A served $(counter "$sa" calls_served), failed $(counter "$sa" calls_failed); B forwarded $(counter "$sb" calls_forwarded), failed $(counter "$sb" calls_failed), sends $(counter "$sb" sends_forwarded)"
 
 # 6. kill -9 A's node while A publishes 10000 (core NATS: loss reported;
 #    the subscriber stops after 2 s without a message)
