@@ -370,6 +370,15 @@ PIDS="$PIDS $S8"
 wait_ready "$T/r8"
 "${INB[@]}" "$P" pub "$RUNB" robot/after 50 || fail "publish on B after restart"
 await $S8 "after restart" || fail "B -> A after B's ipcd restart: $(cat "$T/s8")"
+# the remote mapping's client ("arm-ctl" on B) is back too
+rm -f "$T/rc"
+"$P" callee "$IPCD_RUNTIME_DIR" arm-ctl "$T/rc" >"$T/callee.out" &
+CE=$!
+PIDS="$PIDS $CE"
+wait_ready "$T/rc"
+"${INB[@]}" timeout 120 "$P" caller "$RUNB" arm-ctl 10 >"$T/caller.out" ||
+        fail "calls B -> A after B's ipcd restart: $(cat "$T/caller.out")"
+await $CE "callee" || fail "callee exit status $?"
 [ "$(counter "$(status_b)" ipcd_reconnects)" -ge 1 ] || fail "B's reconnection not counted"
 log "after B's ipcd restart: A -> B $(cat "$T/s7"); B -> A $(cat "$T/s8")"
 
