@@ -94,6 +94,12 @@ int ipcd_call(ipcd_client *c, const char *dst, long type, const void *req, size_
               ipcd_msg *reply, int timeout_ms);
 int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, const void *data,
                size_t len);
+/* Answer a call with an error instead of a reply, as ipcd's own verdict
+ * would be: the caller's ipcd_call() returns it.  error is -ETIMEDOUT,
+ * -ECONNRESET, -ENOENT, -EAGAIN, -EHOSTUNREACH or -EMSGSIZE.  For bridges
+ * (ipcd-bridge) that forward calls to other hosts: root or ipcd's group
+ * only (else ipcd drops it and the caller times out).  LIBIPCD_CLIENT_3. */
+int ipcd_reply_error(ipcd_client *c, const ipcd_msg *request, int error);
 
 int ipcd_set_history(ipcd_client *c, const char *topic, unsigned depth);
 

@@ -43,16 +43,28 @@ for bad in PrivateIPC PrivateUsers DynamicUser RuntimeDirectory ProcSubset; do
         if grep -q "^$bad=" "$service"; then echo "FAIL: $bad= in ipcd.service"; fail=1; fi
 done
 
+# ipcd-bridge.service, where built (--with-nats)
+bridge=$top_builddir/systemd/ipcd-bridge.service
+units=""
+if [ -f "$bridge" ]; then
+        grep -q '^ExecStart=/.*/ipcd-bridge$' "$bridge" ||
+                { echo "FAIL: ExecStart= of ipcd-bridge.service:"; grep ExecStart "$bridge"; fail=1; }
+        grep -q '^PrivateIPC=' "$bridge" && { echo "FAIL: PrivateIPC= in ipcd-bridge.service"; fail=1; }
+        bexe=$top_builddir/src/bridge/ipcd-bridge
+        [ -x "$bexe" ] || bexe=/bin/true
+        sed "s|^ExecStart=.*|ExecStart=$bexe|" "$bridge" >"$tmp/ipcd-bridge.service"
+        units="$tmp/ipcd-bridge.service"
+fi
 out=$(cd "$tmp" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no \
         "$tmp/ipcd.service" "$tmp/ipcd.socket" "$tmp/ipcd-metrics.socket" \
-        "$tmp/ipcd-metrics@.service" 2>&1)
+        "$tmp/ipcd-metrics@.service" $units 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || [ -n "$out" ]; then
         echo "FAIL: systemd-analyze verify (exit $rc):"
         echo "$out"
         fail=1
 else
-        echo "ok: systemd-analyze verify ipcd.service ipcd.socket ipcd-metrics.socket ipcd-metrics@.service"
+        echo "ok: systemd-analyze verify ipcd.service ipcd.socket ipcd-metrics.socket ipcd-metrics@.service${units:+ ipcd-bridge.service}"
 fi
 
 # sysusers.d + tmpfiles.d in a scratch root (needs root for the chown).

@@ -14,6 +14,22 @@
  *                               lossy: print how many were lost.
  *   raw RUNDIR TOPIC            publish with IPCD_REMOTE without privilege:
  *                               must fail
+ *   callee RUNDIR NAME READY    register NAME, create READY, then answer calls:
+ *                               type 10 with type 11 "re:" + request; type 20
+ *                               never (the caller times out); type 30: exit at
+ *                               once (the caller sees the callee die); print
+ *                               each plain message "send TYPE DATA"
+ *   caller RUNDIR NAME N        N calls of type 10 ("c<i>": the reply must be
+ *                               type 11 "re:c<i>"), one of type 20 with a
+ *                               500 ms timeout (-ETIMEDOUT), one send type 40
+ *                               "hello", one of type 30 (-ECONNRESET), one of
+ *                               type 10 again (-ENOENT: nobody holds NAME)
+ *                               type 50: ipcd_reply_error(-ENOENT), then the
+ *                               reply type 11 "late"
+ *   nocall RUNDIR NAME          a call to NAME must give -ENOENT
+ *   latecall RUNDIR NAME        a call of type 50 must get the reply "late":
+ *                               the error verdict of an unprivileged callee
+ *                               is refused by ipcd
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ipcd.h>
 
@@ -140,6 +157,122 @@ static int do_raw(const char *rundir, const char *topic)
         return r == -EACCES ? 0 : 1;
 }
 
+static int do_callee(const char *rundir, const char *name, const char *ready)
+{
+        ipcd_client *c = NULL;
+        int r = ipcd_connect_at(rundir, name, &c);
+        FILE *f;
+
+        if (r < 0)
+                die("connect callee", r);
+        f = fopen(ready, "w");
+        if (f)
+                fclose(f);
+        for (;;) {
+                ipcd_msg m;
+                char out[600];
+
+                r = ipcd_recv(c, &m, 0, 120 * 1000); /* hang guard */
+                if (r < 0)
+                        die("callee recv", r);
+                if (m.flags & IPCD_MSG_NOTICE) {
+                        ipcd_msg_release(c, &m);
+                        continue;
+                }
+                if (!(m.flags & IPCD_MSG_REQUEST)) {
+                        printf("send %ld %.*s\n", m.type, (int)m.len, (const char *)m.data);
+                        fflush(stdout);
+                } else if (m.type == 10 && m.len < 500) {
+                        int n = snprintf(out, sizeof(out), "re:%.*s", (int)m.len,
+                                         (const char *)m.data);
+                        r = ipcd_reply(c, &m, 11, out, (size_t)n);
+                        if (r < 0)
+                                die("reply", r);
+                } else if (m.type == 30)
+                        _exit(0);
+                else if (m.type == 50) {
+                        /* a verdict only a bridge may give: for anyone else
+                         * ipcd drops it and the call stays pending */
+                        (void)ipcd_reply_error(c, &m, -ENOENT);
+                        r = ipcd_reply(c, &m, 11, "late", 4);
+                        if (r < 0)
+                                die("reply", r);
+                }
+                ipcd_msg_release(c, &m);
+        }
+}
+
+static int expect_call(ipcd_client *c, const char *name, long type, int timeout, int want)
+{
+        ipcd_msg m;
+        int r = ipcd_call(c, name, type, "x", 1, &m, timeout);
+
+        if (r == 0)
+                ipcd_msg_release(c, &m);
+        if (r != want) {
+                fprintf(stderr, "test-bridge: call type %ld to %s: %s (expected %s)\n", type,
+                        name, strerror(-r), strerror(-want));
+                return 1;
+        }
+        return 0;
+}
+
+static int do_caller(const char *rundir, const char *name, long n)
+{
+        ipcd_client *c = conn(rundir);
+        char req[32], want[40];
+
+        for (long i = 0; i < n; i++) {
+                ipcd_msg m;
+                int len = snprintf(req, sizeof(req), "c%ld", i), r;
+
+                snprintf(want, sizeof(want), "re:c%ld", i);
+                r = ipcd_call(c, name, 10, req, (size_t)len, &m, 30000);
+                if (r < 0)
+                        die("call", r);
+                if (m.type != 11 || m.len != strlen(want) || memcmp(m.data, want, m.len) != 0) {
+                        fprintf(stderr, "test-bridge: reply %ld: type %ld \"%.*s\"\n", i, m.type,
+                                (int)m.len, (const char *)m.data);
+                        return 1;
+                }
+                ipcd_msg_release(c, &m);
+        }
+        if (expect_call(c, name, 20, 500, -ETIMEDOUT))
+                return 1;
+        if (ipcd_send(c, name, 40, "hello", 5, 0) < 0)
+                return 1;
+        if (expect_call(c, name, 30, 30000, -ECONNRESET))
+                return 1;
+        if (expect_call(c, name, 10, 30000, -ENOENT))
+                return 1;
+        printf("calls %ld replies ok; timeout, dead callee, no callee as locally\n", n);
+        ipcd_close(c);
+        return 0;
+}
+
+static int do_latecall(const char *rundir, const char *name)
+{
+        ipcd_client *c = conn(rundir);
+        ipcd_msg m;
+        int r = ipcd_call(c, name, 50, "x", 1, &m, 30000);
+
+        if (r < 0)
+                die("latecall", r);
+        r = m.type == 11 && m.len == 4 && memcmp(m.data, "late", 4) == 0 ? 0 : 1;
+        ipcd_msg_release(c, &m);
+        ipcd_close(c);
+        return r;
+}
+
+static int do_nocall(const char *rundir, const char *name)
+{
+        ipcd_client *c = conn(rundir);
+        int r = expect_call(c, name, 10, 30000, -ENOENT);
+
+        ipcd_close(c);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         if (argc >= 5 && strcmp(argv[1], "pub") == 0)
@@ -148,6 +281,14 @@ int main(int argc, char **argv)
                 return do_sub(argv + 2);
         if (argc == 4 && strcmp(argv[1], "raw") == 0)
                 return do_raw(argv[2], argv[3]);
-        fprintf(stderr, "usage: test-bridge pub|sub|raw ...\n");
+        if (argc == 5 && strcmp(argv[1], "callee") == 0)
+                return do_callee(argv[2], argv[3], argv[4]);
+        if (argc == 5 && strcmp(argv[1], "caller") == 0)
+                return do_caller(argv[2], argv[3], atol(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "latecall") == 0)
+                return do_latecall(argv[2], argv[3]);
+        if (argc == 4 && strcmp(argv[1], "nocall") == 0)
+                return do_nocall(argv[2], argv[3]);
+        fprintf(stderr, "usage: test-bridge pub|sub|raw|callee|caller|nocall ...\n");
         return 2;
 }

@@ -7,6 +7,7 @@
  *   config.c   the "bridge" group of ipcd.conf (libconfig)
  *   mapping.c  topics <-> subjects, NATS headers <-> origin
  *   nats.c     the NATS connection: export (publish) and import (subscribe)
+ *   calls.c    serve and remote: calls across hosts (NATS request/reply)
  *   main.c     arguments, the ipcd side, --status
  */
 #pragma once
@@ -21,6 +22,15 @@
 struct bridge_import {
         char *subject; /* NATS subject, '*' and '>' wildcards allowed */
         char *strip;   /* prefix removed from matching subjects (default: subject_prefix) */
+};
+
+/* serve: calls from NATS (request/reply on subject) to the local client
+ * name; remote: the bridge holds name locally and forwards what it gets
+ * (ipcd_call, ipcd_send) to subject.  Default subject <prefix>.call.<name>. */
+struct bridge_call {
+        char *name;
+        char *subject;
+        int line;
 };
 
 struct bridge_config {
@@ -39,6 +49,10 @@ struct bridge_config {
         size_t nexports;
         struct bridge_import *imports;
         size_t nimports;
+        struct bridge_call *serves, *remotes;
+        size_t nserves, nremotes;
+        uint64_t calls;           /* calls in flight per serve/remote mapping (1..64) */
+        uint64_t call_timeout_ms; /* how long a forwarded call may take */
 };
 
 /* Read the "bridge" group of path (other top-level keys are ipcd's and
@@ -62,6 +76,11 @@ enum bridge_counter {
         BC_NATS_RECONNECTS,
         BC_NATS_DISCONNECTS,
         BC_IPCD_RECONNECTS,
+        BC_CALLS_SERVED,    /* NATS requests answered by a local callee */
+        BC_CALLS_FORWARDED, /* local calls to a remote name answered with a reply */
+        BC_CALLS_FAILED,    /* calls either way that ended in an error verdict */
+        BC_SENDS_FORWARDED, /* local sends to a remote name published to NATS */
+        BC_SENDS_DELIVERED, /* NATS messages sent to a served local name */
         BC_COUNTERS,
 };
 extern const char *const bridge_counter_names[BC_COUNTERS];
@@ -71,6 +90,7 @@ struct bridge {
         uint64_t id;         /* random, in every exported message's headers */
         ipcd_client *ipcd;
         struct bridge_nats *nats;
+        struct bridge_calls *calls;
         _Atomic uint64_t cnt[BC_COUNTERS];
         _Atomic uint64_t exported_by[64]; /* per export pattern (first 64) */
         _Atomic uint64_t imported_by[64]; /* per import subject (first 64) */
@@ -104,3 +124,13 @@ void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern);
 /* "connected nats://... " or "reconnecting", for --status. */
 void bridge_nats_describe(struct bridge *b, char *out, size_t size);
 uint64_t bridge_nats_max_payload(struct bridge *b);
+
+/* calls.c */
+/* After bridge_nats_start: the serve subscriptions, the remote clients. */
+int bridge_calls_start(struct bridge *b, const char *rundir);
+/* From bridge_nats_stop: no new serve calls; then, once the connection is
+ * closed (forwarded calls in flight fail), the remote threads end; then,
+ * once libnats's threads are gone, the memory. */
+void bridge_calls_unsubscribe(struct bridge *b);
+void bridge_calls_stop(struct bridge *b);
+void bridge_calls_free(struct bridge *b);

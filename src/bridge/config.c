@@ -180,6 +180,59 @@ static int bimport(const struct bctx *x, const config_setting_t *e, struct bridg
         return 0;
 }
 
+/* A serve or remote mapping: { name = "..."; subject = "..."; } */
+static int bcall(const struct bctx *x, const config_setting_t *e, struct bridge_call *bc,
+                 const char *what)
+{
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+                return bfail(x, e, "%s: expected ( { name = \"...\"; }, ... )", what);
+        for (int i = 0; i < config_setting_length(e); i++) {
+                const config_setting_t *t = config_setting_get_elem(e, (unsigned)i);
+                const char *k = config_setting_name(t);
+                int r;
+
+                if (strcmp(k, "name") == 0)
+                        r = bstring(x, t, &bc->name);
+                else if (strcmp(k, "subject") == 0)
+                        r = bstring(x, t, &bc->subject);
+                else
+                        return bfail(x, t, "%s: unknown key '%s'", what, k);
+                if (r < 0)
+                        return r;
+        }
+        if (!bc->name)
+                return bfail(x, e, "%s: name missing", what);
+        if (!ipcd_name_is_valid(bc->name) || strchr(bc->name, '/'))
+                return bfail(x, e, "%s: \"%s\" is no client name", what, bc->name);
+        if (bc->subject && !subject_ok(bc->subject, false))
+                return bfail(x, e, "%s: \"%s\" is no NATS subject (no wildcards)", what,
+                             bc->subject);
+        bc->line = config_setting_source_line(e);
+        return 0;
+}
+
+static int bcalls(const struct bctx *x, const config_setting_t *s, struct bridge_call **list,
+                  size_t *n, const char *what)
+{
+        int len = config_setting_length(s);
+
+        if (config_setting_type(s) != CONFIG_TYPE_LIST || len > 256)
+                return bfail(x, s, "%s: expected a list ( { ... }, ... ) of at most 256", what);
+        if (*list)
+                return bfail(x, s, "%s given twice", what);
+        *list = calloc((size_t)len + 1, sizeof(**list));
+        if (!*list)
+                return -ENOMEM;
+        for (int i = 0; i < len; i++) {
+                int r = bcall(x, config_setting_get_elem(s, (unsigned)i), &(*list)[i], what);
+
+                *n = (size_t)i + 1;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int blist(const struct bctx *x, const config_setting_t *s, struct bridge_config *c,
                  bool exp)
 {
@@ -226,6 +279,14 @@ static int bkey(const struct bctx *x, const config_setting_t *s, struct bridge_c
                 return bservers(x, s, c);
         if (strcmp(k, "export") == 0 || strcmp(k, "import") == 0)
                 return blist(x, s, c, k[0] == 'e');
+        if (strcmp(k, "serve") == 0)
+                return bcalls(x, s, &c->serves, &c->nserves, "serve");
+        if (strcmp(k, "remote") == 0)
+                return bcalls(x, s, &c->remotes, &c->nremotes, "remote");
+        if (strcmp(k, "calls") == 0)
+                return bsize(x, s, 1, 64, &c->calls);
+        if (strcmp(k, "call_timeout_ms") == 0)
+                return bsize(x, s, 10, 3600 * 1000, &c->call_timeout_ms);
         if (strcmp(k, "buffer_bytes") == 0)
                 return bsize(x, s, 4096, 1024 * MIB, &c->buffer_bytes);
         if (strcmp(k, "max_payload") == 0)
@@ -253,6 +314,36 @@ static int bcheck(const struct bctx *x, const config_setting_t *g, struct bridge
                 return bfail(x, g, "bridge: user/password and token exclude each other");
         if (c->host && !mapping_text_ok(c->host, 64))
                 return bfail(x, g, "bridge: host must be 1..63 printable characters");
+        for (size_t i = 0; i < c->nremotes; i++) {
+                if (c->name && strcmp(c->remotes[i].name, c->name) == 0)
+                        return bfail(x, g, "remote: \"%s\" is the bridge's own name", c->name);
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(c->remotes[i].name, c->remotes[j].name) == 0)
+                                return bfail(x, g, "remote: \"%s\" given twice",
+                                             c->remotes[i].name);
+        }
+        return 0;
+}
+
+/* The default subject of a serve or remote mapping: <prefix>.call.<name>. */
+static int bcall_subjects(struct bridge_config *c, struct bridge_call *list, size_t n, char *err,
+                          size_t errlen, const char *path)
+{
+        for (size_t i = 0; i < n; i++) {
+                char s[300];
+
+                if (list[i].subject)
+                        continue;
+                snprintf(s, sizeof(s), "%s%scall.%s", c->subject_prefix,
+                         *c->subject_prefix ? "." : "", list[i].name);
+                if (!subject_ok(s, false)) {
+                        snprintf(err, errlen, "%s:%d: \"%s\" makes no NATS subject: give one",
+                                 path, list[i].line, list[i].name);
+                        return -EINVAL;
+                }
+                if (!(list[i].subject = strdup(s)))
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -273,6 +364,10 @@ static int bdefaults(struct bridge_config *c)
         }
         if (!c->buffer_bytes)
                 c->buffer_bytes = 8 * MIB;
+        if (!c->calls)
+                c->calls = 4;
+        if (!c->call_timeout_ms)
+                c->call_timeout_ms = 30000;
         return 0;
 }
 
@@ -300,7 +395,13 @@ static int bgroup(const struct bctx *x, config_t *lc, struct bridge_config *c)
                         return r;
         }
         r = bcheck(x, g, c);
-        return r < 0 ? r : bdefaults(c);
+        if (r == 0)
+                r = bdefaults(c);
+        if (r == 0)
+                r = bcall_subjects(c, c->serves, c->nserves, x->err, x->errlen, x->path);
+        if (r == 0)
+                r = bcall_subjects(c, c->remotes, c->nremotes, x->err, x->errlen, x->path);
+        return r;
 }
 
 int bridge_config_load(struct bridge_config *cfg, const char *path, char *err, size_t errlen)
@@ -353,6 +454,16 @@ void bridge_config_done(struct bridge_config *c)
                 free(c->imports[i].subject);
                 free(c->imports[i].strip);
         }
+        for (size_t i = 0; i < c->nserves; i++) {
+                free(c->serves[i].name);
+                free(c->serves[i].subject);
+        }
+        for (size_t i = 0; i < c->nremotes; i++) {
+                free(c->remotes[i].name);
+                free(c->remotes[i].subject);
+        }
+        free(c->serves);
+        free(c->remotes);
         free(c->servers);
         free(c->exports);
         free(c->imports);

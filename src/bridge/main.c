@@ -41,6 +41,11 @@ const char *const bridge_counter_names[BC_COUNTERS] = {
         [BC_NATS_RECONNECTS] = "nats_reconnects",
         [BC_NATS_DISCONNECTS] = "nats_disconnects",
         [BC_IPCD_RECONNECTS] = "ipcd_reconnects",
+        [BC_CALLS_SERVED] = "calls_served",
+        [BC_CALLS_FORWARDED] = "calls_forwarded",
+        [BC_CALLS_FAILED] = "calls_failed",
+        [BC_SENDS_FORWARDED] = "sends_forwarded",
+        [BC_SENDS_DELIVERED] = "sends_delivered",
 };
 
 static struct bridge bridge;
@@ -72,6 +77,10 @@ static size_t status_text(struct bridge *b, char *out, size_t size)
         for (size_t i = 0; i < b->cfg.nimports; i++)
                 ADD("import %s imported %" PRIu64 "\n", b->cfg.imports[i].subject,
                     i < 64 ? (uint64_t)b->imported_by[i] : 0);
+        for (size_t i = 0; i < b->cfg.nserves; i++)
+                ADD("serve %s subject %s\n", b->cfg.serves[i].name, b->cfg.serves[i].subject);
+        for (size_t i = 0; i < b->cfg.nremotes; i++)
+                ADD("remote %s subject %s\n", b->cfg.remotes[i].name, b->cfg.remotes[i].subject);
         for (int i = 0; i < BC_COUNTERS; i++)
                 ADD("%s %" PRIu64 "\n", bridge_counter_names[i], (uint64_t)b->cnt[i]);
 #undef ADD
@@ -182,9 +191,11 @@ static int start(struct bridge *b, const char *rundir)
         if (r < 0)
                 return r;
         r = bridge_nats_start(b, err, sizeof(err));
-        if (r < 0)
+        if (r < 0) {
                 log_error("%s", err);
-        return r;
+                return r;
+        }
+        return bridge_calls_start(b, rundir);
 }
 
 int main(int argc, char **argv)

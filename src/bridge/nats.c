@@ -29,9 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nats/nats.h>
-
-#include "bridge/bridge.h"
+#include "bridge/natsint.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
@@ -301,17 +299,24 @@ void bridge_nats_stop(struct bridge *b)
                 return;
         for (size_t i = 0; i < n->nsubs; i++)
                 natsSubscription_Unsubscribe(n->subs[i]);
-        if (n->nc)
+        bridge_calls_unsubscribe(b);
+        if (n->nc) {
                 natsConnection_FlushTimeout(n->nc, 1000);
+                natsConnection_Close(n->nc); /* forwarded calls in flight fail now */
+        }
+        bridge_calls_stop(b);
         for (size_t i = 0; i < n->nsubs; i++)
                 natsSubscription_Destroy(n->subs[i]);
         natsConnection_Destroy(n->nc);
+        /* libnats's threads (callbacks in progress) end before their
+         * closures are freed. */
+        nats_CloseAndWait(0);
+        bridge_calls_free(b);
         free(n->subs);
         free(n);
         free(import_ctxs);
         import_ctxs = NULL;
         b->nats = NULL;
-        nats_Close();
 }
 
 uint64_t bridge_nats_max_payload(struct bridge *b)
@@ -347,7 +352,12 @@ static const char *unit_of(struct bridge_nats *n, pid_t pid)
         return n->unit_pid_unit;
 }
 
-static natsStatus export_headers(struct bridge *b, natsMsg *nm, const ipcd_msg *m)
+natsConnection *bridge_nats_conn(struct bridge *b)
+{
+        return b->nats->nc;
+}
+
+natsStatus bridge_nats_origin_headers(struct bridge *b, natsMsg *nm, const ipcd_msg *m)
 {
         char v[5][32];
         const char *unit = unit_of(b->nats, m->sender_pid);
@@ -386,14 +396,15 @@ void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern)
                 bridge_count(b, BC_BAD_SUBJECT);
                 return;
         }
-        /* Headers take a few hundred bytes of max_payload too. */
-        if (m->len + 1024 > bridge_nats_max_payload(b)) {
+        /* The headers count toward max_payload too: libnats refuses what is
+         * over it with the headers (NATS_MAX_PAYLOAD, below). */
+        if (m->len > bridge_nats_max_payload(b)) {
                 bridge_count(b, BC_TOO_LARGE);
                 return;
         }
         s = natsMsg_Create(&nm, subject, NULL, m->data, (int)m->len);
         if (s == NATS_OK)
-                s = export_headers(b, nm, m);
+                s = bridge_nats_origin_headers(b, nm, m);
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nats->nc, nm);
         natsMsg_Destroy(nm);

@@ -22,6 +22,10 @@
  * nobody waits for any more (the call timed out) is dropped there and
  * never reaches the application.
  *
+ * ipcd_reply_error() is a bridge's answer for a call it forwarded to
+ * another host that failed there: the caller's ipcd_call() returns the
+ * error as it would ipcd's verdict (root or ipcd's group only: ipcd checks).
+ *
  * A call must wait: timeout 0 is -EINVAL.  Requests and replies travel
  * inline (at most ipcd_max_inline() bytes; -EMSGSIZE beyond).
  */
@@ -117,5 +121,35 @@ IPCD_EXPORT int ipcd_reply(ipcd_client *c, const ipcd_msg *request, long type, c
         pthread_mutex_unlock(&c->lock);
         if (len > s.max_payload)
                 return -EMSGSIZE;
+        return lib_send(c, &s, &q, request->id);
+}
+
+IPCD_EXPORT int ipcd_reply_error(ipcd_client *c, const ipcd_msg *request, int error)
+{
+        int32_t status = error;
+        struct lib_req q = {
+                .op = WIRE_OP_REPLY,
+                .wflags = WIRE_IN_REMOTE,
+                .type = 1,
+                .data = &status,
+                .len = sizeof(status),
+                .qfull = QFULL_BLOCK,
+        };
+        struct session s;
+
+        if (!c || !request || !(request->flags & IPCD_MSG_REQUEST) || request->sender_id == 0 ||
+            !wire_remote_verdict_ok(status))
+                return -EINVAL;
+        if (client_forked(c))
+                return -ECHILD;
+        (void)client_ob_flush(c, false);
+        q.arg = request->sender_id;
+        pthread_mutex_lock(&c->lock);
+        if (!c->connected) {
+                pthread_mutex_unlock(&c->lock);
+                return -ECONNRESET;
+        }
+        s = c->s;
+        pthread_mutex_unlock(&c->lock);
         return lib_send(c, &s, &q, request->id);
 }

@@ -32,6 +32,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -417,7 +418,10 @@ enum wire_op {
  * answer is one WIRE_OUT_REPLY on wire_reply_type(cookie), either the
  * callee's reply (status 0) or ipcd's verdict (status -ENOENT no such
  * callee, -EAGAIN dropped: the callee is full, -ECONNRESET the callee went
- * away before replying).
+ * away before replying).  A bridge (privileged) that forwards calls to
+ * another host answers with REPLY | WIRE_IN_REMOTE and an int32 verdict
+ * when the remote side failed: -ETIMEDOUT, -ECONNRESET, -ENOENT, -EAGAIN,
+ * -EHOSTUNREACH (no route to the other host), -EMSGSIZE.
  *
  * A successful ACK (status 0, no body) may also arrive as a message of
  * zero bytes on the reply type: ipcd sends that when the queue is full of
@@ -454,7 +458,10 @@ enum wire_in_flags {
                                         credit from any of them */
         WIRE_IN_REMOTE = 1 << 6,    /* PUBLISH from a bridge (ipcd-bridge): the payload
                                        starts with a struct wire_origin; privileged
-                                       clients only; delivered with WIRE_OUT_REMOTE */
+                                       clients only; delivered with WIRE_OUT_REMOTE.
+                                       REPLY from a bridge: the payload is one int32,
+                                       a verdict (wire_remote_verdict_ok) given to the
+                                       caller as ipcd's would be */
 };
 
 /*
@@ -643,3 +650,11 @@ void wire_hex_encode(const uint8_t *in, size_t n, char *out);
 int wire_hex_decode(const char *in, uint8_t *out, size_t n);
 /* Constant-time comparison of two tokens. */
 bool wire_token_equal(const uint8_t a[WIRE_TOKEN_SIZE], const uint8_t b[WIRE_TOKEN_SIZE]);
+
+/* A verdict a bridge may give for a call it forwarded (REPLY with
+ * WIRE_IN_REMOTE). */
+static inline bool wire_remote_verdict_ok(int32_t status)
+{
+        return status == -ETIMEDOUT || status == -ECONNRESET || status == -ENOENT ||
+               status == -EAGAIN || status == -EHOSTUNREACH || status == -EMSGSIZE;
+}

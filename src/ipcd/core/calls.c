@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ipcd/core/answers.h"
 #include "ipcd/core/calls.h"
@@ -14,6 +15,7 @@
 #include "ipcd/core/errors.h"
 #include "ipcd/core/message.h"
 #include "ipcd/core/pass.h"
+#include "ipcd/core/policy.h"
 #include "ipcd/core/router.h"
 #include "shared/clock.h"
 #include "shared/util.h"
@@ -76,6 +78,31 @@ int op_reply(struct op_call *x)
         if (!wire_type_is_user(h->type) || h->len > r->lim.max_payload) {
                 pass_reject(x->p, s, "invalid reply");
                 return ROUTER_E_INVALID;
+        }
+        /* A bridge's verdict for a call it forwarded to another host:
+         * privileged clients only, one of the verdicts ipcd itself gives. */
+        if (h->flags & WIRE_IN_REMOTE) {
+                int32_t status;
+
+                if (policy_check_remote(s) != 0)
+                        return ROUTER_E_DENIED;
+                if (h->len != sizeof(status)) {
+                        pass_reject(x->p, s, "invalid remote verdict");
+                        return ROUTER_E_INVALID;
+                }
+                memcpy(&status, x->payload, sizeof(status));
+                if (!wire_remote_verdict_ok(status)) {
+                        pass_reject(x->p, s, "invalid remote verdict");
+                        return ROUTER_E_INVALID;
+                }
+                if (!call_take(r, s, h->arg, h->cookie)) {
+                        pass_reject(x->p, s, "reply to no pending call");
+                        return ROUTER_E_INVALID;
+                }
+                caller = router_client_by_id(r, h->arg);
+                if (caller)
+                        send_verdict(r, caller, h->cookie, status);
+                return 0;
         }
         /* Only the callee of a pending call may answer it, once. */
         if (!call_take(r, s, h->arg, h->cookie)) {

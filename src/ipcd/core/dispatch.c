@@ -43,7 +43,7 @@ static void dispatch_one(struct op_call *x)
         int e;
 
         if ((h->flags & ~KNOWN_FLAGS) || ((h->flags & WIRE_IN_BULK) && !(op && op->bulk)) ||
-            ((h->flags & WIRE_IN_REMOTE) && h->op != WIRE_OP_PUBLISH)) {
+            ((h->flags & WIRE_IN_REMOTE) && h->op != WIRE_OP_PUBLISH && h->op != WIRE_OP_REPLY)) {
                 pass_reject(x->p, x->s, "unsupported flags");
                 e = router_errno(ROUTER_E_INVALID);
                 if (h->flags & WIRE_IN_REQUEST)

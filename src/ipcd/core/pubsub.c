@@ -102,11 +102,12 @@ static void publish_history(struct router *r, struct topic *t, const struct op_c
 /*
  * A publish from another host (WIRE_IN_REMOTE, sent by ipcd-bridge): only
  * a privileged client may claim one, and its payload must start with a
- * well-formed struct wire_origin (for a bulk payload, only its length can
- * be checked here: the ring is the sender's to write, so the library
- * checks the copy it hands out, ipcd_msg_origin()).
+ * well-formed struct wire_origin (for a bulk payload, only the chunk's
+ * length can be checked here, not the record's, which is the descriptor's:
+ * the ring is the sender's to write, so the library checks the copy it
+ * hands out, ipcd_msg_origin()).
  */
-static int publish_remote_check(struct op_call *x, bool bulk)
+static int publish_remote_check(struct op_call *x, const struct wire_bulk *bulk)
 {
         struct wire_origin og;
 
@@ -114,7 +115,7 @@ static int publish_remote_check(struct op_call *x, bool bulk)
                 return 0;
         if (policy_check_remote(x->s) != 0)
                 return ROUTER_E_DENIED;
-        if (x->h->len < sizeof(og)) {
+        if ((bulk ? bulk->len : x->h->len) < sizeof(og)) {
                 pass_reject(x->p, x->s, "remote publish without its origin");
                 return ROUTER_E_INVALID;
         }
@@ -148,7 +149,7 @@ int op_publish(struct op_call *x)
         message_dst_cstr(topic, x->dst, h->dst_len);
         e = policy_check_publish(r, x->s, topic);
         if (e == 0)
-                e = publish_remote_check(x, bulk);
+                e = publish_remote_check(x, bulk ? &d : NULL);
         if (e != 0) {
                 if (bulk)
                         bulk_done(r, &d);
