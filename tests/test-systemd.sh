@@ -161,8 +161,9 @@ case "$unitdir" in
 *) inside ln -sf "$service" "$socket" "$msocket" "$mservice" /etc/systemd/system/ ;;
 esac
 # An installation below /root, /home or /tmp (make distcheck's _inst) is
-# hidden from the service by ProtectHome= and PrivateTmp=: relax those two
-# for this test only, in a drop-in.
+# hidden from the services (ipcd, and ipcdctl in ipcd-metrics@) by
+# ProtectHome= and PrivateTmp=: relax those two for this test only, in a
+# drop-in.
 case "$ipcd_bin" in
 /root/* | /home/* | /run/user/*) relax="ProtectHome=no" ;;
 /tmp/* | /var/tmp/*) relax="PrivateTmp=no" ;;
@@ -170,8 +171,10 @@ case "$ipcd_bin" in
 esac
 if [ -n "$relax" ]; then
         log "installed under ${ipcd_bin%/*}: drop-in with $relax"
-        inside sh -c "mkdir -p /etc/systemd/system/ipcd.service.d &&
-                printf '[Service]\n$relax\n' >/etc/systemd/system/ipcd.service.d/50-test.conf"
+        for u in ipcd.service ipcd-metrics@.service; do
+                inside sh -c "mkdir -p /etc/systemd/system/$u.d &&
+                        printf '[Service]\n$relax\n' >/etc/systemd/system/$u.d/50-test.conf"
+        done
 fi
 
 inside systemd-sysusers "$sysusers" || die "systemd-sysusers $sysusers"
