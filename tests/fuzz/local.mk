@@ -52,6 +52,7 @@ tests_fuzz_fuzz_reply_LDFLAGS = $(FUZZ_LDFLAGS_)
 
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c \
 	src/ipcd/config.c src/ipcd/config.h src/ipcd/core/policy.c src/ipcd/core/policy.h \
+	src/ipcd/core/units.c src/ipcd/core/units.h \
 	$(SHARED_SOURCES)
 tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS_) $(LIBCONFIG_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LDFLAGS_)

@@ -38,11 +38,12 @@ void send_answer_data(struct router *r, struct client *c, uint16_t kind, uint64_
                  * busy sending), a zero-byte message still fits: it means 0. */
                 if (msgsnd(c->qid, &m, off, IPC_NOWAIT) == 0 ||
                     (errno == EAGAIN && msgsnd(c->qid, &m, 0, IPC_NOWAIT) == 0)) {
-                        wakeup_raise(c);
+                        wakeup_waiters(c);
                         return;
                 }
         }
-        (void)deliver(r, c, &(struct delivery){ .msg = &m.mtype, .size = off, .control = true });
+        (void)deliver(r, c, &(struct delivery){ .msg = &m.mtype, .size = off, .control = true,
+                                                .answer = true });
 }
 
 static void send_answer(struct router *r, struct client *c, uint16_t kind, uint64_t cookie,

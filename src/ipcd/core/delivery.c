@@ -364,6 +364,8 @@ int deliver(struct router *r, struct client *c, const struct delivery *m)
                 if (msgsnd(c->qid, m->msg, m->size, IPC_NOWAIT) == 0) {
                         if (m->nrec)
                                 delivered(r, c, m->nrec);
+                        else if (m->answer)
+                                wakeup_waiters(c);
                         else
                                 wakeup_raise(c);
                         flow_delivered(r, c, m->flow_sender, m->flow_group, m->flow_cost);

@@ -12,6 +12,7 @@ struct delivery {
         size_t size;
         uint32_t nrec;
         bool control;                 /* an answer or notice: own limit, own type */
+        bool answer;                  /* an answer to a request: no doorbell (wakeup.h) */
         const struct held_chunk *bulk; /* the bulk descriptor it carries (held by the
                                          receiver), or NULL; at most one per message */
         uint64_t flow_sender;         /* its records' sender under flow control, or 0 */

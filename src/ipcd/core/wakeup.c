@@ -15,13 +15,18 @@
 
 /* Something arrived in c's queue: raise Sc for timed waits, ring the
  * doorbell for ipcd_fd() users. */
-void wakeup_raise(struct client *c)
+void wakeup_waiters(struct client *c)
 {
         struct sembuf op = { .sem_num = 0, .sem_op = 1, .sem_flg = IPC_NOWAIT };
 
         /* ERANGE (the count is at SEMVMX) only means wake-ups are pending. */
         if (c->timed)
                 (void)semop(c->semid, &op, 1);
+}
+
+void wakeup_raise(struct client *c)
+{
+        wakeup_waiters(c);
         if (c->doorbell && c->fifo_fd >= 0) {
                 char b = WIRE_DOORBELL;
 
