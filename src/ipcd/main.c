@@ -245,7 +245,8 @@ static int reload(struct daemon *d)
                 struct ipcd_config dead = { .runtime_dir = cfg.runtime_dir, .rings = cfg.rings,
                                             .nrings = cfg.nrings,
                                             .clients_group = running.clients_group,
-                                            .policy = running.policy };
+                                            .policy = running.policy,
+                                            .unit_limits = running.unit_limits };
 
                 cfg.runtime_dir = running.runtime_dir;
                 cfg.rings = running.rings;
