@@ -166,7 +166,7 @@ esac
 # drop-in.
 case "$ipcd_bin" in
 /root/* | /home/* | /run/user/*) relax="ProtectHome=no" ;;
-/tmp/* | /var/tmp/*) relax="PrivateTmp=no" ;;
+/tmp/* | /var/tmp/*) relax="PrivateTmp=no\nDynamicUser=no" ;; # DynamicUser= implies PrivateTmp=
 *) relax="" ;;
 esac
 if [ -n "$relax" ]; then
