@@ -56,7 +56,7 @@
 #include "tlib.h"
 
 #define MAX_WORKERS 64
-#define MAX_STREAMS (1u << 17)
+#define MAX_STREAMS (1u << 21)
 #define T_DATA 7
 #define T_CALL 8
 #define T_PUB 9
@@ -246,7 +246,10 @@ static void session(unsigned slot, uint64_t *seed, unsigned n)
         int r;
 
         if (sid == 0 || sid >= MAX_STREAMS) {
-                tl_sleep_ms(50);
+                /* More connections than the table holds: say so, stop. */
+                note_error("more than %u connections: raise MAX_STREAMS", MAX_STREAMS);
+                sh->send_errors++;
+                sh->stop = 1;
                 return;
         }
         s = &sh->streams[sid];

@@ -161,6 +161,7 @@ static int do_callee(const char *rundir, const char *name, const char *ready)
 {
         ipcd_client *c = NULL;
         int r = ipcd_connect_at(rundir, name, &c);
+        bool dying = false, sent = false;
         FILE *f;
 
         if (r < 0)
@@ -182,14 +183,22 @@ static int do_callee(const char *rundir, const char *name, const char *ready)
                 if (!(m.flags & IPCD_MSG_REQUEST)) {
                         printf("send %ld %.*s\n", m.type, (int)m.len, (const char *)m.data);
                         fflush(stdout);
+                        sent = true;
+                        if (dying)
+                                _exit(0);
                 } else if (m.type == 10 && m.len < 500) {
                         int n = snprintf(out, sizeof(out), "re:%.*s", (int)m.len,
                                          (const char *)m.data);
                         r = ipcd_reply(c, &m, 11, out, (size_t)n);
                         if (r < 0)
                                 die("reply", r);
-                } else if (m.type == 30)
-                        _exit(0);
+                } else if (m.type == 30) {
+                        /* a call may overtake the send before it through
+                         * the bridge: die once both came */
+                        if (sent)
+                                _exit(0);
+                        dying = true;
+                }
                 else if (m.type == 50) {
                         /* a verdict only a bridge may give: for anyone else
                          * ipcd drops it and the call stays pending */

@@ -9,10 +9,16 @@
  * is still delivered (accepted means not lost), that IPCD_ACK to its name
  * then gives -ENOENT and that its name can be registered again.  Also: a
  * forked child of a client cannot use the inherited handle (an error, not a
- * crash) and its exit does not disconnect the parent.  The waits are hang
+ * crash) and its exit does not disconnect the parent.  And a client killed
+ * in the middle of registering (its REGISTER written, its reply FIFO not
+ * open for reading: a pid that is gone) does not leave its FIFO in
+ * clients/: ipcd removes it; nor does one killed before it registered
+ * (ipcd removes unread FIFOs when it stops).  The waits are hang
  * guards (10 s); the time observed is logged, not asserted.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +174,44 @@ static void test_fork(ipcd_client *watcher)
         ipcd_close(p);
 }
 
+/* A REGISTER whose maker died before it opened its reply FIFO. */
+static void test_orphan_fifo(void)
+{
+        static const char fifo[] = "0123456789abcdef0123456789abcdef";
+        struct wire_ctl req = { .cmd = WIRE_CTL_REGISTER };
+        char path[PATH_MAX], line[WIRE_LINE_MAX + 1];
+        uint64_t t0;
+        pid_t dead;
+        int n, st;
+
+        /* A pid that is gone (reaped; not reused within the test). */
+        dead = fork();
+        CHECK(dead >= 0);
+        if (dead == 0)
+                _exit(0);
+        CHECK(waitpid(dead, &st, 0) == dead);
+        snprintf(path, sizeof(path), "%s/clients/%s", tl_rundir(), fifo);
+        CHECK(mkfifo(path, 0600) == 0);
+        req.pid = dead;
+        memcpy(req.fifo, fifo, sizeof(req.fifo));
+        memcpy(req.nonce, "00112233445566778899aabbccddeeff", sizeof(req.nonce));
+        n = wire_ctl_format(&req, line, sizeof(line));
+        CHECK(n > 0);
+        CHECK_OK(tl_control_write(line, (size_t)n));
+        t0 = tl_now_ms();
+        while (access(path, F_OK) == 0) {
+                CHECK_MSG(tl_now_ms() - t0 < 10000, "the orphaned reply FIFO is still there");
+                tl_sleep_ms(10);
+        }
+        tl_log("orphaned reply FIFO removed after %llu ms",
+               (unsigned long long)(tl_now_ms() - t0));
+        /* Killed before it even wrote its REGISTER: ipcd never hears of
+         * it, and removes it when it stops (the harness checks that no
+         * FIFO is left). */
+        snprintf(path, sizeof(path), "%s/clients/fedcba9876543210fedcba9876543210", tl_rundir());
+        CHECK(mkfifo(path, 0600) == 0);
+}
+
 int main(int argc, char **argv)
 {
         ipcd_client *watcher;
@@ -178,6 +222,7 @@ int main(int argc, char **argv)
         test_one(watcher, EXITED);
         test_one(watcher, CLOSED);
         test_fork(watcher);
+        test_orphan_fifo();
         tl_expect_empty(watcher);
         ipcd_close(watcher);
         return 0;

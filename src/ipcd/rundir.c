@@ -5,6 +5,7 @@
  * listable), RUNDIR/ipcd.lock (one ipcd per directory), RUNDIR/ipcd.state
  * (objects to remove after a crash).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -212,8 +213,46 @@ int rundir_setup(struct daemon *d, int inherited_fifo_fd)
         return setup_control(d, inherited_fifo_fd);
 }
 
+/* Remove every FIFO in clients/ that nobody reads: those of clients
+ * killed between creating their reply FIFO and registering (which ipcd
+ * never heard of: tests/soak.sh found them left behind).  A FIFO with a
+ * reader belongs to a live client and stays. */
+static void sweep_fifos(struct daemon *d)
+{
+        struct dirent *de;
+        DIR *dir;
+        int fd = d->clients_fd >= 0 ? dup(d->clients_fd) : -1;
+
+        if (fd < 0)
+                return;
+        dir = fdopendir(fd);
+        if (!dir) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(dir))) {
+                struct stat st;
+                int w;
+
+                if (de->d_name[0] == '.' ||
+                    fstatat(d->clients_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISFIFO(st.st_mode))
+                        continue;
+                w = openat(d->clients_fd, de->d_name,
+                           O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                if (w >= 0) {
+                        close(w);
+                        continue;
+                }
+                if (errno == ENXIO && unlinkat(d->clients_fd, de->d_name, 0) == 0)
+                        log_debug("removed the reply FIFO %s: nobody reads it", de->d_name);
+        }
+        closedir(dir);
+}
+
 void rundir_teardown(struct daemon *d)
 {
+        sweep_fifos(d);
         if (d->control_created && d->rundir_fd >= 0)
                 unlinkat(d->rundir_fd, "control", 0);
         d->control_fd = safe_close(d->control_fd);
