@@ -241,11 +241,8 @@ check_PROGRAMS += tests/test-bridge
 tests_test_bridge_SOURCES = tests/test-bridge.c
 tests_test_bridge_LDADD = src/lib/libipcd-client.la
 endif
-# Not in TESTS for now: its step 5b (an ipcd_send forwarded through B's
-# remote mapping, after 200 calls) fails intermittently (the bridge's call
-# workers and forwarded sends race; a fix is under way).  Run it with
-#   make check TESTS=tests/test-bridge.sh
 # It skips (77) where nats-server or ipcd-bridge (libnats) is missing.
+TESTS += tests/test-bridge.sh
 EXTRA_DIST += tests/test-bridge.sh
 
 # The soak (tests/soak.sh DURATION, default 10 minutes): not in make check;
