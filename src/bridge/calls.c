@@ -2,15 +2,20 @@
 /*
  * calls.c - ipcd-bridge's calls across hosts: NATS request/reply.
  *
- * serve: each mapping's subject has `calls` queue subscriptions (queue
- * group "ipcd-serve", so that one bridge of all that serve a subject
- * answers), each with its own libnats delivery thread: up to `calls`
- * calls in flight per mapping.  A request (a NATS message with a reply
- * subject) becomes ipcd_call() to the local name, within the caller's
- * Ipcd-Timeout-Ms (at most call_timeout_ms); the answer carries Ipcd-Type
- * and Ipcd-Status: 0 with the reply's payload, or the call's errno
- * (ETIMEDOUT, ECONNRESET, ENOENT, ...).  A message without a reply subject
- * is a forwarded ipcd_send(): sent to the local name.
+ * serve: each mapping's subject has one queue subscription (queue group
+ * "ipcd-serve", so that one bridge of all that serve a subject answers);
+ * its libnats delivery thread hands each request to a queue of the
+ * mapping's `calls` worker threads: up to `calls` calls in flight per
+ * mapping, and a slow call holds one worker, never the messages behind it
+ * (a call's timeout travels as call_timeout_ms, not the caller's own, so
+ * a call its caller gave up on can keep a worker that long).  A request (a
+ * NATS message with a reply subject) becomes ipcd_call() to the local
+ * name, within the caller's Ipcd-Timeout-Ms (at most call_timeout_ms);
+ * the answer carries Ipcd-Type and Ipcd-Status: 0 with the reply's
+ * payload, or the call's errno (ETIMEDOUT, ECONNRESET, ENOENT, ...).  A
+ * message without a reply subject is a forwarded ipcd_send(): sent to the
+ * local name at once, by the delivery thread, so forwarded sends keep
+ * their order and never wait behind a call.
  *
  * remote: each mapping is one more ipcd client of the bridge, holding the
  * mapping's name, with `calls` threads receiving on it.  An ipcd_call() to
@@ -38,9 +43,21 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 
+/* Requests waiting for a worker, per serve mapping: at most
+ * SERVE_QUEUE_PER_WORKER per worker, beyond which the delivery thread
+ * waits (and libnats's pending limit takes over). */
+#define SERVE_QUEUE_PER_WORKER 16
+
 struct serve_ctx {
         struct bridge *b;
         size_t index;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* a request queued, room made, or stop */
+        natsMsg **queue;     /* a ring of cap requests */
+        size_t cap, head, len;
+        bool stop, started;
+        pthread_t *threads;
+        size_t nthreads;
 };
 
 struct remote_ctx {
@@ -97,6 +114,72 @@ static void serve_answer(struct bridge *b, natsMsg *req, long type, const void *
                 bridge_count(b, BC_NATS_FAILED);
 }
 
+/* One request: ipcd_call() to the local name, the answer back. */
+static void serve_call(struct serve_ctx *x, natsMsg *m)
+{
+        struct bridge *b = x->b;
+        const struct bridge_call *sv = &b->cfg.serves[x->index];
+        int len = natsMsg_GetDataLength(m), r;
+        uint64_t type, timeout;
+        ipcd_msg rep;
+
+        /* on_serve checked the headers */
+        (void)header_u64(m, "Ipcd-Type", IPCD_TYPE_MAX, 1, &type);
+        (void)header_u64(m, "Ipcd-Timeout-Ms", 3600 * 1000, b->cfg.call_timeout_ms, &timeout);
+        timeout = MIN(MAX(timeout, 1), b->cfg.call_timeout_ms);
+        r = ipcd_call(b->ipcd, sv->name, (long)type, natsMsg_GetData(m), (size_t)len, &rep,
+                      (int)timeout);
+        if (r < 0) {
+                bridge_count(b, BC_CALLS_FAILED);
+                serve_answer(b, m, 1, NULL, 0, -r);
+        } else {
+                bridge_count(b, BC_CALLS_SERVED);
+                serve_answer(b, m, rep.type, rep.data, rep.len, 0);
+                ipcd_msg_release(b->ipcd, &rep);
+        }
+}
+
+static void *serve_thread(void *arg)
+{
+        struct serve_ctx *x = arg;
+
+        pthread_mutex_lock(&x->lock);
+        for (;;) {
+                natsMsg *m;
+
+                while (!x->stop && x->len == 0)
+                        pthread_cond_wait(&x->cond, &x->lock);
+                if (x->stop)
+                        break;
+                m = x->queue[x->head];
+                x->head = (x->head + 1) % x->cap;
+                x->len--;
+                pthread_cond_broadcast(&x->cond); /* room for the delivery thread */
+                pthread_mutex_unlock(&x->lock);
+                serve_call(x, m);
+                natsMsg_Destroy(m);
+                pthread_mutex_lock(&x->lock);
+        }
+        pthread_mutex_unlock(&x->lock);
+        return NULL;
+}
+
+/* Takes m: queued for a worker, or destroyed once the bridge stops. */
+static void serve_queue(struct serve_ctx *x, natsMsg *m)
+{
+        pthread_mutex_lock(&x->lock);
+        while (!x->stop && x->len == x->cap)
+                pthread_cond_wait(&x->cond, &x->lock);
+        if (!x->stop) {
+                x->queue[(x->head + x->len) % x->cap] = m;
+                x->len++;
+                m = NULL;
+                pthread_cond_broadcast(&x->cond);
+        }
+        pthread_mutex_unlock(&x->lock);
+        natsMsg_Destroy(m);
+}
+
 static void on_serve(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
 {
         struct serve_ctx *x = closure;
@@ -105,7 +188,6 @@ static void on_serve(natsConnection *nc, natsSubscription *sub, natsMsg *m, void
         const char *reply_to = natsMsg_GetReply(m);
         int len = natsMsg_GetDataLength(m), r;
         uint64_t type, timeout;
-        ipcd_msg rep;
 
         (void)nc;
         (void)sub;
@@ -126,17 +208,8 @@ static void on_serve(natsConnection *nc, natsSubscription *sub, natsMsg *m, void
                 bridge_count(b, r < 0 ? BC_CALLS_FAILED : BC_SENDS_DELIVERED);
                 goto out;
         }
-        timeout = MIN(MAX(timeout, 1), b->cfg.call_timeout_ms);
-        r = ipcd_call(b->ipcd, sv->name, (long)type, natsMsg_GetData(m), (size_t)len, &rep,
-                      (int)timeout);
-        if (r < 0) {
-                bridge_count(b, BC_CALLS_FAILED);
-                serve_answer(b, m, 1, NULL, 0, -r);
-        } else {
-                bridge_count(b, BC_CALLS_SERVED);
-                serve_answer(b, m, rep.type, rep.data, rep.len, 0);
-                ipcd_msg_release(b->ipcd, &rep);
-        }
+        serve_queue(x, m);
+        return;
 out:
         natsMsg_Destroy(m);
 }
@@ -235,20 +308,31 @@ int bridge_calls_start(struct bridge *b, const char *rundir)
         if (!k)
                 return -ENOMEM;
         b->calls = k;
-        k->subs = calloc(c->nserves * c->calls + 1, sizeof(*k->subs));
+        k->subs = calloc(c->nserves + 1, sizeof(*k->subs));
         k->serves = calloc(c->nserves + 1, sizeof(*k->serves));
         k->remotes = calloc(c->nremotes + 1, sizeof(*k->remotes));
         if (!k->subs || !k->serves || !k->remotes)
                 return -ENOMEM;
         for (size_t i = 0; s == NATS_OK && i < c->nserves; i++) {
-                k->serves[i] = (struct serve_ctx){ b, i };
-                for (uint64_t j = 0; s == NATS_OK && j < c->calls; j++) {
-                        s = natsConnection_QueueSubscribe(&k->subs[k->nsubs], bridge_nats_conn(b),
-                                                          c->serves[i].subject, "ipcd-serve",
-                                                          on_serve, &k->serves[i]);
-                        if (s == NATS_OK)
-                                k->nsubs++;
+                struct serve_ctx *x = &k->serves[i];
+
+                *x = (struct serve_ctx){ .b = b, .index = i, .cap = c->calls * SERVE_QUEUE_PER_WORKER };
+                x->queue = calloc(x->cap, sizeof(*x->queue));
+                x->threads = calloc(c->calls, sizeof(*x->threads));
+                if (!x->queue || !x->threads)
+                        return -ENOMEM;
+                pthread_mutex_init(&x->lock, NULL);
+                pthread_cond_init(&x->cond, NULL);
+                x->started = true;
+                for (; x->nthreads < c->calls; x->nthreads++) {
+                        r = -pthread_create(&x->threads[x->nthreads], NULL, serve_thread, x);
+                        if (r < 0)
+                                return log_error_errno(r, "pthread_create");
                 }
+                s = natsConnection_QueueSubscribe(&k->subs[k->nsubs], bridge_nats_conn(b),
+                                                  c->serves[i].subject, "ipcd-serve", on_serve, x);
+                if (s == NATS_OK)
+                        k->nsubs++;
         }
         if (s != NATS_OK) {
                 log_error("NATS: serve: %s", natsStatus_GetText(s));
@@ -300,6 +384,22 @@ void bridge_calls_stop(struct bridge *b)
                 ipcd_close(x->c);
                 x->c = NULL;
         }
+        /* The serve workers: each ends after the call it is in (its
+         * answer fails on the closed connection); requests still queued
+         * are dropped with the connection. */
+        for (size_t i = 0; k->serves && i < b->cfg.nserves; i++) {
+                struct serve_ctx *x = &k->serves[i];
+
+                if (!x->started)
+                        continue;
+                pthread_mutex_lock(&x->lock);
+                x->stop = true;
+                pthread_cond_broadcast(&x->cond);
+                pthread_mutex_unlock(&x->lock);
+                for (size_t j = 0; j < x->nthreads; j++)
+                        pthread_join(x->threads[j], NULL);
+                x->nthreads = 0;
+        }
         for (size_t i = 0; i < k->nsubs; i++)
                 natsSubscription_Destroy(k->subs[i]);
         k->nsubs = 0;
@@ -311,6 +411,19 @@ void bridge_calls_free(struct bridge *b)
 
         if (!k)
                 return;
+        for (size_t i = 0; k->serves && i < b->cfg.nserves; i++) {
+                struct serve_ctx *x = &k->serves[i];
+
+                /* libnats's delivery threads are gone: nothing queues now */
+                for (; x->len; x->len--, x->head = (x->head + 1) % x->cap)
+                        natsMsg_Destroy(x->queue[x->head]);
+                if (x->started) {
+                        pthread_mutex_destroy(&x->lock);
+                        pthread_cond_destroy(&x->cond);
+                }
+                free(x->queue);
+                free(x->threads);
+        }
         free(k->subs);
         free(k->serves);
         free(k->remotes);

@@ -37,8 +37,6 @@ struct bridge_nats {
         natsConnection *nc;
         natsSubscription **subs;
         size_t nsubs;
-        char unit_pid_unit[64]; /* export thread only: a one-entry cache */
-        pid_t unit_pid;
 };
 
 struct import_ctx {
@@ -327,29 +325,32 @@ uint64_t bridge_nats_max_payload(struct bridge *b)
 }
 
 /* The systemd unit of pid, from /proc/PID/cgroup, where it ends in
- * ".service" (else ""); one entry cached. */
-static const char *unit_of(struct bridge_nats *n, pid_t pid)
+ * ".service" (else "").  One entry cached per thread: the export thread
+ * and the call workers (forwarded sends and calls) both stamp origins. */
+static const char *unit_of(pid_t pid)
 {
+        static __thread char unit[64];
+        static __thread pid_t unit_pid;
         char path[64], line[512], *p;
         FILE *f;
 
-        if (pid == n->unit_pid)
-                return n->unit_pid_unit;
-        n->unit_pid = pid;
-        n->unit_pid_unit[0] = '\0';
+        if (pid == unit_pid)
+                return unit;
+        unit_pid = pid;
+        unit[0] = '\0';
         snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
         f = pid > 0 ? fopen(path, "re") : NULL;
         if (!f)
-                return n->unit_pid_unit;
+                return unit;
         if (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = '\0';
                 p = strrchr(line, '/');
-                if (p && strlen(p + 1) < sizeof(n->unit_pid_unit) && strlen(p + 1) > 8 &&
+                if (p && strlen(p + 1) < sizeof(unit) && strlen(p + 1) > 8 &&
                     strcmp(p + strlen(p) - 8, ".service") == 0 && mapping_text_ok(p + 1, 64))
-                        strcpy(n->unit_pid_unit, p + 1);
+                        strcpy(unit, p + 1);
         }
         fclose(f);
-        return n->unit_pid_unit;
+        return unit;
 }
 
 natsConnection *bridge_nats_conn(struct bridge *b)
@@ -360,7 +361,7 @@ natsConnection *bridge_nats_conn(struct bridge *b)
 natsStatus bridge_nats_origin_headers(struct bridge *b, natsMsg *nm, const ipcd_msg *m)
 {
         char v[5][32];
-        const char *unit = unit_of(b->nats, m->sender_pid);
+        const char *unit = unit_of(m->sender_pid);
         natsStatus s;
 
         snprintf(v[0], sizeof(v[0]), "%ld", m->type);
