@@ -158,6 +158,17 @@ static char **split_list(const char *s, char **old)
         return v;
 }
 
+/* The --only list, freed at exit (LeakSanitizer checks after this). */
+static char **only_words;
+
+static void free_only_words(void)
+{
+        for (char **w = only_words; w && *w; w++)
+                free(*w);
+        free(only_words);
+        only_words = NULL;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         (void)remove(path);
@@ -845,7 +856,7 @@ int main(int argc, char **argv)
                         b->quick = true;
                         break;
                 case 'o':
-                        b->only = split_list(optarg, b->only);
+                        b->only = only_words = split_list(optarg, b->only);
                         break;
                 case 'O':
                         b->out_dir = optarg;
@@ -871,7 +882,7 @@ int main(int argc, char **argv)
                         b->no_unshare = true;
                         break;
                 case 'B':
-                        b->only = split_list("bridge", b->only);
+                        b->only = only_words = split_list("bridge", b->only);
                         break;
                 case 'k':
                         keep = true;
@@ -886,6 +897,7 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
+        atexit(free_only_words);
         if (optind < argc) {
                 fprintf(stderr, "ipcd-bench: unexpected argument '%s' (see --help)\n",
                         argv[optind]);
