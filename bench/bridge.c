@@ -777,7 +777,8 @@ static void report(struct bench *b, struct series lat[N_T], struct series thr[N_
         out(b, "  (bridge/X: the bridge's figure / X's: a round trip above 1 is slower than NATS\n"
                "   alone, a rate below 1 is slower; lost: sent but never received, core NATS\n"
                "   being at most once.  SendAsap: libnats writes each publish at once instead of\n"
-               "   leaving it to its flusher thread, which yields 1 ms before writing)\n");
+               "   leaving it to its flusher thread, which waits 1 ms for more before writing:\n"
+               "   a round trip of two publishes pays that twice)\n");
 }
 
 /* The counters of one bridge (its --status answer), for the report. */

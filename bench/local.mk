@@ -57,5 +57,6 @@ bench: all
 # namespaces through ipcd-bridge and a nats-server, against a direct NATS
 # pair (issue 14).  Results in bench/results/bridge/.
 bench-bridge: all
+	$(MKDIR_P) '$(abs_top_builddir)/bench/results/bridge'
 	$(abs_top_builddir)/bench/ipcd-bench --bridge --out '$(abs_top_builddir)/bench/results/bridge'
 .PHONY: bench bench-bridge

@@ -148,8 +148,9 @@ const struct transport transport_nats = {
 };
 
 /* The same with natsOptions_SetSendAsap(): each publish is written at
- * once instead of waiting for libnats's flusher thread, which yields 1 ms
- * before it writes (a round trip of two publishes pays it twice). */
+ * once instead of by libnats's flusher thread, which waits 1 ms for more
+ * publishes before it writes (natsCondition_TimedWait in conn.c's
+ * _flusher): a round trip of two publishes pays that twice. */
 const struct transport transport_nats_asap = {
     .name = "nats-asap",
     .label = "NATS direct, SendAsap",
