@@ -129,8 +129,8 @@ void csv_row(struct bench *b, const char *section, const char *test, const char 
 }
 
 static const char *const section_words[] = {
-    "latency", "throughput", "bulk", "fanout", "calls", "isolation", "scale", "python", "bridge",
-    NULL,
+    "latency",   "throughput", "bulk",   "fanout", "calls",
+    "isolation", "scale",      "python", "bridge", NULL,
 };
 
 static bool is_section_word(const char *w)

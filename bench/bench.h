@@ -141,7 +141,7 @@ struct bench {
         char ipcd_exec[300]; /* the private copy that runs */
         char ipcd_rundir[300];
         char ipcd_conf[300]; /* its config file, "" for the built-in defaults */
-        char ipcd_why[300]; /* why ipcd is unavailable */
+        char ipcd_why[300];  /* why ipcd is unavailable */
         char ipcd_note[512];
         pid_t ipcd_pid;
         bool ipcd_big_config; /* started with the raised client limits */

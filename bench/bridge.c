@@ -43,11 +43,11 @@
 
 #include "bench.h"
 
-#define MARK_ACK 'K'          /* lossy_recv's answer to a marker: 'K' + its sequence */
-#define MARK_RETRY_S 0.1      /* a marker is repeated this often */
-#define MARK_WAIT_S 10.0      /* until acknowledged, or this long */
-#define RECV_HANG_MS 10000    /* a transport's recv gives up (a lost round trip) */
-#define WORLD_WAIT_S 30.0     /* start-up of ipcd B, the bridges and NATS */
+#define MARK_ACK 'K'       /* lossy_recv's answer to a marker: 'K' + its sequence */
+#define MARK_RETRY_S 0.1   /* a marker is repeated this often */
+#define MARK_WAIT_S 10.0   /* until acknowledged, or this long */
+#define RECV_HANG_MS 10000 /* a transport's recv gives up (a lost round trip) */
+#define WORLD_WAIT_S 30.0  /* start-up of ipcd B, the bridges and NATS */
 #define DATA_TYPE 1L
 #define BRIDGE_MAX_REPS 32
 
@@ -480,7 +480,7 @@ static int world_start(struct bench *b)
         bprintf(w.log_nats, sizeof(w.log_nats), "%s/nats-server.log", b->tmpdir);
         bprintf(pidfile, sizeof(pidfile), "%s/nats-server.pid", b->tmpdir);
         {
-                char *argv[] = {w.nats_path, (char *)"-a", (char *)"127.0.0.1", (char *)"-p",
+                char *argv[] = {w.nats_path, (char *)"-a", (char *)"127.0.0.1",  (char *)"-p",
                                 port_s,      (char *)"-n", (char *)"ipcd-bench", (char *)"-P",
                                 pidfile,     NULL};
 
@@ -492,8 +492,9 @@ static int world_start(struct bench *b)
         if (mkdir(w.rundir_b, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
         {
-                char *argv[] = {b->ipcd_exec, (char *)"--runtime-dir", w.rundir_b,
-                                b->ipcd_conf[0] ? (char *)"--config" : NULL, b->ipcd_conf, NULL};
+                char *argv[] = {b->ipcd_exec, (char *)"--runtime-dir",
+                                w.rundir_b,   b->ipcd_conf[0] ? (char *)"--config" : NULL,
+                                b->ipcd_conf, NULL};
 
                 w.ipcd_b = launch(true, argv, w.log_ipcd_b);
         }
@@ -513,10 +514,10 @@ static int world_start(struct bench *b)
         bprintf(w.log_bridge_a, sizeof(w.log_bridge_a), "%s/bridge-a.log", b->tmpdir);
         bprintf(w.log_bridge_b, sizeof(w.log_bridge_b), "%s/bridge-b.log", b->tmpdir);
         {
-                char *argv_a[] = {w.bridge_path, (char *)"--config", conf_a,
-                                  (char *)"--runtime-dir", b->ipcd_rundir, NULL};
-                char *argv_b[] = {w.bridge_path, (char *)"--config", conf_b,
-                                  (char *)"--runtime-dir", w.rundir_b, NULL};
+                char *argv_a[] = {w.bridge_path,           (char *)"--config", conf_a,
+                                  (char *)"--runtime-dir", b->ipcd_rundir,     NULL};
+                char *argv_b[] = {w.bridge_path,           (char *)"--config", conf_b,
+                                  (char *)"--runtime-dir", w.rundir_b,         NULL};
 
                 w.bridge_a = launch(false, argv_a, w.log_bridge_a);
                 w.bridge_b = launch(true, argv_b, w.log_bridge_b);
@@ -708,8 +709,9 @@ static void csv_rows(struct bench *b, const char *test, size_t size, const char 
                         ratio = st[t].med / st[T_NATS].med;
                 csv_row(b, "bridge", test, t_name[t], "unpinned", size, metric, unit,
                         st[t].valid ? &st[t] : NULL, ratio,
-                        !st[t].valid ? (x[t].why[0] ? x[t].why : "not measured")
-                        : t != T_NATS ? "nats" : "");
+                        !st[t].valid  ? (x[t].why[0] ? x[t].why : "not measured")
+                        : t != T_NATS ? "nats"
+                                      : "");
         }
 }
 
@@ -771,8 +773,7 @@ static void report(struct bench *b, struct series lat[N_T], struct series thr[N_
                 for (size_t s = 0; s < N_SIZES; s++)
                         if (thr[s][t].failed)
                                 out(b, "  (%s one-way %zu B: %u of %u repetitions failed: %s)\n",
-                                    t_name[t], sizes[s], thr[s][t].failed, b->reps,
-                                    thr[s][t].why);
+                                    t_name[t], sizes[s], thr[s][t].failed, b->reps, thr[s][t].why);
         }
         out(b, "  (bridge/X: the bridge's figure / X's: a round trip above 1 is slower than NATS\n"
                "   alone, a rate below 1 is slower; lost: sent but never received, core NATS\n"

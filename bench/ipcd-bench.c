@@ -131,8 +131,9 @@ static void help(void)
                "  -h, --help\n\n"
                "Environment: IPCD = the ipcd binary (default: ../src/ipcd/ipcd next to\n"
                "this program); IPCD_BRIDGE = ipcd-bridge (default: ../src/bridge/ipcd-bridge);\n"
-               "NATS_SERVER = nats-server (default: from PATH, /usr/sbin).  Root is needed for a private IPC namespace with big\n"
-               "queues and for dbus-broker-launch where journald is not running.\n");
+               "NATS_SERVER = nats-server (default: from PATH, /usr/sbin).  Root is needed for\n"
+               "a private IPC namespace with big queues, for dbus-broker-launch where\n"
+               "journald is not running, and for --bridge (a second IPC namespace).\n");
 }
 
 static char **split_list(const char *s, char **old)
@@ -980,9 +981,8 @@ int main(int argc, char **argv)
             only_wants(b, "bulk", "ipcd-ring-ack") || only_wants(b, "fanout", "ipcd") ||
             only_wants(b, "calls", "ipcd-call") || only_wants(b, "isolation", "ipcd") ||
             only_wants(b, "scale", "ipcd") || only_wants(b, "python", "ipcd") ||
-            only_lists(b, "bridge") ||
             only_wants(b, "latency", "chan-spin") || only_wants(b, "latency", "chan-futex") ||
-            only_wants(b, "throughput", "chan")) {
+            only_wants(b, "throughput", "chan") || only_lists(b, "bridge")) {
                 int r = drv_ipcd_daemon_start(b);
 
                 if (r < 0)
