@@ -129,7 +129,8 @@ void csv_row(struct bench *b, const char *section, const char *test, const char 
 }
 
 static const char *const section_words[] = {
-    "latency", "throughput", "bulk", "fanout", "calls", "isolation", "scale", "python", NULL,
+    "latency",   "throughput", "bulk",   "fanout", "calls",
+    "isolation", "scale",      "python", "bridge", NULL,
 };
 
 static bool is_section_word(const char *w)
@@ -157,6 +158,15 @@ bool only_names_section(const struct bench *b, const char *section)
                         return true;
         }
         return !any;
+}
+
+/* Is word in the --only list?  (The bridge section runs only when named.) */
+bool only_lists(const struct bench *b, const char *word)
+{
+        for (char **w = b->only; w && *w; w++)
+                if (strcmp(*w, word) == 0)
+                        return true;
+        return false;
 }
 
 bool only_wants(const struct bench *b, const char *section, const char *transport)

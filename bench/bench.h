@@ -140,7 +140,8 @@ struct bench {
         char ipcd_path[512]; /* as found */
         char ipcd_exec[300]; /* the private copy that runs */
         char ipcd_rundir[300];
-        char ipcd_why[300]; /* why ipcd is unavailable */
+        char ipcd_conf[300]; /* its config file, "" for the built-in defaults */
+        char ipcd_why[300];  /* why ipcd is unavailable */
         char ipcd_note[512];
         pid_t ipcd_pid;
         bool ipcd_big_config; /* started with the raised client limits */
@@ -176,6 +177,7 @@ void csv_row(struct bench *b, const char *section, const char *test, const char 
              const struct stat3 *s, double ratio, const char *ratio_to);
 bool only_wants(const struct bench *b, const char *section, const char *transport);
 bool only_names_section(const struct bench *b, const char *section);
+bool only_lists(const struct bench *b, const char *word);
 struct stat3 stat3_of(double *v, size_t n);
 double percentile_sorted(const double *v, size_t n, double p);
 int pin_self(int cpu);             /* cpu < 0: every CPU */
@@ -238,6 +240,8 @@ extern const struct transport transport_ipcd_ring_ack;
 int drv_ipcd_setup(struct pair *p);
 int connect_retry(const char *rundir, const char *name, ipcd_client **ret);
 int drv_ipcd_daemon_start(struct bench *b);
+void exe_dir(char *buf, size_t size);
+void tail_log(struct bench *b, const char *log);
 void drv_ipcd_daemon_stop(struct bench *b);
 bool drv_ipcd_available(const struct bench *b);
 int bench_isolation(struct bench *b);
@@ -248,3 +252,30 @@ int bench_scale(struct bench *b);
  * figures of sections 1 (median round trip per mode, us) and 2 (64 B
  * rate) for its ratios, NAN where not measured ---- */
 int bench_python(struct bench *b, const double c_rtt_us[2], double c_oneway);
+
+/* ---- bridge.c: section 9 (--bridge), topics across two IPC namespaces
+ * through ipcd-bridge and one nats-server, against a direct NATS pair ---- */
+
+/* A transport that may lose messages (core NATS is at most once) sends
+ * its MARK_END and MARK_QUIT through this: each is stamped with a
+ * sequence number and repeated until the receiver acknowledges it;
+ * lossy_recv() acknowledges and drops the repeats.  Data goes as is. */
+struct lossy_link {
+        int (*put)(void *ep, const void *buf, size_t len);
+        /* one message, at most len bytes; -ETIMEDOUT after timeout_ms */
+        ssize_t (*get)(void *ep, void *buf, size_t len, int timeout_ms);
+        void *ep;
+        uint32_t sent_seq, seen_seq;
+        char mark[BENCH_MAX_MSG];
+};
+int lossy_send(struct lossy_link *l, const void *buf, size_t len);
+ssize_t lossy_recv(struct lossy_link *l, void *buf, size_t len);
+const char *bridge_nats_url(void); /* the bench's nats-server, "" when not running */
+/* 0, 1 when the section was skipped (the reason is printed), or -errno */
+int bench_bridge(struct bench *b);
+
+/* ---- nats.c (built with libnats only) ---- */
+#ifdef BENCH_NATS
+extern const struct transport transport_nats;
+extern const struct transport transport_nats_asap;
+#endif

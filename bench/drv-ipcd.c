@@ -28,7 +28,8 @@
 #define DATA_TYPE 1L
 #define MAX_REPS 32
 
-static void exe_dir(char *buf, size_t size)
+/* The directory of the running bench (not of its libtool wrapper). */
+void exe_dir(char *buf, size_t size)
 {
         ssize_t n = readlink("/proc/self/exe", buf, size - 1);
         char *slash;
@@ -101,7 +102,8 @@ static int write_ipcd_config(struct bench *b, const char *path, bool big)
         return 0;
 }
 
-static void tail_log(struct bench *b, const char *log)
+/* The first lines of a helper's log, indented, into the report. */
+void tail_log(struct bench *b, const char *log)
 {
         char line[512];
         FILE *f = fopen(log, "re");
@@ -221,6 +223,7 @@ found:
                     check_log);
                 conf[0] = 0;
         }
+        bprintf(b->ipcd_conf, sizeof(b->ipcd_conf), "%s", conf);
 
         pid = fork();
         if (pid < 0)

@@ -8,7 +8,8 @@
  * Sections (issue 6): 1 round-trip latency, 2 one-way throughput (plain
  * and with sender batching, IPCD_MORE), 3 bulk, 4 fan-out, 5 calls,
  * 6 isolation, 7 scale; 8 the Python binding against pyzmq (issue 15);
- * then the targets.  A feature the daemon answers
+ * then the targets.  9, only with --bridge (issue 14): topics across two
+ * IPC namespaces through ipcd-bridge and NATS, against NATS alone.  A feature the daemon answers
  * with an error is reported with that error instead of a figure.
  */
 #include <errno.h>
@@ -113,8 +114,13 @@ static void help(void)
                "                   ipcd ipcd-more ipcd-ring ipcd-ring-ack ipcd-call floor\n"
                "                   floor-batch floor-more sysv pipe unix unix-stream memcpy\n"
                "                   dbus-broker dbus-daemon zmq chan chan-spin chan-futex\n"
-               "                   shm-spin shm-futex\n"
+               "                   shm-spin shm-futex; with --bridge: ipcd-bridge nats\n"
                "                   (a prefix before '-' selects all: ipcd, floor, unix, dbus)\n"
+               "  --bridge         section 9 (not in the default run; same as the section\n"
+               "                   word bridge in --only): topics between two IPC namespaces\n"
+               "                   through ipcd-bridge and a nats-server it starts, against a\n"
+               "                   direct NATS pair; exits 77 when it cannot run (no libnats,\n"
+               "                   nats-server or ipcd-bridge, or not root)\n"
                "  --out DIR        write DIR/latest.txt and DIR/latest.csv\n"
                "  --csv FILE       write the CSV here (default with --out: DIR/latest.csv)\n"
                "  --reps N         measured repetitions (default 5, --quick 2)\n"
@@ -124,8 +130,10 @@ static void help(void)
                "  -v, --verbose    progress on stderr\n"
                "  -h, --help\n\n"
                "Environment: IPCD = the ipcd binary (default: ../src/ipcd/ipcd next to\n"
-               "this program).  Root is needed for a private IPC namespace with big\n"
-               "queues and for dbus-broker-launch where journald is not running.\n");
+               "this program); IPCD_BRIDGE = ipcd-bridge (default: ../src/bridge/ipcd-bridge);\n"
+               "NATS_SERVER = nats-server (default: from PATH, /usr/sbin).  Root is needed for\n"
+               "a private IPC namespace with big queues, for dbus-broker-launch where\n"
+               "journald is not running, and for --bridge (a second IPC namespace).\n");
 }
 
 static char **split_list(const char *s, char **old)
@@ -149,6 +157,17 @@ static char **split_list(const char *s, char **old)
         v[m] = NULL;
         free(copy);
         return v;
+}
+
+/* The --only list, freed at exit (LeakSanitizer checks after this). */
+static char **only_words;
+
+static void free_only_words(void)
+{
+        for (char **w = only_words; w && *w; w++)
+                free(*w);
+        free(only_words);
+        only_words = NULL;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -809,6 +828,7 @@ int main(int argc, char **argv)
             {"reps", required_argument, NULL, 'r'},
             {"time", required_argument, NULL, 't'},
             {"no-unshare", no_argument, NULL, 'N'},
+            {"bridge", no_argument, NULL, 'B'},
             {"keep", no_argument, NULL, 'k'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -828,6 +848,7 @@ int main(int argc, char **argv)
         double rep_s = 0, t0 = now_s();
         bool keep = false;
         char path[1024];
+        int exit_status = 0;
         int c;
 
         while ((c = getopt_long(argc, argv, "vh", opts, NULL)) >= 0) {
@@ -836,7 +857,7 @@ int main(int argc, char **argv)
                         b->quick = true;
                         break;
                 case 'o':
-                        b->only = split_list(optarg, b->only);
+                        b->only = only_words = split_list(optarg, b->only);
                         break;
                 case 'O':
                         b->out_dir = optarg;
@@ -861,6 +882,9 @@ int main(int argc, char **argv)
                 case 'N':
                         b->no_unshare = true;
                         break;
+                case 'B':
+                        b->only = only_words = split_list("bridge", b->only);
+                        break;
                 case 'k':
                         keep = true;
                         break;
@@ -874,6 +898,7 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
+        atexit(free_only_words);
         if (optind < argc) {
                 fprintf(stderr, "ipcd-bench: unexpected argument '%s' (see --help)\n",
                         argv[optind]);
@@ -957,7 +982,7 @@ int main(int argc, char **argv)
             only_wants(b, "calls", "ipcd-call") || only_wants(b, "isolation", "ipcd") ||
             only_wants(b, "scale", "ipcd") || only_wants(b, "python", "ipcd") ||
             only_wants(b, "latency", "chan-spin") || only_wants(b, "latency", "chan-futex") ||
-            only_wants(b, "throughput", "chan")) {
+            only_wants(b, "throughput", "chan") || only_lists(b, "bridge")) {
                 int r = drv_ipcd_daemon_start(b);
 
                 if (r < 0)
@@ -1014,6 +1039,8 @@ int main(int argc, char **argv)
                         c_rtt[m] = lat[m][il].ok ? lat[m][il].p50.med : NAN;
                 (void)bench_python(b, c_rtt, thr[0][it].ok ? thr[0][it].rate.med : NAN);
         }
+        if (only_lists(b, "bridge") && bench_bridge(b) == 1)
+                exit_status = 77; /* --bridge could not run: said why */
         if (!b->only)
                 targets(b);
 
@@ -1025,5 +1052,5 @@ int main(int argc, char **argv)
                 fclose(b->txt);
         if (b->csv)
                 fclose(b->csv);
-        return 0;
+        return exit_status;
 }
