@@ -11,9 +11,13 @@ pid=$IPCD_PID
 run_test_prog test-reexec identity
 run_test_prog test-reexec call
 run_test_prog test-reexec stream
-# Five re-execs, one process: the pid never changed.
+run_test_prog test-reexec channel
+# Seven re-execs, one process: the pid never changed.
 n=$(grep -c 're-exec: took over' "$IPCD_LOG")
-[ "$n" = 5 ] || fail "$n re-execs taken over, 5 expected"
+[ "$n" = 7 ] || fail "$n re-execs taken over, 7 expected"
+n=$(grep -c 're-exec: took over .*, 1 channels' "$IPCD_LOG")
+[ "$n" = 2 ] || fail "$n re-execs took a channel over, 2 expected"
+grep -q 'channel .* dropped' "$IPCD_LOG" && fail "a channel was dropped"
 kill -0 "$pid" || fail "ipcd's pid changed"
 grep -q 'unusable' "$IPCD_LOG" && fail "a state was refused"
 ipcd_stop TERM
