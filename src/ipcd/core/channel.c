@@ -391,7 +391,7 @@ int channel_adopt(struct router *r, const struct channel *from, char *why, size_
         ch->next = NULL;
         ch->base = (void *)-1;
         if (shmctl(ch->shmid, IPC_STAT, &ds) < 0) {
-                snprintf(why, whylen, "%s", strerror(errno));
+                snprintf(why, whylen, "the segment is gone (%s)", strerror(errno));
                 free(ch);
                 return -EINVAL;
         }
