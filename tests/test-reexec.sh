@@ -23,10 +23,11 @@ grep -q 'unusable' "$IPCD_LOG" && fail "a state was refused"
 ipcd_stop TERM
 ipcd_check_clean
 
-# A state that cannot be read: garbage, then the fixture cut short.
+# A state that cannot be read: garbage, then the fixtures cut short.
 head -c 4096 /dev/urandom >"$IPCD_TEST_TMP/garbage.state"
 head -c 100 "$top_srcdir/tests/reexec-v1.state" >"$IPCD_TEST_TMP/short.state"
-for bad in garbage short; do
+head -c 1000 "$top_srcdir/tests/reexec-v2.state" >"$IPCD_TEST_TMP/short2.state"
+for bad in garbage short short2; do
         : >"$IPCD_LOG"
         export IPCD_TEST_REEXEC_STATE=$IPCD_TEST_TMP/$bad.state
         ipcd_start
