@@ -22,7 +22,8 @@
  *             each re-exec (same id, segment, ends) with its counters,
  *             which match what was sent and read in the end; the death of
  *             the receiver then closes it (-ECONNRESET to the sender) and
- *             its segment goes.
+ *             its segment goes.  Prints the longest gap the receiver saw
+ *             (a figure, not a check).
  *   corrupt   (ipcd hands over a bad state: IPCD_TEST_REEXEC_STATE) ipcd
  *             starts afresh and the client registers again by itself: a
  *             message to its own name arrives.
@@ -403,7 +404,7 @@ static _Noreturn void chan_receiver(int ready, int quit)
         ipcd_client *c = tl_connect("ch-rx");
         uint8_t want[sizeof(uint64_t) + 200];
         ipcd_channel *ch;
-        uint64_t n = 0, told;
+        uint64_t n = 0, told, last = 0, gap = 0;
         ipcd_msg m;
         char x;
 
@@ -417,6 +418,9 @@ static _Noreturn void chan_receiver(int ready, int quit)
                 int r = ipcd_channel_recv(ch, &m, 30000);
 
                 CHECK_MSG(r == 0, "channel receive: %s", tl_errname(r));
+                if (last && tl_now_ms() - last > gap)
+                        gap = tl_now_ms() - last;
+                last = tl_now_ms();
                 CHECK(strcmp(m.sender, "ch-tx") == 0 && m.flags == IPCD_MSG_CHANNEL);
                 if (m.type == 2)
                         break;
@@ -432,6 +436,8 @@ static _Noreturn void chan_receiver(int ready, int quit)
         CHECK(m.len == sizeof(told));
         memcpy(&told, m.data, sizeof(told));
         CHECK_EQ(told, n);
+        tl_log("ch-rx: %llu messages in order; longest gap %llu ms", (unsigned long long)n,
+               (unsigned long long)gap);
         /* An empty ring publishes the counter ipcd shows. */
         CHECK_R(ipcd_channel_recv(ch, &m, 0), -EAGAIN);
         CHECK(write(ready, &n, sizeof(n)) == sizeof(n));
