@@ -30,6 +30,7 @@
  */
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -515,15 +516,28 @@ static void mode_channel(void)
         char x;
 
         CHECK(pipe(rdy) == 0 && pipe(quit) == 0 && pipe(prog) == 0 && pipe(stop) == 0);
+        /* The ends stream to each other without ipcd: they must not
+         * outlive a failed test. */
         rx = fork();
         CHECK(rx >= 0);
-        if (rx == 0)
+        if (rx == 0) {
+                CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != 1);
+                close(rdy[0]);
+                close(quit[1]);
+                close(stop[1]);
                 chan_receiver(rdy[1], quit[0]);
+        }
         CHECK(read(rdy[0], &x, 1) == 1);
         tx = fork();
         CHECK(tx >= 0);
-        if (tx == 0)
+        if (tx == 0) {
+                CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != 1);
+                close(rdy[0]);
+                close(quit[1]);
+                close(stop[1]);
+                close(prog[0]);
                 chan_sender(prog[1], stop[0]);
+        }
         CHECK(read(rdy[0], &x, 1) == 1 && x == 'a');
         CHECK(read(prog[0], &x, 1) == 1);
         CHECK_EQ(tl_sysv_count("shm"), shm_base + 1);
