@@ -141,8 +141,8 @@ EXTRA_DIST += tests/test-reload.sh
 check_PROGRAMS += tests/test-policy
 tests_test_policy_SOURCES = tests/test-policy.c $(ITEST_COMMON)
 tests_test_policy_LDADD = $(ITEST_LIBS)
-TESTS += tests/test-policy.sh tests/test-policy-ctl.sh tests/test-unit.sh tests/test-unit-limits.sh
-EXTRA_DIST += tests/test-policy.sh tests/test-policy-ctl.sh tests/test-unit.sh tests/test-unit-limits.sh
+TESTS += tests/test-policy.sh tests/test-policy-ctl.sh tests/test-unit.sh tests/test-unit-limits.sh tests/test-reexec-units.sh
+EXTRA_DIST += tests/test-policy.sh tests/test-policy-ctl.sh tests/test-unit.sh tests/test-unit-limits.sh tests/test-reexec-units.sh
 
 # Issue 10's remaining attacks (findings 3, 7, 8), same rules as above.
 ATTACK_TESTS2 = \

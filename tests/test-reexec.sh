@@ -11,18 +11,23 @@ pid=$IPCD_PID
 run_test_prog test-reexec identity
 run_test_prog test-reexec call
 run_test_prog test-reexec stream
-# Five re-execs, one process: the pid never changed.
+run_test_prog test-reexec channel
+# Seven re-execs, one process: the pid never changed.
 n=$(grep -c 're-exec: took over' "$IPCD_LOG")
-[ "$n" = 5 ] || fail "$n re-execs taken over, 5 expected"
+[ "$n" = 7 ] || fail "$n re-execs taken over, 7 expected"
+n=$(grep -c 're-exec: took over .*, 1 channels' "$IPCD_LOG")
+[ "$n" = 2 ] || fail "$n re-execs took a channel over, 2 expected"
+grep -q 'channel .* dropped' "$IPCD_LOG" && fail "a channel was dropped"
 kill -0 "$pid" || fail "ipcd's pid changed"
 grep -q 'unusable' "$IPCD_LOG" && fail "a state was refused"
 ipcd_stop TERM
 ipcd_check_clean
 
-# A state that cannot be read: garbage, then the fixture cut short.
+# A state that cannot be read: garbage, then the fixtures cut short.
 head -c 4096 /dev/urandom >"$IPCD_TEST_TMP/garbage.state"
 head -c 100 "$top_srcdir/tests/reexec-v1.state" >"$IPCD_TEST_TMP/short.state"
-for bad in garbage short; do
+head -c 1000 "$top_srcdir/tests/reexec-v2.state" >"$IPCD_TEST_TMP/short2.state"
+for bad in garbage short short2; do
         : >"$IPCD_LOG"
         export IPCD_TEST_REEXEC_STATE=$IPCD_TEST_TMP/$bad.state
         ipcd_start

@@ -169,6 +169,10 @@ void control_identities_refresh(struct daemon *d)
                                 c->groups[i] = pc.groups[i];
                 }
                 proc_unit(c->pid, c->unit);
+                /* into its unit's books (the state joined it in none) */
+                if (unit_books_rejoin(&d->router, c) < 0)
+                        log_warning("client %llu: out of memory for its unit's books",
+                                    (unsigned long long)c->id);
         }
 }
 

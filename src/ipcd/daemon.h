@@ -96,10 +96,10 @@ uint64_t control_expire(struct daemon *d, uint64_t now_ms);
 /* The systemd unit a cgroup path places a process in ("" none), as
  * registration reads it from /proc/PID/cgroup. */
 void control_unit_of_cgroup(const char *path, char unit[POLICY_UNIT_MAX]);
-/* After a re-exec: read every client's groups and unit again from
- * /proc/PID (the state does not carry them; its pidfd still watches the
- * process).  A client whose process cannot be read keeps none.  Router
- * lock held. */
+/* After a re-exec from a version 1 state: read every client's groups and
+ * unit again from /proc/PID (that state does not carry them; its pidfd
+ * still watches the process) and put it in its unit's books.  A client
+ * whose process cannot be read keeps none.  Router lock held. */
 void control_identities_refresh(struct daemon *d);
 
 /* event.c */

@@ -408,6 +408,15 @@ static int router_adopt(struct daemon *d, struct ipcd_config *cfg)
                 return log_error_errno(r, "initialising");
         cfg->lim.max_payload = max_payload(cfg, d->router.mq.msgmax);
         router_set_limits(&d->router, &cfg->lim);
+        /* The rules and unit limits before the clients: their units'
+         * books take the limits as they join. */
+        r = policy_rules_copy(&d->router.policy, &cfg->policy);
+        if (r >= 0)
+                r = unit_limits_copy(&d->router.unit_limits, &cfg->unit_limits);
+        if (r < 0) {
+                router_done(&d->router);
+                return log_error_errno(r, "policy rules");
+        }
         d->router.ipc_ns = d->ipc_ns;
         d->parked_bytes = cfg->parked_bytes;
         d->parked_bytes_per_uid = cfg->parked_bytes_per_uid;

@@ -13,7 +13,9 @@
  * The bulk rings are System V segments marked for removal: they live
  * while attached, and execve(2) detaches them.  A ring holder, a child
  * forked just before the exec, keeps them attached until the new image
- * has attached them itself and closes the holder's pipe (or 30 s).
+ * has attached them itself and closes the holder's pipe (or 30 s).  The
+ * same holds for the direct channels' segments (core/channel.c): the
+ * holder keeps them too, and the new image attaches each again.
  *
  * The new image (--reexec-state=FD) reads the state back and validates it
  * (snapshot-read.c).  A state it cannot read is logged with the reason and
@@ -33,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipcd/core/channel.h"
 #include "ipcd/core/snapshot.h"
 #include "ipcd/daemon.h"
 #include "shared/clock.h"
@@ -198,7 +201,7 @@ int reexec_exec(struct daemon *d)
         int memfd, r;
 
         memcpy(e.line, d->line, d->line_len);
-        if (d->router.nrings) {
+        if (d->router.nrings || d->router.nchannels) {
                 e.holder_pid = holder_start(&e.holder_fd);
                 if (e.holder_pid < 0)
                         return log_error_errno(e.holder_pid, "re-exec: forking the ring holder");
@@ -273,6 +276,10 @@ static int state_rerecord(struct daemon *d)
                 ipcstate_record(fd, IPCSTATE_SEM, c->semid, false);
                 ipcstate_record_name(fd, c->uid, c->name, false);
         }
+        /* Segments not marked for removal yet (channel.c) */
+        for (const struct channel *ch = r->channels; ch; ch = ch->next)
+                if (ch->phase != CHANNEL_OPEN)
+                        ipcstate_record(fd, IPCSTATE_SHM, ch->shmid, false);
         return fd;
 }
 
@@ -391,18 +398,23 @@ int reexec_adopt(struct daemon *d, int fd)
                 free(d->dead_names);
                 d->dead_names = NULL;
                 d->ndead_names = 0;
+                /* Nobody watches its channels any more: their ends are
+                 * told, as when an end dies. */
+                channel_detach_all(&d->router, true);
                 snapshot_discard(&d->router);
                 adopt_give_up(d);
                 return r;
         }
-        /* Groups and units are not in the state: read them again. */
-        router_lock(&d->router);
-        control_identities_refresh(d);
-        router_unlock(&d->router);
+        /* A version 1 state has no groups and units: read them again. */
+        if (e.version < 2) {
+                router_lock(&d->router);
+                control_identities_refresh(d);
+                router_unlock(&d->router);
+        }
         cloexec_all(d);
         /* We are attached to the rings: the holder may go. */
         holder_stop(&e.holder_fd, &e.holder_pid);
-        log_notice("re-exec: took over %u clients, %u rings", d->router.nclients,
-                   d->router.nrings);
+        log_notice("re-exec: took over %u clients, %u rings, %u channels (state version %u)",
+                   d->router.nclients, d->router.nrings, d->router.nchannels, e.version);
         return 0;
 }

@@ -12,7 +12,9 @@
  * and a chunk, three clients of our uid ("alice" holding the chunk, with
  * a subscription, a backlog entry, a pending call, a topic flow group;
  * "bob" with a history topic of two entries, a pidfd; an anonymous
- * monitor), a flow pair, reserved names; and the edge's descriptors at
+ * monitor), a flow pair, reserved names, a direct channel from alice to
+ * bob (open: its segment marked for removal, kept by our mapping), alice's
+ * unit and groups (state version 2); and the edge's descriptors at
  * fixed numbers (100 control FIFO, 101 lock file, 102 state file, 103
  * sentinel pipe; reply FIFOs 104-106, pidfd 107).  In a fresh IPC
  * namespace the kernel gives the objects the same ids every time, so a
@@ -21,10 +23,11 @@
  *   IPCD_FUZZ_WRITE_SEED=FILE unshare --ipc --map-root-user \
  *       env IPCD_FUZZ_UNSHARED=1 tests/fuzz/fuzz-snapshot
  *
- * wrote corpus/fuzz-snapshot/v1-clients.state (v1-fixture.state, a copy of
- * tests/reexec-v1.state, is
- * the other seed: no client).  Initialization also checks
- * that this state reads back.
+ * wrote corpus/fuzz-snapshot/v2-clients.state (v1-clients.state is the
+ * same router as version 1 wrote it, before the channel; v1-fixture.state
+ * and v2-fixture.state, copies of tests/reexec-v1.state and
+ * tests/reexec-v2.state, are seeds without a client).  Initialization
+ * also checks that this state reads back.
  *
  * A mutated byte almost never keeps the header's checksum right, so each
  * input is read twice: as it is (the checksum must refuse anything that
@@ -40,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +54,7 @@
 #include "ipcd/core/ring.h"
 #include "ipcd/core/snapshot-io.h"
 #include "ipcd/core/snapshot.h"
+#include "shared/chanfmt.h"
 #include "shared/util.h"
 #include "fuzz-common.h"
 
@@ -114,6 +119,35 @@ static struct client *add(const char *name, int i)
         c->fifo_fd = FD_FIFO + i;
         c->ring_access = 1;
         return c;
+}
+
+/* A channel as channel.c leaves it once both ends attached. */
+static void channel_build(struct client *o, struct client *a)
+{
+        struct channel *ch = calloc(1, sizeof(*ch));
+        struct chan_shm_hdr *h;
+        struct shmid_ds ds;
+
+        FUZZ_CHECK(ch);
+        ch->dir_bytes = 4096;
+        ch->shmid = shmget(IPC_PRIVATE, chan_seg_size(ch->dir_bytes), IPC_CREAT | 0600);
+        FUZZ_CHECK(ch->shmid >= 0);
+        ch->base = shmat(ch->shmid, NULL, 0);
+        FUZZ_CHECK(ch->base != (void *)-1 && shmctl(ch->shmid, IPC_STAT, &ds) == 0);
+        ds.shm_perm.uid = a->uid;
+        ds.shm_perm.gid = S.mq.gid;
+        ds.shm_perm.mode = 0600;
+        FUZZ_CHECK(shmctl(ch->shmid, IPC_SET, &ds) == 0 && shmctl(ch->shmid, IPC_RMID, NULL) == 0);
+        ch->id = ++S.next_channel_id;
+        ch->phase = CHANNEL_OPEN;
+        ch->opener = o;
+        ch->acceptor = a;
+        ch->charged_uid = o->uid;
+        h = ch->base;
+        *h = (struct chan_shm_hdr){ .magic = CHAN_MAGIC, .version = CHAN_VERSION,
+                                    .dir_bytes = ch->dir_bytes, .id = ch->id };
+        S.channels = ch;
+        S.nchannels = 1;
 }
 
 static void source_build(void)
@@ -181,6 +215,16 @@ static void source_build(void)
         S.nreserved = 2;
         S.reserved_until_ms = 99999;
         S.cnt.accepted = 5;
+        /* version 2 */
+        snprintf(a->unit, sizeof(a->unit), "alice.service");
+        FUZZ_CHECK(unit_books_rejoin(&S, a) == 0);
+        a->gid = 7;
+        a->ngroups = 1;
+        a->groups[0] = 5;
+        S.gone[0].id = 42;
+        snprintf(S.gone[0].unit, sizeof(S.gone[0].unit), "gone.service");
+        S.gone_next = 1;
+        channel_build(a, b);
 
         S_edge = (struct snapshot_edge){ .control_fd = FD_CONTROL, .lock_fd = FD_LOCK,
                                          .state_fd = FD_STATE, .sentinel_fd = FD_SENTINEL,
@@ -290,7 +334,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 struct snapshot_edge e;
 
                 FUZZ_CHECK(adopt(&r, &e, buf, len) == 0);
-                FUZZ_CHECK(r.nclients == 3 && r.nrings == 1 && e.nreserved == 2);
+                FUZZ_CHECK(r.nclients == 3 && r.nrings == 1 && e.nreserved == 2 &&
+                           r.nchannels == 1);
                 drop(&r, &e);
         }
         free(buf);

@@ -30,14 +30,17 @@
  *
  * ipcd's own mapping reads the counters for ipcdctl status (written by the
  * ends: shown, never trusted) and writes the state word when an end goes
- * (then wakes every futex waiter in it).  A re-exec of ipcd does not keep
- * channels (out of scope): after one, an existing channel keeps working
- * but is no longer watched.
+ * (then wakes every futex waiter in it).  A re-exec keeps every channel
+ * (the state's CHAN section, snapshot.h): the new image attaches each
+ * segment again after checking it is the one the state names
+ * (channel_adopt); the ring holder (reexec.c) keeps the segments attached
+ * meanwhile.
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -338,4 +341,104 @@ void channel_status(struct router *r, struct wire_status_channel *out, size_t ca
                         sc->received[i] = __atomic_load_n(&d[i].received, __ATOMIC_RELAXED);
                 }
         }
+}
+
+/* The segment the state names, as the phase left it: ours (created by
+ * ipcd's uid, private), of the size for dir_bytes, mode 0600 and group
+ * ipcd's, owned by the uid the phase handed it to, marked for removal
+ * exactly when open, and its header naming the channel.  0, or -EINVAL
+ * with *why (of size whylen) said. */
+static int channel_segment_check(const struct router *r, const struct channel *ch,
+                                 const struct shmid_ds *ds, char *why, size_t whylen)
+{
+        uid_t owner = ch->phase == CHANNEL_GRANTED ? ch->opener->uid : ch->acceptor->uid;
+        bool dest = (ds->shm_perm.mode & SHM_DEST) != 0;
+
+        if (ds->shm_perm.cuid != geteuid() || ds->shm_perm.__key != IPC_PRIVATE)
+                snprintf(why, whylen, "not ipcd's segment");
+        else if (ds->shm_segsz != chan_seg_size(ch->dir_bytes))
+                snprintf(why, whylen, "%zu bytes, %llu expected", (size_t)ds->shm_segsz,
+                         (unsigned long long)chan_seg_size(ch->dir_bytes));
+        else if (ds->shm_perm.uid != owner || ds->shm_perm.gid != r->mq.gid ||
+                 (ds->shm_perm.mode & 0777) != 0600)
+                snprintf(why, whylen, "owner %u, group %u, mode %o: not as handed over",
+                         (unsigned)ds->shm_perm.uid, (unsigned)ds->shm_perm.gid,
+                         (unsigned)(ds->shm_perm.mode & 0777));
+        else if (dest != (ch->phase == CHANNEL_OPEN))
+                snprintf(why, whylen, "%s for removal", dest ? "marked" : "not marked");
+        else
+                return 0;
+        return -EINVAL;
+}
+
+static bool channel_header_is(const struct channel *ch)
+{
+        const struct chan_shm_hdr *h = ch->base;
+
+        return h->magic == CHAN_MAGIC && h->version == CHAN_VERSION &&
+               h->dir_bytes == ch->dir_bytes && h->id == ch->id;
+}
+
+int channel_adopt(struct router *r, const struct channel *from, char *why, size_t whylen)
+{
+        struct channel *ch = malloc(sizeof(*ch)), **tail;
+        struct shmid_ds ds;
+        int e;
+
+        if (!ch)
+                return -ENOMEM;
+        *ch = *from;
+        ch->next = NULL;
+        ch->base = (void *)-1;
+        if (shmctl(ch->shmid, IPC_STAT, &ds) < 0) {
+                snprintf(why, whylen, "the segment is gone (%s)", strerror(errno));
+                free(ch);
+                return -EINVAL;
+        }
+        /* Attached before the other checks, so a segment of ours whose
+         * header names the channel is closed and woken even when the rest
+         * does not match (its ends then get -ECONNRESET). */
+        if (ds.shm_perm.cuid == geteuid() && ds.shm_perm.__key == IPC_PRIVATE &&
+            ds.shm_segsz >= sizeof(struct chan_shm_hdr) + 2 * sizeof(struct chan_shm_dir))
+                ch->base = shmat(ch->shmid, NULL, 0);
+        if (ch->base == (void *)-1) {
+                snprintf(why, whylen, "not ipcd's segment, or it cannot be attached");
+                free(ch);
+                return -EINVAL;
+        }
+        if (!channel_header_is(ch)) {
+                snprintf(why, whylen, "its header names another channel");
+                e = -EINVAL;
+        } else
+                e = channel_segment_check(r, ch, &ds, why, whylen);
+        if (e < 0) {
+                if (channel_header_is(ch)) {
+                        channel_mark_closed(ch);
+                        if (!(ds.shm_perm.mode & SHM_DEST))
+                                (void)shmctl(ch->shmid, IPC_RMID, NULL);
+                }
+                (void)shmdt(ch->base);
+                free(ch);
+                return e;
+        }
+        for (tail = &r->channels; *tail; tail = &(*tail)->next)
+                ;
+        *tail = ch;
+        r->nchannels++;
+        return 0;
+}
+
+void channel_detach_all(struct router *r, bool close)
+{
+        struct channel *ch, *next;
+
+        for (ch = r->channels; ch; ch = next) {
+                next = ch->next;
+                if (close)
+                        channel_mark_closed(ch);
+                (void)shmdt(ch->base);
+                free(ch);
+        }
+        r->channels = NULL;
+        r->nchannels = 0;
 }

@@ -14,3 +14,15 @@ void channel_client_gone(struct router *r, struct client *c);
 
 /* Status records of every channel, counters read from the segments. */
 void channel_status(struct router *r, struct wire_status_channel *out, size_t cap, size_t *n);
+
+/* Re-exec (snapshot-read.c): take over the channel a state describes
+ * (from: its fields but next and base, checked against the clients read),
+ * appended to r->channels with ipcd's mapping, once its segment checks
+ * out.  0; -ENOMEM; or another -errno with *why: the segment does not
+ * match (then, if its header names the channel, it is closed, and removed
+ * unless already marked: its ends get -ECONNRESET). */
+int channel_adopt(struct router *r, const struct channel *from, char *why, size_t whylen);
+/* Every channel freed and ipcd's mapping detached, no segment removed
+ * (snapshot_discard); close: their ends are told first, as on a death
+ * (a fresh start after an unusable state). */
+void channel_detach_all(struct router *r, bool close);

@@ -51,5 +51,5 @@ src_ipcd_core_test_policy_SOURCES = src/ipcd/core/test-policy.c $(IPCD_CORE_SOUR
 src_ipcd_core_test_policy_LDADD = src/shared/libshared.la
 src_ipcd_core_test_snapshot_SOURCES = src/ipcd/core/test-snapshot.c $(IPCD_CORE_SOURCES)
 src_ipcd_core_test_snapshot_LDADD = src/shared/libshared.la
-# The version 1 state every later reader must read (snapshot.h).
-EXTRA_DIST += tests/reexec-v1.state
+# The version 1 and 2 states every later reader must read (snapshot.h).
+EXTRA_DIST += tests/reexec-v1.state tests/reexec-v2.state

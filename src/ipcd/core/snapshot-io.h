@@ -27,6 +27,7 @@ enum {
         SNAP_TAG_LANE = 0x454e414c,
         SNAP_TAG_TOPH = 0x48504f54,
         SNAP_TAG_FLOW = 0x574f4c46,
+        SNAP_TAG_CHAN = 0x4e414843, /* "CHAN", version 2 */
         SNAP_TAG_END = 0x20444e45,
 };
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipcd/core/channel.h"
 #include "ipcd/core/clients.h"
 #include "ipcd/core/delivery.h"
 #include "ipcd/core/flow.h"
@@ -30,6 +31,7 @@
 #include "ipcd/core/snapshot-io.h"
 #include "ipcd/core/snapshot.h"
 #include "shared/clock.h"
+#include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/names.h"
 #include "shared/util.h"
@@ -44,6 +46,7 @@ struct snap_in {
         bool bad;
         char *why;
         size_t whylen;
+        uint32_t version;         /* the header's */
         uint8_t *fds;             /* descriptors claimed so far (bitmap) */
         struct client *tail;      /* the clients, in the order written */
 };
@@ -239,6 +242,17 @@ static bool router_get(struct snap_in *in, struct router *r, struct snapshot_edg
         }
         r->reserved = e->reserved;
         r->nreserved = e->nreserved;
+        if (in->version < 2 || in->bad)
+                return !in->bad;
+        r->next_channel_id = get_u64(in);
+        n = get_count(in, WIRE_WHOIS_GONE, 10);
+        r->gone_next = get_u32(in);
+        if (!in->bad && r->gone_next >= WIRE_WHOIS_GONE)
+                return fail(in, "gone_next %u", r->gone_next);
+        for (uint32_t i = 0; i < n && !in->bad; i++) {
+                r->gone[i].id = get_u64(in);
+                get_str(in, r->gone[i].unit, sizeof(r->gone[i].unit));
+        }
         return !in->bad;
 }
 
@@ -536,6 +550,24 @@ static bool backlog_get(struct snap_in *in, struct router *r, struct client *c)
         return !in->bad;
 }
 
+/* Version 2: its groups and unit as read at its registration, and its
+ * unit's books (client_link joined it in none). */
+static bool identity_get(struct snap_in *in, struct router *r, struct client *c)
+{
+        c->gid = get_u32(in);
+        c->ngroups = get_u32(in);
+        if (!in->bad && c->ngroups > CLIENT_GROUPS_MAX)
+                return fail(in, "client %llu: %u groups", (unsigned long long)c->id, c->ngroups);
+        for (uint32_t i = 0; i < c->ngroups && !in->bad; i++)
+                c->groups[i] = get_u32(in);
+        get_str(in, c->unit, sizeof(c->unit));
+        if (in->bad)
+                return false;
+        if (unit_books_rejoin(r, c) < 0)
+                return fail(in, "out of memory");
+        return true;
+}
+
 static bool clients_get(struct snap_in *in, struct router *r)
 {
         uint32_t n;
@@ -560,7 +592,8 @@ static bool clients_get(struct snap_in *in, struct router *r)
                         return false;
                 }
                 if (!held_calls_get(in, r, c) || !subs_get(in, r, c) ||
-                    !flow_groups_get(in, c) || !backlog_get(in, r, c))
+                    !flow_groups_get(in, c) || !backlog_get(in, r, c) ||
+                    (in->version >= 2 && !identity_get(in, r, c)))
                         return false;
         }
         return !in->bad;
@@ -724,6 +757,59 @@ static bool groups_check(struct snap_in *in, struct router *r)
         return true;
 }
 
+/* Version 2: the direct channels.  What contradicts the rest of the
+ * state refuses it; a segment that does not match (its ends may have gone
+ * during the re-exec) only drops its channel. */
+static bool channels_get(struct snap_in *in, struct router *r)
+{
+        uint32_t n;
+
+        if (in->version < 2)
+                return true;
+        if (!get_tag(in, SNAP_TAG_CHAN))
+                return false;
+        n = get_count(in, SNAP_MAX_COUNT, 41);
+        for (uint32_t i = 0; i < n && !in->bad; i++) {
+                struct channel ch = { 0 };
+                uint64_t opener, acceptor;
+                uint8_t phase;
+                char why[128] = "";
+                int e;
+
+                ch.id = get_u64(in);
+                ch.shmid = (int)get_u32(in);
+                ch.dir_bytes = get_u64(in);
+                phase = get_u8(in);
+                opener = get_u64(in);
+                acceptor = get_u64(in);
+                ch.charged_uid = get_u32(in);
+                if (in->bad)
+                        return false;
+                ch.phase = (enum channel_phase)phase;
+                ch.opener = router_client_by_id(r, opener);
+                ch.acceptor = router_client_by_id(r, acceptor);
+                if (ch.id == 0 || ch.id > r->next_channel_id || phase > CHANNEL_OPEN ||
+                    !ch.opener || !ch.acceptor || ch.opener == ch.acceptor ||
+                    ch.charged_uid != ch.opener->uid || ch.shmid < 0 ||
+                    ch.dir_bytes < 4096 || ch.dir_bytes > (1ULL << 30) ||
+                    (ch.dir_bytes & (ch.dir_bytes - 1)))
+                        return fail(in, "channel %llu", (unsigned long long)ch.id);
+                for (const struct channel *o = r->channels; o; o = o->next)
+                        if (o->id == ch.id || o->shmid == ch.shmid)
+                                return fail(in, "channel %llu twice", (unsigned long long)ch.id);
+                e = channel_adopt(r, &ch, why, sizeof(why));
+                if (e == -ENOMEM)
+                        return fail(in, "out of memory");
+                if (e < 0)
+                        log_warning("re-exec: channel %llu (segment %d, clients %llu and "
+                                    "%llu) dropped: %s",
+                                    (unsigned long long)ch.id, ch.shmid,
+                                    (unsigned long long)opener, (unsigned long long)acceptor,
+                                    why);
+        }
+        return !in->bad;
+}
+
 static bool header_get(struct snap_in *in)
 {
         struct snap_header h;
@@ -735,6 +821,7 @@ static bool header_get(struct snap_in *in)
         if (h.version < 1 || h.version > SNAPSHOT_VERSION)
                 return fail(in, "state version %u; this ipcd reads 1 to %u", h.version,
                             SNAPSHOT_VERSION);
+        in->version = h.version;
         if (h.flags != 0)
                 return fail(in, "unknown flags %#x", h.flags);
         if (h.body_len != in->len - in->off)
@@ -764,16 +851,18 @@ int snapshot_read(struct router *r, struct snapshot_edge *edge, const uint8_t *b
         ok = header_get(&in) && edge_get(&in, edge) && router_get(&in, r, edge) &&
              rings_get(&in, r) && uidqs_get(&in, r) && clients_get(&in, r) &&
              lanes_get(&in, r) && topics_get(&in, r) && flow_get(&in, r) &&
-             groups_check(&in, r) && get_tag(&in, SNAP_TAG_END);
+             groups_check(&in, r) && channels_get(&in, r) && get_tag(&in, SNAP_TAG_END);
         if (ok && in.off != in.len)
                 ok = fail(&in, "%zu bytes after the end", in.len - in.off);
         free(in.fds);
+        edge->version = in.version;
         return ok ? 0 : -EBADMSG;
 }
 
 void snapshot_discard(struct router *r)
 {
         r->mq.state_fd = -1; /* records nothing */
+        channel_detach_all(r, false);
         for (struct client *c = r->clients; c; c = c->next) {
                 c->qid = c->semid = -1;
                 c->fifo_fd = c->pidfd = -1;

@@ -106,6 +106,14 @@ static void edge_put(struct snap_out *o, const struct snapshot_edge *e, const st
                 put_u32(o, r->reserved[i].uid);
                 put_str(o, r->reserved[i].name);
         }
+        /* version 2 */
+        put_u64(o, r->next_channel_id);
+        put_u32(o, WIRE_WHOIS_GONE);
+        put_u32(o, r->gone_next);
+        for (unsigned i = 0; i < WIRE_WHOIS_GONE; i++) {
+                put_u64(o, r->gone[i].id);
+                put_str(o, r->gone[i].unit);
+        }
 }
 
 static void rings_uidqs_put(struct snap_out *o, const struct router *r)
@@ -238,6 +246,16 @@ static void client_flow_backlog_put(struct snap_out *o, const struct client *c)
         }
 }
 
+/* Version 2: who it is beyond its uid, as read at its registration. */
+static void client_identity_put(struct snap_out *o, const struct client *c)
+{
+        put_u32(o, c->gid);
+        put_u32(o, c->ngroups);
+        for (uint32_t i = 0; i < c->ngroups; i++)
+                put_u32(o, c->groups[i]);
+        put_str(o, c->unit);
+}
+
 static void lanes_put(struct snap_out *o, const struct router *r)
 {
         put_u32(o, SNAP_TAG_LANE);
@@ -322,7 +340,22 @@ static void topics_flow_put(struct snap_out *o, const struct router *r)
                         put_u64(o, fp->bulk_due);
                         put_u8(o, fp->maybe_blocked);
                 }
-        put_u32(o, SNAP_TAG_END);
+}
+
+/* Version 2: the direct channels, in the router's order. */
+static void channels_put(struct snap_out *o, const struct router *r)
+{
+        put_u32(o, SNAP_TAG_CHAN);
+        put_u32(o, r->nchannels);
+        for (const struct channel *ch = r->channels; ch; ch = ch->next) {
+                put_u64(o, ch->id);
+                put_u32(o, (uint32_t)ch->shmid);
+                put_u64(o, ch->dir_bytes);
+                put_u8(o, (uint8_t)ch->phase);
+                put_u64(o, ch->opener->id);
+                put_u64(o, ch->acceptor->id);
+                put_u32(o, ch->charged_uid);
+        }
 }
 
 int snapshot_write(const struct router *r, const struct snapshot_edge *edge, uint8_t **ret,
@@ -341,9 +374,12 @@ int snapshot_write(const struct router *r, const struct snapshot_edge *edge, uin
                 client_scalars_put(&o, c);
                 client_lists_put(&o, c);
                 client_flow_backlog_put(&o, c);
+                client_identity_put(&o, c);
         }
         lanes_put(&o, r);
         topics_flow_put(&o, r);
+        channels_put(&o, r);
+        put_u32(&o, SNAP_TAG_END);
         if (o.failed) {
                 free(o.p);
                 return -ENOMEM;

@@ -15,12 +15,15 @@
  *     EDGE  the daemon's descriptors and pids (struct snapshot_edge), the
  *           partial control line, the control bytes read but not handled
  *     RTR   next_id, instance, start_ms, the counters, the last flow topic
- *           group id, the reserved names (until_ms, n, then uid + name)
+ *           group id, the reserved names (until_ms, n, then uid + name);
+ *           v2: next_channel_id, the units of the last clients gone (n =
+ *           WIRE_WHOIS_GONE, gone_next, then id + unit each)
  *     RING  n, then per ring: name, shmid, size, lane_size, gid
  *     UIDQ  n, then per inbound queue: uid, qid
  *     CLNT  n, then per client (snapshot.c client_put): scalars, token,
  *           name, descriptors, held chunks, pending calls, subscriptions,
- *           history depths, topic flow groups, backlog entries
+ *           history depths, topic flow groups, backlog entries; v2: gid,
+ *           n groups and each, the systemd unit (as read at registration)
  *     LANE  per ring, per lane: owner id (0: none), uid, busy, free_pos,
  *           hold, end, n chunks (pos, len, refs)
  *     TOPH  n topics, then per topic: name, published, delivered, n
@@ -28,6 +31,8 @@
  *           len, data)
  *     FLOW  n pairs: destination id, sender id, outstanding, due,
  *           bulk_out, bulk_due, maybe_blocked
+ *     CHAN  (v2) n direct channels: id, shmid, dir_bytes, phase (u8, enum
+ *           channel_phase), opener id, acceptor id, charged uid
  *     END
  *   Integers are u8/u32/u64 as written; a string is a u16 length and its
  *   bytes (no NUL), at most its field's size minus one.
@@ -36,9 +41,18 @@
  * next version may only append fields at the end of a section (or add a
  * section before END), and its reader reads them only when the header's
  * version has them, with the defaults a fresh ipcd would use otherwise;
- * tests/reexec-v1.state is a state of version 1 which every later reader
- * must keep reading (test-reexec).  Nothing in a version is ever removed
- * or reinterpreted.
+ * tests/reexec-v1.state and tests/reexec-v2.state are states of versions
+ * 1 and 2 which every later reader must keep reading (test-snapshot,
+ * test-reexec).  Nothing in a version is ever removed or reinterpreted.
+ * A version 1 state has no groups, units nor channels: the new image
+ * reads the groups and units again from /proc (reexec.c), and a channel
+ * of the old image keeps working but is no longer watched.
+ *
+ * A channel is checked against the kernel like the rest (ipcd's segment,
+ * of its size, owner and mode for its phase, its header naming it), but
+ * one that does not match is dropped with a log line (its ends see it
+ * closed, as when an end dies), not the whole state: its ends may have
+ * gone during the re-exec.
  */
 #pragma once
 
@@ -50,7 +64,7 @@
 #include "shared/wire.h"
 
 #define SNAPSHOT_MAGIC "IPCDSNAP"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
 /* Larger states are refused (a corrupt length must not make us allocate
  * without bound). */
 #define SNAPSHOT_MAX_BYTES (1ULL << 32)
@@ -69,6 +83,7 @@ struct snapshot_edge {
         size_t rest_len;          /* handled yet (the reader's: malloc'ed) */
         struct ipcstate_name *reserved; /* the reader's: malloc'ed, the caller frees */
         size_t nreserved;
+        uint32_t version;         /* the reader's: the state's format version */
 };
 
 /* The state of r (lock held, data threads paused) and edge into a
@@ -84,7 +99,8 @@ int snapshot_read(struct router *r, struct snapshot_edge *edge, const uint8_t *b
                   char *why, size_t whylen);
 
 /* Free what snapshot_read put into r without removing any queue,
- * semaphore or segment and without closing any descriptor (their numbers
+ * semaphore or segment (channels are detached, not closed) and without
+ * closing any descriptor (their numbers
  * may be anything); r is router_init'ed again afterwards by the caller
  * if needed.  Every struct router field is freed (router_done's job,
  * minus the objects). */

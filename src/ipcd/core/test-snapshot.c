@@ -6,14 +6,20 @@
  * writes the same number of bytes; every truncation and every flipped
  * byte refused without a crash (and with a recomputed checksum, read or
  * refused, never a crash or a leak); the version 1 fixture
- * tests/reexec-v1.state still read (snapshot.h: how a newer reader must
- * keep reading it).  `test-snapshot --write-fixture FILE` wrote it.
+ * tests/reexec-v1.state and the version 2 one tests/reexec-v2.state still
+ * read (snapshot.h: how a newer reader must keep reading them); `test-snapshot
+ * --write-fixture FILE` wrote the latter (an older build the former).
+ * Version 2: a direct channel, clients' groups and units (their unit's
+ * books and backlog) come back; a channel whose segment does not match
+ * (another owner) is dropped, closed and removed, one whose segment is
+ * gone is dropped, and neither refuses the state.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include "ipcd/core/clients.h"
@@ -23,6 +29,7 @@
 #include "ipcd/core/router.h"
 #include "ipcd/core/snapshot-io.h"
 #include "ipcd/core/snapshot.h"
+#include "shared/chanfmt.h"
 #include "shared/util.h"
 
 #define TEST_CHECK_EXITS
@@ -79,6 +86,11 @@ static void fixture_router(struct router *r)
         r->reserved = fx_names;
         r->nreserved = 2;
         r->reserved_until_ms = 99999;
+        /* version 2 */
+        r->next_channel_id = 5;
+        r->gone[3].id = 12;
+        snprintf(r->gone[3].unit, sizeof(r->gone[3].unit), "printer.service");
+        r->gone_next = 4;
 }
 
 static int write_fixture(const char *path)
@@ -100,8 +112,8 @@ static int write_fixture(const char *path)
         return 0;
 }
 
-/* Version 1 as written then: every later reader reads it. */
-static void read_fixture(void)
+/* Versions 1 and 2 as written then: every later reader reads them. */
+static void read_fixture(unsigned version)
 {
         const char *src = getenv("top_srcdir");
         char path[4096];
@@ -112,7 +124,7 @@ static void read_fixture(void)
         size_t len;
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/tests/reexec-v1.state", src ? src : ".");
+        snprintf(path, sizeof(path), "%s/tests/reexec-v%u.state", src ? src : ".", version);
         f = fopen(path, "re");
         CHECK(f);
         len = fread(buf, 1, sizeof(buf), f);
@@ -129,11 +141,54 @@ static void read_fixture(void)
         CHECK(r.cnt.dropped_by[WIRE_DROP_GONE] == 1);
         CHECK(e.nreserved == 2 && r.reserved_until_ms == 99999);
         CHECK(strcmp(e.reserved[1].name, "scanner/0") == 0 && e.reserved[1].uid == 1001);
+        CHECK(e.version == version);
+        if (version >= 2) {
+                CHECK(r.next_channel_id == 5 && r.gone_next == 4 && r.gone[3].id == 12);
+                CHECK(strcmp(r.gone[3].unit, "printer.service") == 0);
+        } else
+                CHECK(r.next_channel_id == 0 && r.gone_next == 0 && r.gone[3].id == 0);
         free(e.reserved);
         free(e.rest);
         snapshot_discard(&r);
         for (int fd = FX_CONTROL; fd <= FX_STATE; fd++)
                 close(fd);
+}
+
+/* A channel as channel.c makes it: a segment of ipcd's, 0600, owned by
+ * owner (the uid the phase gave it to), group ipcd's, its header naming
+ * it, marked for removal when open. */
+static struct channel *channel_make(struct router *r, struct client *o, struct client *a,
+                                    enum channel_phase phase, uid_t owner)
+{
+        struct channel *ch = calloc(1, sizeof(*ch));
+        struct chan_shm_hdr *h;
+        struct shmid_ds ds;
+
+        CHECK(ch);
+        ch->dir_bytes = 4096;
+        ch->shmid = shmget(IPC_PRIVATE, chan_seg_size(ch->dir_bytes), IPC_CREAT | 0600);
+        CHECK(ch->shmid >= 0);
+        ch->base = shmat(ch->shmid, NULL, 0);
+        CHECK(ch->base != (void *)-1);
+        CHECK(shmctl(ch->shmid, IPC_STAT, &ds) == 0);
+        ds.shm_perm.uid = owner;
+        ds.shm_perm.gid = r->mq.gid;
+        ds.shm_perm.mode = 0600;
+        CHECK(shmctl(ch->shmid, IPC_SET, &ds) == 0);
+        if (phase == CHANNEL_OPEN)
+                CHECK(shmctl(ch->shmid, IPC_RMID, NULL) == 0);
+        ch->id = ++r->next_channel_id;
+        ch->phase = phase;
+        ch->opener = o;
+        ch->acceptor = a;
+        ch->charged_uid = o->uid;
+        h = ch->base;
+        *h = (struct chan_shm_hdr){ .magic = CHAN_MAGIC, .version = CHAN_VERSION,
+                                    .dir_bytes = ch->dir_bytes, .id = ch->id };
+        ch->next = r->channels;
+        r->channels = ch;
+        r->nchannels++;
+        return ch;
 }
 
 static struct client *add(struct router *r, const char *name, int *fifo)
@@ -178,6 +233,17 @@ static void populate(struct router *r, struct client *a, struct client *b)
         CHECK(util_array_reserve(&a->calls, &a->calls_cap, 1, sizeof(*a->calls), 4) == 0);
         a->calls[a->ncalls++] = (struct pending_call){ .caller_id = b->id, .cookie = 9 };
         r->cnt.accepted = 5;
+        /* version 2 */
+        snprintf(a->unit, sizeof(a->unit), "alice.service");
+        CHECK(unit_books_rejoin(r, a) == 0 && a->ub && a->ub->bl_bytes == 16);
+        a->gid = 7;
+        a->ngroups = 2;
+        a->groups[0] = 5;
+        a->groups[1] = 6;
+        channel_make(r, a, b, CHANNEL_OPEN, b->uid);
+        r->gone[0].id = 99;
+        snprintf(r->gone[0].unit, sizeof(r->gone[0].unit), "gone.service");
+        r->gone_next = 1;
 }
 
 static void check_copy(struct router *r2, const struct client *a)
@@ -196,6 +262,49 @@ static void check_copy(struct router *r2, const struct client *a)
                                          router_client_by_name(r2, "bob", 3));
         CHECK(r2->rings[0]->lanes[0].nchunks == 1 && r2->rings[0]->used == 4096);
         CHECK(r2->cnt.accepted == 5 && r2->uidqs && !r2->uidqs->next);
+        /* version 2 */
+        CHECK(strcmp(x->unit, "alice.service") == 0 && x->ub && x->ub->nclients == 1);
+        CHECK(x->ub->bl_bytes == 16 && r2->units == x->ub && !r2->units->next);
+        CHECK(x->gid == 7 && x->ngroups == 2 && x->groups[0] == 5 && x->groups[1] == 6);
+        CHECK(r2->nchannels == 1 && r2->channels && !r2->channels->next);
+        CHECK(r2->channels->id == 1 && r2->next_channel_id == 1);
+        CHECK(r2->channels->opener == x && r2->channels->phase == CHANNEL_OPEN);
+        CHECK(r2->channels->acceptor == router_client_by_name(r2, "bob", 3));
+        CHECK(((struct chan_shm_hdr *)r2->channels->base)->id == 1);
+        CHECK(r2->gone[0].id == 99 && strcmp(r2->gone[0].unit, "gone.service") == 0);
+        CHECK(r2->gone_next == 1);
+}
+
+/* A channel whose segment has another owner than its phase says is
+ * dropped (told closed, removed); one whose segment is gone is dropped;
+ * the state still reads. */
+static void channels_dropped(struct router *r, struct client *a, struct client *b,
+                             struct snapshot_edge *e)
+{
+        struct channel *bad = channel_make(r, a, b, CHANNEL_GRANTED, 4242);
+        struct channel *gone = channel_make(r, b, a, CHANNEL_OFFERED, a->uid);
+        struct snapshot_edge e2;
+        struct shmid_ds ds;
+        struct router r2;
+        uint8_t *buf;
+        size_t len;
+        char why[256];
+
+        CHECK(snapshot_write(r, e, &buf, &len) == 0);
+        /* gone: its ends left, the segment went */
+        r->channels = gone->next;
+        r->nchannels--;
+        CHECK(shmdt(gone->base) == 0 && shmctl(gone->shmid, IPC_RMID, NULL) == 0);
+        free(gone);
+        CHECK(router_init(&r2, &lim, -1, getegid()) == 0);
+        CHECK(snapshot_read(&r2, &e2, buf, len, why, sizeof(why)) == 0);
+        CHECK(r2.nchannels == 1 && r2.channels->id == 1);
+        CHECK(((struct chan_shm_hdr *)bad->base)->state == CHAN_STATE_CLOSED);
+        CHECK(shmctl(bad->shmid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST));
+        free(e2.reserved);
+        free(e2.rest);
+        snapshot_discard(&r2);
+        free(buf);
 }
 
 /* buf, cut or changed: refused (or, with a good checksum, maybe read);
@@ -260,7 +369,8 @@ int main(int argc, char **argv)
         if (argc == 3 && strcmp(argv[1], "--write-fixture") == 0)
                 return write_fixture(argv[2]);
         test_unshare_ipc(argv);
-        read_fixture();
+        read_fixture(1);
+        read_fixture(2);
 
         CHECK(router_init(&r, &lim, -1, getegid()) == 0);
         CHECK(ring_create(&r.mq, 0, "default", 1 << 20, 1 << 18, getegid(), false, &rg) == 0);
@@ -286,6 +396,7 @@ int main(int argc, char **argv)
 
         damage(buf, len);
         free(buf);
+        channels_dropped(&r, a, b, &e);
         (void)c;
         router_done(&r);
         close(wa);

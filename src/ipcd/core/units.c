@@ -127,6 +127,23 @@ void unit_books_leave(struct router *r, struct client *c)
                 }
 }
 
+int unit_books_rejoin(struct router *r, struct client *c)
+{
+        int e;
+
+        if (c->ub) {
+                c->ub->bl_bytes -= c->bl_bytes;
+                c->ub->bl_flow_bytes -= c->bl_flow_bytes;
+        }
+        unit_books_leave(r, c);
+        e = unit_books_join(r, c);
+        if (e < 0 || !c->ub)
+                return e;
+        c->ub->bl_bytes += c->bl_bytes;
+        c->ub->bl_flow_bytes += c->bl_flow_bytes;
+        return 0;
+}
+
 void unit_backlog_account(struct client *c, int64_t delta, bool flow)
 {
         if (!c->ub)

@@ -52,6 +52,9 @@ bool unit_clients_full(struct router *r, const char *unit);
 /* c registers / leaves: c->ub set (NULL for no unit); 0 or -ENOMEM. */
 int unit_books_join(struct router *r, struct client *c);
 void unit_books_leave(struct router *r, struct client *c);
+/* c's unit was set after it joined (a re-exec's take-over): into the
+ * books of c->unit, with its backlog; 0 or -ENOMEM (then in no unit). */
+int unit_books_rejoin(struct router *r, struct client *c);
 /* Backlog accounting of c (delivery.c), and its check. */
 void unit_backlog_account(struct client *c, int64_t delta, bool flow);
 bool unit_backlog_full(const struct client *c, size_t size);
