@@ -21,6 +21,7 @@ EXTRA_DIST += \
 	python/test-python.sh.in \
 	python/tests/conftest.py \
 	python/tests/test_ipcd.py \
+	python/tests/test_sender_unit.py \
 	python/tests/test_bulk.py \
 	python/tests/test_aio.py \
 	python/tests/test_interop.py \

@@ -6,6 +6,7 @@
 #   ipcd_test_config 'backlog_bytes = 4096;'   # optional, before ipcd_start
 #   ipcd_start                    # real ipcd, waits until it answers STATUS
 #   run_test_prog test-unicast    # a C program from tests/, IPCD_RUNTIME_DIR set
+#   ipcd_test_clients             # or: T, CLIENT, ctl, bg_pids, wait_for
 #   ipcd_test_finish              # SIGTERM, exit 0, nothing left behind
 #
 # Every test runs in its own IPC namespace (unshare --ipc), so runs cannot
@@ -143,6 +144,42 @@ _ipcd_drop_fake_units() {
                 sleep 0.1
         done
         IPCD_FAKE_SLICE=""
+}
+
+# The set-up of the tests that drive ipcdctl and background clients
+# (after ipcd_test_setup): T (the test's directory), CLIENT (test-ctl-
+# client, which must be built), ctl (ipcdctl), bg_pids (pids of
+# background clients: at exit each is continued, if stopped, and
+# killed), and wait_for FILE TEXT (until FILE holds TEXT; hang guard).
+# ipcd_test_clients CMD: the shell command CMD also runs at exit.
+IPCD_TEST_AT_EXIT=""
+ipcd_test_clients() {
+        T=$IPCD_TEST_TMP
+        CLIENT=$top_builddir/src/ipcdctl/test-ctl-client
+        [ -x "$CLIENT" ] || fail "test-ctl-client not built: $CLIENT"
+        bg_pids=""
+        IPCD_TEST_AT_EXIT=${1:-}
+        ctl() { "$IPCDCTL" "$@"; }
+        wait_for() {
+                local i=0
+                until grep -qF -- "$2" "$1" 2>/dev/null; do
+                        i=$((i + 1))
+                        [ $i -lt $((IPCD_TEST_WAIT * 20)) ] ||
+                                fail "'$2' never appeared in $1: $(cat "$1")"
+                        sleep 0.05
+                done
+        }
+        trap _ipcd_test_clients_cleanup EXIT
+}
+_ipcd_test_clients_cleanup() {
+        local rc=$? p
+        for p in $bg_pids; do
+                kill -CONT "$p" 2>/dev/null
+                kill -KILL "$p" 2>/dev/null
+        done
+        [ -z "$IPCD_TEST_AT_EXIT" ] || eval "$IPCD_TEST_AT_EXIT"
+        (exit "$rc")
+        _ipcd_test_cleanup
 }
 
 # Lines describing every SysV object in our namespace; status 0 if any.

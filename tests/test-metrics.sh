@@ -13,25 +13,9 @@
 ipcd_test_setup "$@"
 
 PY=/usr/bin/python3
-CLIENT=$top_builddir/src/ipcdctl/test-ctl-client
-[ -x "$CLIENT" ] || fail "test-ctl-client not built: $CLIENT"
 "$PY" -c 'import prometheus_client.openmetrics.parser' 2>/dev/null ||
         skip "python3-prometheus-client is not installed"
-
-T=$IPCD_TEST_TMP
-ctl() { "$IPCDCTL" "$@"; }
-
-bg_pids=""
-trap 'rc=$?; for p in $bg_pids; do kill -KILL "$p" 2>/dev/null; done; (exit $rc); _ipcd_test_cleanup' EXIT
-
-wait_for() {
-        local i=0
-        until grep -qF -- "$2" "$1" 2>/dev/null; do
-                i=$((i + 1))
-                [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "'$2' never appeared in $1: $(cat "$1")"
-                sleep 0.05
-        done
-}
+ipcd_test_clients
 
 # check FILE EXPR...: parse FILE as OpenMetrics and evaluate each Python
 # EXPR with v(name, **labels) (a sample's value) and fam (families by name).

@@ -10,25 +10,10 @@
 
 . "$(dirname "$0")/harness.sh"
 ipcd_test_setup "$@"
-
-CLIENT=$top_builddir/src/ipcdctl/test-ctl-client
-[ -x "$CLIENT" ] || fail "test-ctl-client not built: $CLIENT"
-T=$IPCD_TEST_TMP
-ctl() { "$IPCDCTL" "$@"; }
+ipcd_test_clients 'tm kill-server 2>/dev/null'
 
 TMUX_SOCK=$T/tmux.sock
 tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
-bg_pids=""
-trap 'rc=$?; for p in $bg_pids; do kill -KILL "$p" 2>/dev/null; done; tm kill-server 2>/dev/null; (exit $rc); _ipcd_test_cleanup' EXIT
-
-wait_for() {
-        local i=0
-        until grep -qF -- "$2" "$1" 2>/dev/null; do
-                i=$((i + 1))
-                [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "'$2' never appeared in $1: $(cat "$1")"
-                sleep 0.05
-        done
-}
 
 # Wait (hang guard) until the pane shows every string given; the screen
 # in $T/screen.

@@ -9,27 +9,15 @@
 # its own 3 (b's fourth is refused, a client in no unit is not limited);
 # with client queues of 16 KiB, ipcd holds at most 16 KiB of backlog for a.service's clients, while a
 # stopped receiver of b.service gets far more; the limits are live on
-# SIGHUP (a.service then registers a third); a bad entry is a config
-# error with its line.
+# SIGHUP (a.service then registers a third); with lanes = 2, a.service's
+# clients get 2 lanes of a ring (the third is refused, EDQUOT) while
+# b.service's take 8 (all of one uid, lanes_per_uid 16: the unit's limit
+# is what refuses); a bad entry is a config error with its line.
 
 . "$(dirname "$0")/harness.sh"
 ipcd_test_setup "$@"
+ipcd_test_clients
 
-CLIENT=$top_builddir/src/ipcdctl/test-ctl-client
-[ -x "$CLIENT" ] || fail "test-ctl-client not built: $CLIENT"
-T=$IPCD_TEST_TMP
-ctl() { "$IPCDCTL" "$@"; }
-bg_pids=""
-trap 'rc=$?; for p in $bg_pids; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; (exit $rc); _ipcd_test_cleanup' EXIT
-
-wait_for() {
-        local i=0
-        until grep -qF -- "$2" "$1" 2>/dev/null; do
-                i=$((i + 1))
-                [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "'$2' never appeared in $1: $(cat "$1")"
-                sleep 0.05
-        done
-}
 # sub UNIT NAME TOPIC: a subscriber in UNIT ("-": ours), left running.
 sub() {
         if [ "$1" = - ]; then
@@ -82,7 +70,12 @@ printf 'unit_limits = ( { unit = "a.service"; frobs = 1; } );\n' >"$IPCD_TEST_CO
 "$IPCD" --config "$IPCD_TEST_CONFIG" --check-config >"$T/chk" 2>&1 && fail "an unknown key passed"
 grep -q "unknown unit_limits key 'frobs'" "$T/chk" || fail "unknown key: $(cat "$T/chk")"
 
-cat >"$IPCD_TEST_CONFIG" <<'CONF'
+# A ring of 16 lanes, lanes_per_uid 16: every client here has our uid, so
+# only a unit's lanes limit can keep a unit from taking lanes.
+RING='rings = ( { name = "default"; size = 16777216; lane_size = 1048576; } );'
+cat >"$IPCD_TEST_CONFIG" <<CONF
+$RING
+lanes_per_uid = 16;
 registration_rate = 100000;
 registration_burst = 100000;
 queue_bytes = 16384;
@@ -131,6 +124,47 @@ until grep -q "configuration reloaded\|reloaded" "$IPCD_LOG" 2>/dev/null; do
 done
 sub a.service a3 t/a3
 refused a.service a4
+
+for p in $bg_pids; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+bg_pids=""
+
+# Lanes: a.service may produce into 2 lanes of the ring; b.service (no
+# entry matches it now) into as many as it asks for, while a.service holds
+# its 2.  Each lane-taker is one process of many clients, each holding a
+# buffer in a lane of its own.
+cat >"$IPCD_TEST_CONFIG" <<CONF
+$RING
+lanes_per_uid = 16;
+registration_rate = 100000;
+registration_burst = 100000;
+unit_limits = ( { unit = "a.service"; lanes = 2; } );
+CONF
+kill -HUP "$IPCD_PID"
+i=0
+until [ "$(grep -c "configuration reloaded\|reloaded" "$IPCD_LOG")" -ge 2 ]; do
+        i=$((i + 1))
+        [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "no second reload logged"
+        sleep 0.05
+done
+# lanes UNIT COUNT: a lane-taker in UNIT, left running; its "lanes N ERR".
+lanes() {
+        # sh execs the client: $! is its pid (in_unit & would be a subshell's).
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$IPCD_FAKE_SLICE/$1" \
+                "$CLIENT" lanes "$2" >"$T/lanes-$1" 2>&1 &
+        bg_pids="$bg_pids $!"
+        wait_for "$T/lanes-$1" "lanes "
+        got=$(grep '^lanes ' "$T/lanes-$1")
+}
+lanes a.service 8
+log "a.service (lanes = 2), asking for 8: $got"
+[ "$got" = "lanes 2 EDQUOT" ] || fail "a.service's lanes limit is not enforced: $got"
+lanes b.service 8
+log "b.service (no lanes limit), asking for 8 while a.service holds 2: $got"
+[ "$got" = "lanes 8 -" ] || fail "b.service was held to a.service's lanes: $got"
+used=$(ctl --json status | /usr/bin/python3 -c '
+import json, sys
+print(json.load(sys.stdin)["rings"][0]["lanes_used"])')
+[ "$used" = 10 ] || fail "lanes used: $used, expected 2 + 8"
 
 for p in $bg_pids; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 bg_pids=""

@@ -14,20 +14,7 @@
 
 . "$(dirname "$0")/harness.sh"
 ipcd_test_setup "$@"
-
-T=$IPCD_TEST_TMP
-ctl() { "$IPCDCTL" "$@"; }
-bg_pids=""
-trap 'rc=$?; for p in $bg_pids; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; (exit $rc); _ipcd_test_cleanup' EXIT
-
-wait_for() {
-        local i=0
-        until grep -qF -- "$2" "$1" 2>/dev/null; do
-                i=$((i + 1))
-                [ $i -lt $((IPCD_TEST_WAIT * 20)) ] || fail "'$2' never appeared in $1: $(cat "$1")"
-                sleep 0.05
-        done
-}
+ipcd_test_clients
 
 ipcd_fake_unit sender.service ||
         skip "no writable cgroup2 hierarchy to fake a unit in"

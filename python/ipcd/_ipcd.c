@@ -133,6 +133,8 @@ typedef struct {
         bool closing;
         int send_timeout_ms; /* set_send_timeout(); -1: none (the handle's is SLICE_MS) */
         RingBuffer *rings; /* live RingBuffers of this client */
+        struct MessageObject *held, *held_tail; /* messages holding a record for sender_unit */
+        int nheld;
         PyObject *weaklist;
 } ClientObject;
 
@@ -151,14 +153,29 @@ struct RingBuffer {
         RingBuffer *prev, *next;
 };
 
-typedef struct {
+/* sender_unit is asked of the library (ipcd_msg_sender_unit: a WHOIS
+ * round trip the first time for a sender, then the handle's cache) on
+ * first access, not at receipt.  That needs the library's record: a bulk
+ * message has it until release(); an inline one keeps it (held, linked
+ * into its client) until sender_unit is read, the message goes, or the
+ * client closes.  A client holds at most UNIT_HELD_MAX such records: past
+ * that the oldest is looked up then (so a program that keeps many
+ * messages pays a lookup per message, cached per sender) and let go. */
+#define UNIT_HELD_MAX 64
+
+typedef struct MessageObject {
         PyObject_HEAD
         long type;
         PyObject *sender; /* str or None */
         unsigned long long sender_id;
         unsigned int sender_uid;
         int sender_pid;
-        PyObject *sender_unit; /* str ("" none) or None (unknown) */
+        PyObject *sender_unit; /* str ("" none) or None (unknown); NULL: not asked yet */
+        ClientObject *unit_client;  /* held: its client (strong) */
+        ipcd_msg unit_rec;          /* held: the library's record, not released */
+        bool unit_held;
+        int unit_busy;              /* lookups running without the GIL */
+        struct MessageObject *unit_prev, *unit_next; /* in unit_client->held */
         PyObject *topic; /* str or None */
         unsigned long long id;
         unsigned int flags;
@@ -370,6 +387,112 @@ static PyObject *name_or_none(const char *s)
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "surrogateescape");
 }
 
+/* Keep m (the library's record of an inline message) for sender_unit. */
+static void message_unit_hold(MessageObject *msg, ClientObject *cl, const ipcd_msg *m)
+{
+        msg->unit_rec = *m;
+        msg->unit_held = true;
+        Py_INCREF(cl);
+        msg->unit_client = cl;
+        msg->unit_prev = NULL;
+        msg->unit_next = cl->held;
+        if (cl->held)
+                cl->held->unit_prev = msg;
+        else
+                cl->held_tail = msg;
+        cl->held = msg;
+        cl->nheld++;
+}
+
+/* Give the held record back (no lookup may run on it). */
+static void message_unit_unhold(MessageObject *msg)
+{
+        ClientObject *cl = msg->unit_client;
+
+        if (!msg->unit_held)
+                return;
+        msg->unit_held = false;
+        ipcd_msg_release(NULL, &msg->unit_rec); /* inline: drops the buffer's reference */
+        memset(&msg->unit_rec, 0, sizeof(msg->unit_rec));
+        if (msg->unit_prev)
+                msg->unit_prev->unit_next = msg->unit_next;
+        else
+                cl->held = msg->unit_next;
+        if (msg->unit_next)
+                msg->unit_next->unit_prev = msg->unit_prev;
+        else
+                cl->held_tail = msg->unit_prev;
+        msg->unit_prev = msg->unit_next = NULL;
+        cl->nheld--;
+        msg->unit_client = NULL;
+        Py_DECREF(cl);
+}
+
+/* Set msg->sender_unit: ask the library (GIL released: a round trip the
+ * first time for a sender).  0, or -1 with ValueError when the record is
+ * gone (a bulk message released, the client closed) before it was read.
+ * A library error (ENOENT: ipcd no longer knows the sender; EOPNOTSUPP:
+ * an older ipcd; ...) gives None. */
+static int message_unit_resolve(MessageObject *msg)
+{
+        ClientObject *cl;
+        const char *unit;
+        ipcd_msg rec;
+
+        if (msg->sender_unit)
+                return 0;
+        if (msg->unit_held) {
+                cl = msg->unit_client;
+                rec = msg->unit_rec;
+        } else if (msg->ring && msg->ring->live && msg->ring->client) {
+                cl = msg->ring->client;
+                rec = msg->ring->raw;
+        } else {
+                PyErr_SetString(PyExc_ValueError,
+                                msg->ring ? "sender_unit: the message was released before it was read"
+                                          : "sender_unit: the client was closed before it was read");
+                return -1;
+        }
+        if (!cl->c || cl->closing) {
+                PyErr_SetString(PyExc_ValueError,
+                                "sender_unit: the client was closed before it was read");
+                return -1;
+        }
+        Py_INCREF(cl);
+        cl->busy++; /* close() waits: the handle and its strings stay */
+        msg->unit_busy++; /* release() waits: the record stays */
+        Py_BEGIN_ALLOW_THREADS
+        unit = ipcd_msg_sender_unit(&rec);
+        Py_END_ALLOW_THREADS
+        msg->unit_busy--;
+        if (!msg->sender_unit) {
+                if (unit)
+                        msg->sender_unit = PyUnicode_DecodeUTF8(unit, (Py_ssize_t)strlen(unit),
+                                                                "replace");
+                else {
+                        Py_INCREF(Py_None);
+                        msg->sender_unit = Py_None;
+                }
+        }
+        cl->busy--;
+        Py_DECREF(cl);
+        if (!msg->sender_unit)
+                return -1; /* decoding: MemoryError */
+        if (!msg->unit_busy)
+                message_unit_unhold(msg);
+        return 0;
+}
+
+static PyObject *message_get_sender_unit(PyObject *self, void *closure)
+{
+        MessageObject *msg = (MessageObject *)self;
+
+        if (message_unit_resolve(msg) < 0)
+                return NULL;
+        Py_INCREF(msg->sender_unit);
+        return msg->sender_unit;
+}
+
 /* A Message for m, which this takes over: inline payloads are copied and
  * released at once, bulk ones stay in the ring (a RingBuffer that the
  * message owns and its memoryviews keep alive) until release(). */
@@ -394,27 +517,18 @@ static PyObject *message_new(ClientObject *cl, ipcd_msg *m)
         msg->ring = NULL;
         msg->released = false;
         msg->sender_unit = NULL;
+        msg->unit_client = NULL;
+        msg->unit_held = false;
+        msg->unit_busy = 0;
+        msg->unit_prev = msg->unit_next = NULL;
+        memset(&msg->unit_rec, 0, sizeof(msg->unit_rec));
         msg->sender = name_or_none(m->sender);
         msg->topic = name_or_none(m->topic);
-        if (msg->sender && msg->topic) {
-                /* Asked of ipcd once per sender (a round trip), before the
-                 * record goes back: without the GIL. */
-                const char *unit = NULL;
-
-                if (!(m->flags & IPCD_MSG_NOTICE)) {
-                        Py_BEGIN_ALLOW_THREADS
-                        unit = ipcd_msg_sender_unit(m);
-                        Py_END_ALLOW_THREADS
-                }
-                if (unit) {
-                        msg->sender_unit = PyUnicode_DecodeUTF8(unit, (Py_ssize_t)strlen(unit),
-                                                                "replace");
-                } else {
-                        Py_INCREF(Py_None);
-                        msg->sender_unit = Py_None;
-                }
+        if ((m->flags & IPCD_MSG_NOTICE) || !m->sender_id) {
+                Py_INCREF(Py_None); /* from ipcd itself: no unit */
+                msg->sender_unit = Py_None;
         }
-        if (msg->sender && msg->topic && msg->sender_unit) {
+        if (msg->sender && msg->topic) {
                 if (bulk)
                         msg->ring = ring_new(cl, RB_READ, (void *)m->data, m->len);
                 else
@@ -422,11 +536,24 @@ static PyObject *message_new(ClientObject *cl, ipcd_msg *m)
                                 m->data ? m->data : "", m->data ? (Py_ssize_t)m->len : 0);
         }
         if (!msg->ring) {
-                /* Inline (copied now), or a failure: the record goes back. */
-                ipcd_msg_release(cl->c, m);
+                /* Inline (copied now): the record stays for sender_unit,
+                 * or goes back (or a failure). */
+                if (msg->data && !msg->sender_unit)
+                        message_unit_hold(msg, cl, m);
+                else
+                        ipcd_msg_release(cl->c, m);
                 if (!msg->data) {
                         Py_DECREF(msg);
                         return NULL;
+                }
+                if (cl->nheld > UNIT_HELD_MAX) {
+                        /* The oldest is looked up now, and lets go. */
+                        MessageObject *old = cl->held_tail;
+
+                        Py_INCREF(old);
+                        if (message_unit_resolve(old) < 0)
+                                PyErr_Clear(); /* its sender_unit raises later */
+                        Py_DECREF(old);
                 }
         } else {
                 msg->ring->raw = *m;
@@ -438,6 +565,7 @@ static void message_dealloc(PyObject *self)
 {
         MessageObject *msg = (MessageObject *)self;
 
+        message_unit_unhold(msg);
         Py_CLEAR(msg->sender);
         Py_CLEAR(msg->sender_unit);
         Py_CLEAR(msg->topic);
@@ -453,7 +581,13 @@ static PyObject *message_release(PyObject *self, PyObject *unused)
 
         msg->released = true;
         if (!rb)
-                Py_RETURN_NONE; /* inline: the library's copy went at receipt */
+                Py_RETURN_NONE; /* inline: the payload was copied at receipt */
+        while (msg->unit_busy > 0) {
+                /* a sender_unit lookup in another thread reads the record */
+                Py_BEGIN_ALLOW_THREADS
+                usleep(1000);
+                Py_END_ALLOW_THREADS
+        }
         if (rb->live) {
                 if (ring_unexport(rb, NULL) < 0)
                         return NULL;
@@ -536,10 +670,6 @@ static PyMemberDef message_members[] = {
           "The sender's uid, as authenticated by ipcd." },
         { "sender_pid", T_INT, offsetof(MessageObject, sender_pid), READONLY,
           "The sender's pid, as authenticated by ipcd." },
-        { "sender_unit", T_OBJECT, offsetof(MessageObject, sender_unit), READONLY,
-          "The sender's systemd unit, as ipcd read it from its cgroup (trusted like\n"
-          "sender_uid): a str, \"\" for a sender in no unit, None when not known (a\n"
-          "notice, or a sender ipcd no longer remembers)." },
         { "topic", T_OBJECT, offsetof(MessageObject, topic), READONLY,
           "The topic of a published message (for a monitor copy: the destination), else "
           "None." },
@@ -551,6 +681,14 @@ static PyMemberDef message_members[] = {
 };
 
 static PyGetSetDef message_getset[] = {
+        { "sender_unit", message_get_sender_unit, NULL,
+          "The sender's systemd unit, as ipcd read it from its cgroup (trusted like\n"
+          "sender_uid): a str, \"\" for a sender in no unit, None when not known (a\n"
+          "notice, a sender ipcd no longer remembers, an ipcd older than this).  Asked\n"
+          "of ipcd on first access (one round trip per sender, then cached); read it\n"
+          "before release() of a bulk message and before close() of the client,\n"
+          "else ValueError.",
+          NULL },
         { "data", message_get_data, NULL,
           "The payload: bytes for an inline message; for a bulk one (is_bulk) a read-only\n"
           "memoryview into the shared ring, valid until release() (afterwards any use\n"
@@ -780,6 +918,11 @@ static PyObject *client_close(PyObject *self, PyObject *unused)
         for (i = 0; i < PyList_GET_SIZE(rings); i++)
                 ring_drop((RingBuffer *)PyList_GET_ITEM(rings, i), true);
         Py_DECREF(rings);
+        /* Records kept for sender_unit: no lookup runs (quiesced). */
+        Py_INCREF(self);
+        while (cl->held)
+                message_unit_unhold(cl->held);
+        Py_DECREF(self);
         Py_BEGIN_ALLOW_THREADS
         client_release_handle(cl);
         Py_END_ALLOW_THREADS

@@ -578,7 +578,7 @@ static const struct command {
         const char *help;
         bool interval; /* takes --interval */
         bool http;     /* takes --http */
-        bool who;      /* takes --uid, --group, --unit */
+        bool who;      /* takes --uid, --group, --unit, --sender-uid, --sender-unit */
 } commands[] = {
         { "status", cmd_status, 0, 0, "",
           "show the daemon, its queues, rings, clients and counters" },
@@ -595,7 +595,9 @@ static const struct command {
           .interval = true },
         { "policy", cmd_policy, 0, 3, "[check ACTION OBJECT]",
           "show the access rules in force with their hits; check: which rule decides\n"
-          "                         ACTION on OBJECT for --uid USER [--group G] [--unit U]",
+          "                         ACTION on OBJECT for --uid USER [--group G] [--unit U];\n"
+          "                         receive: OBJECT is the sender's name (\"\" anonymous),\n"
+          "                         [--sender-uid USER] [--sender-unit UNIT]",
           .who = true },
         { "send", cmd_send, 3, 3, "NAME TYPE TEXT",
           "send TEXT to client NAME with message type TYPE; wait until delivered" },
@@ -640,6 +642,9 @@ static void usage(FILE *f)
                 "  --uid USER, --group GROUP, --unit UNIT\n"
                 "                         policy check: the client asking (USER's groups\n"
                 "                         from the user database, and GROUP)\n"
+                "  --sender-uid USER, --sender-unit UNIT\n"
+                "                         policy check receive: the sender's uid and unit\n"
+                "                         (default: in no unit)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
@@ -706,6 +711,12 @@ static int parse_options(int argc, char **argv, struct ctl *ctl, const char **ru
                 if (r == 0)
                         r = option_value(argc, argv, &i, "--unit", "a systemd unit name",
                                          &ctl->unit);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--sender-uid", "a user name or number",
+                                         &ctl->sender_uid);
+                if (r == 0)
+                        r = option_value(argc, argv, &i, "--sender-unit", "a systemd unit name",
+                                         &ctl->sender_unit);
                 if (r < 0)
                         return CTL_EXIT_USAGE;
                 if (r > 0)
@@ -799,8 +810,10 @@ int main(int argc, char **argv)
         }
         if (parse_interval(cmd, interval, &ctl) < 0)
                 return CTL_EXIT_USAGE;
-        if ((ctl.uid || ctl.group || ctl.unit) && !cmd->who) {
-                log_error("--uid, --group and --unit apply to policy check only");
+        if ((ctl.uid || ctl.group || ctl.unit || ctl.sender_uid || ctl.sender_unit) &&
+            !cmd->who) {
+                log_error("--uid, --group, --unit, --sender-uid and --sender-unit apply to "
+                          "policy check only");
                 return CTL_EXIT_USAGE;
         }
         if (ctl.http && !cmd->http) {

@@ -30,6 +30,7 @@ struct ctl {
         int interval_ms;    /* --interval (topics, top); 0: no rate */
         bool http;          /* --http (metrics) */
         const char *uid, *group, *unit; /* --uid, --group, --unit (policy check) */
+        const char *sender_uid, *sender_unit; /* --sender-uid, --sender-unit (check receive) */
 };
 
 /* Command handlers: argv[0] is the command word; return an exit status. */

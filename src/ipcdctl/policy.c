@@ -5,7 +5,11 @@
  * and hit counts), and `ipcdctl policy check`: which of those rules
  * decides an action of a hypothetical client, evaluated here with the
  * same code ipcd runs (shared/rules.c), on the rules ipcd reported, so
- * the answer is that of the rules in force, not of a file on disk.
+ * the answer is that of the rules in force, not of a file on disk.  For
+ * receive, as in ipcd (core/policy.c, core/pubsub.c), the subject is the
+ * receiver and the object the sender: its name (OBJECT, "" for an
+ * anonymous sender), its uid (--sender-uid) and its unit (--sender-unit;
+ * none: a sender in no unit).
  */
 #include <errno.h>
 #include <grp.h>
@@ -251,6 +255,39 @@ static int parse_id(const char *what, const char *s, bool group, uint32_t *id, g
         return -1;
 }
 
+/* A unit name given on the command line: 0, or -1 after saying why not. */
+static int check_unit_arg(const char *opt, const char *unit)
+{
+        if (!unit[0] || strlen(unit) >= WIRE_UNIT_MAX) {
+                log_error("%s: 1-%d bytes", opt, WIRE_UNIT_MAX - 1);
+                return -1;
+        }
+        return 0;
+}
+
+/* Without --sender-uid: a receive rule up to the deciding one (ru, NULL:
+ * all) that names a sender uid and would match but for it, or NULL.  The
+ * answer then depends on the sender's uid, which was not given. */
+static const struct policy_rule *needs_sender_uid(const struct policy_rules *pr,
+                                                  const struct policy_rule *ru,
+                                                  const struct policy_subject *s,
+                                                  const struct policy_peer *peer)
+{
+        for (size_t i = 0; i < pr->n; i++) {
+                struct policy_rule one = pr->rules[i];
+                struct policy_rules just = { &one, 1 };
+
+                if (one.action == POLICY_RECEIVE && one.has_peer_uid) {
+                        one.has_peer_uid = false;
+                        if (policy_rules_decide(&just, POLICY_RECEIVE, s, peer->name, peer))
+                                return &pr->rules[i];
+                }
+                if (&pr->rules[i] == ru)
+                        break;
+        }
+        return NULL;
+}
+
 static int policy_check(const struct ctl *ctl, const char *action_word, const char *object)
 {
         gid_t groups[CTL_GROUPS_MAX];
@@ -258,7 +295,8 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
         const struct policy_rule *ru;
         struct wire_status_daemon d;
         struct policy_rules pr;
-        uint32_t uid, gid;
+        struct policy_peer peer = { object, (uid_t)-1, "" };
+        uint32_t uid, gid, sender_uid;
         gid_t primary = (gid_t)-1;
         int action, ngroups = 0, r;
         char name[256];
@@ -274,7 +312,13 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
                           action_word);
                 return CTL_EXIT_USAGE;
         }
-        if (action == POLICY_PUBLISH || action == POLICY_SUBSCRIBE || action == POLICY_MONITOR
+        if (action != POLICY_RECEIVE && (ctl->sender_uid || ctl->sender_unit)) {
+                log_error("policy check: --sender-uid and --sender-unit are for receive");
+                return CTL_EXIT_USAGE;
+        }
+        if (action == POLICY_RECEIVE && !object[0]) {
+                /* an anonymous sender */
+        } else if (action == POLICY_PUBLISH || action == POLICY_SUBSCRIBE || action == POLICY_MONITOR
                     ? !topic_pattern_is_valid(object)
                     : !name_is_valid(object)) {
                 log_error("policy check: '%s' is not a valid %s", object,
@@ -303,11 +347,19 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
         s.groups = groups;
         s.ngroups = (size_t)ngroups;
         if (ctl->unit) {
-                if (!ctl->unit[0] || strlen(ctl->unit) >= WIRE_UNIT_MAX) {
-                        log_error("--unit: 1-%d bytes", WIRE_UNIT_MAX - 1);
+                if (check_unit_arg("--unit", ctl->unit) < 0)
                         return CTL_EXIT_USAGE;
-                }
                 s.unit = ctl->unit;
+        }
+        if (ctl->sender_uid) {
+                if (parse_id("sender-uid", ctl->sender_uid, false, &sender_uid, NULL) < 0)
+                        return CTL_EXIT_USAGE;
+                peer.uid = (uid_t)sender_uid;
+        }
+        if (ctl->sender_unit) {
+                if (check_unit_arg("--sender-unit", ctl->sender_unit) < 0)
+                        return CTL_EXIT_USAGE;
+                peer.unit = ctl->sender_unit;
         }
 
         r = fetch_rules(ctl, &d, &pr);
@@ -320,14 +372,19 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
                 policy_rules_free(&pr);
                 return CTL_EXIT_FAILURE;
         }
-        /* A receive rule names the sender: the object is its name; its
-         * uid and unit are not known here, so only rules on the name
-         * (and none on sender_uid or sender_unit) can match. */
-        {
-                struct policy_peer peer = { object, (uid_t)-1, "" };
+        /* A receive rule names the sender: as ipcd does, the rules see
+         * its name, uid and unit (peer). */
+        ru = policy_rules_decide(&pr, action, &s, object, action == POLICY_RECEIVE ? &peer : NULL);
+        if (action == POLICY_RECEIVE && !ctl->sender_uid) {
+                const struct policy_rule *dep = needs_sender_uid(&pr, ru, &s, &peer);
 
-                ru = policy_rules_decide(&pr, action, &s, object,
-                                         action == POLICY_RECEIVE ? &peer : NULL);
+                if (dep) {
+                        log_error("policy check: the rule at line %u names the sender's uid: "
+                                  "give --sender-uid",
+                                  dep->line);
+                        policy_rules_free(&pr);
+                        return CTL_EXIT_USAGE;
+                }
         }
         if (ctl->json) {
                 struct json j;
@@ -337,6 +394,11 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
                 json_str(&j, "action", policy_action_names[action]);
                 json_str(&j, "object", object);
                 json_u64(&j, "uid", s.uid);
+                if (action == POLICY_RECEIVE) {
+                        if (ctl->sender_uid)
+                                json_u64(&j, "sender_uid", peer.uid);
+                        json_str(&j, "sender_unit", peer.unit);
+                }
                 json_str(&j, "decision", !ru || ru->allow ? "allow" : "deny");
                 json_bool(&j, "default", !ru);
                 if (ru)
@@ -365,15 +427,17 @@ static int policy_check(const struct ctl *ctl, const char *action_word, const ch
 int cmd_policy(struct ctl *ctl, int argc, char **argv)
 {
         if (argc == 1) {
-                if (ctl->uid || ctl->group || ctl->unit) {
-                        log_error("--uid, --group and --unit are for `policy check`");
+                if (ctl->uid || ctl->group || ctl->unit || ctl->sender_uid || ctl->sender_unit) {
+                        log_error("--uid, --group, --unit, --sender-uid and --sender-unit are "
+                                  "for `policy check`");
                         return CTL_EXIT_USAGE;
                 }
                 return policy_list(ctl);
         }
         if (strcmp(argv[1], "check") != 0 || argc != 4) {
                 log_error("usage: ipcdctl policy [check --uid USER [--group GROUP] "
-                          "[--unit UNIT] ACTION OBJECT]");
+                          "[--unit UNIT] [--sender-uid USER] [--sender-unit UNIT] ACTION "
+                          "OBJECT]");
                 return CTL_EXIT_USAGE;
         }
         return policy_check(ctl, argv[2], argv[3]);

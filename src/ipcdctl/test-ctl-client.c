@@ -17,6 +17,14 @@
  *   test-ctl-client history TOPIC DEPTH
  *        set TOPIC's history depth, print "ready", then stay connected
  *        until SIGTERM/SIGINT (exit 0): a client's depth goes with it
+ *   test-ctl-client send NAME DST TYPE TEXT
+ *        connect as NAME ("-": anonymously) and send TEXT to DST with
+ *        IPCD_ACK; exit 0 when it was delivered, 1 with the error
+ *   test-ctl-client lanes COUNT
+ *        connect up to COUNT anonymous clients, each taking a lane of a
+ *        ring (ipcd_buf_alloc of 64 bytes, IPCD_NONBLOCK, kept) until one
+ *        is refused; print "lanes N ERR" (N taken, ERR the refusal's
+ *        errno name or "-"), then stay until SIGTERM/SIGINT (exit 0)
  *
  * Exit status: 0, 1 on any failure (with a message on stderr), 2 usage.
  */
@@ -189,6 +197,62 @@ static int do_history(int argc, char **argv)
         return 0;
 }
 
+static int do_send(int argc, char **argv)
+{
+        ipcd_client *c;
+        long type;
+        int r;
+
+        (void)argc;
+        if (parse_num(argv[2], &type) < 0)
+                return 2;
+        if (connect_as(argv[0], &c))
+                return 1;
+        r = ipcd_send(c, argv[1], type, argv[3], strlen(argv[3]), IPCD_ACK);
+        ipcd_close(c);
+        return r < 0 ? fail("send", r) : 0;
+}
+
+#define LANES_MAX 64
+
+static int do_lanes(int argc, char **argv)
+{
+        ipcd_client *cs[LANES_MAX];
+        const char *why = "-";
+        long count;
+        int n = 0, r;
+
+        (void)argc;
+        if (parse_num(argv[0], &count) < 0 || count > LANES_MAX)
+                return 2;
+        while (n < count) {
+                void *p;
+
+                if (connect_as("-", &cs[n])) {
+                        why = "connect";
+                        break;
+                }
+                r = ipcd_buf_alloc(cs[n], 64, IPCD_NONBLOCK, &p);
+                if (r < 0) {
+                        ipcd_close(cs[n]);
+                        why = r == -EDQUOT ? "EDQUOT" : r == -EAGAIN ? "EAGAIN" : strerror(-r);
+                        break;
+                }
+                memset(p, 'l', 64); /* held, never sent */
+                n++;
+        }
+        printf("lanes %d %s\n", n, why);
+        fflush(stdout);
+        while (!stop) {
+                struct timespec ts = { 0, 50 * 1000000L };
+
+                nanosleep(&ts, NULL);
+        }
+        for (int i = 0; i < n; i++)
+                ipcd_close(cs[i]); /* frees the buffers */
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         catch_signals();
@@ -200,7 +264,12 @@ int main(int argc, char **argv)
                 return do_call(argc - 2, argv + 2);
         if (argc == 4 && strcmp(argv[1], "history") == 0)
                 return do_history(argc - 2, argv + 2);
+        if (argc == 6 && strcmp(argv[1], "send") == 0)
+                return do_send(argc - 2, argv + 2);
+        if (argc == 3 && strcmp(argv[1], "lanes") == 0)
+                return do_lanes(argc - 2, argv + 2);
         fprintf(stderr, "usage: test-ctl-client sub NAME TOPIC... | pub TOPIC TYPE COUNT "
-                        "[PERIOD_MS] | call NAME COUNT | history TOPIC DEPTH\n");
+                        "[PERIOD_MS] | call NAME COUNT | history TOPIC DEPTH | send NAME DST TYPE "
+                        "TEXT | lanes COUNT\n");
         return 2;
 }

@@ -63,7 +63,9 @@ struct fake {
         bool timed;           /* raise Sc after deliveries */
         int ack_status;       /* outcome for SEND with WIRE_IN_ACK */
         bool empty_acks;      /* status 0 as a zero-byte message (a full queue) */
-        unsigned pulls, pings, timeds, unregisters, sends, bad;
+        uint64_t instance;    /* of this "ipcd" (REGISTERED); 42 at first */
+        char whois_unit[64];  /* WHOIS answer; "": an ipcd older than WHOIS */
+        unsigned pulls, pings, timeds, unregisters, sends, bad, whoises;
         struct wire_in last;
         char last_dst[WIRE_NAME_MAX];
         uint8_t last_payload[MAX_QMSG];
@@ -193,7 +195,7 @@ static void fake_register(const struct wire_ctl *req, const uint8_t nonce[WIRE_N
                 (void)util_ipc_ns(0, &reg.ipc_ns);
                 if (F.wrong_ns)
                         reg.ipc_ns ^= 1;
-                reg.instance = 42;
+                reg.instance = F.instance;
                 n = wire_rec_put(buf, sizeof(buf), WIRE_REC_REGISTERED, nonce, &reg,
                                  sizeof(reg));
                 (void)!write(fd, buf, (size_t)n);
@@ -258,7 +260,7 @@ static void *fake_data_thread(void *arg)
                         const char *dst;
                         const void *payload;
                         int k = wire_in_next(m.mtext, (size_t)n, &off, &h, &dst, &payload);
-                        bool ack = false;
+                        bool ack = false, whois = false;
                         int status = 0;
 
                         if (k <= 0)
@@ -298,10 +300,33 @@ static void *fake_data_thread(void *arg)
                                 ack = true;
                                 status = -EACCES;
                                 break;
+                        case WIRE_OP_WHOIS:
+                                F.whoises++;
+                                if (F.whois_unit[0]) {
+                                        whois = true;
+                                        break;
+                                }
+                                /* An ipcd older than WHOIS: an unknown operation. */
+                                __attribute__((fallthrough));
                         default:
+                                /* As every ipcd: -EOPNOTSUPP if an answer is asked for. */
                                 F.bad++;
+                                ack = h.flags & WIRE_IN_ACK;
+                                status = -EOPNOTSUPP;
                         }
                         pthread_mutex_unlock(&F.lock);
+                        if (whois) {
+                                uint8_t buf[MAX_QMSG];
+                                char unit[sizeof(F.whois_unit)];
+                                size_t rec_len;
+
+                                pthread_mutex_lock(&F.lock);
+                                memcpy(unit, F.whois_unit, sizeof(unit));
+                                pthread_mutex_unlock(&F.lock);
+                                rec_len = out_rec(buf, 0, WIRE_OUT_ACK, 0, 0, h.cookie, 0, NULL, NULL,
+                                                  unit, strlen(unit) + 1);
+                                (void)fake_deliver(wire_reply_type(h.cookie), buf, rec_len);
+                        }
                         if (ack)
                                 fake_answer(h.cookie, status);
                 }
@@ -327,6 +352,7 @@ static int fake_start(void)
         pthread_mutex_init(&F.lock, NULL);
         F.reply_fd = -1;
         F.qc = F.sc = -1;
+        F.instance = 42;
         F.qu = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
         if (F.qu < 0)
                 return -errno;
@@ -1091,6 +1117,61 @@ static void test_fork(ipcd_client *c)
         CHECK_R(ipcd_send(c, "d", 1, "x", 1, IPCD_ACK), 0);
 }
 
+/* ipcd_msg_sender_unit against an ipcd older than WHOIS (it answers
+ * unknown operations -EOPNOTSUPP, as every ipcd did): a clear error at
+ * once, asked once per ipcd instance, never a hang; then against one that
+ * knows it (after a reconnection to a new instance): the unit, asked once
+ * per sender; a message of the old instance is ESTALE. */
+static void test_sender_unit(ipcd_client *c)
+{
+        ipcd_msg m1, m2, m3;
+        unsigned bad = FAKE_GET(F.bad);
+        const char *u;
+
+        FAKE_SET(F.whois_unit[0], '\0');
+        FAKE_SET(F.whoises, 0);
+        CHECK_R(fake_deliver_msg(6, "one"), 0);
+        CHECK_R(fake_deliver_msg(6, "two"), 0);
+        CHECK_R(ipcd_recv(c, &m1, 6, 1000), 0);
+        CHECK_R(ipcd_recv(c, &m2, 6, 1000), 0);
+        CHECK(m1.sender_id == 77 && m2.sender_id == 77);
+        errno = 0;
+        u = ipcd_msg_sender_unit(&m1);
+        CHECK(!u && errno == EOPNOTSUPP);
+        CHECK(FAKE_GET(F.whoises) == 1 && FAKE_GET(F.bad) == bad + 1);
+        errno = 0;
+        u = ipcd_msg_sender_unit(&m2); /* not asked again: each ask is invalid there */
+        CHECK(!u && errno == EOPNOTSUPP);
+        CHECK(FAKE_GET(F.whoises) == 1 && FAKE_GET(F.bad) == bad + 1);
+        ipcd_msg_release(c, &m2);
+        errno = 0;
+        CHECK(!ipcd_msg_sender_unit(&m2) && errno == EINVAL); /* released */
+
+        /* A new ipcd that knows WHOIS. */
+        pthread_mutex_lock(&F.lock);
+        F.instance = 43;
+        snprintf(F.whois_unit, sizeof(F.whois_unit), "fake.service");
+        pthread_mutex_unlock(&F.lock);
+        CHECK(msgctl(FAKE_GET(F.qc), IPC_RMID, NULL) == 0);
+        CHECK_R(ipcd_recv(c, &m2, 0, 0), -ECONNRESET);
+        CHECK_R(ipcd_recv(c, &m2, 0, 0), -EAGAIN); /* registered again */
+        errno = 0;
+        CHECK(!ipcd_msg_sender_unit(&m1) && errno == ESTALE); /* of the old one */
+        ipcd_msg_release(c, &m1);
+        CHECK_R(fake_deliver_msg(6, "three"), 0);
+        CHECK_R(fake_deliver_msg(6, "four"), 0);
+        CHECK_R(ipcd_recv(c, &m2, 6, 1000), 0);
+        CHECK_R(ipcd_recv(c, &m3, 6, 1000), 0);
+        u = ipcd_msg_sender_unit(&m2);
+        CHECK(u && strcmp(u, "fake.service") == 0);
+        CHECK(FAKE_GET(F.whoises) == 2);
+        u = ipcd_msg_sender_unit(&m3); /* the same sender: kept */
+        CHECK(u && strcmp(u, "fake.service") == 0);
+        CHECK(FAKE_GET(F.whoises) == 2);
+        ipcd_msg_release(c, &m2);
+        ipcd_msg_release(c, &m3);
+}
+
 static void test_lost(ipcd_client *c)
 {
         ipcd_msg m;
@@ -1175,6 +1256,7 @@ int main(void)
                 test_order(c);
                 test_waiters(c);
                 test_fork(c);
+                test_sender_unit(c);
                 test_lost(c);
                 ipcd_close(c);
         }
