@@ -94,7 +94,7 @@ struct bridge {
         _Atomic uint64_t cnt[BC_COUNTERS];
         _Atomic uint64_t exported_by[64]; /* per export pattern (first 64) */
         _Atomic uint64_t imported_by[64]; /* per import subject (first 64) */
-        volatile int stop;
+        _Atomic int stop; /* set by a signal handler and bridge_calls_stop, read by every thread */
 };
 
 static inline void bridge_count(struct bridge *b, enum bridge_counter c)
