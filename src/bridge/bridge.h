@@ -165,6 +165,8 @@ void bridge_js_export(struct bridge *b, const ipcd_msg *m, int pattern);
 void bridge_js_tick(struct bridge *b);
 /* " stream S published P acked A ..." for --status (export or import i). */
 void bridge_js_describe(struct bridge *b, bool exp, size_t i, char *out, size_t size);
+/* "connected nats://..." or "reconnecting", of the JetStream connection. */
+void bridge_js_describe_conn(struct bridge *b, char *out, size_t size);
 
 /* calls.c */
 /* After bridge_nats_start: the serve subscriptions, the remote clients. */

@@ -29,9 +29,10 @@
  * local publish (IPCD_ACK), or refused it for good (counted); while ipcd
  * is away it tries again, so a restarted bridge resumes where the
  * consumer stands and unacked messages come again.  A redelivery of a
- * message this process already published (stream sequence not above the
- * last one published) is acked and skipped; after a restart of the bridge
- * that memory is gone: at least once.
+ * message this process already published (its stream sequence among the
+ * last 65536 it published) is acked and skipped; what a killed bridge had
+ * published but not yet acked comes again to its successor, which cannot
+ * tell: at least once.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,8 +62,10 @@ struct js_import {
         size_t index;
         pthread_t thread;
         bool started;
-        uint64_t last_stream_seq; /* the last one published locally */
+        uint64_t *done; /* stream sequences published here, by seq % JS_DONE */
 };
+
+#define JS_DONE 65536
 
 struct bridge_js {
         natsConnection *nc;
@@ -74,7 +77,8 @@ struct bridge_js {
         struct js_entry *ring; /* js_inflight entries, by seq % js_inflight */
         uint64_t head, tail;   /* next seq to give; oldest not acked */
         bool probing;          /* only the oldest is sent until it is acked */
-        bool resend;           /* then all unacked again, in order */
+        uint64_t rptr;         /* then all unacked from tail again, in order: next one */
+        uint64_t cwnd;         /* how many may be unacked (1 after trouble, then up) */
         bool reconnected;
         int64_t last_tick_ms;
         struct js_import *imports;
@@ -89,6 +93,18 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Under j->lock: an ack timed out or failed, a publish failed, the
+ * connection went or came back.  Nothing new leaves until the oldest
+ * unacked one is stored; then the rest again, slowly at first. */
+static void trouble(struct bridge *b)
+{
+        struct bridge_js *j = b->js;
+
+        j->cwnd = 1;
+        if (j->tail < j->head)
+                j->probing = true;
+}
+
 static void on_js_reconnected(natsConnection *nc, void *closure)
 {
         struct bridge *b = closure;
@@ -97,7 +113,19 @@ static void on_js_reconnected(natsConnection *nc, void *closure)
         (void)nc;
         pthread_mutex_lock(&j->lock);
         j->reconnected = true;
+        trouble(b);
         pthread_cond_broadcast(&j->cond);
+        pthread_mutex_unlock(&j->lock);
+}
+
+static void on_js_disconnected(natsConnection *nc, void *closure)
+{
+        struct bridge *b = closure;
+        struct bridge_js *j = b->js;
+
+        (void)nc;
+        pthread_mutex_lock(&j->lock);
+        trouble(b);
         pthread_mutex_unlock(&j->lock);
 }
 
@@ -131,6 +159,8 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *
                 if (e->seq == seq && e->state != E_ACKED) {
                         if (ok) {
                                 e->state = E_ACKED;
+                                if (j->cwnd < b->cfg.js_inflight)
+                                        j->cwnd++;
                                 if (e->pattern < 64) {
                                         atomic_fetch_add(&b->js_export[e->pattern].acked, 1);
                                         if (dup)
@@ -141,11 +171,11 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *
                                         atomic_fetch_add(&b->exported_by[e->pattern], 1);
                                 if (j->probing && seq == j->tail) {
                                         j->probing = false;
-                                        j->resend = true;
+                                        j->rptr = seq + 1; /* the rest again */
                                 }
                         } else if (e->state == E_SENT) {
                                 e->state = E_FAILED;
-                                j->probing = true;
+                                trouble(b);
                         }
                 }
                 while (j->tail < j->head && j->ring[j->tail % b->cfg.js_inflight].state == E_ACKED) {
@@ -170,7 +200,7 @@ static void js_send(struct bridge *b, struct js_entry *e, bool again)
         e->sent_ms = now_ms();
         e->state = s == NATS_OK ? E_SENT : E_FAILED;
         if (s != NATS_OK)
-                b->js->probing = true;
+                trouble(b);
         if (e->pattern < 64)
                 atomic_fetch_add(again ? &b->js_export[e->pattern].retried
                                        : &b->js_export[e->pattern].published, 1);
@@ -187,32 +217,33 @@ static void js_tick_locked(struct bridge *b)
                 return;
         j->last_tick_ms = now;
         if (j->tail == j->head) {
-                j->probing = j->resend = j->reconnected = false;
+                j->probing = j->reconnected = false;
+                j->rptr = j->head;
                 return;
         }
         struct js_entry *t = &j->ring[j->tail % n];
         if (j->reconnected) {
                 /* what was in flight may be lost: the oldest first, alone */
                 j->reconnected = false;
-                j->probing = true;
+                trouble(b);
                 t->state = E_FAILED;
         }
         if (!j->probing && t->state == E_SENT &&
             now - t->sent_ms >= (int64_t)b->cfg.js_ack_timeout_ms)
-                j->probing = true;
+                trouble(b);
         if (j->probing) {
                 if (t->state == E_FAILED || now - t->sent_ms >= (int64_t)b->cfg.js_ack_timeout_ms)
                         js_send(b, t, true);
                 return;
         }
-        if (j->resend) {
-                j->resend = false;
-                for (uint64_t s = j->tail; s < j->head && !j->probing; s++) {
-                        struct js_entry *e = &j->ring[s % n];
+        if (j->rptr < j->tail)
+                j->rptr = j->tail;
+        while (!j->probing && j->rptr < j->head && j->rptr - j->tail < j->cwnd) {
+                struct js_entry *e = &j->ring[j->rptr % n];
 
-                        if (e->state != E_ACKED)
-                                js_send(b, e, true);
-                }
+                if (e->state != E_ACKED)
+                        js_send(b, e, true);
+                j->rptr++;
         }
 }
 
@@ -223,7 +254,7 @@ void bridge_js_tick(struct bridge *b)
         if (!j)
                 return;
         pthread_mutex_lock(&j->lock);
-        if (now_ms() - j->last_tick_ms >= 50 || j->reconnected || j->resend)
+        if (now_ms() - j->last_tick_ms >= 50 || j->reconnected || j->rptr < j->head)
                 js_tick_locked(b);
         pthread_mutex_unlock(&j->lock);
 }
@@ -246,11 +277,12 @@ void bridge_js_export(struct bridge *b, const ipcd_msg *m, int pattern)
         }
         pthread_mutex_lock(&j->lock);
         /* Back pressure: js_inflight unacked, or a probe under way. */
-        while (!b->stop && (j->head - j->tail >= b->cfg.js_inflight || j->probing)) {
+#define JS_HOLD (j->probing || j->rptr < j->head || j->head - j->tail >= j->cwnd)
+        while (!b->stop && JS_HOLD) {
                 struct timespec ts;
 
                 js_tick_locked(b);
-                if (j->head - j->tail < b->cfg.js_inflight && !j->probing)
+                if (!JS_HOLD)
                         break;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ts.tv_nsec += 50 * 1000000;
@@ -265,9 +297,9 @@ void bridge_js_export(struct bridge *b, const ipcd_msg *m, int pattern)
                 bridge_count(b, BC_NATS_FAILED);
                 return;
         }
+#undef JS_HOLD
+        /* built under the lock: nothing may overtake the check above */
         seq = j->head;
-        pthread_mutex_unlock(&j->lock);
-
         snprintf(reply, sizeof(reply), "%s.%" PRIu64, j->inbox, seq);
         snprintf(id, sizeof(id), "%s-%016" PRIx64 "-%" PRIu64, b->cfg.host, b->id, seq);
         s = natsMsg_Create(&nm, subject, reply, m->data, (int)m->len);
@@ -276,14 +308,15 @@ void bridge_js_export(struct bridge *b, const ipcd_msg *m, int pattern)
         if (s == NATS_OK)
                 s = natsMsgHeader_Set(nm, "Nats-Msg-Id", id);
         if (s != NATS_OK) {
+                pthread_mutex_unlock(&j->lock);
                 natsMsg_Destroy(nm);
                 bridge_count(b, s == NATS_MAX_PAYLOAD ? BC_TOO_LARGE : BC_NATS_FAILED);
                 return;
         }
-        pthread_mutex_lock(&j->lock);
         struct js_entry *e = &j->ring[seq % b->cfg.js_inflight];
         *e = (struct js_entry){ .seq = seq, .nm = nm, .pattern = pattern };
         j->head++;
+        j->rptr = j->head;
         js_send(b, e, false);
         pthread_mutex_unlock(&j->lock);
 }
@@ -406,21 +439,21 @@ static void import_msg(struct js_import *x, natsSubscription *sub, natsMsg *m)
                         atomic_fetch_add(&cnt->redelivered, 1);
                 jsMsgMetaData_Destroy(meta);
         }
-        if (sseq && sseq <= x->last_stream_seq) {
+        if (sseq && x->done[sseq % JS_DONE] == sseq) {
                 /* already published here: its ack was lost */
                 if (cnt)
                         atomic_fetch_add(&cnt->duplicates, 1);
                 natsMsg_Ack(m, NULL);
                 return;
         }
-        for (;;) {
+        for (int tries = 1;; tries++) {
                 enum import_verdict v = bridge_nats_import_one(b, x->index, m, &err);
 
                 if (v != IMPORT_FAILED) {
                         if (v == IMPORT_REFUSED && cnt)
                                 atomic_fetch_add(&cnt->refused, 1);
                         if (v == IMPORT_DONE && sseq)
-                                x->last_stream_seq = sseq;
+                                x->done[sseq % JS_DONE] = sseq;
                         if (natsMsg_Ack(m, NULL) == NATS_OK && cnt)
                                 atomic_fetch_add(&cnt->acked, 1);
                         return;
@@ -430,6 +463,8 @@ static void import_msg(struct js_import *x, natsSubscription *sub, natsMsg *m)
                         natsMsg_Nak(m, NULL);
                         return;
                 }
+                if (tries % 10 == 0)
+                        natsMsg_InProgress(m, NULL); /* not redelivered meanwhile */
                 usleep(100 * 1000);
         }
 }
@@ -453,7 +488,7 @@ static void *import_thread(void *arg)
                         jsSubOptions_Init(&so);
                         so.Stream = im->stream;
                         so.Config.AckPolicy = js_AckExplicit;
-                        so.Config.AckWait = (int64_t)10 * 1000 * 1000 * 1000;
+                        so.Config.AckWait = (int64_t)5 * 1000 * 1000 * 1000;
                         so.Config.DeliverPolicy = js_DeliverAll;
                         so.Config.MaxAckPending = 4096;
                         s = js_PullSubscribe(&sub, b->js->js, im->subject, im->durable, NULL, &so,
@@ -504,12 +539,15 @@ int bridge_js_start(struct bridge *b, char *err, size_t errlen)
         pthread_mutex_init(&j->lock, NULL);
         pthread_cond_init(&j->cond, NULL);
         j->ring = calloc(b->cfg.js_inflight, sizeof(*j->ring));
+        j->cwnd = b->cfg.js_inflight;
         j->imports = calloc(b->cfg.nimports + 1, sizeof(*j->imports));
         if (!j->ring || !j->imports)
                 return -ENOMEM;
         s = bridge_nats_options(b, true, &o);
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectedCB(o, on_js_reconnected, b);
+        if (s == NATS_OK)
+                s = natsOptions_SetDisconnectedCB(o, on_js_disconnected, b);
         if (s == NATS_OK)
                 s = natsOptions_SetRetryOnFailedConnect(o, true, on_js_reconnected, b);
         if (s == NATS_OK)
@@ -543,6 +581,9 @@ int bridge_js_start(struct bridge *b, char *err, size_t errlen)
                 if (!b->cfg.imports[i].durable)
                         continue;
                 *x = (struct js_import){ .b = b, .index = i };
+                x->done = calloc(JS_DONE, sizeof(*x->done));
+                if (!x->done)
+                        return -ENOMEM;
                 r = -pthread_create(&x->thread, NULL, import_thread, x);
                 if (r < 0) {
                         snprintf(err, errlen, "JetStream import thread: %s", strerror(-r));
@@ -614,6 +655,8 @@ void bridge_js_free(struct bridge *b)
         if (!j)
                 return;
         free(j->ring);
+        for (size_t i = 0; j->imports && i < b->cfg.nimports; i++)
+                free(j->imports[i].done);
         free(j->imports);
         pthread_cond_destroy(&j->cond);
         pthread_mutex_destroy(&j->lock);
@@ -647,4 +690,23 @@ void bridge_js_describe(struct bridge *b, bool exp, size_t i, char *out, size_t 
                          " duplicates %" PRIu64 " refused %" PRIu64,
                          b->cfg.imports[i].stream, b->cfg.imports[i].durable, (uint64_t)c->acked,
                          (uint64_t)c->redelivered, (uint64_t)c->duplicates, (uint64_t)c->refused);
+}
+
+void bridge_js_describe_conn(struct bridge *b, char *out, size_t size)
+{
+        char url[256] = "";
+        natsConnStatus st;
+
+        if (!b->js || !b->js->nc) {
+                snprintf(out, size, "closed");
+                return;
+        }
+        st = natsConnection_Status(b->js->nc);
+        if (st == NATS_CONN_STATUS_CONNECTED) {
+                natsConnection_GetConnectedUrl(b->js->nc, url, sizeof(url));
+                snprintf(out, size, "connected %s", url);
+        } else
+                snprintf(out, size, "%s", st == NATS_CONN_STATUS_RECONNECTING ? "reconnecting"
+                                          : st == NATS_CONN_STATUS_CONNECTING ? "connecting"
+                                                                              : "closed");
 }

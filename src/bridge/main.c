@@ -71,6 +71,10 @@ static size_t status_text(struct bridge *b, char *out, size_t size)
         bridge_nats_describe(b, conn, sizeof(conn));
         ADD("bridge %s id %016" PRIx64 " host %s\n", b->cfg.name, b->id, b->cfg.host);
         ADD("nats %s\n", conn);
+        if (b->cfg.jetstream) {
+                bridge_js_describe_conn(b, conn, sizeof(conn));
+                ADD("jetstream %s\n", conn);
+        }
         ADD("subject_prefix \"%s\"\n", b->cfg.subject_prefix);
         for (size_t i = 0; i < b->cfg.nexports; i++) {
                 bridge_js_describe(b, true, i, js, sizeof(js));
