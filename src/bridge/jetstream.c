@@ -81,6 +81,8 @@ struct bridge_js {
         uint64_t cwnd;         /* how many may be unacked (1 after trouble, then up) */
         bool reconnected;
         int64_t last_tick_ms;
+        int64_t down_ms;      /* when the connection went, 0: up */
+        int64_t reconnect_ms; /* how long the last outage lasted */
         struct js_import *imports;
         volatile int stop;
 };
@@ -113,6 +115,10 @@ static void on_js_reconnected(natsConnection *nc, void *closure)
         (void)nc;
         pthread_mutex_lock(&j->lock);
         j->reconnected = true;
+        if (j->down_ms) {
+                j->reconnect_ms = now_ms() - j->down_ms;
+                j->down_ms = 0;
+        }
         trouble(b);
         pthread_cond_broadcast(&j->cond);
         pthread_mutex_unlock(&j->lock);
@@ -125,6 +131,7 @@ static void on_js_disconnected(natsConnection *nc, void *closure)
 
         (void)nc;
         pthread_mutex_lock(&j->lock);
+        j->down_ms = now_ms();
         trouble(b);
         pthread_mutex_unlock(&j->lock);
 }
@@ -703,8 +710,13 @@ void bridge_js_describe_conn(struct bridge *b, char *out, size_t size)
         }
         st = natsConnection_Status(b->js->nc);
         if (st == NATS_CONN_STATUS_CONNECTED) {
+                int64_t rms;
+
                 natsConnection_GetConnectedUrl(b->js->nc, url, sizeof(url));
-                snprintf(out, size, "connected %s", url);
+                pthread_mutex_lock(&b->js->lock);
+                rms = b->js->reconnect_ms;
+                pthread_mutex_unlock(&b->js->lock);
+                snprintf(out, size, "connected %s (last outage %" PRId64 " ms)", url, rms);
         } else
                 snprintf(out, size, "%s", st == NATS_CONN_STATUS_RECONNECTING ? "reconnecting"
                                           : st == NATS_CONN_STATUS_CONNECTING ? "connecting"
