@@ -25,7 +25,9 @@
  * stream if absent, with the subjects of its export mappings.
  *
  * Import (stream, durable): one thread per mapping pulls from a durable
- * consumer (explicit acks) and acks a message only once ipcd took the
+ * consumer (explicit acks, at most one batch unacked, so that a batch
+ * lost with a connection is redelivered, after the ack wait, before
+ * anything later: the order holds) and acks a message only once ipcd took the
  * local publish (IPCD_ACK), or refused it for good (counted); while ipcd
  * is away it tries again, so a restarted bridge resumes where the
  * consumer stands and unacked messages come again.  A redelivery of a
@@ -66,6 +68,7 @@ struct js_import {
 };
 
 #define JS_DONE 65536
+#define JS_BATCH 256 /* messages fetched at once, and unacked at most */
 
 struct bridge_js {
         natsConnection *nc;
@@ -497,7 +500,10 @@ static void *import_thread(void *arg)
                         so.Config.AckPolicy = js_AckExplicit;
                         so.Config.AckWait = (int64_t)5 * 1000 * 1000 * 1000;
                         so.Config.DeliverPolicy = js_DeliverAll;
-                        so.Config.MaxAckPending = 4096;
+                        /* no more unacked than one fetch: a batch lost
+                         * with a connection comes again (after AckWait)
+                         * before anything later, in order */
+                        so.Config.MaxAckPending = JS_BATCH;
                         s = js_PullSubscribe(&sub, b->js->js, im->subject, im->durable, NULL, &so,
                                              &jerr);
                         if (s != NATS_OK) {
@@ -513,7 +519,7 @@ static void *import_thread(void *arg)
                         log_info("JetStream: consuming %s through %s/%s", im->subject, im->stream,
                                  im->durable);
                 }
-                s = natsSubscription_Fetch(&list, sub, 256, 500, &jerr);
+                s = natsSubscription_Fetch(&list, sub, JS_BATCH, 500, &jerr);
                 for (int i = 0; i < list.Count; i++) {
                         if (b->js->stop || b->stop)
                                 natsMsg_Nak(list.Msgs[i], NULL); /* come again soon */
