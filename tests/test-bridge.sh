@@ -9,6 +9,13 @@
 #   - a hostile header from a raw NATS client: dropped and counted
 #   - kill -9 of A's NATS node while A publishes 10000: A reconnects to
 #     another node; the loss (core NATS) is printed, not asserted
+#   - JetStream (the cluster runs it, stream IPCDJS with 3 replicas, created
+#     by bridge A; bridge B imports through the durable "bridge-b"): kill -9
+#     of the node A's JetStream connection is on while A publishes 10000:
+#     B gets all of them exactly once, in order; a restart of bridge B
+#     (TERM, then kill -9): nothing lost (after kill -9 at least once)
+#   - imports ipcd refuses (policy on B) count as import_refused, not
+#     imported; a hostile header in the stream is refused and acked
 #   - restart of B's ipcd: bridge B reconnects (name, subscriptions) and
 #     traffic resumes both ways; re-exec, then restart of A's ipcd: the same
 # Host B's namespace is held by a sleeper, so B's ipcd can be restarted in
@@ -50,7 +57,8 @@ NATS_PID=()
 start_node() { # index 0..2
         local i=$1
         nats-server -a 127.0.0.1 -p "${CP[$i]}" --cluster "nats://127.0.0.1:${RP[$i]}" \
-                --cluster_name tb --routes "$routes" -n "n$i" >>"$T/nats$i.log" 2>&1 &
+                --cluster_name tb --routes "$routes" -n "n$i" -js -sd "$T/js$i" \
+                >>"$T/nats$i.log" 2>&1 &
         NATS_PID[$i]=$!
         PIDS="$PIDS $!"
 }
@@ -77,7 +85,8 @@ done
 INB=(nsenter --ipc="/proc/$NSB/ns/ipc" --)
 RUNB=$T/runb
 mkdir -p "$RUNB"
-: >"$T/ipcdb.conf"
+# what ipcd B refuses to the bridge: counted as refused, not imported
+echo 'policy = ( { action = "publish"; topic = "robot/denied"; decision = "deny"; } );' >"$T/ipcdb.conf"
 start_ipcdb() {
         "${INB[@]}" "$IPCD" --runtime-dir "$RUNB" --config "$T/ipcdb.conf" 2>>"$T/ipcdb.log" &
         IPCDB=$!
@@ -104,13 +113,15 @@ bridge = {
         name = "$name";
         host = "$host";
         subject_prefix = "site";
-        export = ( { topic = "robot/*"; }, { topic = "bulk/*"; } );
-        import = ( { subject = "site.robot.>"; }, { subject = "site.bulk.>"; } );
+        export = ( { topic = "robot/*"; }, { topic = "bulk/*"; }$XEXP );
+        import = ( { subject = "site.robot.>"; }, { subject = "site.bulk.>"; }$XIMP );
         $extra
 };
 EOC
 }
+XEXP=', { topic = "js/*"; stream = "IPCDJS"; create = true; replicas = 3; }' XIMP=''
 conf "$T/a.conf" bridge-a host-a 'serve = ( { name = "arm-ctl"; } );' "$(url 0)" "$(url 1)" "$(url 2)"
+XEXP='' XIMP=', { subject = "site.js.>"; stream = "IPCDJS"; durable = "bridge-b"; }'
 conf "$T/b.conf" bridge-b host-b 'max_payload = 1020000;
         remote = ( { name = "arm-ctl"; }, { name = "nobody"; } );' "$(url 1)" "$(url 2)" "$(url 0)"
 
@@ -125,6 +136,22 @@ out=$("$BRIDGE" --config "$T/bad.conf" --check-config 2>&1)
 st=$?
 [ $st = 78 ] || fail "check-config of a bad remote: status $st (expected 78)"
 case $out in *bad.conf:3:*subject*) ;; *) fail "check-config message: $out" ;; esac
+# the JetStream keys
+bad_js() { # expected-line expected-word config-lines
+        printf 'bridge = { servers = [ "nats://x:1" ];\n%s\n};\n' "$3" >"$T/bad.conf"
+        out=$("$BRIDGE" --config "$T/bad.conf" --check-config 2>&1)
+        st=$?
+        [ $st = 78 ] || fail "check-config of \"$3\": status $st (expected 78)"
+        case $out in *bad.conf:$1:*$2*) ;; *) fail "check-config message for \"$3\": $out" ;; esac
+}
+bad_js 2 durable 'import = ( { subject = "a.>"; durable = "d"; } );'
+bad_js 2 stream 'import = ( { subject = "a.>"; stream = "S"; } );'
+bad_js 2 'no stream name' 'export = ( { topic = "a/*"; stream = "a.b"; } );'
+bad_js 2 replicas 'export = ( { topic = "a/*"; stream = "S"; create = true; replicas = 9; } );'
+bad_js 2 'without create' 'export = ( { topic = "a/*"; stream = "S"; replicas = 3; } );'
+bad_js 2 'without stream' 'export = ( { topic = "a/*"; create = true; } );'
+bad_js 2 js_inflight 'js_inflight = 0x100000;'
+"$BRIDGE" --config "$T/b.conf" --check-config || fail "check-config of B's file"
 # ipcd itself accepts the bridge group in its own file
 "$IPCD" --config "$T/a.conf" --check-config || fail "ipcd rejects the bridge group"
 
@@ -193,6 +220,15 @@ settle() {
 }
 wait_connected status_a
 wait_connected status_b
+wait_js() { # status_a|status_b: the JetStream connection is up
+        for i in $(seq $WAIT); do
+                $1 2>/dev/null | grep -q '^jetstream connected' && return 0
+                sleep 0.1
+        done
+        fail "$1: JetStream not connected: $($1 2>&1)"
+}
+wait_js status_a
+wait_js status_b
 probe ab
 probe ba
 # Probes published before a bridge's NATS interest reached the other
@@ -327,6 +363,40 @@ exec 5>&-
 [ "$bh" -gt "$bh0" ] || fail "hostile header not counted: $(status_b)"
 log "hostile header: dropped_bad_header $bh on B (and A: $(counter "$(status_a)" dropped_bad_header))"
 
+# 5a. what ipcd B refuses (its policy denies robot/denied) is counted as
+#     refused, not imported (the bridge publishes with IPCD_ACK)
+sb=$(status_b)
+rb0=$(counter "$sb" import_refused); ib0=$(counter "$sb" imported)
+ia=$(counter "$(status_a)" imported)
+exec 5<>"/dev/tcp/127.0.0.1/${CP[2]}"
+printf 'CONNECT {"verbose":false}\r\nPUB site.robot.denied 2\r\nm0\r\nPING\r\n' >&5
+for i in $(seq $WAIT); do
+        [ "$(counter "$(status_b)" import_refused)" -gt "$rb0" ] &&
+                [ "$(counter "$(status_a)" imported)" -gt "$ia" ] && break
+        sleep 0.1
+done
+exec 5>&-
+XA=$((XA + 1))
+sb=$(status_b)
+[ "$(counter "$sb" import_refused)" = $((rb0 + 1)) ] || fail "B: a denied import not refused: $sb"
+[ "$(counter "$sb" imported)" = "$ib0" ] || fail "B: a denied import counted as imported: $sb"
+log "a publish ipcd B denies: import_refused $(counter "$sb" import_refused), imported unchanged"
+
+# 5c. a hostile header in the stream: B refuses it, counted on the durable
+#     import, and acks it (no redelivery)
+jr() { sed -n 's/^import site\.js\.> .* refused \([0-9]*\)$/\1/p' <<<"$1"; }
+jr0=$(jr "$(status_b)")
+[ -n "$jr0" ] || fail "B's status has no durable import line: $(status_b)"
+exec 5<>"/dev/tcp/127.0.0.1/${CP[2]}"
+printf 'CONNECT {"headers":true,"verbose":false}\r\nHPUB site.js.evil %d %d\r\n%sxyz\r\nPING\r\n' \
+        "${#hdr}" $((${#hdr} + 3)) "$hdr" >&5
+for i in $(seq $WAIT); do
+        [ "$(jr "$(status_b)")" -gt "$jr0" ] && break
+        sleep 0.1
+done
+exec 5>&-
+[ "$(jr "$(status_b)")" = $((jr0 + 1)) ] || fail "B: hostile header in the stream: $(status_b)"
+
 # 5b. calls across hosts: B's bridge holds "arm-ctl" (remote) and forwards
 #     to A, whose bridge serves the local "arm-ctl": replies, and timeout,
 #     dead callee and no callee give what a local call gives; an ipcd_send
@@ -363,7 +433,51 @@ await $PUB "publish during failover" || fail "publish during failover"
 wait_connected status_a
 t1=$(date +%s%N)
 await $S6 "failover subscriber" || fail "failover subscriber: $(cat "$T/s6")"
-log "failover: A now $(status_a | sed -n 's/^nats //p'); $(cat "$T/s6"); reconnected within $(( (t1 - t0) / 1000000 )) ms; overflow $(counter "$(status_a)" dropped_bridge_overflow)"
+log "[${SECONDS}s] failover: A now $(status_a | sed -n 's/^nats //p'); $(cat "$T/s6"); reconnected within $(( (t1 - t0) / 1000000 )) ms; overflow $(counter "$(status_a)" dropped_bridge_overflow)"
+
+# 6b. the same through JetStream: node 0 comes back (its store kept, it
+#     catches up), then kill -9 of the node A's JetStream connection is on
+#     while A publishes 10000 on js/fail: B gets every one exactly once, in
+#     order (the subscriber checks); A's retries and the stream's
+#     duplicates are printed.
+nready() { grep -c 'Server is ready' "$T/nats$1.log"; }
+start_node 0
+for i in $(seq $WAIT); do [ "$(nready 0)" -ge 2 ] && break; sleep 0.1; done
+jsprobe() { # a message A -> B through the stream (not a timing assertion)
+        rm -f "$T/rjp"
+        "${INB[@]}" "$P" sub "$RUNB" js/probe 1 host-a exact "$T/rjp" $IDLE >"$T/sjp" &
+        local s=$!
+        PIDS="$PIDS $s"
+        wait_ready "$T/rjp"
+        "$P" pub "$IPCD_RUNTIME_DIR" js/probe 1 || fail "JetStream probe publish"
+        await $s "JetStream probe" || fail "JetStream probe: $(cat "$T/sjp")"
+}
+jsprobe
+jsline() { sed -n 's/^export js\/\* //p' <<<"$1"; }
+port=$(status_a | sed -n 's|^jetstream connected nats://127.0.0.1:\([0-9]*\).*|\1|p')
+k=""
+for i in 0 1 2; do [ "${CP[$i]}" = "$port" ] && k=$i; done
+[ -n "$k" ] || fail "A's JetStream connection: $(status_a)"
+before=$(jsline "$(status_a)")
+rm -f "$T/r6j"
+"${INB[@]}" "$P" sub "$RUNB" js/fail 10000 host-a exact "$T/r6j" $IDLE >"$T/s6j" &
+S6=$!
+PIDS="$PIDS $S6"
+wait_ready "$T/r6j"
+"$P" pub "$IPCD_RUNTIME_DIR" js/fail 10000 &
+PUB=$!
+PIDS="$PIDS $PUB"
+sleep 0.05
+t0=$(date +%s%N)
+kill -KILL "${NATS_PID[$k]}"
+wait "${NATS_PID[$k]}" 2>/dev/null
+wait_js status_a
+t1=$(date +%s%N)
+await $PUB "publish during JetStream failover" || fail "publish during JetStream failover"
+await $S6 "JetStream failover subscriber" || fail "JetStream failover: $(cat "$T/s6j")"
+t2=$(date +%s%N)
+log "[${SECONDS}s] JetStream failover (node n$k killed): B $(cat "$T/s6j"), exactly once and in order; A's JetStream connection $(status_a | sed -n 's/^jetstream connected .*(last outage \([0-9]*\) ms)/reconnected after \1 ms/p') (its status answered $(( (t1 - t0) / 1000000 )) ms after the kill), all 10000 in B $(( (t2 - t0) / 1000000 )) ms after the kill; A before: $before; after: $(jsline "$(status_a)")"
+start_node $k
 
 # 7. restart B's ipcd: bridge B reconnects (its name, its subscriptions)
 #    and traffic resumes both ways
@@ -412,6 +526,44 @@ ipcd_start
 wait_connected status_a
 probe ab
 probe ba
+
+# 9. bridge B stops (TERM) while A publishes 1000 on js/durable: started
+#    again, it resumes through its durable consumer, nothing lost or
+#    duplicated; then kill -9 of bridge B while A publishes 2000 on
+#    js/crash: after its restart all 2000 come (at least once: what the
+#    killed bridge had published but not acked comes again, printed)
+start_bridge_b() {
+        "${INB[@]}" "$BRIDGE" --config "$T/b.conf" --runtime-dir "$RUNB" 2>>"$T/bridge-b.log" &
+        BB=$!
+        PIDS="$PIDS $BB"
+}
+rm -f "$T/r9"
+"${INB[@]}" "$P" sub "$RUNB" js/durable 1000 host-a exact "$T/r9" $IDLE >"$T/s9" &
+S9=$!
+PIDS="$PIDS $S9"
+wait_ready "$T/r9"
+kill -TERM "$BB"
+await "$BB" "bridge B" || fail "bridge B exit status $?"
+"$P" pub "$IPCD_RUNTIME_DIR" js/durable 1000 || fail "publish js/durable"
+start_bridge_b
+await $S9 "durable subscriber" || fail "bridge B restart (durable): $(cat "$T/s9")"
+log "[${SECONDS}s] bridge B restarted (TERM): $(cat "$T/s9"); B: $(status_b | sed -n 's/^import site\.js\.> //p')"
+rm -f "$T/r10"
+"${INB[@]}" "$P" sub "$RUNB" js/crash 2000 host-a atleast "$T/r10" $IDLE >"$T/s10" &
+S10=$!
+PIDS="$PIDS $S10"
+wait_ready "$T/r10"
+wait_js status_b
+"$P" pub "$IPCD_RUNTIME_DIR" js/crash 2000 &
+PUB=$!
+PIDS="$PIDS $PUB"
+sleep 0.1
+kill -KILL "$BB"
+wait "$BB" 2>/dev/null
+start_bridge_b
+await $PUB "publish js/crash" || fail "publish js/crash"
+await $S10 "crash subscriber" || fail "bridge B kill -9 (durable): $(cat "$T/s10")"
+log "[${SECONDS}s] bridge B killed (-9) and restarted: $(cat "$T/s10"); B: $(status_b | sed -n 's/^import site\.js\.> //p')"
 
 kill -TERM "$BA" "$BB"
 await "$BA" "bridge A" || fail "bridge A exit status $?"

@@ -22,6 +22,16 @@
 struct bridge_import {
         char *subject; /* NATS subject, '*' and '>' wildcards allowed */
         char *strip;   /* prefix removed from matching subjects (default: subject_prefix) */
+        char *stream;  /* JetStream: consume through durable (both set, or neither) */
+        char *durable;
+};
+
+/* An export mapping's JetStream part (jetstream.c): stream NULL for core
+ * NATS (at most once). */
+struct bridge_export_js {
+        char *stream;
+        bool create;      /* add the stream if absent, subjects from its mappings */
+        uint64_t replicas; /* of a created stream (1..5) */
 };
 
 /* serve: calls from NATS (request/reply on subject) to the local client
@@ -46,6 +56,7 @@ struct bridge_config {
         uint64_t buffer_bytes; /* bounded buffer toward NATS while disconnected */
         uint64_t max_payload;  /* largest imported payload (0: NATS's max_payload) */
         char **exports;        /* local topic patterns */
+        struct bridge_export_js *export_js; /* parallel to exports */
         size_t nexports;
         struct bridge_import *imports;
         size_t nimports;
@@ -53,6 +64,9 @@ struct bridge_config {
         size_t nserves, nremotes;
         uint64_t calls;           /* calls in flight per serve/remote mapping (1..64) */
         uint64_t call_timeout_ms; /* how long a forwarded call may take */
+        uint64_t js_inflight;     /* JetStream publishes awaiting their ack (1..65536) */
+        uint64_t js_ack_timeout_ms; /* then resent */
+        bool jetstream;           /* some mapping names a stream */
 };
 
 /* Read the "bridge" group of path (other top-level keys are ipcd's and
@@ -70,7 +84,8 @@ enum bridge_counter {
         BC_TOO_LARGE,       /* refused: over NATS max_payload or the local limit */
         BC_BAD_HEADER,      /* dropped: malformed or hostile ipcd headers */
         BC_BAD_SUBJECT,     /* dropped: a subject that maps to no valid topic */
-        BC_LOCAL_FAILED,    /* imports ipcd refused */
+        BC_LOCAL_FAILED,    /* imports ipcd could not take (it went away, timed out) */
+        BC_LOCAL_REFUSED,   /* imports ipcd refused (policy, its limits) */
         BC_NATS_FAILED,     /* exports NATS refused for another reason */
         BC_LOCAL_DROPPED,   /* ipcd dropped messages for the bridge (notices) */
         BC_NATS_RECONNECTS,
@@ -85,6 +100,17 @@ enum bridge_counter {
 };
 extern const char *const bridge_counter_names[BC_COUNTERS];
 
+/* Per JetStream mapping (the first 64 of each kind), shown by --status. */
+struct bridge_js_count {
+        _Atomic uint64_t published;   /* export: first sends */
+        _Atomic uint64_t acked;       /* export: stored (acks); import: acked to the stream */
+        _Atomic uint64_t retried;     /* export: sends again (timeout, error, reconnect) */
+        _Atomic uint64_t duplicates;  /* export: acks saying "duplicate"; import: redeliveries
+                                         of messages already published here, skipped */
+        _Atomic uint64_t redelivered; /* import: messages delivered more than once */
+        _Atomic uint64_t refused;     /* import: refused (bad header, subject, size, ipcd) */
+};
+
 struct bridge {
         struct bridge_config cfg;
         uint64_t id;         /* random, in every exported message's headers */
@@ -94,6 +120,8 @@ struct bridge {
         _Atomic uint64_t cnt[BC_COUNTERS];
         _Atomic uint64_t exported_by[64]; /* per export pattern (first 64) */
         _Atomic uint64_t imported_by[64]; /* per import subject (first 64) */
+        struct bridge_js_count js_export[64], js_import[64];
+        struct bridge_js *js; /* jetstream.c; NULL without JetStream mappings */
         _Atomic int stop; /* set by a signal handler and bridge_calls_stop, read by every thread */
 };
 
@@ -124,6 +152,21 @@ void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern);
 /* "connected nats://... " or "reconnecting", for --status. */
 void bridge_nats_describe(struct bridge *b, char *out, size_t size);
 uint64_t bridge_nats_max_payload(struct bridge *b);
+
+/* jetstream.c (its connection and threads; bridge_nats_start/stop call these) */
+int bridge_js_start(struct bridge *b, char *err, size_t errlen);
+/* Stop the import threads; wait up to wait_ms for the publishes' acks. */
+void bridge_js_stop(struct bridge *b, int wait_ms);
+void bridge_js_free(struct bridge *b);
+/* Main thread: publish m on its mapping's stream, waiting (back pressure)
+ * while js_inflight are unacknowledged. */
+void bridge_js_export(struct bridge *b, const ipcd_msg *m, int pattern);
+/* Main thread, often: resend what timed out or was lost in a reconnect. */
+void bridge_js_tick(struct bridge *b);
+/* " stream S published P acked A ..." for --status (export or import i). */
+void bridge_js_describe(struct bridge *b, bool exp, size_t i, char *out, size_t size);
+/* "connected nats://..." or "reconnecting", of the JetStream connection. */
+void bridge_js_describe_conn(struct bridge *b, char *out, size_t size);
 
 /* calls.c */
 /* After bridge_nats_start: the serve subscriptions, the remote clients. */

@@ -127,23 +127,65 @@ static int bservers(const struct bctx *x, const config_setting_t *s, struct brid
         return 0;
 }
 
+/* A JetStream stream or consumer name: 1..64 of [A-Za-z0-9_-]. */
+static bool js_name_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 64 &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
 static int bexport(const struct bctx *x, const config_setting_t *e, struct bridge_config *c)
 {
         const config_setting_t *t;
         char **p = &c->exports[c->nexports];
+        struct bridge_export_js *js = &c->export_js[c->nexports];
+        const config_setting_t *create = NULL, *replicas = NULL;
 
         if (config_setting_type(e) != CONFIG_TYPE_GROUP)
                 return bfail(x, e, "export: expected ( { topic = \"...\"; }, ... )");
+        c->nexports++;
         for (int i = 0; i < config_setting_length(e); i++) {
+                const char *k;
+                int r;
+
                 t = config_setting_get_elem(e, (unsigned)i);
-                if (strcmp(config_setting_name(t), "topic") != 0)
-                        return bfail(x, t, "export: unknown key '%s'", config_setting_name(t));
-                if (bstring(x, t, p) < 0)
-                        return -EINVAL;
+                k = config_setting_name(t);
+                if (strcmp(k, "topic") == 0)
+                        r = bstring(x, t, p);
+                else if (strcmp(k, "stream") == 0)
+                        r = bstring(x, t, &js->stream);
+                else if (strcmp(k, "create") == 0) {
+                        if (config_setting_type(t) != CONFIG_TYPE_BOOL)
+                                return bfail(x, t, "create: expected true or false");
+                        js->create = config_setting_get_bool(t);
+                        create = t;
+                        r = 0;
+                } else if (strcmp(k, "replicas") == 0) {
+                        r = bsize(x, t, 1, 5, &js->replicas);
+                        if (r == 0 && js->replicas == 0)
+                                return bfail(x, t, "replicas = 0: out of range (1..5)");
+                        replicas = t;
+                } else
+                        return bfail(x, t, "export: unknown key '%s'", k);
+                if (r < 0)
+                        return r;
         }
         if (!*p)
                 return bfail(x, e, "export: topic missing");
-        c->nexports++;
+        if (js->stream && !js_name_ok(js->stream))
+                return bfail(x, e, "export: stream \"%s\" is no stream name (1..64 of A-Z a-z 0-9 _ -)",
+                             js->stream);
+        if ((create || replicas) && !js->stream)
+                return bfail(x, create ? create : replicas, "export: %s without stream",
+                             create ? "create" : "replicas");
+        if (replicas && !js->create)
+                return bfail(x, replicas, "export: replicas without create = true");
+        if (!js->replicas)
+                js->replicas = 1;
+        if (js->stream)
+                c->jetstream = true;
         if (strcmp(*p, "*") != 0 && !ipcd_name_is_valid(*p) && !(strlen(*p) > 2 &&
             strcmp(*p + strlen(*p) - 2, "/*") == 0))
                 return bfail(x, e, "export: \"%s\" is no topic pattern (name, name/*, or *)", *p);
@@ -157,6 +199,7 @@ static int bimport(const struct bctx *x, const config_setting_t *e, struct bridg
         if (config_setting_type(e) != CONFIG_TYPE_GROUP)
                 return bfail(x, e, "import: expected ( { subject = \"...\"; }, ... )");
         c->nimports++;
+        const config_setting_t *st = NULL, *du = NULL;
         for (int i = 0; i < config_setting_length(e); i++) {
                 const config_setting_t *t = config_setting_get_elem(e, (unsigned)i);
                 const char *k = config_setting_name(t);
@@ -166,6 +209,10 @@ static int bimport(const struct bctx *x, const config_setting_t *e, struct bridg
                         r = bstring(x, t, &im->subject);
                 else if (strcmp(k, "strip") == 0)
                         r = bstring(x, t, &im->strip);
+                else if (strcmp(k, "stream") == 0)
+                        r = bstring(x, (st = t), &im->stream);
+                else if (strcmp(k, "durable") == 0)
+                        r = bstring(x, (du = t), &im->durable);
                 else
                         return bfail(x, t, "import: unknown key '%s'", k);
                 if (r < 0)
@@ -177,6 +224,18 @@ static int bimport(const struct bctx *x, const config_setting_t *e, struct bridg
                 return bfail(x, e, "import: \"%s\" is no NATS subject", im->subject);
         if (im->strip && *im->strip && !subject_ok(im->strip, false))
                 return bfail(x, e, "import: strip \"%s\" is no subject prefix", im->strip);
+        if (st && !du)
+                return bfail(x, st, "import: stream without durable (a consumer name)");
+        if (du && !st)
+                return bfail(x, du, "import: durable without stream");
+        if (st && !js_name_ok(im->stream))
+                return bfail(x, st, "import: stream \"%s\" is no stream name (1..64 of A-Z a-z 0-9 _ -)",
+                             im->stream);
+        if (du && !js_name_ok(im->durable))
+                return bfail(x, du, "import: durable \"%s\" is no consumer name (1..64 of A-Z a-z 0-9 _ -)",
+                             im->durable);
+        if (st)
+                c->jetstream = true;
         return 0;
 }
 
@@ -243,11 +302,12 @@ static int blist(const struct bctx *x, const config_setting_t *s, struct bridge_
                              exp ? "export" : "import");
         if (exp ? c->exports != NULL : c->imports != NULL)
                 return bfail(x, s, "%s given twice", exp ? "export" : "import");
-        if (exp)
+        if (exp) {
                 c->exports = calloc((size_t)n + 1, sizeof(char *));
-        else
+                c->export_js = calloc((size_t)n + 1, sizeof(*c->export_js));
+        } else
                 c->imports = calloc((size_t)n + 1, sizeof(*c->imports));
-        if (exp ? !c->exports : !c->imports)
+        if (exp ? !c->exports || !c->export_js : !c->imports)
                 return -ENOMEM;
         for (int i = 0; i < n; i++) {
                 int r = (exp ? bexport : bimport)(x, config_setting_get_elem(s, (unsigned)i), c);
@@ -287,6 +347,10 @@ static int bkey(const struct bctx *x, const config_setting_t *s, struct bridge_c
                 return bsize(x, s, 1, 64, &c->calls);
         if (strcmp(k, "call_timeout_ms") == 0)
                 return bsize(x, s, 10, 3600 * 1000, &c->call_timeout_ms);
+        if (strcmp(k, "js_inflight") == 0)
+                return bsize(x, s, 1, 65536, &c->js_inflight);
+        if (strcmp(k, "js_ack_timeout_ms") == 0)
+                return bsize(x, s, 50, 600 * 1000, &c->js_ack_timeout_ms);
         if (strcmp(k, "buffer_bytes") == 0)
                 return bsize(x, s, 4096, 1024 * MIB, &c->buffer_bytes);
         if (strcmp(k, "max_payload") == 0)
@@ -314,6 +378,27 @@ static int bcheck(const struct bctx *x, const config_setting_t *g, struct bridge
                 return bfail(x, g, "bridge: user/password and token exclude each other");
         if (c->host && !mapping_text_ok(c->host, 64))
                 return bfail(x, g, "bridge: host must be 1..63 printable characters");
+        for (size_t i = 0; i < c->nimports; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (c->imports[i].durable && c->imports[j].durable &&
+                            strcmp(c->imports[i].stream, c->imports[j].stream) == 0 &&
+                            strcmp(c->imports[i].durable, c->imports[j].durable) == 0)
+                                return bfail(x, g, "import: durable \"%s\" of stream \"%s\" given twice",
+                                             c->imports[i].durable, c->imports[i].stream);
+        for (size_t i = 0; i < c->nexports; i++) {
+                const char *t = c->exports[i];
+
+                if (c->export_js[i].create && strcmp(t, "*") == 0 &&
+                    (!c->subject_prefix || !*c->subject_prefix))
+                        return bfail(x, g, "export: create of stream \"%s\" for \"*\" needs a subject_prefix",
+                                     c->export_js[i].stream);
+                for (size_t j = 0; j < i; j++)
+                        if (c->export_js[i].create && c->export_js[j].create &&
+                            strcmp(c->export_js[i].stream, c->export_js[j].stream) == 0 &&
+                            c->export_js[i].replicas != c->export_js[j].replicas)
+                                return bfail(x, g, "export: stream \"%s\" created with two replicas counts",
+                                             c->export_js[i].stream);
+        }
         for (size_t i = 0; i < c->nremotes; i++) {
                 if (c->name && strcmp(c->remotes[i].name, c->name) == 0)
                         return bfail(x, g, "remote: \"%s\" is the bridge's own name", c->name);
@@ -368,6 +453,10 @@ static int bdefaults(struct bridge_config *c)
                 c->calls = 4;
         if (!c->call_timeout_ms)
                 c->call_timeout_ms = 30000;
+        if (!c->js_inflight)
+                c->js_inflight = 256;
+        if (!c->js_ack_timeout_ms)
+                c->js_ack_timeout_ms = 2000;
         return 0;
 }
 
@@ -448,12 +537,17 @@ void bridge_config_done(struct bridge_config *c)
 {
         for (size_t i = 0; i < c->nservers; i++)
                 free(c->servers[i]);
-        for (size_t i = 0; i < c->nexports; i++)
+        for (size_t i = 0; i < c->nexports; i++) {
                 free(c->exports[i]);
+                free(c->export_js[i].stream);
+        }
         for (size_t i = 0; i < c->nimports; i++) {
                 free(c->imports[i].subject);
                 free(c->imports[i].strip);
+                free(c->imports[i].stream);
+                free(c->imports[i].durable);
         }
+        free(c->export_js);
         for (size_t i = 0; i < c->nserves; i++) {
                 free(c->serves[i].name);
                 free(c->serves[i].subject);

@@ -6,6 +6,7 @@ src_bridge_ipcd_bridge_SOURCES = \
 	src/bridge/bridge.h \
 	src/bridge/calls.c \
 	src/bridge/config.c \
+	src/bridge/jetstream.c \
 	src/bridge/main.c \
 	src/bridge/mapping.c \
 	src/bridge/nats.c \

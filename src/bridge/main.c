@@ -36,6 +36,7 @@ const char *const bridge_counter_names[BC_COUNTERS] = {
         [BC_BAD_HEADER] = "dropped_bad_header",
         [BC_BAD_SUBJECT] = "dropped_bad_subject",
         [BC_LOCAL_FAILED] = "import_failed",
+        [BC_LOCAL_REFUSED] = "import_refused",
         [BC_NATS_FAILED] = "export_failed",
         [BC_LOCAL_DROPPED] = "dropped_by_ipcd",
         [BC_NATS_RECONNECTS] = "nats_reconnects",
@@ -59,7 +60,7 @@ static void on_signal(int sig)
 static size_t status_text(struct bridge *b, char *out, size_t size)
 {
         size_t n = 0;
-        char conn[400];
+        char conn[400], js[300];
 
 #define ADD(...)                                                                                   \
         do {                                                                                       \
@@ -70,13 +71,21 @@ static size_t status_text(struct bridge *b, char *out, size_t size)
         bridge_nats_describe(b, conn, sizeof(conn));
         ADD("bridge %s id %016" PRIx64 " host %s\n", b->cfg.name, b->id, b->cfg.host);
         ADD("nats %s\n", conn);
+        if (b->cfg.jetstream) {
+                bridge_js_describe_conn(b, conn, sizeof(conn));
+                ADD("jetstream %s\n", conn);
+        }
         ADD("subject_prefix \"%s\"\n", b->cfg.subject_prefix);
-        for (size_t i = 0; i < b->cfg.nexports; i++)
-                ADD("export %s exported %" PRIu64 "\n", b->cfg.exports[i],
-                    i < 64 ? (uint64_t)b->exported_by[i] : 0);
-        for (size_t i = 0; i < b->cfg.nimports; i++)
-                ADD("import %s imported %" PRIu64 "\n", b->cfg.imports[i].subject,
-                    i < 64 ? (uint64_t)b->imported_by[i] : 0);
+        for (size_t i = 0; i < b->cfg.nexports; i++) {
+                bridge_js_describe(b, true, i, js, sizeof(js));
+                ADD("export %s exported %" PRIu64 "%s\n", b->cfg.exports[i],
+                    i < 64 ? (uint64_t)b->exported_by[i] : 0, js);
+        }
+        for (size_t i = 0; i < b->cfg.nimports; i++) {
+                bridge_js_describe(b, false, i, js, sizeof(js));
+                ADD("import %s imported %" PRIu64 "%s\n", b->cfg.imports[i].subject,
+                    i < 64 ? (uint64_t)b->imported_by[i] : 0, js);
+        }
         for (size_t i = 0; i < b->cfg.nserves; i++)
                 ADD("serve %s subject %s\n", b->cfg.serves[i].name, b->cfg.serves[i].subject);
         for (size_t i = 0; i < b->cfg.nremotes; i++)
@@ -89,7 +98,7 @@ static size_t status_text(struct bridge *b, char *out, size_t size)
 
 static void handle(struct bridge *b, ipcd_msg *m)
 {
-        char text[4096];
+        char text[16384];
         int pattern;
 
         if (m->flags & IPCD_MSG_NOTICE) {
@@ -127,7 +136,10 @@ static int run(struct bridge *b)
 {
         while (!b->stop) {
                 ipcd_msg m;
-                int r = ipcd_recv(b->ipcd, &m, 0, 250);
+                int r;
+
+                bridge_js_tick(b); /* JetStream: resend what timed out */
+                r = ipcd_recv(b->ipcd, &m, 0, b->js ? 50 : 250);
 
                 if (r == -ETIMEDOUT || r == -EINTR)
                         continue;

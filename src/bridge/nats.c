@@ -82,8 +82,9 @@ static natsStatus options_auth(natsOptions *o, const struct bridge_config *c)
         return s;
 }
 
-static natsStatus options_build(struct bridge *b, natsOptions **ret)
+natsStatus bridge_nats_options(struct bridge *b, bool js, natsOptions **ret)
 {
+        char name[IPCD_NAME_MAX + 8];
         const struct bridge_config *c = &b->cfg;
         natsOptions *o = NULL;
         natsStatus s = natsOptions_Create(&o);
@@ -93,20 +94,23 @@ static natsStatus options_build(struct bridge *b, natsOptions **ret)
         if (s == NATS_OK)
                 s = natsOptions_SetNoRandomize(o, true); /* the list's order: failover */
         if (s == NATS_OK)
-                s = natsOptions_SetName(o, c->name);
+                snprintf(name, sizeof(name), "%s%s", c->name, js ? "-js" : "");
+        if (s == NATS_OK)
+                s = natsOptions_SetName(o, name);
         if (s == NATS_OK)
                 s = natsOptions_SetMaxReconnect(o, -1);
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectWait(o, 250);
         if (s == NATS_OK)
-                s = natsOptions_SetReconnectBufSize(o, (int)MIN(c->buffer_bytes, (uint64_t)INT32_MAX));
+                s = natsOptions_SetReconnectBufSize(o, js ? 1 : (int)MIN(c->buffer_bytes,
+                                                                         (uint64_t)INT32_MAX));
         if (s == NATS_OK)
                 s = natsOptions_SetNoEcho(o, true);
-        if (s == NATS_OK)
+        if (s == NATS_OK && !js)
                 s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
-        if (s == NATS_OK)
+        if (s == NATS_OK && !js)
                 s = natsOptions_SetReconnectedCB(o, on_reconnected, b);
-        if (s == NATS_OK)
+        if (s == NATS_OK && !js)
                 s = natsOptions_SetRetryOnFailedConnect(o, true, on_reconnected, b);
         if (s == NATS_OK)
                 s = natsOptions_SetMaxPendingMsgs(o, 65536);
@@ -189,7 +193,7 @@ static int import_publish(struct bridge *b, const char *topic, long type, const 
                 memcpy(p, o, sizeof(*o));
                 if (len)
                         memcpy(p + sizeof(*o), data, len);
-                r = ipcd_publish(b->ipcd, topic, type, p, total, IPCD_REMOTE);
+                r = ipcd_publish(b->ipcd, topic, type, p, total, IPCD_REMOTE | IPCD_ACK);
                 free(p);
                 return r;
         }
@@ -198,48 +202,78 @@ static int import_publish(struct bridge *b, const char *topic, long type, const 
                 return r;
         memcpy(buf, o, sizeof(*o));
         memcpy((uint8_t *)buf + sizeof(*o), data, len);
-        r = ipcd_publish_buf(b->ipcd, topic, type, buf, total, IPCD_REMOTE);
+        r = ipcd_publish_buf(b->ipcd, topic, type, buf, total, IPCD_REMOTE | IPCD_ACK);
         if (r < 0)
                 ipcd_buf_free(b->ipcd, buf);
         return r;
 }
 
-static void on_import(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+/* ipcd's verdicts that another try would not change. */
+static bool refusal(int r)
 {
-        struct import_ctx *x = closure;
-        struct bridge *b = x->b;
-        const struct bridge_import *im = &b->cfg.imports[x->index];
+        return r != -ECONNRESET && r != -ETIMEDOUT && r != -EAGAIN && r != -ENOMEM &&
+               r != -ENOBUFS && r != -ECONNREFUSED && r != -ENOENT && r != -EINTR &&
+               r != -ESTALE && r != -ENOTCONN;
+}
+
+enum import_verdict bridge_nats_import_one(struct bridge *b, size_t index, natsMsg *m, int *err)
+{
+        const struct bridge_import *im = &b->cfg.imports[index];
         char topic[IPCD_NAME_MAX];
         uint64_t bid, limit = bridge_nats_max_payload(b);
         ipcd_origin o;
         long type;
         int r, len = natsMsg_GetDataLength(m);
 
-        (void)nc;
-        (void)sub;
+        *err = 0;
         if (b->cfg.max_payload && b->cfg.max_payload < limit)
                 limit = b->cfg.max_payload;
-        if (!origin_from_headers(m, &o, &type, &bid))
+        if (!origin_from_headers(m, &o, &type, &bid)) {
                 bridge_count(b, BC_BAD_HEADER);
-        else if (bid == b->id)
-                bridge_count(b, BC_SKIPPED_OWN);
-        else if (mapping_subject_to_topic(im->strip ? im->strip : b->cfg.subject_prefix,
-                                          natsMsg_GetSubject(m), topic, sizeof(topic)) < 0)
-                bridge_count(b, BC_BAD_SUBJECT);
-        else if (len < 0 || (uint64_t)len > limit)
-                bridge_count(b, BC_TOO_LARGE);
-        else {
-                r = import_publish(b, topic, type, &o, natsMsg_GetData(m), (size_t)len);
-                if (r == -EMSGSIZE)
-                        bridge_count(b, BC_TOO_LARGE);
-                else if (r < 0)
-                        bridge_count(b, BC_LOCAL_FAILED);
-                else {
-                        bridge_count(b, BC_IMPORTED);
-                        if (x->index < 64)
-                                atomic_fetch_add(&b->imported_by[x->index], 1);
-                }
+                return IMPORT_REFUSED;
         }
+        if (bid == b->id) {
+                bridge_count(b, BC_SKIPPED_OWN);
+                return IMPORT_SKIPPED;
+        }
+        if (mapping_subject_to_topic(im->strip ? im->strip : b->cfg.subject_prefix,
+                                     natsMsg_GetSubject(m), topic, sizeof(topic)) < 0) {
+                bridge_count(b, BC_BAD_SUBJECT);
+                return IMPORT_REFUSED;
+        }
+        if (len < 0 || (uint64_t)len > limit) {
+                bridge_count(b, BC_TOO_LARGE);
+                return IMPORT_REFUSED;
+        }
+        /* With IPCD_ACK: what ipcd refuses (policy, its own limits) is
+         * counted as refused, not as imported. */
+        r = import_publish(b, topic, type, &o, natsMsg_GetData(m), (size_t)len);
+        *err = r;
+        if (r == -EMSGSIZE) {
+                bridge_count(b, BC_TOO_LARGE);
+                return IMPORT_REFUSED;
+        }
+        if (r < 0 && refusal(r)) {
+                bridge_count(b, BC_LOCAL_REFUSED);
+                return IMPORT_REFUSED;
+        }
+        if (r < 0)
+                return IMPORT_FAILED; /* counted by the caller: it may try again */
+        bridge_count(b, BC_IMPORTED);
+        if (index < 64)
+                atomic_fetch_add(&b->imported_by[index], 1);
+        return IMPORT_DONE;
+}
+
+static void on_import(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+        struct import_ctx *x = closure;
+        int err;
+
+        (void)nc;
+        (void)sub;
+        if (bridge_nats_import_one(x->b, x->index, m, &err) == IMPORT_FAILED)
+                bridge_count(x->b, BC_LOCAL_FAILED); /* core NATS: at most once */
         natsMsg_Destroy(m);
 }
 
@@ -254,12 +288,13 @@ static natsStatus imports_subscribe(struct bridge *b)
                 return NATS_NO_MEMORY;
         for (size_t i = 0; s == NATS_OK && i < b->cfg.nimports; i++) {
                 import_ctxs[i] = (struct import_ctx){ b, i };
+                n->nsubs = i + 1;
+                if (b->cfg.imports[i].durable)
+                        continue; /* consumed through JetStream (jetstream.c) */
                 s = natsConnection_Subscribe(&n->subs[i], n->nc, b->cfg.imports[i].subject,
                                              on_import, &import_ctxs[i]);
-                if (s == NATS_OK) {
-                        n->nsubs = i + 1;
+                if (s == NATS_OK)
                         s = natsSubscription_SetPendingLimits(n->subs[i], 65536, 256 << 20);
-                }
         }
         return s;
 }
@@ -272,7 +307,7 @@ int bridge_nats_start(struct bridge *b, char *err, size_t errlen)
         b->nats = calloc(1, sizeof(*b->nats));
         if (!b->nats)
                 return -ENOMEM;
-        s = options_build(b, &o);
+        s = bridge_nats_options(b, false, &o);
         if (s == NATS_OK)
                 s = natsConnection_Connect(&b->nats->nc, o);
         natsOptions_Destroy(o);
@@ -286,7 +321,7 @@ int bridge_nats_start(struct bridge *b, char *err, size_t errlen)
                          nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
                 return -EIO;
         }
-        return 0;
+        return b->cfg.jetstream ? bridge_js_start(b, err, errlen) : 0;
 }
 
 void bridge_nats_stop(struct bridge *b)
@@ -295,8 +330,10 @@ void bridge_nats_stop(struct bridge *b)
 
         if (!n)
                 return;
+        bridge_js_stop(b, 5000); /* the import threads end; the last acks come */
         for (size_t i = 0; i < n->nsubs; i++)
-                natsSubscription_Unsubscribe(n->subs[i]);
+                if (n->subs[i])
+                        natsSubscription_Unsubscribe(n->subs[i]);
         bridge_calls_unsubscribe(b);
         if (n->nc) {
                 natsConnection_FlushTimeout(n->nc, 1000);
@@ -310,6 +347,7 @@ void bridge_nats_stop(struct bridge *b)
          * closures are freed. */
         nats_CloseAndWait(0);
         bridge_calls_free(b);
+        bridge_js_free(b);
         free(n->subs);
         free(n);
         free(import_ctxs);
@@ -393,6 +431,10 @@ void bridge_nats_export(struct bridge *b, const ipcd_msg *m, int pattern)
         natsMsg *nm = NULL;
         natsStatus s;
 
+        if (pattern >= 0 && b->cfg.export_js[pattern].stream) {
+                bridge_js_export(b, m, pattern); /* at least once, acked */
+                return;
+        }
         if (mapping_topic_to_subject(b->cfg.subject_prefix, m->topic, subject, sizeof(subject)) < 0) {
                 bridge_count(b, BC_BAD_SUBJECT);
                 return;
