@@ -403,10 +403,16 @@ static int write_bridge_config(const char *path, const char *name, const char *h
                 "        name = \"%s\";\n"
                 "        host = \"%s\";\n"
                 "        subject_prefix = \"bench\";\n"
+                "        send_asap = %s;\n"
                 "        export = ( { topic = \"%s/*\"; } );\n"
                 "        import = ( { subject = \"bench.%s.>\"; } );\n"
                 "};\n",
-                w.url, name, host, exp, imp);
+                w.url, name, host,
+                /* IPCD_BENCH_SEND_ASAP=1: the bridges' send_asap option */
+                getenv("IPCD_BENCH_SEND_ASAP") && strcmp(getenv("IPCD_BENCH_SEND_ASAP"), "1") == 0
+                        ? "true"
+                        : "false",
+                exp, imp);
         return fclose(f) == 0 ? 0 : negative_errno();
 }
 

@@ -114,7 +114,7 @@ bridge = {
         host = "$host";
         subject_prefix = "site";
         export = ( { topic = "robot/*"; }, { topic = "bulk/*"; }$XEXP );
-        import = ( { subject = "site.robot.>"; }, { subject = "site.bulk.>"; }$XIMP );
+        import = ( { subject = "site.robot.>"; ack = true; }, { subject = "site.bulk.>"; }$XIMP );
         $extra
 };
 EOC

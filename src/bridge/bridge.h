@@ -24,6 +24,7 @@ struct bridge_import {
         char *strip;   /* prefix removed from matching subjects (default: subject_prefix) */
         char *stream;  /* JetStream: consume through durable (both set, or neither) */
         char *durable;
+        bool ack;      /* publish with IPCD_ACK (always with durable) */
 };
 
 /* An export mapping's JetStream part (jetstream.c): stream NULL for core
@@ -48,6 +49,7 @@ struct bridge_config {
         size_t nservers;
         char *user, *password, *token;
         bool tls;
+        bool send_asap;           /* libnats writes each publish at once */
         char *tls_ca, *tls_cert, *tls_key;
         char *subject_prefix; /* "" for none */
         char *name;           /* the bridge's ipcd client name */

@@ -213,7 +213,12 @@ static int bimport(const struct bctx *x, const config_setting_t *e, struct bridg
                         r = bstring(x, (st = t), &im->stream);
                 else if (strcmp(k, "durable") == 0)
                         r = bstring(x, (du = t), &im->durable);
-                else
+                else if (strcmp(k, "ack") == 0) {
+                        if (config_setting_type(t) != CONFIG_TYPE_BOOL)
+                                return bfail(x, t, "import: ack: expected true or false");
+                        im->ack = config_setting_get_bool(t);
+                        r = 0;
+                } else
                         return bfail(x, t, "import: unknown key '%s'", k);
                 if (r < 0)
                         return r;
@@ -355,6 +360,12 @@ static int bkey(const struct bctx *x, const config_setting_t *s, struct bridge_c
                 return bsize(x, s, 4096, 1024 * MIB, &c->buffer_bytes);
         if (strcmp(k, "max_payload") == 0)
                 return bsize(x, s, 1, 64 * MIB, &c->max_payload);
+        if (strcmp(k, "send_asap") == 0) {
+                if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                        return bfail(x, s, "send_asap: expected true or false");
+                c->send_asap = config_setting_get_bool(s);
+                return 0;
+        }
         if (strcmp(k, "tls") == 0) {
                 if (config_setting_type(s) != CONFIG_TYPE_BOOL)
                         return bfail(x, s, "tls: expected true or false");

@@ -106,6 +106,10 @@ natsStatus bridge_nats_options(struct bridge *b, bool js, natsOptions **ret)
                                                                          (uint64_t)INT32_MAX));
         if (s == NATS_OK)
                 s = natsOptions_SetNoEcho(o, true);
+        /* libnats's flusher otherwise waits up to 1 ms before it writes a
+         * publish: 2 ms of a round trip through two bridges. */
+        if (s == NATS_OK && c->send_asap)
+                s = natsOptions_SetSendAsap(o, true);
         if (s == NATS_OK && !js)
                 s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
         if (s == NATS_OK && !js)
@@ -179,7 +183,7 @@ static bool origin_from_headers(natsMsg *m, ipcd_origin *o, long *type, uint64_t
 /* Publish locally: origin then payload, in one buffer (inline) or one
  * ring chunk (bulk): the payload is copied once. */
 static int import_publish(struct bridge *b, const char *topic, long type, const ipcd_origin *o,
-                          const void *data, size_t len)
+                          const void *data, size_t len, int flags)
 {
         size_t total = sizeof(*o) + len;
         void *buf = NULL;
@@ -193,7 +197,7 @@ static int import_publish(struct bridge *b, const char *topic, long type, const 
                 memcpy(p, o, sizeof(*o));
                 if (len)
                         memcpy(p + sizeof(*o), data, len);
-                r = ipcd_publish(b->ipcd, topic, type, p, total, IPCD_REMOTE | IPCD_ACK);
+                r = ipcd_publish(b->ipcd, topic, type, p, total, flags);
                 free(p);
                 return r;
         }
@@ -202,7 +206,7 @@ static int import_publish(struct bridge *b, const char *topic, long type, const 
                 return r;
         memcpy(buf, o, sizeof(*o));
         memcpy((uint8_t *)buf + sizeof(*o), data, len);
-        r = ipcd_publish_buf(b->ipcd, topic, type, buf, total, IPCD_REMOTE | IPCD_ACK);
+        r = ipcd_publish_buf(b->ipcd, topic, type, buf, total, flags);
         if (r < 0)
                 ipcd_buf_free(b->ipcd, buf);
         return r;
@@ -245,9 +249,17 @@ enum import_verdict bridge_nats_import_one(struct bridge *b, size_t index, natsM
                 bridge_count(b, BC_TOO_LARGE);
                 return IMPORT_REFUSED;
         }
-        /* With IPCD_ACK: what ipcd refuses (policy, its own limits) is
-         * counted as refused, not as imported. */
-        r = import_publish(b, topic, type, &o, natsMsg_GetData(m), (size_t)len);
+        /* With IPCD_ACK (ack = true, and always for a durable consumer,
+         * which acks to JetStream only what ipcd took): what ipcd refuses
+         * (policy, its own limits) is counted as refused, not as imported.
+         * Without it (the default for core NATS, at most once anyway: an
+         * answer per message would cut the import rate several times, and
+         * a bridge that falls behind loses more to NATS's slow-consumer
+         * limit than it would miscount), ipcd counts its refusals itself
+         * (ipcdctl status, policy hits) and the bridge counts them as
+         * imported, handed to ipcd. */
+        r = import_publish(b, topic, type, &o, natsMsg_GetData(m), (size_t)len,
+                           IPCD_REMOTE | (im->ack || im->durable ? IPCD_ACK : 0));
         *err = r;
         if (r == -EMSGSIZE) {
                 bridge_count(b, BC_TOO_LARGE);
