@@ -7,7 +7,9 @@
  * of it that is not returned at once waits on the handle's pending list
  * (oldest first) holding one reference.  One spare buffer of max_qmsg
  * bytes is kept (atomic exchange), so that a receive costs no large
- * allocation and a failed IPC_NOWAIT look none at all.  When ipcd_fd() is
+ * allocation and a failed IPC_NOWAIT look none at all; and one small
+ * buffer, which a small queue message is copied into (rx_small_take), kept
+ * when its last record is released through the handle (rxbuf_unref_to).  When ipcd_fd() is
  * in use, the eventfd in its epoll set is kept readable while the list is
  * not empty (pending_sync_fd_locked, wherever the list changes).
  */
@@ -27,6 +29,43 @@ void rxbuf_unref(struct rxbuf *b)
                 free(b);
 }
 
+void rxbuf_unref_to(ipcd_client *c, struct rxbuf *b)
+{
+        if (!b || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0)
+                return;
+        if (c && b->pool) {
+                /* Kept for the next small queue message; the one it
+                 * replaces (another thread's) is freed. */
+                free(__atomic_exchange_n(&c->rx_small, b, __ATOMIC_ACQ_REL));
+                return;
+        }
+        free(b);
+}
+
+/* Small buffers come in powers of two from 512 bytes. */
+static uint32_t small_capacity(size_t n)
+{
+        uint32_t cap = 512;
+
+        while (cap < n)
+                cap <<= 1;
+        return cap;
+}
+
+struct rxbuf *rx_small_take(ipcd_client *c, size_t n)
+{
+        uint32_t cap = small_capacity(n);
+        struct rxbuf *b = __atomic_exchange_n(&c->rx_small, NULL, __ATOMIC_ACQ_REL);
+
+        if (b && b->pool == cap)
+                return b;
+        free(b);
+        b = malloc(sizeof(struct rxbuf) + cap);
+        if (b)
+                b->pool = cap;
+        return b;
+}
+
 void rxbuf_ref(struct rxbuf *b)
 {
         __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
@@ -41,7 +80,10 @@ struct rxbuf *rx_spare_take(ipcd_client *c, size_t size)
         if (b && b->size == size)
                 return b;
         free(b);
-        return malloc(sizeof(struct rxbuf) + size);
+        b = malloc(sizeof(struct rxbuf) + size);
+        if (b)
+                b->pool = 0;
+        return b;
 }
 
 void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size)
@@ -53,6 +95,7 @@ void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size)
 void rx_spare_free(ipcd_client *c)
 {
         free(__atomic_exchange_n(&c->rx_spare, NULL, __ATOMIC_ACQ_REL));
+        free(__atomic_exchange_n(&c->rx_small, NULL, __ATOMIC_ACQ_REL));
 }
 
 
@@ -174,6 +217,7 @@ void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text
         }
         b->refs = 1;
         b->size = (uint32_t)len;
+        b->pool = 0;
         b->instance = 0;
         b->mtype = WIRE_TYPE_NOTICE;
         memcpy(b->mtext, text, len + 1);
