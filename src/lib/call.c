@@ -83,7 +83,7 @@ IPCD_EXPORT int ipcd_call(ipcd_client *c, const char *dst, long type, const void
                 r = -EPROTO;
         if (r < 0) {
                 if (w.has_rec)
-                        rxbuf_unref_to(c, w.rec.buf);
+                        rxbuf_unref(w.rec.buf);
                 return r;
         }
         msg_fill(c, reply, &w.rec); /* takes the reference */

@@ -186,9 +186,10 @@ struct ipcd_client {
          * a receive costs no large allocation, a failed IPC_NOWAIT look
          * none at all (pending.c, dispatch.c). */
         struct rxbuf *rx_spare;
-        /* One small buffer (pool != 0) for the copy of a small queue
-         * message, kept when its last record is released (atomic
-         * exchange): receive, release, receive costs no malloc/free. */
+        /* The last small buffer (pool != 0) a small queue message was
+         * copied into, with a reference of the handle's (atomic
+         * exchange): reused once its records are released, so receive,
+         * release, receive costs no malloc/free (pending.c). */
         struct rxbuf *rx_small;
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
@@ -322,10 +323,10 @@ struct session_hooks {
 /* ---- pending.c ---- */
 void rxbuf_ref(struct rxbuf *b);
 void rxbuf_unref(struct rxbuf *b);
-/* The same, keeping a small buffer in c for reuse (c may be NULL). */
-void rxbuf_unref_to(ipcd_client *c, struct rxbuf *b);
-/* A small buffer of at least n mtext bytes (pool set; NULL: -ENOMEM). */
+/* A small buffer of at least n mtext bytes (pool set; NULL: -ENOMEM),
+ * and, once filled, the handle's reference on it for the next take. */
 struct rxbuf *rx_small_take(ipcd_client *c, size_t n);
+void rx_small_keep(ipcd_client *c, struct rxbuf *b);
 /* The spare receive buffer if it has this capacity, else a new one
  * (NULL: -ENOMEM); give it back with rx_spare_put. */
 struct rxbuf *rx_spare_take(ipcd_client *c, size_t size);

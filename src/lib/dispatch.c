@@ -66,6 +66,7 @@ int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, st
                         small->pool = pool;
                         rx_spare_put(c, b, s->max_qmsg);
                         b = small;
+                        rx_small_keep(c, b);
                 }
         }
         *ret = b;
@@ -185,7 +186,7 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 *got = false;
         if (st.mtype == WIRE_TYPE_PULL) {
                 /* Our queue is drained up to the marker: ask for the rest. */
-                rxbuf_unref_to(c, b);
+                rxbuf_unref(b);
                 (void)client_send_op(c, s, WIRE_OP_PULL, 0);
                 return;
         }
@@ -204,13 +205,13 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 }
                 raise = raise && !sleeper && wake_waiters_locked(c);
                 pthread_mutex_unlock(&c->lock);
-                rxbuf_unref_to(c, b);
+                rxbuf_unref(b);
                 if (raise)
                         sem_raise(s);
                 return;
         }
         if (!reply && !wire_type_is_user(st.mtype) && st.mtype != WIRE_TYPE_NOTICE) {
-                rxbuf_unref_to(c, b); /* a type nobody defined: drop it */
+                rxbuf_unref(b); /* a type nobody defined: drop it */
                 return;
         }
 
@@ -249,7 +250,7 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
         pthread_mutex_unlock(&c->lock);
 
         if (st.refs == 0)
-                rxbuf_unref_to(c, b);
+                rxbuf_unref(b);
         if (raise)
                 sem_raise(s);
         if (wakeups)

@@ -140,7 +140,7 @@ IPCD_EXPORT void ipcd_msg_release(ipcd_client *c, ipcd_msg *msg)
         if (b && msg->reserved_[1] == (msg->reserved_[0] ^ RELEASE_CHECK)) {
                 if (c)
                         bulk_msg_release(c, msg); /* a bulk one: queued for ipcd */
-                rxbuf_unref_to(c, b);
+                rxbuf_unref(b);
         }
         memset(msg->reserved_, 0, sizeof(msg->reserved_));
         msg->data = NULL;
