@@ -69,6 +69,7 @@
 struct rxbuf {
         unsigned refs; /* atomic */
         uint32_t size; /* mtext bytes received */
+        uint32_t pool; /* a small buffer's capacity (pending.c: kept for reuse); 0: not one */
         uint64_t instance; /* of the ipcd it came from (unit.c); 0: made here */
         long mtype;
         uint8_t mtext[];
@@ -185,6 +186,11 @@ struct ipcd_client {
          * a receive costs no large allocation, a failed IPC_NOWAIT look
          * none at all (pending.c, dispatch.c). */
         struct rxbuf *rx_spare;
+        /* The last small buffer (pool != 0) a small queue message was
+         * copied into, with a reference of the handle's (atomic
+         * exchange): reused once its records are released, so receive,
+         * release, receive costs no malloc/free (pending.c). */
+        struct rxbuf *rx_small;
         pthread_mutex_t lock; /* protects everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC; state changes, see wait.c */
 
@@ -317,11 +323,15 @@ struct session_hooks {
 /* ---- pending.c ---- */
 void rxbuf_ref(struct rxbuf *b);
 void rxbuf_unref(struct rxbuf *b);
+/* A small buffer of at least n mtext bytes (pool set; NULL: -ENOMEM),
+ * and, once filled, the handle's reference on it for the next take. */
+struct rxbuf *rx_small_take(ipcd_client *c, size_t n);
+void rx_small_keep(ipcd_client *c, struct rxbuf *b);
 /* The spare receive buffer if it has this capacity, else a new one
  * (NULL: -ENOMEM); give it back with rx_spare_put. */
 struct rxbuf *rx_spare_take(ipcd_client *c, size_t size);
 void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size);
-/* Free the spare receive buffer (client_free). */
+/* Free the spare and the small receive buffers (client_free). */
 void rx_spare_free(ipcd_client *c);
 /* Append r (holding a reference on its buffer) to the pending list (lock
  * held). */

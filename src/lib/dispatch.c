@@ -57,12 +57,16 @@ int rx_queue(ipcd_client *c, const struct session *s, long filter, int flags, st
         /* Do not pin max_qmsg bytes for a small message: copy it out and
          * keep the big buffer for the next receive. */
         if ((size_t)n < s->max_qmsg / 2) {
-                struct rxbuf *small = malloc(sizeof(struct rxbuf) + (size_t)n);
+                struct rxbuf *small = rx_small_take(c, (size_t)n);
 
                 if (small) {
+                        uint32_t pool = small->pool;
+
                         memcpy(small, b, sizeof(struct rxbuf) + (size_t)n);
+                        small->pool = pool;
                         rx_spare_put(c, b, s->max_qmsg);
                         b = small;
+                        rx_small_keep(c, b);
                 }
         }
         *ret = b;
@@ -96,6 +100,7 @@ struct rx_sort {
         bool *got;
         bool raise;     /* something for a waiter: wake them, raise Sc */
         unsigned added; /* records put on the pending list */
+        unsigned refs;  /* references on b the records took (added once, at the end) */
 };
 
 /* The PING that confirms TIMED came back (lock held): ipcd raises Sc for
@@ -152,7 +157,7 @@ static void sort_message_locked(struct rx_sort *st, const struct wire_out *h, co
                 *st->got = true;
         } else if (!(r = pending_node_locked(c)))
                 return;
-        rxbuf_ref(st->b);
+        st->refs++;
         *r = bk;
         r->next = NULL;
         r->buf = st->b;
@@ -237,9 +242,15 @@ void rx_dispatch(ipcd_client *c, const struct session *s, struct rxbuf *b, long 
                 wakeups = MIN(st.added, c->nblocking);
         }
         raise = st.raise && !sleeper && wake_waiters_locked(c);
+        /* The records' references, in one atomic operation for the batch
+         * (ours becomes one of them), before any other thread can see the
+         * pending list (c->lock); without records, ours is dropped. */
+        if (st.refs > 1)
+                __atomic_add_fetch(&b->refs, st.refs - 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&c->lock);
 
-        rxbuf_unref(b); /* the records hold their own references */
+        if (st.refs == 0)
+                rxbuf_unref(b);
         if (raise)
                 sem_raise(s);
         if (wakeups)

@@ -7,7 +7,9 @@
  * of it that is not returned at once waits on the handle's pending list
  * (oldest first) holding one reference.  One spare buffer of max_qmsg
  * bytes is kept (atomic exchange), so that a receive costs no large
- * allocation and a failed IPC_NOWAIT look none at all.  When ipcd_fd() is
+ * allocation and a failed IPC_NOWAIT look none at all; and the last small
+ * buffer a small queue message was copied into (rx_small_take), with a
+ * reference of the handle's: reused once its records are all released.  When ipcd_fd() is
  * in use, the eventfd in its epoll set is kept readable while the list is
  * not empty (pending_sync_fd_locked, wherever the list changes).
  */
@@ -27,6 +29,40 @@ void rxbuf_unref(struct rxbuf *b)
                 free(b);
 }
 
+/* Small buffers come in powers of two from 512 bytes. */
+static uint32_t small_capacity(size_t n)
+{
+        uint32_t cap = 512;
+
+        while (cap < n)
+                cap <<= 1;
+        return cap;
+}
+
+/* The handle keeps a reference on the last small buffer (rx_small).  When
+ * it is the only one left, every record in it was released: the buffer is
+ * ours again.  (The application's release never touches the handle for
+ * this, so a message may still be released after ipcd_close.) */
+struct rxbuf *rx_small_take(ipcd_client *c, size_t n)
+{
+        uint32_t cap = small_capacity(n);
+        struct rxbuf *b = __atomic_exchange_n(&c->rx_small, NULL, __ATOMIC_ACQ_REL);
+
+        if (b && b->pool == cap && __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) == 1)
+                return b; /* the handle's reference, now the caller's */
+        rxbuf_unref(b); /* freed when its last record is released */
+        b = malloc(sizeof(struct rxbuf) + cap);
+        if (b)
+                b->pool = cap;
+        return b;
+}
+
+void rx_small_keep(ipcd_client *c, struct rxbuf *b)
+{
+        rxbuf_ref(b);
+        rxbuf_unref(__atomic_exchange_n(&c->rx_small, b, __ATOMIC_ACQ_REL));
+}
+
 void rxbuf_ref(struct rxbuf *b)
 {
         __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
@@ -41,7 +77,10 @@ struct rxbuf *rx_spare_take(ipcd_client *c, size_t size)
         if (b && b->size == size)
                 return b;
         free(b);
-        return malloc(sizeof(struct rxbuf) + size);
+        b = malloc(sizeof(struct rxbuf) + size);
+        if (b)
+                b->pool = 0;
+        return b;
 }
 
 void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size)
@@ -53,6 +92,7 @@ void rx_spare_put(ipcd_client *c, struct rxbuf *b, size_t size)
 void rx_spare_free(ipcd_client *c)
 {
         free(__atomic_exchange_n(&c->rx_spare, NULL, __ATOMIC_ACQ_REL));
+        rxbuf_unref(__atomic_exchange_n(&c->rx_small, NULL, __ATOMIC_ACQ_REL));
 }
 
 
@@ -174,6 +214,7 @@ void pending_add_notice(ipcd_client *c, int code, uint64_t arg, const char *text
         }
         b->refs = 1;
         b->size = (uint32_t)len;
+        b->pool = 0;
         b->instance = 0;
         b->mtype = WIRE_TYPE_NOTICE;
         memcpy(b->mtext, text, len + 1);

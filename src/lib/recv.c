@@ -56,7 +56,10 @@ bool msg_is_ours(const ipcd_msg *msg)
 
 void msg_fill(ipcd_client *c, ipcd_msg *msg, struct rxrec *r)
 {
-        memset(msg, 0, sizeof(*msg));
+        /* Every field is set below, one by one: a memset of the whole
+         * struct (a "rep stos") was 40% of this function, once per record.
+         * sender and topic are NUL-terminated; the bytes after the NUL are
+         * not set. */
         msg->data = r->payload;
         msg->len = r->h.len;
         memcpy(msg->sender, r->name, r->h.name_len);
@@ -66,6 +69,10 @@ void msg_fill(ipcd_client *c, ipcd_msg *msg, struct rxrec *r)
         msg->sender_id = r->h.sender_id;
         msg->sender_uid = (uid_t)r->h.sender_uid;
         msg->sender_pid = (pid_t)r->h.sender_pid;
+        msg->id = 0;
+        msg->flags = 0;
+        for (size_t i = 0; i < ELEMENTSOF(msg->reserved_); i++)
+                msg->reserved_[i] = 0;
         if (r->mtype == WIRE_TYPE_NOTICE) {
                 /* From ipcd: the type is the notice code, id its argument. */
                 msg->type = r->h.status > 0 ? r->h.status : 1;
@@ -278,7 +285,9 @@ static int recv_timed(ipcd_client *c, ipcd_msg *msg, long filter, uint64_t deadl
 
 IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int timeout_ms)
 {
+        struct rxrec rec;
         uint64_t deadline;
+        bool ready, got;
         int r;
 
         if (!c || !msg || type_filter > IPCD_TYPE_MAX || type_filter < -IPCD_TYPE_MAX)
@@ -296,12 +305,25 @@ IPCD_EXPORT int ipcd_recv(ipcd_client *c, ipcd_msg *msg, long type_filter, int t
         if (r < 0 && r != -EAGAIN)
                 return r;
 
+        /* The common case inside a batch: the record was sorted onto the
+         * pending list with the others of its queue message.  One lock
+         * (the look at the session is client_ensure's), no clock, no
+         * system call. */
+        pthread_mutex_lock(&c->lock);
+        ready = c->connected && c->restored_gen == c->s.gen;
+        got = ready && pending_take(c, type_filter, &rec);
+        pthread_mutex_unlock(&c->lock);
+        if (got) {
+                msg_fill(c, msg, &rec);
+                return 0;
+        }
+
         if (timeout_ms > 0) {
                 deadline = clock_now_us() + (uint64_t)timeout_ms * USEC_PER_MSEC;
-                r = client_ensure(c, deadline, true);
+                r = ready ? 0 : client_ensure(c, deadline, true);
         } else {
                 deadline = timeout_ms < 0 ? CLOCK_INFINITY : 0;
-                r = client_ensure_in(c, RECONNECT_DEFAULT_USEC, timeout_ms != 0);
+                r = ready ? 0 : client_ensure_in(c, RECONNECT_DEFAULT_USEC, timeout_ms != 0);
         }
         if (r < 0)
                 return r;
