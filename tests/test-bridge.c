@@ -108,8 +108,12 @@ static long check_one(const ipcd_msg *m, const char *host)
 static int do_sub(char **a)
 {
         ipcd_client *c = conn(a[0]);
-        long n = atol(a[2]), got = 0, last = -1, idle = atol(a[6]), dups = 0;
-        bool exact = strcmp(a[4], "exact") == 0, atleast = strcmp(a[4], "atleast") == 0;
+        long n = atol(a[2]), got = 0, last = -1, idle = atol(a[6]), dups = 0, late = 0;
+        /* exact: each once, in order; once: each once, order counted (a
+         * JetStream stream's leader change may store a resent message
+         * after later ones); atleast: duplicates counted */
+        bool exact = strcmp(a[4], "exact") == 0, atleast = strcmp(a[4], "atleast") == 0,
+             once = strcmp(a[4], "once") == 0;
         char *seen = calloc((size_t)n + 1, 1);
         FILE *f;
         int r;
@@ -143,8 +147,14 @@ static int do_sub(char **a)
                         dups++; /* a redelivery */
                         continue;
                 }
+                if (once && seen[i]) {
+                        fprintf(stderr, "test-bridge: message %ld twice\n", i);
+                        return 1;
+                }
+                if (once && i < last)
+                        late++;
                 seen[i] = 1;
-                if (i <= last && !atleast) {
+                if (i <= last && !atleast && !once) {
                         fprintf(stderr, "test-bridge: message %ld after %ld: order/duplicate\n",
                                 i, last);
                         return 1;
@@ -155,11 +165,14 @@ static int do_sub(char **a)
         }
         if (atleast)
                 printf("received %ld lost %ld duplicates %ld\n", got, n - got, dups);
+        else if (once)
+                printf("received %ld lost %ld duplicates 0 out of order %ld\n", got, n - got,
+                       late);
         else
                 printf("received %ld lost %ld\n", got, n - got);
         ipcd_close(c);
         free(seen);
-        return (exact || atleast) && got != n ? 1 : 0;
+        return (exact || atleast || once) && got != n ? 1 : 0;
 }
 
 static int do_raw(const char *rundir, const char *topic)

@@ -12,7 +12,8 @@
 #   - JetStream (the cluster runs it, stream IPCDJS with 3 replicas, created
 #     by bridge A; bridge B imports through the durable "bridge-b"): kill -9
 #     of the node A's JetStream connection is on while A publishes 10000:
-#     B gets all of them exactly once, in order; a restart of bridge B
+#     B gets all of them exactly once (out of order counted: a leader change
+#     may store a resent message after later ones); a restart of bridge B
 #     (TERM, then kill -9): nothing lost (after kill -9 at least once)
 #   - imports ipcd refuses (policy on B) count as import_refused, not
 #     imported; a hostile header in the stream is refused and acked
@@ -460,7 +461,7 @@ for i in 0 1 2; do [ "${CP[$i]}" = "$port" ] && k=$i; done
 [ -n "$k" ] || fail "A's JetStream connection: $(status_a)"
 before=$(jsline "$(status_a)")
 rm -f "$T/r6j"
-"${INB[@]}" "$P" sub "$RUNB" js/fail 10000 host-a exact "$T/r6j" $IDLE >"$T/s6j" &
+"${INB[@]}" "$P" sub "$RUNB" js/fail 10000 host-a once "$T/r6j" $IDLE >"$T/s6j" &
 S6=$!
 PIDS="$PIDS $S6"
 wait_ready "$T/r6j"
@@ -476,7 +477,7 @@ t1=$(date +%s%N)
 await $PUB "publish during JetStream failover" || fail "publish during JetStream failover"
 await $S6 "JetStream failover subscriber" || fail "JetStream failover: $(cat "$T/s6j")"
 t2=$(date +%s%N)
-log "[${SECONDS}s] JetStream failover (node n$k killed): B $(cat "$T/s6j"), exactly once and in order; A's JetStream connection $(status_a | sed -n 's/^jetstream connected .*(last outage \([0-9]*\) ms)/reconnected after \1 ms/p') (its status answered $(( (t1 - t0) / 1000000 )) ms after the kill), all 10000 in B $(( (t2 - t0) / 1000000 )) ms after the kill; A before: $before; after: $(jsline "$(status_a)")"
+log "[${SECONDS}s] JetStream failover (node n$k killed): B $(cat "$T/s6j") (each exactly once); A's JetStream connection $(status_a | sed -n 's/^jetstream connected .*(last outage \([0-9]*\) ms)/reconnected after \1 ms/p') (its status answered $(( (t1 - t0) / 1000000 )) ms after the kill), all 10000 in B $(( (t2 - t0) / 1000000 )) ms after the kill; A before: $before; after: $(jsline "$(status_a)")"
 start_node $k
 
 # 7. restart B's ipcd: bridge B reconnects (its name, its subscriptions)

@@ -87,7 +87,7 @@ struct bridge_js {
         int64_t down_ms;      /* when the connection went, 0: up */
         int64_t reconnect_ms; /* how long the last outage lasted */
         struct js_import *imports;
-        volatile int stop;
+        _Atomic int stop; /* set by bridge_js_stop, read by the import threads */
 };
 
 static int64_t now_ms(void)
